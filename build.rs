@@ -1,0 +1,14 @@
+//! Adds an rpath to libtorch's `lib/` so that the binary, examples and tests run without
+//! `LD_LIBRARY_PATH`. torch-sys links libtorch but sets no rpath for downstream crates.
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_USE_PYTORCH");
+    if let Ok(dir) = std::env::var("LIBTORCH") {
+        let lib = PathBuf::from(dir).join("lib");
+        // Resolve the .libtorch symlink so the rpath survives a moved checkout's link being rebuilt.
+        let lib = lib.canonicalize().unwrap_or(lib);
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    }
+}

@@ -1,0 +1,204 @@
+//! Command-line interface (clap derive). Only parsing and conversion into the library's config
+//! structs lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use initlab::lab::LabConfig;
+use initlab::model::{Activation, InitScheme, MlpSpec, Widths};
+use initlab::optim::OptimizerKind;
+use initlab::train::TrainConfig;
+
+/// Weight initialization, seen with your own eyes: the PyTorch lab 9-2 on MNIST, in Rust.
+#[derive(Debug, Parser)]
+#[command(name = "initlab", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Hide progress bars (they are also hidden when stderr is not a terminal).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train one MLP on MNIST and save its history, weights and loss chart.
+    Train(TrainArgs),
+    /// The lab's experiment: shallow net with N(0,1), Xavier and He init, deep net with Xavier;
+    /// writes runs/lab/compare.png and runs/lab/report.md.
+    Lab(LabArgs),
+    /// Draw a comparison chart from saved run directories.
+    Plot(PlotArgs),
+}
+
+/// Settings shared by every training command.
+#[derive(Debug, Args)]
+pub struct TrainingArgs {
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
+    pub epochs: u32,
+
+    /// Examples per mini-batch (the last partial batch is dropped).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
+    pub batch_size: i64,
+
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.001, value_parser = positive_float)]
+    pub lr: f64,
+
+    /// Seed of torch's global generator, set before the model is built.
+    #[arg(long, default_value_t = 777)]
+    pub seed: i64,
+
+    /// Optimizer: adam (PyTorch's Adam, bit for bit), tch-adam (libtorch's C++ Adam) or sgd.
+    #[arg(long, default_value = "adam", value_parser = parse_optimizer)]
+    pub optim: OptimizerKind,
+
+    /// Train on the first N training images only (default: all 60,000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    pub train_limit: Option<i64>,
+
+    /// Directory with the four MNIST IDX files (gz or raw); Fashion-MNIST works too.
+    /// Default: the project's bundled data/mnist.
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl TrainingArgs {
+    fn train_config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs as usize,
+            batch_size: self.batch_size,
+            learning_rate: self.lr,
+            seed: self.seed,
+            optimizer: self.optim,
+            train_limit: self.train_limit,
+        }
+    }
+
+    /// The data directory, defaulting to the bundled MNIST.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(initlab::data::mnist::bundled_dir)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// shallow (784-256-256-10), deep (784-512-512-512-512-10) or widths like 784,100,10.
+    #[arg(long, default_value = "shallow", value_parser = parse_widths)]
+    pub model: Widths,
+
+    /// Weight init: torch-default, normal (N(0,1)), xavier-uniform, xavier-normal, kaiming-uniform,
+    /// kaiming-normal (aliases: xavier, he).
+    #[arg(long, default_value = "xavier-uniform", value_parser = parse_init)]
+    pub init: InitScheme,
+
+    /// Nonlinearity between layers: relu, tanh, sigmoid, softsign.
+    #[arg(long, default_value = "relu", value_parser = parse_activation)]
+    pub activation: Activation,
+
+    #[command(flatten)]
+    pub training: TrainingArgs,
+
+    /// Parent directory of the run directory.
+    #[arg(long, default_value = "runs", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Name of the run directory (default: <model>-<init>).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+impl TrainArgs {
+    /// Model spec and training settings.
+    pub fn configs(&self) -> (MlpSpec, TrainConfig) {
+        let spec = MlpSpec { widths: self.model.clone(), activation: self.activation, init: self.init };
+        (spec, self.training.train_config())
+    }
+
+    /// The run's name.
+    pub fn run_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let act = if self.activation == Activation::Relu { String::new() } else { format!("-{}", self.activation) };
+            format!("{}{act}-{}", self.model.label(), self.init)
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    #[command(flatten)]
+    pub training: TrainingArgs,
+
+    /// Output directory.
+    #[arg(long, default_value = "runs/lab", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+impl LabArgs {
+    /// The lab's settings.
+    pub fn config(&self) -> LabConfig {
+        LabConfig { train: self.training.train_config(), data_dir: self.training.data_dir(), out_dir: self.out.clone() }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Run directories (each with config.json and history.json).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+
+    /// Chart file to write (.png or .svg).
+    #[arg(long, default_value = "compare.png", value_parser = chart_path)]
+    pub out: PathBuf,
+
+    /// Chart title.
+    #[arg(long, default_value = "initialization schemes compared")]
+    pub title: String,
+}
+
+fn positive_float(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be a positive finite number, got {s}"))
+    }
+}
+
+fn existing_dir(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    if p.is_dir() {
+        Ok(p)
+    } else if p.exists() {
+        Err(format!("{s} is not a directory"))
+    } else {
+        Err(format!("directory {s} does not exist"))
+    }
+}
+
+fn chart_path(s: &str) -> Result<PathBuf, String> {
+    let lower = s.to_ascii_lowercase();
+    if lower.ends_with(".png") || lower.ends_with(".svg") {
+        Ok(PathBuf::from(s))
+    } else {
+        Err(format!("{s} must end in .png or .svg"))
+    }
+}
+
+fn parse_widths(s: &str) -> Result<Widths, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
+}
+
+fn parse_init(s: &str) -> Result<InitScheme, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
+}
+
+fn parse_activation(s: &str) -> Result<Activation, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
+}
+
+fn parse_optimizer(s: &str) -> Result<OptimizerKind, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
+}

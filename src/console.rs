@@ -1,0 +1,66 @@
+//! What the binary shows while training: the lab's epoch lines on stdout and a progress bar with
+//! the running loss on stderr (hidden with `--quiet` or when stderr is not a terminal).
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use initlab::train::Progress;
+
+/// Turns training events into output.
+pub struct Console {
+    show_bar: bool,
+    bar: Option<ProgressBar>,
+    running_loss: f64,
+}
+
+impl Console {
+    /// A console; `quiet` hides the progress bar.
+    pub fn new(quiet: bool) -> Self {
+        Console { show_bar: !quiet && std::io::stderr().is_terminal(), bar: None, running_loss: 0.0 }
+    }
+
+    /// Prints a line on stdout without tearing the progress bar.
+    pub fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| println!("{line}")),
+            None => println!("{line}"),
+        }
+    }
+
+    /// Handles one training event.
+    pub fn progress(&mut self, event: Progress) {
+        match event {
+            Progress::Start { epochs, batches } => {
+                if self.show_bar {
+                    let bar = ProgressBar::with_draw_target(Some(epochs as u64 * batches as u64), ProgressDrawTarget::stderr());
+                    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches  {msg}  {elapsed}<{eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> ");
+                    bar.set_style(style);
+                    self.bar = Some(bar);
+                }
+                self.running_loss = f64::NAN;
+            }
+            Progress::Batch { epoch, batch, loss } => {
+                self.running_loss = if self.running_loss.is_nan() { loss } else { 0.98 * self.running_loss + 0.02 * loss };
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                    if batch % 20 == 0 {
+                        bar.set_prefix(format!("epoch {epoch}"));
+                        bar.set_message(format!("loss {:.4}", self.running_loss));
+                    }
+                }
+            }
+            Progress::Epoch(record) => {
+                self.println(&record.lab_line());
+            }
+        }
+    }
+
+    /// Removes the progress bar.
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

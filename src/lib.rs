@@ -1,0 +1,23 @@
+//! # initlab
+//!
+//! The PyTorch lab "Deep Learning Zero To All, season 2 — Lab 9-2: Weight Initialization", ported
+//! to Rust on [`tch`] and taken further.
+//!
+//! - [`init`]: `torch.nn.init` written by hand (Xavier, Kaiming, normal, uniform, …).
+//! - [`data`]: validated MNIST loading and PyTorch's `DataLoader` batch order.
+//! - [`model`]: MLPs built layer by layer the way `torch.nn.Linear` builds them.
+//! - [`optim`]: PyTorch's Adam, bit for bit; SGD.
+//! - [`train`]: the lab's training loop, returning a history.
+//! - [`runs`], [`plot`], [`lab`]: run directories, charts, and the lab's main job.
+//! - [`pyrandom`]: Python's `random` module (Mersenne Twister), for the notebooks' random test image.
+
+pub mod data;
+pub mod init;
+pub mod lab;
+pub mod model;
+pub mod optim;
+pub mod plot;
+pub mod pyfmt;
+pub mod pyrandom;
+pub mod runs;
+pub mod train;

@@ -1,0 +1,305 @@
+//! Optimizers: PyTorch's Adam reproduced operation by operation, plain SGD, and tch's own Adam.
+
+use std::fmt;
+use std::str::FromStr;
+
+use anyhow::{ensure, Context, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+/// Which optimizer trains the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// [`TorchAdam`]: bit-identical to `torch.optim.Adam` on CPU (the default).
+    Adam,
+    /// tch's `nn::Adam` (libtorch's C++ Adam): the same algorithm, about 1 ulp apart from step 2 on.
+    TchAdam,
+    /// [`Sgd`] without momentum.
+    Sgd,
+}
+
+impl OptimizerKind {
+    /// Every kind, in the order shown to users.
+    pub const ALL: [OptimizerKind; 3] = [OptimizerKind::Adam, OptimizerKind::TchAdam, OptimizerKind::Sgd];
+
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::TchAdam => "tch-adam",
+            OptimizerKind::Sgd => "sgd",
+        }
+    }
+}
+
+impl fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for OptimizerKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        OptimizerKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .with_context(|| format!("unknown optimizer {s:?} (expected adam, tch-adam or sgd)"))
+    }
+}
+
+/// Hyper-parameters of Adam, with PyTorch's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AdamConfig {
+    /// Step size (PyTorch default 0.001, the lab's value).
+    pub lr: f64,
+    /// Decay of the first-moment average (0.9).
+    pub beta1: f64,
+    /// Decay of the second-moment average (0.999).
+    pub beta2: f64,
+    /// Added to the denominator (1e-8).
+    pub eps: f64,
+    /// L2 penalty added to the gradient (0).
+    pub weight_decay: f64,
+    /// Use the running maximum of the second moment (Reddi et al. 2018) (false).
+    pub amsgrad: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, amsgrad: false }
+    }
+}
+
+/// Adam (Kingma & Ba 2015) with the arithmetic of PyTorch's `_single_tensor_adam`
+/// (`torch/optim/adam.py`, the CPU default), so that a port trains bit-identically:
+///
+/// ```text
+/// step += 1
+/// g = grad (+ weight_decay · param)
+/// exp_avg.lerp_(g, 1 − β1)
+/// exp_avg_sq.mul_(β2).addcmul_(g, g, value = 1 − β2)
+/// bc1 = 1 − β1^step, bc2 = 1 − β2^step          (f64, as Python floats)
+/// step_size = lr / bc1
+/// denom = (exp_avg_sq.sqrt() / bc2^0.5).add_(eps)   (max_exp_avg_sq with amsgrad)
+/// param.addcdiv_(exp_avg, denom, value = −step_size)
+/// ```
+///
+/// tch's `addcmul_`/`addcdiv_` take no `value`; the first operand is pre-scaled instead, which
+/// libtorch's kernels evaluate in the same order (`value · t1 · t2`, `value · t1 / t2`).
+///
+/// Differences from tch's `nn::Adam` (libtorch's C++ `torch::optim::Adam`): the C++ version
+/// computes the same formulas with a different grouping, so results drift apart by about one ulp
+/// from the second step on. The state here is plain tensors ([`TorchAdam::state`]) that can be
+/// saved and restored; tch's optimizer state is not reachable from Rust.
+///
+/// Weight decay is computed as `grad + weight_decay · param` with a separate multiply; PyTorch's
+/// `grad.add(param, alpha=wd)` may fuse it, so with weight decay the last bit can differ.
+#[derive(Debug)]
+pub struct TorchAdam {
+    params: Vec<Tensor>,
+    /// Hyper-parameters.
+    pub config: AdamConfig,
+    step: i64,
+    exp_avg: Vec<Tensor>,
+    exp_avg_sq: Vec<Tensor>,
+    max_exp_avg_sq: Vec<Tensor>,
+}
+
+/// The state of [`TorchAdam`], as plain tensors.
+#[derive(Debug)]
+pub struct AdamState {
+    /// Steps taken so far.
+    pub step: i64,
+    /// First-moment averages, one per parameter.
+    pub exp_avg: Vec<Tensor>,
+    /// Second-moment averages, one per parameter.
+    pub exp_avg_sq: Vec<Tensor>,
+    /// Running maxima of the second moment (empty without amsgrad).
+    pub max_exp_avg_sq: Vec<Tensor>,
+}
+
+impl TorchAdam {
+    /// An optimizer over `params` (shallow clones of trainable tensors).
+    pub fn new(params: Vec<Tensor>, config: AdamConfig) -> Result<Self> {
+        ensure!(config.lr > 0.0 && config.lr.is_finite(), "Adam: learning rate must be positive, got {}", config.lr);
+        ensure!((0.0..1.0).contains(&config.beta1), "Adam: beta1 must be in [0, 1), got {}", config.beta1);
+        ensure!((0.0..1.0).contains(&config.beta2), "Adam: beta2 must be in [0, 1), got {}", config.beta2);
+        ensure!(config.eps >= 0.0, "Adam: eps must be ≥ 0, got {}", config.eps);
+        ensure!(config.weight_decay >= 0.0, "Adam: weight decay must be ≥ 0, got {}", config.weight_decay);
+        let zeros = |ps: &[Tensor]| ps.iter().map(|p| p.zeros_like()).collect::<Vec<_>>();
+        let exp_avg = zeros(&params);
+        let exp_avg_sq = zeros(&params);
+        let max_exp_avg_sq = if config.amsgrad { zeros(&params) } else { Vec::new() };
+        Ok(TorchAdam { params, config, step: 0, exp_avg, exp_avg_sq, max_exp_avg_sq })
+    }
+
+    /// Clears the gradients of all parameters.
+    pub fn zero_grad(&mut self) {
+        for p in self.params.iter_mut() {
+            p.zero_grad();
+        }
+    }
+
+    /// One Adam update of every parameter that has a gradient.
+    pub fn step(&mut self) {
+        self.step += 1;
+        let c = self.config;
+        let step = self.step as f64;
+        let bias_correction1 = 1.0 - c.beta1.powf(step);
+        let bias_correction2 = 1.0 - c.beta2.powf(step);
+        let step_size = c.lr / bias_correction1;
+        let bias_correction2_sqrt = bias_correction2.powf(0.5);
+        tch::no_grad(|| {
+            for i in 0..self.params.len() {
+                let grad = self.params[i].grad();
+                if !grad.defined() {
+                    continue;
+                }
+                let grad = if c.weight_decay != 0.0 { &grad + &self.params[i] * c.weight_decay } else { grad };
+                let _ = self.exp_avg[i].lerp_(&grad, 1.0 - c.beta1);
+                let _ = self.exp_avg_sq[i].g_mul_scalar_(c.beta2);
+                let _ = self.exp_avg_sq[i].addcmul_(&(&grad * (1.0 - c.beta2)), &grad);
+                let second = if c.amsgrad {
+                    let m = self.max_exp_avg_sq[i].maximum(&self.exp_avg_sq[i]);
+                    self.max_exp_avg_sq[i].copy_(&m);
+                    &self.max_exp_avg_sq[i]
+                } else {
+                    &self.exp_avg_sq[i]
+                };
+                let mut denom = second.sqrt() / bias_correction2_sqrt;
+                let _ = denom.g_add_scalar_(c.eps);
+                let _ = self.params[i].addcdiv_(&(&self.exp_avg[i] * (-step_size)), &denom);
+            }
+        });
+    }
+
+    /// A copy of the state.
+    pub fn state(&self) -> AdamState {
+        let copy = |v: &[Tensor]| v.iter().map(|t| t.copy()).collect::<Vec<_>>();
+        AdamState {
+            step: self.step,
+            exp_avg: copy(&self.exp_avg),
+            exp_avg_sq: copy(&self.exp_avg_sq),
+            max_exp_avg_sq: copy(&self.max_exp_avg_sq),
+        }
+    }
+
+    /// Restores a state taken with [`TorchAdam::state`] from an optimizer over the same parameters.
+    pub fn set_state(&mut self, state: AdamState) -> Result<()> {
+        ensure!(
+            state.exp_avg.len() == self.params.len() && state.exp_avg_sq.len() == self.params.len(),
+            "Adam state holds {} tensors, the optimizer has {} parameters",
+            state.exp_avg.len(),
+            self.params.len()
+        );
+        ensure!(
+            state.max_exp_avg_sq.len() == if self.config.amsgrad { self.params.len() } else { 0 },
+            "Adam state and optimizer disagree about amsgrad"
+        );
+        for (p, m) in self.params.iter().zip(&state.exp_avg) {
+            ensure!(p.size() == m.size(), "Adam state shape {:?} does not match parameter {:?}", m.size(), p.size());
+        }
+        self.step = state.step;
+        self.exp_avg = state.exp_avg;
+        self.exp_avg_sq = state.exp_avg_sq;
+        self.max_exp_avg_sq = state.max_exp_avg_sq;
+        Ok(())
+    }
+}
+
+/// Stochastic gradient descent, `param ← param − lr · grad` (optionally with momentum
+/// `buf ← momentum · buf + grad`, `param ← param − lr · buf`, as `torch.optim.SGD` with dampening 0).
+#[derive(Debug)]
+pub struct Sgd {
+    params: Vec<Tensor>,
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum factor (0 = none).
+    pub momentum: f64,
+    buffers: Vec<Option<Tensor>>,
+}
+
+impl Sgd {
+    /// SGD over `params`.
+    pub fn new(params: Vec<Tensor>, lr: f64, momentum: f64) -> Result<Self> {
+        ensure!(lr > 0.0 && lr.is_finite(), "SGD: learning rate must be positive, got {lr}");
+        ensure!((0.0..1.0).contains(&momentum), "SGD: momentum must be in [0, 1), got {momentum}");
+        let buffers = params.iter().map(|_| None).collect();
+        Ok(Sgd { params, lr, momentum, buffers })
+    }
+
+    /// Clears the gradients.
+    pub fn zero_grad(&mut self) {
+        for p in self.params.iter_mut() {
+            p.zero_grad();
+        }
+    }
+
+    /// One update.
+    pub fn step(&mut self) {
+        tch::no_grad(|| {
+            for (p, buf) in self.params.iter_mut().zip(self.buffers.iter_mut()) {
+                let grad = p.grad();
+                if !grad.defined() {
+                    continue;
+                }
+                let direction = if self.momentum > 0.0 {
+                    let b = match buf.take() {
+                        None => grad.copy(),
+                        Some(b) => b * self.momentum + &grad,
+                    };
+                    *buf = Some(b.shallow_clone());
+                    b
+                } else {
+                    grad
+                };
+                let _ = p.g_add_(&(direction * (-self.lr)));
+            }
+        });
+    }
+}
+
+/// The optimizer of a training run.
+pub enum Optimizer {
+    /// PyTorch's Adam, bit for bit.
+    Adam(TorchAdam),
+    /// libtorch's C++ Adam through tch.
+    TchAdam(nn::Optimizer),
+    /// Plain SGD.
+    Sgd(Sgd),
+}
+
+impl Optimizer {
+    /// Builds the optimizer `kind` with learning rate `lr` over the model's parameters.
+    pub fn new(kind: OptimizerKind, lr: f64, vs: &nn::VarStore, params: Vec<Tensor>) -> Result<Self> {
+        Ok(match kind {
+            OptimizerKind::Adam => Optimizer::Adam(TorchAdam::new(params, AdamConfig { lr, ..AdamConfig::default() })?),
+            OptimizerKind::TchAdam => {
+                use tch::nn::OptimizerConfig;
+                ensure!(lr > 0.0 && lr.is_finite(), "learning rate must be positive, got {lr}");
+                Optimizer::TchAdam(nn::Adam::default().build(vs, lr).context("building tch's Adam")?)
+            }
+            OptimizerKind::Sgd => Optimizer::Sgd(Sgd::new(params, lr, 0.0)?),
+        })
+    }
+
+    /// Clears the gradients.
+    pub fn zero_grad(&mut self) {
+        match self {
+            Optimizer::Adam(o) => o.zero_grad(),
+            Optimizer::TchAdam(o) => o.zero_grad(),
+            Optimizer::Sgd(o) => o.zero_grad(),
+        }
+    }
+
+    /// One update from the current gradients.
+    pub fn step(&mut self) {
+        match self {
+            Optimizer::Adam(o) => o.step(),
+            Optimizer::TchAdam(o) => o.step(),
+            Optimizer::Sgd(o) => o.step(),
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Charts with plotters, headless: PNG or SVG chosen by the file extension, text drawn with the
+//! DejaVu Sans font embedded in the binary (no system font libraries at build or run time).
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, bail, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::train::History;
+
+const SIZE: (u32, u32) = (1000, 600);
+const WIDE: (u32, u32) = (1400, 600);
+
+/// Registers the embedded DejaVu Sans as plotters' `sans-serif` (once per process).
+fn ensure_font() -> Result<()> {
+    static REGISTERED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+                .map_err(|_| "the embedded DejaVu Sans font could not be registered".to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+/// One line of a chart: a label and `(epoch, value)` points.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text.
+    pub label: String,
+    /// Points; non-finite or non-positive values are left out on log axes.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A run as drawn in comparison charts.
+#[derive(Debug, Clone)]
+pub struct RunCurves {
+    /// Legend text (usually the init scheme, plus the model when they differ).
+    pub label: String,
+    /// The run's history.
+    pub history: History,
+}
+
+/// The colour of the `i`-th line (a palette that reads well on white).
+fn colour(i: usize) -> RGBColor {
+    const PALETTE: [RGBColor; 8] = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(255, 127, 14),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(23, 190, 207),
+    ];
+    PALETTE[i % PALETTE.len()]
+}
+
+enum Format {
+    Png,
+    Svg,
+}
+
+fn format_of(path: &Path) -> Result<Format> {
+    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some("png") => Ok(Format::Png),
+        Some("svg") => Ok(Format::Svg),
+        _ => bail!("chart file {} must end in .png or .svg", path.display()),
+    }
+}
+
+/// Draws with `draw` on a PNG or SVG canvas of `size` at `path`.
+fn render(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+    draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
+) -> Result<()> {
+    ensure_font()?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating directory {}", parent.display()))?;
+    }
+    match format_of(path)? {
+        Format::Png => {
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            draw(&root)?;
+            root.present().map_err(|e| anyhow!("{e}")).with_context(|| format!("writing chart {}", path.display()))
+        }
+        Format::Svg => {
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            draw_svg(&root)?;
+            root.present().map_err(|e| anyhow!("{e}")).with_context(|| format!("writing chart {}", path.display()))
+        }
+    }
+}
+
+/// Range of the finite positive values, widened a little for a log axis.
+fn log_range(series: &[Series]) -> Range<f64> {
+    let values = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| v.is_finite() && *v > 0.0);
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if !lo.is_finite() {
+        return 0.1..1.0;
+    }
+    let (lo, hi) = if hi / lo < 1.5 { (lo / 1.5, hi * 1.5) } else { (lo / 1.2, hi * 1.2) };
+    lo..hi
+}
+
+fn epoch_range(series: &[Series]) -> Range<f64> {
+    let max = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(1.0f64, f64::max);
+    1.0..max.max(2.0)
+}
+
+/// One log-y panel with a line (and markers) per series.
+fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, y_desc: &str, series: &[Series]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing chart: {e:?}");
+    area.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(70)
+        .build_cartesian_2d(epoch_range(series), log_range(series).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.3}"))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    for (i, s) in series.iter().enumerate() {
+        let c = colour(i);
+        let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1.is_finite() && p.1 > 0.0).collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+            .map_err(err)?
+            .label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+fn loss_series(history: &History) -> Vec<Series> {
+    vec![
+        Series {
+            label: "train cost".into(),
+            points: history.epochs.iter().map(|e| (e.epoch as f64, e.train_cost)).collect(),
+        },
+        Series {
+            label: "test loss".into(),
+            points: history.epochs.iter().map(|e| (e.epoch as f64, e.test_loss)).collect(),
+        },
+    ]
+}
+
+/// `loss.png`: train cost and test loss of one run per epoch, log-scale y.
+pub fn loss_chart(history: &History, title: &str, path: &Path) -> Result<()> {
+    let series = loss_series(history);
+    render(
+        path,
+        SIZE,
+        |root| panel(root, title, "loss (log scale)", &series),
+        |root| panel(root, title, "loss (log scale)", &series),
+    )
+}
+
+fn compare_panels<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, runs: &[RunCurves]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| anyhow!("drawing chart: {e:?}"))?;
+    let root = root.titled(title, ("sans-serif", 26)).map_err(|e| anyhow!("drawing chart: {e:?}"))?;
+    let (left, right) = root.split_horizontally(root.dim_in_pixel().0 / 2);
+    let error: Vec<Series> = runs
+        .iter()
+        .map(|r| Series {
+            label: r.label.clone(),
+            points: r.history.epochs.iter().map(|e| (e.epoch as f64, e.test_error_percent())).collect(),
+        })
+        .collect();
+    let cost: Vec<Series> = runs
+        .iter()
+        .map(|r| Series {
+            label: r.label.clone(),
+            points: r.history.epochs.iter().map(|e| (e.epoch as f64, e.train_cost)).collect(),
+        })
+        .collect();
+    panel(&left, "test error", "test error % (log scale)", &error)?;
+    panel(&right, "train cost", "train cost (log scale)", &cost)?;
+    Ok(())
+}
+
+/// `compare.png`/`.svg`: test error % and train cost per epoch, one line per run, log-scale y.
+pub fn compare_chart(runs: &[RunCurves], title: &str, path: &Path) -> Result<()> {
+    if runs.is_empty() {
+        bail!("no runs to compare");
+    }
+    render(path, WIDE, |root| compare_panels(root, title, runs), |root| compare_panels(root, title, runs))
+}
