@@ -57,7 +57,12 @@ fn main() -> Result<()> {
     println!("{}", pyfmt::parameter(&linear3.ws));
 
     // model = torch.nn.Sequential(linear1, relu, linear2, relu, linear3)
-    let model = nn::seq().add(linear1).add_fn(|x| x.relu()).add(linear2).add_fn(|x| x.relu()).add(linear3);
+    let model = nn::seq()
+        .add(linear1)
+        .add_fn(|x| x.relu())
+        .add(linear2)
+        .add_fn(|x| x.relu())
+        .add(linear3);
 
     // criterion = torch.nn.CrossEntropyLoss(); optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     let parameters = ["linear1", "linear2", "linear3"]
@@ -65,7 +70,13 @@ fn main() -> Result<()> {
         .flat_map(|l| ["weight", "bias"].map(|p| format!("{l}.{p}")))
         .map(|name| vs.variables()[&name].shallow_clone())
         .collect();
-    let mut optimizer = TorchAdam::new(parameters, AdamConfig { lr: learning_rate, ..AdamConfig::default() })?;
+    let mut optimizer = TorchAdam::new(
+        parameters,
+        AdamConfig {
+            lr: learning_rate,
+            ..AdamConfig::default()
+        },
+    )?;
 
     // total_batch = len(data_loader)
     let total_batch = data_loader.num_batches();
@@ -80,12 +91,13 @@ fn main() -> Result<()> {
             // X = X.view(-1, 28 * 28); Y = Y
             let x = train_x.index_select(0, &indices); // [100, 784]
             let y = mnist.train.labels.index_select(0, &indices); // [100]
-            // optimizer.zero_grad()
+                                                                  // optimizer.zero_grad()
             optimizer.zero_grad();
             // hypothesis = model(X)
             let hypothesis = model.forward(&x); // [100, 10]
-            // cost = criterion(hypothesis, Y)
-            let cost = hypothesis.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
+                                                // cost = criterion(hypothesis, Y)
+            let cost =
+                hypothesis.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
             // cost.backward(); optimizer.step()
             cost.backward();
             optimizer.step();
@@ -93,7 +105,11 @@ fn main() -> Result<()> {
             avg_cost = avg_cost + cost.detach() / total_batch as f64;
         }
         // print('Epoch:', '%04d' % (epoch + 1), 'cost =', '{:.9f}'.format(avg_cost))
-        println!("Epoch: {:04} cost = {:.9}", epoch + 1, avg_cost.double_value(&[]));
+        println!(
+            "Epoch: {:04} cost = {:.9}",
+            epoch + 1,
+            avg_cost.double_value(&[])
+        );
     }
     println!("Learning finished");
 
@@ -102,9 +118,13 @@ fn main() -> Result<()> {
         // X_test = mnist_test.test_data.view(-1, 28 * 28).float()   (raw 0-255: the notebook's quirk)
         let x_test = mnist.test.images_raw(); // [10000, 784]
         let y_test = &mnist.test.labels; // [10000]
-        // prediction = model(X_test); accuracy = (argmax == Y_test).float().mean()
+                                         // prediction = model(X_test); accuracy = (argmax == Y_test).float().mean()
         let prediction = model.forward(&x_test); // [10000, 10]
-        let accuracy = prediction.argmax(1, false).eq_tensor(y_test).to_kind(Kind::Float).mean(Kind::Float);
+        let accuracy = prediction
+            .argmax(1, false)
+            .eq_tensor(y_test)
+            .to_kind(Kind::Float)
+            .mean(Kind::Float);
         println!("Accuracy: {}", accuracy.double_value(&[]));
 
         // r = random.randint(0, len(mnist_test) - 1)
@@ -114,7 +134,10 @@ fn main() -> Result<()> {
         let y_single_data = y_test.narrow(0, r, 1); // [1]
         println!("Label:  {}", y_single_data.int64_value(&[0]));
         let single_prediction = model.forward(&x_single_data); // [1, 10]
-        println!("Prediction:  {}", single_prediction.argmax(1, false).int64_value(&[0]));
+        println!(
+            "Prediction:  {}",
+            single_prediction.argmax(1, false).int64_value(&[0])
+        );
         Ok(())
     })
 }

@@ -64,7 +64,12 @@ fn main() -> Result<()> {
     println!("{}", pyfmt::parameter(&linear5.ws));
 
     // model = torch.nn.Sequential(linear1, relu, linear2, relu, linear3)   (linear4, linear5 unused)
-    let model = nn::seq().add(linear1).add_fn(|x| x.relu()).add(linear2).add_fn(|x| x.relu()).add(linear3);
+    let model = nn::seq()
+        .add(linear1)
+        .add_fn(|x| x.relu())
+        .add(linear2)
+        .add_fn(|x| x.relu())
+        .add(linear3);
 
     // criterion = torch.nn.CrossEntropyLoss(); optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     let parameters = ["linear1", "linear2", "linear3"]
@@ -72,7 +77,13 @@ fn main() -> Result<()> {
         .flat_map(|l| ["weight", "bias"].map(|p| format!("{l}.{p}")))
         .map(|name| vs.variables()[&name].shallow_clone())
         .collect();
-    let mut optimizer = TorchAdam::new(parameters, AdamConfig { lr: learning_rate, ..AdamConfig::default() })?;
+    let mut optimizer = TorchAdam::new(
+        parameters,
+        AdamConfig {
+            lr: learning_rate,
+            ..AdamConfig::default()
+        },
+    )?;
 
     // total_batch = len(data_loader)
     let total_batch = data_loader.num_batches();
@@ -87,12 +98,13 @@ fn main() -> Result<()> {
             // X = X.view(-1, 28 * 28); Y = Y
             let x = train_x.index_select(0, &indices); // [100, 784]
             let y = mnist.train.labels.index_select(0, &indices); // [100]
-            // optimizer.zero_grad()
+                                                                  // optimizer.zero_grad()
             optimizer.zero_grad();
             // hypothesis = model(X)
             let hypothesis = model.forward(&x); // [100, 512]: 512 logits, as in the notebook
-            // cost = criterion(hypothesis, Y)
-            let cost = hypothesis.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
+                                                // cost = criterion(hypothesis, Y)
+            let cost =
+                hypothesis.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
             // cost.backward(); optimizer.step()
             cost.backward();
             optimizer.step();
@@ -100,7 +112,11 @@ fn main() -> Result<()> {
             avg_cost = avg_cost + cost.detach() / total_batch as f64;
         }
         // print('Epoch:', '%04d' % (epoch + 1), 'cost =', '{:.9f}'.format(avg_cost))
-        println!("Epoch: {:04} cost = {:.9}", epoch + 1, avg_cost.double_value(&[]));
+        println!(
+            "Epoch: {:04} cost = {:.9}",
+            epoch + 1,
+            avg_cost.double_value(&[])
+        );
     }
     println!("Learning finished");
 
@@ -109,9 +125,13 @@ fn main() -> Result<()> {
         // X_test = mnist_test.test_data.view(-1, 28 * 28).float()   (raw 0-255: the notebook's quirk)
         let x_test = mnist.test.images_raw(); // [10000, 784]
         let y_test = &mnist.test.labels; // [10000]
-        // prediction = model(X_test); accuracy = (argmax == Y_test).float().mean()
+                                         // prediction = model(X_test); accuracy = (argmax == Y_test).float().mean()
         let prediction = model.forward(&x_test); // [10000, 512]
-        let accuracy = prediction.argmax(1, false).eq_tensor(y_test).to_kind(Kind::Float).mean(Kind::Float);
+        let accuracy = prediction
+            .argmax(1, false)
+            .eq_tensor(y_test)
+            .to_kind(Kind::Float)
+            .mean(Kind::Float);
         println!("Accuracy: {}", accuracy.double_value(&[]));
 
         // r = random.randint(0, len(mnist_test) - 1)
@@ -121,7 +141,10 @@ fn main() -> Result<()> {
         let y_single_data = y_test.narrow(0, r, 1); // [1]
         println!("Label:  {}", y_single_data.int64_value(&[0]));
         let single_prediction = model.forward(&x_single_data); // [1, 512]
-        println!("Prediction:  {}", single_prediction.argmax(1, false).int64_value(&[0]));
+        println!(
+            "Prediction:  {}",
+            single_prediction.argmax(1, false).int64_value(&[0])
+        );
         Ok(())
     })
 }

@@ -36,15 +36,15 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct TrainingArgs {
     /// Passes over the training set.
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 15, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub epochs: u32,
 
     /// Examples per mini-batch (the last partial batch is dropped).
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
     pub batch_size: i64,
 
     /// Learning rate.
-    #[arg(long, default_value_t = 0.001, value_parser = positive_float)]
+    #[arg(long, default_value_t = 0.001, allow_negative_numbers = true, value_parser = positive_float)]
     pub lr: f64,
 
     /// Seed of torch's global generator, set before the model is built.
@@ -56,7 +56,7 @@ pub struct TrainingArgs {
     pub optim: OptimizerKind,
 
     /// Train on the first N training images only (default: all 60,000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
     pub train_limit: Option<i64>,
 
     /// Directory with the four MNIST IDX files (gz or raw); Fashion-MNIST works too.
@@ -79,7 +79,9 @@ impl TrainingArgs {
 
     /// The data directory, defaulting to the bundled MNIST.
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(initlab::data::mnist::bundled_dir)
+        self.data_dir
+            .clone()
+            .unwrap_or_else(initlab::data::mnist::bundled_dir)
     }
 }
 
@@ -113,14 +115,22 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// Model spec and training settings.
     pub fn configs(&self) -> (MlpSpec, TrainConfig) {
-        let spec = MlpSpec { widths: self.model.clone(), activation: self.activation, init: self.init };
+        let spec = MlpSpec {
+            widths: self.model.clone(),
+            activation: self.activation,
+            init: self.init,
+        };
         (spec, self.training.train_config())
     }
 
     /// The run's name.
     pub fn run_name(&self) -> String {
         self.name.clone().unwrap_or_else(|| {
-            let act = if self.activation == Activation::Relu { String::new() } else { format!("-{}", self.activation) };
+            let act = if self.activation == Activation::Relu {
+                String::new()
+            } else {
+                format!("-{}", self.activation)
+            };
             format!("{}{act}-{}", self.model.label(), self.init)
         })
     }
@@ -139,7 +149,11 @@ pub struct LabArgs {
 impl LabArgs {
     /// The lab's settings.
     pub fn config(&self) -> LabConfig {
-        LabConfig { train: self.training.train_config(), data_dir: self.training.data_dir(), out_dir: self.out.clone() }
+        LabConfig {
+            train: self.training.train_config(),
+            data_dir: self.training.data_dir(),
+            out_dir: self.out.clone(),
+        }
     }
 }
 

@@ -16,7 +16,11 @@ pub struct Console {
 impl Console {
     /// A console; `quiet` hides the progress bar.
     pub fn new(quiet: bool) -> Self {
-        Console { show_bar: !quiet && std::io::stderr().is_terminal(), bar: None, running_loss: 0.0 }
+        Console {
+            show_bar: !quiet && std::io::stderr().is_terminal(),
+            bar: None,
+            running_loss: 0.0,
+        }
     }
 
     /// Prints a line on stdout without tearing the progress bar.
@@ -32,17 +36,26 @@ impl Console {
         match event {
             Progress::Start { epochs, batches } => {
                 if self.show_bar {
-                    let bar = ProgressBar::with_draw_target(Some(epochs as u64 * batches as u64), ProgressDrawTarget::stderr());
-                    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches  {msg}  {elapsed}<{eta}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> ");
+                    let bar = ProgressBar::with_draw_target(
+                        Some(epochs as u64 * batches as u64),
+                        ProgressDrawTarget::stderr(),
+                    );
+                    let style = ProgressStyle::with_template(
+                        "{prefix} [{bar:30}] {pos}/{len} batches  {msg}  {elapsed}<{eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
                     bar.set_style(style);
                     self.bar = Some(bar);
                 }
                 self.running_loss = f64::NAN;
             }
             Progress::Batch { epoch, batch, loss } => {
-                self.running_loss = if self.running_loss.is_nan() { loss } else { 0.98 * self.running_loss + 0.02 * loss };
+                self.running_loss = if self.running_loss.is_nan() {
+                    loss
+                } else {
+                    0.98 * self.running_loss + 0.02 * loss
+                };
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
                     if batch % 20 == 0 {

@@ -144,7 +144,10 @@ pub fn uniform_(tensor: &mut Tensor, low: f64, high: f64) -> Result<()> {
 
 /// Fills `tensor` from N(mean, std²). Mirrors `torch.nn.init.normal_`.
 pub fn normal_(tensor: &mut Tensor, mean: f64, std: f64) -> Result<()> {
-    ensure!(std >= 0.0 && std.is_finite(), "normal_: std must be finite and ≥ 0, got {std}");
+    ensure!(
+        std >= 0.0 && std.is_finite(),
+        "normal_: std must be finite and ≥ 0, got {std}"
+    );
     let _ = tch::no_grad(|| tensor.f_normal_(mean, std))?;
     Ok(())
 }
@@ -188,9 +191,17 @@ pub fn xavier_normal_(tensor: &mut Tensor, gain: f64) -> Result<()> {
 ///
 /// He et al. (2015). Mirrors `torch.nn.init.kaiming_uniform_(tensor, a, mode, nonlinearity)`;
 /// PyTorch's defaults are `Nonlinearity::leaky_relu(0.0)` and `FanMode::FanIn`.
-pub fn kaiming_uniform_(tensor: &mut Tensor, mode: FanMode, nonlinearity: Nonlinearity) -> Result<()> {
+pub fn kaiming_uniform_(
+    tensor: &mut Tensor,
+    mode: FanMode,
+    nonlinearity: Nonlinearity,
+) -> Result<()> {
     let fan = correct_fan(&tensor.size(), mode)?;
-    ensure!(fan > 0, "kaiming_uniform_: a tensor of shape {:?} has a zero fan", tensor.size());
+    ensure!(
+        fan > 0,
+        "kaiming_uniform_: a tensor of shape {:?} has a zero fan",
+        tensor.size()
+    );
     let bound = kaiming_uniform_bound(fan, calculate_gain(nonlinearity));
     uniform_(tensor, -bound, bound)
 }
@@ -198,9 +209,17 @@ pub fn kaiming_uniform_(tensor: &mut Tensor, mode: FanMode, nonlinearity: Nonlin
 /// He/Kaiming normal: N(0, std²) with `std = gain / √fan`.
 ///
 /// He et al. (2015). Mirrors `torch.nn.init.kaiming_normal_(tensor, a, mode, nonlinearity)`.
-pub fn kaiming_normal_(tensor: &mut Tensor, mode: FanMode, nonlinearity: Nonlinearity) -> Result<()> {
+pub fn kaiming_normal_(
+    tensor: &mut Tensor,
+    mode: FanMode,
+    nonlinearity: Nonlinearity,
+) -> Result<()> {
     let fan = correct_fan(&tensor.size(), mode)?;
-    ensure!(fan > 0, "kaiming_normal_: a tensor of shape {:?} has a zero fan", tensor.size());
+    ensure!(
+        fan > 0,
+        "kaiming_normal_: a tensor of shape {:?} has a zero fan",
+        tensor.size()
+    );
     normal_(tensor, 0.0, kaiming_std(fan, calculate_gain(nonlinearity)))
 }
 
@@ -215,11 +234,20 @@ mod tests {
         assert_eq!(calculate_gain(Nonlinearity::Tanh), 5.0 / 3.0);
         assert_eq!(calculate_gain(Nonlinearity::Relu), std::f64::consts::SQRT_2);
         assert_eq!(calculate_gain(Nonlinearity::Selu), 0.75);
-        assert_eq!(calculate_gain(Nonlinearity::leaky_relu(0.0)), std::f64::consts::SQRT_2);
+        assert_eq!(
+            calculate_gain(Nonlinearity::leaky_relu(0.0)),
+            std::f64::consts::SQRT_2
+        );
         // Python: math.sqrt(2.0 / (1 + 0.01**2)) = 1.4141428569978354
-        assert_eq!(calculate_gain(Nonlinearity::leaky_relu(0.01)), 1.4141428569978354);
+        assert_eq!(
+            calculate_gain(Nonlinearity::leaky_relu(0.01)),
+            1.4141428569978354
+        );
         // Python: math.sqrt(2.0 / (1 + math.sqrt(5)**2)) = 0.5773502691896257
-        assert_eq!(calculate_gain(Nonlinearity::leaky_relu(5f64.sqrt())), 0.5773502691896257);
+        assert_eq!(
+            calculate_gain(Nonlinearity::leaky_relu(5f64.sqrt())),
+            0.5773502691896257
+        );
     }
 
     #[test]

@@ -77,7 +77,11 @@ pub fn lab_runs() -> Vec<LabRun> {
                 accuracy: 0.9804999828338623,
             }),
         },
-        LabRun { name: "shallow-kaiming-normal", spec: MlpSpec::shallow(InitScheme::KaimingNormal), notebook: None },
+        LabRun {
+            name: "shallow-kaiming-normal",
+            spec: MlpSpec::shallow(InitScheme::KaimingNormal),
+            notebook: None,
+        },
         LabRun {
             name: "deep-xavier-uniform",
             spec: MlpSpec::deep(InitScheme::XavierUniform),
@@ -127,16 +131,26 @@ pub struct LabResult {
 }
 
 /// Trains the four runs, saves each, draws `compare.png`/`.svg` and writes `report.md`.
-pub fn run_lab(config: &LabConfig, data: &Mnist, observer: &mut dyn FnMut(LabEvent)) -> Result<LabResult> {
+pub fn run_lab(
+    config: &LabConfig,
+    data: &Mnist,
+    observer: &mut dyn FnMut(LabEvent),
+) -> Result<LabResult> {
     config.train.validate()?;
     std::fs::create_dir_all(&config.out_dir)
         .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
     let plan = lab_runs();
     let mut results = Vec::new();
     for (i, run) in plan.iter().enumerate() {
-        observer(LabEvent::RunStart { index: i + 1, total: plan.len(), run });
-        let (model, history) = train::train(&run.spec, data, &config.train, &mut |p| observer(LabEvent::Train(p)))
-            .with_context(|| format!("lab run {}", run.name))?;
+        observer(LabEvent::RunStart {
+            index: i + 1,
+            total: plan.len(),
+            run,
+        });
+        let (model, history) = train::train(&run.spec, data, &config.train, &mut |p| {
+            observer(LabEvent::Train(p))
+        })
+        .with_context(|| format!("lab run {}", run.name))?;
         let dir = config.out_dir.join(run.name);
         let run_config = RunConfig {
             name: run.name.to_string(),
@@ -145,12 +159,19 @@ pub fn run_lab(config: &LabConfig, data: &Mnist, observer: &mut dyn FnMut(LabEve
             data_dir: config.data_dir.clone(),
         };
         runs::save_run(&dir, &run_config, &history, &model)?;
-        observer(LabEvent::RunEnd { run, history: &history, dir: &dir });
+        observer(LabEvent::RunEnd {
+            run,
+            history: &history,
+            dir: &dir,
+        });
         results.push((run.clone(), history));
     }
     let curves: Vec<RunCurves> = results
         .iter()
-        .map(|(r, h)| RunCurves { label: format!("{} {}", r.spec.widths.label(), r.spec.init), history: h.clone() })
+        .map(|(r, h)| RunCurves {
+            label: format!("{} {}", r.spec.widths.label(), r.spec.init),
+            history: h.clone(),
+        })
         .collect();
     let chart = config.out_dir.join("compare.png");
     let title = "MNIST, Adam lr 0.001: initialization schemes";
@@ -159,7 +180,11 @@ pub fn run_lab(config: &LabConfig, data: &Mnist, observer: &mut dyn FnMut(LabEve
     let report = config.out_dir.join("report.md");
     std::fs::write(&report, report_markdown(config, &results))
         .with_context(|| format!("writing {}", report.display()))?;
-    Ok(LabResult { runs: results, chart, report })
+    Ok(LabResult {
+        runs: results,
+        chart,
+        report,
+    })
 }
 
 /// The report: a table of the runs beside the notebooks' recorded numbers, and the chart.
@@ -186,7 +211,11 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, History)]) -> Str
     for (run, h) in results {
         let Some(last) = h.last() else { continue };
         let (nb, nb_cost, nb_acc) = match run.notebook {
-            Some(n) => (n.notebook.to_string(), format!("{:.9}", n.final_cost), format!("{:.4}", n.accuracy)),
+            Some(n) => (
+                n.notebook.to_string(),
+                format!("{:.9}", n.final_cost),
+                format!("{:.4}", n.accuracy),
+            ),
             None => ("—".into(), "—".into(), "—".into()),
         };
         let _ = writeln!(
@@ -203,7 +232,10 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, History)]) -> Str
             nb_acc
         );
     }
-    let _ = writeln!(md, "\n![test error and train cost per epoch](compare.png)\n");
+    let _ = writeln!(
+        md,
+        "\n![test error and train cost per epoch](compare.png)\n"
+    );
     let _ = writeln!(
         md,
         "The notebooks' numbers were recorded with PyTorch 1.0 in 2019 after 15 epochs. They differ from these runs \

@@ -30,20 +30,34 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => {
             let (spec, config) = args.configs();
             let data_dir = args.training.data_dir();
-            let data = data::load_dir(&data_dir).with_context(|| format!("loading MNIST from {}", data_dir.display()))?;
+            let data = data::load_dir(&data_dir)
+                .with_context(|| format!("loading MNIST from {}", data_dir.display()))?;
             let mut console = Console::new(cli.quiet);
             let result = train::train(&spec, &data, &config, &mut |p| console.progress(p));
             console.finish();
             let (model, history) = result?;
             println!("Learning finished");
             if let Some(last) = history.last() {
-                println!("Accuracy: {:.4} (test loss {:.4}, {:.2} s per epoch)", last.test_accuracy, last.test_loss, history.seconds_per_epoch());
+                println!(
+                    "Accuracy: {:.4} (test loss {:.4}, {:.2} s per epoch)",
+                    last.test_accuracy,
+                    last.test_loss,
+                    history.seconds_per_epoch()
+                );
             }
             let name = args.run_name();
             let dir = args.out.join(&name);
-            let run_config = RunConfig { name, model: spec, train: config, data_dir };
+            let run_config = RunConfig {
+                name,
+                model: spec,
+                train: config,
+                data_dir,
+            };
             runs::save_run(&dir, &run_config, &history, &model)?;
-            println!("Saved {} (history.csv, history.json, config.json, model.safetensors, loss.png)", dir.display());
+            println!(
+                "Saved {} (history.csv, history.json, config.json, model.safetensors, loss.png)",
+                dir.display()
+            );
             Ok(())
         }
         Command::Lab(args) => {
@@ -76,16 +90,32 @@ fn run(cli: Cli) -> Result<()> {
             });
             console.finish();
             let result = result?;
-            println!("\n{}", std::fs::read_to_string(&result.report).with_context(|| format!("reading {}", result.report.display()))?);
-            println!("Chart: {}\nReport: {}", result.chart.display(), result.report.display());
+            println!(
+                "\n{}",
+                std::fs::read_to_string(&result.report)
+                    .with_context(|| format!("reading {}", result.report.display()))?
+            );
+            println!(
+                "Chart: {}\nReport: {}",
+                result.chart.display(),
+                result.report.display()
+            );
             Ok(())
         }
         Command::Plot(args) => {
             let mut curves = Vec::new();
             for dir in &args.runs {
-                let run = runs::load_run(dir).with_context(|| format!("reading run directory {}", dir.display()))?;
-                let label = format!("{} {}", run.config.model.widths.label(), run.config.model.init);
-                curves.push(RunCurves { label, history: run.history });
+                let run = runs::load_run(dir)
+                    .with_context(|| format!("reading run directory {}", dir.display()))?;
+                let label = format!(
+                    "{} {}",
+                    run.config.model.widths.label(),
+                    run.config.model.init
+                );
+                curves.push(RunCurves {
+                    label,
+                    history: run.history,
+                });
             }
             plot::compare_chart(&curves, &args.title, &args.out)?;
             println!("Wrote {}", args.out.display());

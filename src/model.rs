@@ -18,7 +18,10 @@ use crate::init::{self, FanMode, Nonlinearity};
 /// tch's own `nn::linear` differs: it creates the bias first and draws the weight from
 /// U(±√(6/fan_in)), so it consumes the generator differently and gives other numbers.
 pub fn torch_linear(path: &nn::Path, fan_in: i64, fan_out: i64) -> Result<nn::Linear> {
-    ensure!(fan_in > 0 && fan_out > 0, "a linear layer needs positive widths, got {fan_in}→{fan_out}");
+    ensure!(
+        fan_in > 0 && fan_out > 0,
+        "a linear layer needs positive widths, got {fan_in}→{fan_out}"
+    );
     let mut ws = path.zeros("weight", &[fan_out, fan_in]);
     let bound = init::torch_linear_weight_bound(fan_in);
     init::uniform_(&mut ws, -bound, bound)?;
@@ -44,7 +47,12 @@ pub enum Activation {
 
 impl Activation {
     /// Every activation, in the order shown to users.
-    pub const ALL: [Activation; 4] = [Activation::Relu, Activation::Tanh, Activation::Sigmoid, Activation::Softsign];
+    pub const ALL: [Activation; 4] = [
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Softsign,
+    ];
 
     /// The name used on the command line and in files.
     pub fn name(self) -> &'static str {
@@ -89,7 +97,9 @@ impl FromStr for Activation {
         Activation::ALL
             .into_iter()
             .find(|a| a.name() == s)
-            .with_context(|| format!("unknown activation {s:?} (expected one of relu, tanh, sigmoid, softsign)"))
+            .with_context(|| {
+                format!("unknown activation {s:?} (expected one of relu, tanh, sigmoid, softsign)")
+            })
     }
 }
 
@@ -147,8 +157,12 @@ impl InitScheme {
             InitScheme::Normal => init::normal_(weight, 0.0, 1.0),
             InitScheme::XavierUniform => init::xavier_uniform_(weight, 1.0),
             InitScheme::XavierNormal => init::xavier_normal_(weight, 1.0),
-            InitScheme::KaimingUniform => init::kaiming_uniform_(weight, FanMode::FanIn, activation.nonlinearity()),
-            InitScheme::KaimingNormal => init::kaiming_normal_(weight, FanMode::FanIn, activation.nonlinearity()),
+            InitScheme::KaimingUniform => {
+                init::kaiming_uniform_(weight, FanMode::FanIn, activation.nonlinearity())
+            }
+            InitScheme::KaimingNormal => {
+                init::kaiming_normal_(weight, FanMode::FanIn, activation.nonlinearity())
+            }
         }
     }
 }
@@ -162,13 +176,22 @@ impl fmt::Display for InitScheme {
 impl FromStr for InitScheme {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        let aliases = [("xavier", InitScheme::XavierUniform), ("he", InitScheme::KaimingNormal)];
+        let aliases = [
+            ("xavier", InitScheme::XavierUniform),
+            ("he", InitScheme::KaimingNormal),
+        ];
         if let Some((_, scheme)) = aliases.iter().find(|(a, _)| *a == s) {
             return Ok(*scheme);
         }
-        InitScheme::ALL.into_iter().find(|i| i.name() == s).with_context(|| {
-            format!("unknown init scheme {s:?} (expected one of {})", InitScheme::names().join(", "))
-        })
+        InitScheme::ALL
+            .into_iter()
+            .find(|i| i.name() == s)
+            .with_context(|| {
+                format!(
+                    "unknown init scheme {s:?} (expected one of {})",
+                    InitScheme::names().join(", ")
+                )
+            })
     }
 }
 
@@ -194,7 +217,11 @@ impl Widths {
         } else if *self == Widths::deep() {
             "deep".into()
         } else {
-            self.0.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-")
+            self.0
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join("-")
         }
     }
 }
@@ -238,12 +265,20 @@ pub struct MlpSpec {
 impl MlpSpec {
     /// The lab's shallow ReLU net with the given init.
     pub fn shallow(init: InitScheme) -> Self {
-        MlpSpec { widths: Widths::shallow(), activation: Activation::Relu, init }
+        MlpSpec {
+            widths: Widths::shallow(),
+            activation: Activation::Relu,
+            init,
+        }
     }
 
     /// The lab's deep ReLU net with the given init.
     pub fn deep(init: InitScheme) -> Self {
-        MlpSpec { widths: Widths::deep(), activation: Activation::Relu, init }
+        MlpSpec {
+            widths: Widths::deep(),
+            activation: Activation::Relu,
+            init,
+        }
     }
 }
 
@@ -267,19 +302,30 @@ impl Mlp {
         let root = vs.root();
         let mut layers = Vec::new();
         for (i, pair) in spec.widths.0.windows(2).enumerate() {
-            layers.push(torch_linear(&(&root / format!("linear{}", i + 1)), pair[0], pair[1])?);
+            layers.push(torch_linear(
+                &(&root / format!("linear{}", i + 1)),
+                pair[0],
+                pair[1],
+            )?);
         }
         for layer in layers.iter_mut() {
             spec.init.apply(&mut layer.ws, spec.activation)?;
         }
-        Ok(Mlp { vs, layers, activation: spec.activation })
+        Ok(Mlp {
+            vs,
+            layers,
+            activation: spec.activation,
+        })
     }
 
     /// Parameters in `model.parameters()` order: weight, bias of each layer.
     pub fn parameters(&self) -> Vec<Tensor> {
         self.layers
             .iter()
-            .flat_map(|l| std::iter::once(l.ws.shallow_clone()).chain(l.bs.as_ref().map(|b| b.shallow_clone())))
+            .flat_map(|l| {
+                std::iter::once(l.ws.shallow_clone())
+                    .chain(l.bs.as_ref().map(|b| b.shallow_clone()))
+            })
             .collect()
     }
 
@@ -308,12 +354,16 @@ impl Mlp {
 
     /// Saves the parameters (safetensors when the file ends in `.safetensors`).
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        self.vs.save(path).with_context(|| format!("saving model weights to {}", path.display()))
+        self.vs
+            .save(path)
+            .with_context(|| format!("saving model weights to {}", path.display()))
     }
 
     /// Loads parameters saved by [`Mlp::save`] into a model of the same widths.
     pub fn load(&mut self, path: &std::path::Path) -> Result<()> {
-        self.vs.load(path).with_context(|| format!("loading model weights from {}", path.display()))
+        self.vs
+            .load(path)
+            .with_context(|| format!("loading model weights from {}", path.display()))
     }
 }
 
@@ -331,7 +381,10 @@ pub fn predictions(logits: &Tensor) -> Tensor {
 /// Fraction of rows whose argmax equals the label, as PyTorch computes it in the lab:
 /// `(argmax == y).float().mean()` (an `f32`).
 pub fn accuracy(logits: &Tensor, labels: &Tensor) -> Tensor {
-    predictions(logits).eq_tensor(labels).to_kind(Kind::Float).mean(Kind::Float)
+    predictions(logits)
+        .eq_tensor(labels)
+        .to_kind(Kind::Float)
+        .mean(Kind::Float)
 }
 
 #[cfg(test)]
@@ -341,15 +394,24 @@ mod tests {
     #[test]
     fn parses_widths_and_names() {
         assert_eq!("shallow".parse::<Widths>().unwrap(), Widths::shallow());
-        assert_eq!("784-512-512-512-512-10".parse::<Widths>().unwrap().label(), "deep");
-        assert_eq!("784,100,10".parse::<Widths>().unwrap().0, vec![784, 100, 10]);
+        assert_eq!(
+            "784-512-512-512-512-10".parse::<Widths>().unwrap().label(),
+            "deep"
+        );
+        assert_eq!(
+            "784,100,10".parse::<Widths>().unwrap().0,
+            vec![784, 100, 10]
+        );
         assert!("784".parse::<Widths>().is_err());
         assert!("784,0,10".parse::<Widths>().is_err());
         assert!("784,x".parse::<Widths>().is_err());
         for s in InitScheme::ALL {
             assert_eq!(s.name().parse::<InitScheme>().unwrap(), s);
         }
-        assert_eq!("he".parse::<InitScheme>().unwrap(), InitScheme::KaimingNormal);
+        assert_eq!(
+            "he".parse::<InitScheme>().unwrap(),
+            InitScheme::KaimingNormal
+        );
         assert!("glorot-ish".parse::<InitScheme>().is_err());
     }
 }

@@ -21,7 +21,11 @@ pub enum OptimizerKind {
 
 impl OptimizerKind {
     /// Every kind, in the order shown to users.
-    pub const ALL: [OptimizerKind; 3] = [OptimizerKind::Adam, OptimizerKind::TchAdam, OptimizerKind::Sgd];
+    pub const ALL: [OptimizerKind; 3] = [
+        OptimizerKind::Adam,
+        OptimizerKind::TchAdam,
+        OptimizerKind::Sgd,
+    ];
 
     /// The name used on the command line and in files.
     pub fn name(self) -> &'static str {
@@ -68,7 +72,14 @@ pub struct AdamConfig {
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        AdamConfig { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, amsgrad: false }
+        AdamConfig {
+            lr: 0.001,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+        }
     }
 }
 
@@ -123,16 +134,47 @@ pub struct AdamState {
 impl TorchAdam {
     /// An optimizer over `params` (shallow clones of trainable tensors).
     pub fn new(params: Vec<Tensor>, config: AdamConfig) -> Result<Self> {
-        ensure!(config.lr > 0.0 && config.lr.is_finite(), "Adam: learning rate must be positive, got {}", config.lr);
-        ensure!((0.0..1.0).contains(&config.beta1), "Adam: beta1 must be in [0, 1), got {}", config.beta1);
-        ensure!((0.0..1.0).contains(&config.beta2), "Adam: beta2 must be in [0, 1), got {}", config.beta2);
-        ensure!(config.eps >= 0.0, "Adam: eps must be ≥ 0, got {}", config.eps);
-        ensure!(config.weight_decay >= 0.0, "Adam: weight decay must be ≥ 0, got {}", config.weight_decay);
+        ensure!(
+            config.lr > 0.0 && config.lr.is_finite(),
+            "Adam: learning rate must be positive, got {}",
+            config.lr
+        );
+        ensure!(
+            (0.0..1.0).contains(&config.beta1),
+            "Adam: beta1 must be in [0, 1), got {}",
+            config.beta1
+        );
+        ensure!(
+            (0.0..1.0).contains(&config.beta2),
+            "Adam: beta2 must be in [0, 1), got {}",
+            config.beta2
+        );
+        ensure!(
+            config.eps >= 0.0,
+            "Adam: eps must be ≥ 0, got {}",
+            config.eps
+        );
+        ensure!(
+            config.weight_decay >= 0.0,
+            "Adam: weight decay must be ≥ 0, got {}",
+            config.weight_decay
+        );
         let zeros = |ps: &[Tensor]| ps.iter().map(|p| p.zeros_like()).collect::<Vec<_>>();
         let exp_avg = zeros(&params);
         let exp_avg_sq = zeros(&params);
-        let max_exp_avg_sq = if config.amsgrad { zeros(&params) } else { Vec::new() };
-        Ok(TorchAdam { params, config, step: 0, exp_avg, exp_avg_sq, max_exp_avg_sq })
+        let max_exp_avg_sq = if config.amsgrad {
+            zeros(&params)
+        } else {
+            Vec::new()
+        };
+        Ok(TorchAdam {
+            params,
+            config,
+            step: 0,
+            exp_avg,
+            exp_avg_sq,
+            max_exp_avg_sq,
+        })
     }
 
     /// Clears the gradients of all parameters.
@@ -157,7 +199,11 @@ impl TorchAdam {
                 if !grad.defined() {
                     continue;
                 }
-                let grad = if c.weight_decay != 0.0 { &grad + &self.params[i] * c.weight_decay } else { grad };
+                let grad = if c.weight_decay != 0.0 {
+                    &grad + &self.params[i] * c.weight_decay
+                } else {
+                    grad
+                };
                 let _ = self.exp_avg[i].lerp_(&grad, 1.0 - c.beta1);
                 let _ = self.exp_avg_sq[i].g_mul_scalar_(c.beta2);
                 let _ = self.exp_avg_sq[i].addcmul_(&(&grad * (1.0 - c.beta2)), &grad);
@@ -195,11 +241,21 @@ impl TorchAdam {
             self.params.len()
         );
         ensure!(
-            state.max_exp_avg_sq.len() == if self.config.amsgrad { self.params.len() } else { 0 },
+            state.max_exp_avg_sq.len()
+                == if self.config.amsgrad {
+                    self.params.len()
+                } else {
+                    0
+                },
             "Adam state and optimizer disagree about amsgrad"
         );
         for (p, m) in self.params.iter().zip(&state.exp_avg) {
-            ensure!(p.size() == m.size(), "Adam state shape {:?} does not match parameter {:?}", m.size(), p.size());
+            ensure!(
+                p.size() == m.size(),
+                "Adam state shape {:?} does not match parameter {:?}",
+                m.size(),
+                p.size()
+            );
         }
         self.step = state.step;
         self.exp_avg = state.exp_avg;
@@ -224,10 +280,21 @@ pub struct Sgd {
 impl Sgd {
     /// SGD over `params`.
     pub fn new(params: Vec<Tensor>, lr: f64, momentum: f64) -> Result<Self> {
-        ensure!(lr > 0.0 && lr.is_finite(), "SGD: learning rate must be positive, got {lr}");
-        ensure!((0.0..1.0).contains(&momentum), "SGD: momentum must be in [0, 1), got {momentum}");
+        ensure!(
+            lr > 0.0 && lr.is_finite(),
+            "SGD: learning rate must be positive, got {lr}"
+        );
+        ensure!(
+            (0.0..1.0).contains(&momentum),
+            "SGD: momentum must be in [0, 1), got {momentum}"
+        );
         let buffers = params.iter().map(|_| None).collect();
-        Ok(Sgd { params, lr, momentum, buffers })
+        Ok(Sgd {
+            params,
+            lr,
+            momentum,
+            buffers,
+        })
     }
 
     /// Clears the gradients.
@@ -273,13 +340,31 @@ pub enum Optimizer {
 
 impl Optimizer {
     /// Builds the optimizer `kind` with learning rate `lr` over the model's parameters.
-    pub fn new(kind: OptimizerKind, lr: f64, vs: &nn::VarStore, params: Vec<Tensor>) -> Result<Self> {
+    pub fn new(
+        kind: OptimizerKind,
+        lr: f64,
+        vs: &nn::VarStore,
+        params: Vec<Tensor>,
+    ) -> Result<Self> {
         Ok(match kind {
-            OptimizerKind::Adam => Optimizer::Adam(TorchAdam::new(params, AdamConfig { lr, ..AdamConfig::default() })?),
+            OptimizerKind::Adam => Optimizer::Adam(TorchAdam::new(
+                params,
+                AdamConfig {
+                    lr,
+                    ..AdamConfig::default()
+                },
+            )?),
             OptimizerKind::TchAdam => {
                 use tch::nn::OptimizerConfig;
-                ensure!(lr > 0.0 && lr.is_finite(), "learning rate must be positive, got {lr}");
-                Optimizer::TchAdam(nn::Adam::default().build(vs, lr).context("building tch's Adam")?)
+                ensure!(
+                    lr > 0.0 && lr.is_finite(),
+                    "learning rate must be positive, got {lr}"
+                );
+                Optimizer::TchAdam(
+                    nn::Adam::default()
+                        .build(vs, lr)
+                        .context("building tch's Adam")?,
+                )
             }
             OptimizerKind::Sgd => Optimizer::Sgd(Sgd::new(params, lr, 0.0)?),
         })

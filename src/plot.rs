@@ -65,7 +65,12 @@ enum Format {
 }
 
 fn format_of(path: &Path) -> Result<Format> {
-    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
         Some("png") => Ok(Format::Png),
         Some("svg") => Ok(Format::Svg),
         _ => bail!("chart file {} must end in .png or .svg", path.display()),
@@ -81,70 +86,123 @@ fn render(
 ) -> Result<()> {
     ensure_font()?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating directory {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating directory {}", parent.display()))?;
     }
     match format_of(path)? {
         Format::Png => {
             let root = BitMapBackend::new(path, size).into_drawing_area();
             draw(&root)?;
-            root.present().map_err(|e| anyhow!("{e}")).with_context(|| format!("writing chart {}", path.display()))
+            root.present()
+                .map_err(|e| anyhow!("{e}"))
+                .with_context(|| format!("writing chart {}", path.display()))
         }
         Format::Svg => {
             let root = SVGBackend::new(path, size).into_drawing_area();
             draw_svg(&root)?;
-            root.present().map_err(|e| anyhow!("{e}")).with_context(|| format!("writing chart {}", path.display()))
+            root.present()
+                .map_err(|e| anyhow!("{e}"))
+                .with_context(|| format!("writing chart {}", path.display()))
         }
     }
 }
 
 /// Range of the finite positive values, widened a little for a log axis.
 fn log_range(series: &[Series]) -> Range<f64> {
-    let values = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).filter(|v| v.is_finite() && *v > 0.0);
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let values = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite() && *v > 0.0);
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
     if !lo.is_finite() {
         return 0.1..1.0;
     }
-    let (lo, hi) = if hi / lo < 1.5 { (lo / 1.5, hi * 1.5) } else { (lo / 1.2, hi * 1.2) };
+    let (lo, hi) = if hi / lo < 1.5 {
+        (lo / 1.5, hi * 1.5)
+    } else {
+        (lo / 1.2, hi * 1.2)
+    };
     lo..hi
 }
 
+/// A tick label that stays short on a log axis: `400`, `12.5`, `0.25`, `3e-4`.
+fn tick_label(y: f64) -> String {
+    let a = y.abs();
+    if a >= 100.0 {
+        format!("{y:.0}")
+    } else if a >= 10.0 {
+        format!("{y:.1}")
+    } else if a >= 0.01 {
+        let s = format!("{y:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{y:.0e}")
+    }
+}
+
 fn epoch_range(series: &[Series]) -> Range<f64> {
-    let max = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(1.0f64, f64::max);
+    let max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(1.0f64, f64::max);
     1.0..max.max(2.0)
 }
 
 /// One log-y panel with a line (and markers) per series.
-fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, y_desc: &str, series: &[Series]) -> Result<()>
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    y_desc: &str,
+    series: &[Series],
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing chart: {e:?}");
     area.fill(&WHITE).map_err(err)?;
+    let epochs = epoch_range(series);
+    let x_ticks = (epochs.end - epochs.start) as usize + 1;
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(42)
         .y_label_area_size(70)
-        .build_cartesian_2d(epoch_range(series), log_range(series).log_scale())
+        .build_cartesian_2d(epochs, log_range(series).log_scale())
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
         .y_desc(y_desc)
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.3}"))
+        .x_labels(x_ticks)
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 1e-6 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| tick_label(*y))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
     for (i, s) in series.iter().enumerate() {
         let c = colour(i);
-        let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1.is_finite() && p.1 > 0.0).collect();
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.1.is_finite() && p.1 > 0.0)
+            .collect();
         chart
             .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
             .map_err(err)?
             .label(s.label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(err)?;
+        chart
+            .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, c.filled())))
+            .map_err(err)?;
     }
     chart
         .configure_series_labels()
@@ -161,11 +219,19 @@ fn loss_series(history: &History) -> Vec<Series> {
     vec![
         Series {
             label: "train cost".into(),
-            points: history.epochs.iter().map(|e| (e.epoch as f64, e.train_cost)).collect(),
+            points: history
+                .epochs
+                .iter()
+                .map(|e| (e.epoch as f64, e.train_cost))
+                .collect(),
         },
         Series {
             label: "test loss".into(),
-            points: history.epochs.iter().map(|e| (e.epoch as f64, e.test_loss)).collect(),
+            points: history
+                .epochs
+                .iter()
+                .map(|e| (e.epoch as f64, e.test_loss))
+                .collect(),
         },
     ]
 }
@@ -181,25 +247,42 @@ pub fn loss_chart(history: &History, title: &str, path: &Path) -> Result<()> {
     )
 }
 
-fn compare_panels<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, runs: &[RunCurves]) -> Result<()>
+fn compare_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    runs: &[RunCurves],
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(|e| anyhow!("drawing chart: {e:?}"))?;
-    let root = root.titled(title, ("sans-serif", 26)).map_err(|e| anyhow!("drawing chart: {e:?}"))?;
+    root.fill(&WHITE)
+        .map_err(|e| anyhow!("drawing chart: {e:?}"))?;
+    let root = root
+        .titled(title, ("sans-serif", 26))
+        .map_err(|e| anyhow!("drawing chart: {e:?}"))?;
     let (left, right) = root.split_horizontally(root.dim_in_pixel().0 / 2);
     let error: Vec<Series> = runs
         .iter()
         .map(|r| Series {
             label: r.label.clone(),
-            points: r.history.epochs.iter().map(|e| (e.epoch as f64, e.test_error_percent())).collect(),
+            points: r
+                .history
+                .epochs
+                .iter()
+                .map(|e| (e.epoch as f64, e.test_error_percent()))
+                .collect(),
         })
         .collect();
     let cost: Vec<Series> = runs
         .iter()
         .map(|r| Series {
             label: r.label.clone(),
-            points: r.history.epochs.iter().map(|e| (e.epoch as f64, e.train_cost)).collect(),
+            points: r
+                .history
+                .epochs
+                .iter()
+                .map(|e| (e.epoch as f64, e.train_cost))
+                .collect(),
         })
         .collect();
     panel(&left, "test error", "test error % (log scale)", &error)?;
@@ -212,5 +295,10 @@ pub fn compare_chart(runs: &[RunCurves], title: &str, path: &Path) -> Result<()>
     if runs.is_empty() {
         bail!("no runs to compare");
     }
-    render(path, WIDE, |root| compare_panels(root, title, runs), |root| compare_panels(root, title, runs))
+    render(
+        path,
+        WIDE,
+        |root| compare_panels(root, title, runs),
+        |root| compare_panels(root, title, runs),
+    )
 }

@@ -41,7 +41,10 @@ impl Values {
 
     fn sub(&self, i: usize) -> Values {
         let s = self.stride();
-        Values { shape: self.shape[1..].to_vec(), data: self.data[i * s..(i + 1) * s].to_vec() }
+        Values {
+            shape: self.shape[1..].to_vec(),
+            data: self.data[i * s..(i + 1) * s].to_vec(),
+        }
     }
 
     /// Indices kept along the first dimension (all, or the edge items when summarising).
@@ -63,7 +66,9 @@ impl Values {
         if self.shape.len() == 1 {
             return kept.iter().map(|&i| self.data[i]).collect();
         }
-        kept.iter().flat_map(|&i| self.sub(i).summarized()).collect()
+        kept.iter()
+            .flat_map(|&i| self.sub(i).summarized())
+            .collect()
     }
 }
 
@@ -76,8 +81,16 @@ struct Formatter {
 
 impl Formatter {
     fn new(values: &[f64]) -> Formatter {
-        let mut f = Formatter { int_mode: true, sci_mode: false, max_width: 1 };
-        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite() && *v != 0.0).collect();
+        let mut f = Formatter {
+            int_mode: true,
+            sci_mode: false,
+            max_width: 1,
+        };
+        let finite: Vec<f64> = values
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite() && *v != 0.0)
+            .collect();
         if finite.is_empty() {
             return f;
         }
@@ -89,13 +102,21 @@ impl Formatter {
                 f.sci_mode = true;
                 f.max_width = finite.iter().map(|v| sci(*v).len()).max().unwrap_or(1);
             } else {
-                f.max_width = finite.iter().map(|v| format!("{v:.0}").len() + 1).max().unwrap_or(1);
+                f.max_width = finite
+                    .iter()
+                    .map(|v| format!("{v:.0}").len() + 1)
+                    .max()
+                    .unwrap_or(1);
             }
         } else if max / min > 1000.0 || max > 1.0e8 || min < 1.0e-4 {
             f.sci_mode = true;
             f.max_width = finite.iter().map(|v| sci(*v).len()).max().unwrap_or(1);
         } else {
-            f.max_width = finite.iter().map(|v| format!("{v:.PRECISION$}").len()).max().unwrap_or(1);
+            f.max_width = finite
+                .iter()
+                .map(|v| format!("{v:.PRECISION$}").len())
+                .max()
+                .unwrap_or(1);
         }
         f.max_width = f.max_width.max(1);
         f
@@ -137,7 +158,11 @@ fn sci(v: f64) -> String {
     let s = format!("{v:.PRECISION$e}");
     let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+    format!(
+        "{mantissa}e{}{:02}",
+        if exp < 0 { '-' } else { '+' },
+        exp.abs()
+    )
 }
 
 fn vector_str(v: &Values, indent: usize, summarize: bool, f: &Formatter) -> String {
@@ -152,7 +177,10 @@ fn vector_str(v: &Values, indent: usize, summarize: bool, f: &Formatter) -> Stri
         items.push(f.format(v.data[i]));
     }
     let lines: Vec<String> = items.chunks(per_line).map(|c| c.join(", ")).collect();
-    format!("[{}]", lines.join(&format!(",\n{}", " ".repeat(indent + 1))))
+    format!(
+        "[{}]",
+        lines.join(&format!(",\n{}", " ".repeat(indent + 1)))
+    )
 }
 
 fn tensor_str(v: &Values, indent: usize, summarize: bool, f: &Formatter) -> String {
@@ -183,7 +211,11 @@ pub fn tensor(t: &Tensor) -> String {
         "[]".to_string()
     } else {
         let summarize = values.data.len() > THRESHOLD;
-        let chosen = if summarize { values.summarized() } else { values.data.clone() };
+        let chosen = if summarize {
+            values.summarized()
+        } else {
+            values.data.clone()
+        };
         let f = Formatter::new(&chosen);
         tensor_str(&values, indent, summarize, &f)
     };
@@ -247,7 +279,12 @@ mod tests {
     fn long_vectors_wrap_and_summarise() {
         let t = Tensor::arange(2000, (Kind::Float, tch::Device::Cpu)) / 7.0;
         let s = tensor(&t);
-        assert!(s.starts_with("tensor([0.0000e+00, 1.4286e-01, 2.8571e-01,  ..., 2.8529e+02, 2.8543e+02,"), "{s}");
+        assert!(
+            s.starts_with(
+                "tensor([0.0000e+00, 1.4286e-01, 2.8571e-01,  ..., 2.8529e+02, 2.8543e+02,"
+            ),
+            "{s}"
+        );
         let t = Tensor::arange(30, (Kind::Float, tch::Device::Cpu)) / 3.0;
         let s = tensor(&t);
         assert_eq!(s.lines().count(), 3, "{s}");

@@ -18,7 +18,9 @@ pub struct PyRandom {
 
 impl std::fmt::Debug for PyRandom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PyRandom").field("index", &self.index).finish_non_exhaustive()
+        f.debug_struct("PyRandom")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
     }
 }
 
@@ -42,7 +44,9 @@ impl PyRandom {
         let mut mt = [0u32; N];
         mt[0] = 19_650_218;
         for i in 1..N {
-            mt[i] = 1_812_433_253u32.wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_add(i as u32);
+            mt[i] = 1_812_433_253u32
+                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
+                .wrapping_add(i as u32);
         }
         let (mut i, mut j) = (1usize, 0usize);
         for _ in 0..N.max(key.len()) {
@@ -60,7 +64,8 @@ impl PyRandom {
             }
         }
         for _ in 0..N - 1 {
-            mt[i] = (mt[i] ^ (mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_mul(1_566_083_941)).wrapping_sub(i as u32);
+            mt[i] = (mt[i] ^ (mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_mul(1_566_083_941))
+                .wrapping_sub(i as u32);
             i += 1;
             if i >= N {
                 mt[0] = mt[N - 1];
@@ -68,7 +73,10 @@ impl PyRandom {
             }
         }
         mt[0] = 0x8000_0000;
-        PyRandom { state: mt, index: N }
+        PyRandom {
+            state: mt,
+            index: N,
+        }
     }
 
     fn twist(&mut self) {
@@ -98,7 +106,10 @@ impl PyRandom {
 
     /// `random.getrandbits(k)` for `1 ≤ k ≤ 64` (32-bit words, least significant first).
     pub fn getrandbits(&mut self, k: u32) -> u64 {
-        assert!((1..=64).contains(&k), "getrandbits supports 1..=64 bits here, got {k}");
+        assert!(
+            (1..=64).contains(&k),
+            "getrandbits supports 1..=64 bits here, got {k}"
+        );
         if k <= 32 {
             return u64::from(self.next_u32() >> (32 - k));
         }

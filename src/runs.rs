@@ -40,12 +40,17 @@ pub struct SavedRun {
 /// Writes `config.json`, `history.csv`, `history.json`, `model.safetensors` and `loss.png` into
 /// `dir` (created if needed).
 pub fn save_run(dir: &Path, config: &RunConfig, history: &History, model: &Mlp) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating run directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating run directory {}", dir.display()))?;
     write_json(&dir.join("config.json"), config)?;
     write_json(&dir.join("history.json"), history)?;
     write_history_csv(&dir.join("history.csv"), history)?;
     model.save(&dir.join("model.safetensors"))?;
-    let title = format!("{} — {} init", config.model.widths.label(), config.model.init);
+    let title = format!(
+        "{} — {} init",
+        config.model.widths.label(),
+        config.model.init
+    );
     plot::loss_chart(history, &title, &dir.join("loss.png"))?;
     Ok(())
 }
@@ -54,18 +59,24 @@ pub fn save_run(dir: &Path, config: &RunConfig, history: &History, model: &Mlp) 
 pub fn load_run(dir: &Path) -> Result<SavedRun> {
     let config: RunConfig = read_json(&dir.join("config.json"))?;
     let history: History = read_json(&dir.join("history.json"))?;
-    Ok(SavedRun { dir: dir.to_path_buf(), config, history })
+    Ok(SavedRun {
+        dir: dir.to_path_buf(),
+        config,
+        history,
+    })
 }
 
 /// Writes `value` as pretty JSON.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).with_context(|| format!("serialising {}", path.display()))?;
+    let text = serde_json::to_string_pretty(value)
+        .with_context(|| format!("serialising {}", path.display()))?;
     std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
 /// Reads JSON written by [`write_json`].
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -78,6 +89,8 @@ pub fn write_history_csv(path: &Path, history: &History) -> Result<()> {
             e.epoch, e.train_cost, e.test_loss, e.test_accuracy, e.seconds
         ));
     }
-    let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(out.as_bytes()).with_context(|| format!("writing {}", path.display()))
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(out.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -44,8 +44,16 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks that the values make sense, naming the first that does not.
     pub fn validate(&self) -> Result<()> {
-        ensure!(self.epochs >= 1, "epochs must be at least 1, got {}", self.epochs);
-        ensure!(self.batch_size >= 1, "batch size must be at least 1, got {}", self.batch_size);
+        ensure!(
+            self.epochs >= 1,
+            "epochs must be at least 1, got {}",
+            self.epochs
+        );
+        ensure!(
+            self.batch_size >= 1,
+            "batch size must be at least 1, got {}",
+            self.batch_size
+        );
         ensure!(
             self.learning_rate > 0.0 && self.learning_rate.is_finite(),
             "learning rate must be a positive number, got {}",
@@ -167,11 +175,19 @@ pub fn train(
         widths[0]
     );
     let classes = widths[widths.len() - 1];
-    ensure!(classes >= 10, "the model's output width {classes} is smaller than the 10 classes");
+    ensure!(
+        classes >= 10,
+        "the model's output width {classes} is smaller than the 10 classes"
+    );
 
     tch::manual_seed(config.seed);
     let model = Mlp::new(spec)?;
-    let mut optimizer = Optimizer::new(config.optimizer, config.learning_rate, &model.vs, model.parameters())?;
+    let mut optimizer = Optimizer::new(
+        config.optimizer,
+        config.learning_rate,
+        &model.vs,
+        model.parameters(),
+    )?;
 
     let train_x = train_split.images_unit(); // [n, 784] f32 in [0, 1]
     let train_y = &train_split.labels; // [n] i64
@@ -181,7 +197,10 @@ pub fn train(
     let loader = TorchLoader::new(train_split.len(), config.batch_size, true)?;
     let total_batch = loader.num_batches();
     let seeds = TorchLoader::draw_epoch_seeds(config.epochs);
-    observer(Progress::Start { epochs: config.epochs, batches: total_batch });
+    observer(Progress::Start {
+        epochs: config.epochs,
+        batches: total_batch,
+    });
 
     let mut history = History::default();
     for (e, &seed) in seeds.iter().enumerate() {
@@ -194,7 +213,8 @@ pub fn train(
             let y = train_y.index_select(0, &idx); // [batch]
             optimizer.zero_grad();
             let hypothesis = model.forward(&x); // [batch, classes]
-            let cost = hypothesis.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
+            let cost =
+                hypothesis.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
             let loss = cost.double_value(&[]);
             if !loss.is_finite() {
                 bail!(
@@ -208,11 +228,21 @@ pub fn train(
             cost.backward();
             optimizer.step();
             avg_cost = avg_cost + cost.detach() / total_batch as f64;
-            observer(Progress::Batch { epoch, batch: b as i64 + 1, loss });
+            observer(Progress::Batch {
+                epoch,
+                batch: b as i64 + 1,
+                loss,
+            });
         }
         let seconds = started.elapsed().as_secs_f64();
         let (test_loss, test_accuracy) = evaluate(&model, &test_x, test_y);
-        let record = EpochRecord { epoch, train_cost: avg_cost.double_value(&[]), test_loss, test_accuracy, seconds };
+        let record = EpochRecord {
+            epoch,
+            train_cost: avg_cost.double_value(&[]),
+            test_loss,
+            test_accuracy,
+            seconds,
+        };
         if !test_loss.is_finite() {
             bail!(
                 "training diverged: the test loss is {test_loss} after epoch {epoch} ({} init, learning rate {})",

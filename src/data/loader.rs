@@ -33,13 +33,20 @@ pub struct TorchLoader {
 impl TorchLoader {
     /// A loader over `len` examples; errors when the sizes make no batch at all.
     pub fn new(len: i64, batch_size: i64, drop_last: bool) -> Result<Self> {
-        ensure!(batch_size > 0, "batch size must be at least 1, got {batch_size}");
+        ensure!(
+            batch_size > 0,
+            "batch size must be at least 1, got {batch_size}"
+        );
         ensure!(len > 0, "the dataset is empty");
         ensure!(
             !drop_last || len >= batch_size,
             "batch size {batch_size} is larger than the {len} training examples (with drop_last no batch is left)"
         );
-        Ok(TorchLoader { len, batch_size, drop_last })
+        Ok(TorchLoader {
+            len,
+            batch_size,
+            drop_last,
+        })
     }
 
     /// Batches per epoch (`len(loader)`).
@@ -81,7 +88,9 @@ impl TorchLoader {
 
 /// `int(torch.empty((), dtype=torch.int64).random_().item())`.
 fn draw_int64() -> i64 {
-    Tensor::empty([], (Kind::Int64, Device::Cpu)).random_().int64_value(&[])
+    Tensor::empty([], (Kind::Int64, Device::Cpu))
+        .random_()
+        .int64_value(&[])
 }
 
 #[cfg(test)]
@@ -90,9 +99,15 @@ mod tests {
 
     #[test]
     fn counts_batches() {
-        assert_eq!(TorchLoader::new(60000, 100, true).unwrap().num_batches(), 600);
+        assert_eq!(
+            TorchLoader::new(60000, 100, true).unwrap().num_batches(),
+            600
+        );
         assert_eq!(TorchLoader::new(1050, 100, true).unwrap().num_batches(), 10);
-        assert_eq!(TorchLoader::new(1050, 100, false).unwrap().num_batches(), 11);
+        assert_eq!(
+            TorchLoader::new(1050, 100, false).unwrap().num_batches(),
+            11
+        );
         assert!(TorchLoader::new(50, 100, true).is_err());
         assert!(TorchLoader::new(50, 0, true).is_err());
     }

@@ -39,7 +39,9 @@ const NUM_CLASSES: u8 = 10;
 
 /// The MNIST directory bundled with the project (`data/mnist/` of the source tree).
 pub fn bundled_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join("mnist")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join("mnist")
 }
 
 /// One split (training or test) of an image-classification set.
@@ -109,7 +111,11 @@ pub struct Idx {
 
 /// Loads the four files of `dir`, validated, and checks them against `dir/SHA256SUMS` if present.
 pub fn load_dir(dir: &Path) -> Result<Mnist> {
-    ensure!(dir.is_dir(), "data directory {} does not exist or is not a directory", dir.display());
+    ensure!(
+        dir.is_dir(),
+        "data directory {} does not exist or is not a directory",
+        dir.display()
+    );
     let sums = read_checksums(dir)?;
     let names = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
     // Decompress the four files in parallel: the training images dominate (≈47 MB).
@@ -130,7 +136,10 @@ pub fn load_dir(dir: &Path) -> Result<Mnist> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a loader thread panicked"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a loader thread panicked")))
+            })
             .collect()
     });
     let mut files = Vec::with_capacity(4);
@@ -143,8 +152,18 @@ pub fn load_dir(dir: &Path) -> Result<Mnist> {
     let (train_labels_path, train_labels) = next();
     let (test_images_path, test_images) = next();
     let (test_labels_path, test_labels) = next();
-    let train = split_from(&train_images_path, train_images, &train_labels_path, train_labels)?;
-    let test = split_from(&test_images_path, test_images, &test_labels_path, test_labels)?;
+    let train = split_from(
+        &train_images_path,
+        train_images,
+        &train_labels_path,
+        train_labels,
+    )?;
+    let test = split_from(
+        &test_images_path,
+        test_images,
+        &test_labels_path,
+        test_labels,
+    )?;
     ensure!(
         (train.rows, train.cols) == (test.rows, test.cols),
         "training images are {}×{} but test images ({}) are {}×{}",
@@ -167,7 +186,11 @@ pub fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
     if raw.is_file() {
         return Ok(raw);
     }
-    bail!("missing file: neither {} nor {} exists", gz.display(), raw.display())
+    bail!(
+        "missing file: neither {} nor {} exists",
+        gz.display(),
+        raw.display()
+    )
 }
 
 /// Reads a file, gunzipping it when it starts with the gzip magic bytes.
@@ -175,9 +198,14 @@ pub fn read_decompressed(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(bytes.len() * 5);
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut out).with_context(|| {
-            format!("decompressing {}: the gzip stream is truncated or corrupt", path.display())
-        })?;
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .with_context(|| {
+                format!(
+                    "decompressing {}: the gzip stream is truncated or corrupt",
+                    path.display()
+                )
+            })?;
         Ok(out)
     } else {
         Ok(bytes)
@@ -187,12 +215,20 @@ pub fn read_decompressed(path: &Path) -> Result<Vec<u8>> {
 /// Parses IDX bytes (already decompressed) that should carry `magic`; `path` is for messages.
 pub fn parse_idx(path: &Path, bytes: &[u8], magic: u32) -> Result<Idx> {
     let p = path.display();
-    ensure!(bytes.len() >= 4, "{p}: {} bytes is too short for an IDX header", bytes.len());
+    ensure!(
+        bytes.len() >= 4,
+        "{p}: {} bytes is too short for an IDX header",
+        bytes.len()
+    );
     let found = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     ensure!(
         found == magic,
         "{p}: wrong magic number {found:#010x}, expected {magic:#010x} ({})",
-        if magic == IMAGES_MAGIC { "unsigned-byte images, 3 dimensions" } else { "unsigned-byte labels, 1 dimension" }
+        if magic == IMAGES_MAGIC {
+            "unsigned-byte images, 3 dimensions"
+        } else {
+            "unsigned-byte labels, 1 dimension"
+        }
     );
     let ndims = (magic & 0xff) as usize;
     let header = 4 + 4 * ndims;
@@ -219,15 +255,27 @@ pub fn parse_idx(path: &Path, bytes: &[u8], magic: u32) -> Result<Idx> {
         ),
         None => bail!("{p}: dimensions {dims:?} overflow"),
     }
-    Ok(Idx { dims, data: bytes[header..].to_vec() })
+    Ok(Idx {
+        dims,
+        data: bytes[header..].to_vec(),
+    })
 }
 
-fn split_from(images_path: &Path, images: Vec<u8>, labels_path: &Path, labels: Vec<u8>) -> Result<Split> {
+fn split_from(
+    images_path: &Path,
+    images: Vec<u8>,
+    labels_path: &Path,
+    labels: Vec<u8>,
+) -> Result<Split> {
     let images = parse_idx(images_path, &images, IMAGES_MAGIC)?;
     let labels = parse_idx(labels_path, &labels, LABELS_MAGIC)?;
     let (n, rows, cols) = (images.dims[0], images.dims[1], images.dims[2]);
     ensure!(n > 0, "{}: holds no images", images_path.display());
-    ensure!(rows > 0 && cols > 0, "{}: images of {rows}×{cols} pixels", images_path.display());
+    ensure!(
+        rows > 0 && cols > 0,
+        "{}: images of {rows}×{cols} pixels",
+        images_path.display()
+    );
     ensure!(
         labels.dims[0] == n,
         "{} holds {n} images but {} holds {} labels",
@@ -235,12 +283,25 @@ fn split_from(images_path: &Path, images: Vec<u8>, labels_path: &Path, labels: V
         labels_path.display(),
         labels.dims[0]
     );
-    if let Some((i, &bad)) = labels.data.iter().enumerate().find(|(_, &l)| l >= NUM_CLASSES) {
-        bail!("{}: label {bad} at index {i} is outside 0..=9", labels_path.display());
+    if let Some((i, &bad)) = labels
+        .data
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l >= NUM_CLASSES)
+    {
+        bail!(
+            "{}: label {bad} at index {i} is outside 0..=9",
+            labels_path.display()
+        );
     }
     let images = Tensor::from_slice(&images.data).view([n as i64, (rows * cols) as i64]); // [n, 784] u8
     let labels = Tensor::from_slice(&labels.data).to_kind(Kind::Int64); // [n] i64
-    Ok(Split { images, labels, rows: rows as i64, cols: cols as i64 })
+    Ok(Split {
+        images,
+        labels,
+        rows: rows as i64,
+        cols: cols as i64,
+    })
 }
 
 /// Reads `dir/SHA256SUMS` into a map from file name (without `.gz`) to lowercase hex digest.
@@ -250,7 +311,8 @@ fn read_checksums(dir: &Path) -> Result<HashMap<String, String>> {
     if !path.exists() {
         return Ok(sums);
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     for (no, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -258,7 +320,11 @@ fn read_checksums(dir: &Path) -> Result<HashMap<String, String>> {
         }
         let mut parts = line.split_whitespace();
         let (Some(hex), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
-            bail!("{}:{}: expected `<sha256>  <file name>`, got {line:?}", path.display(), no + 1);
+            bail!(
+                "{}:{}: expected `<sha256>  <file name>`, got {line:?}",
+                path.display(),
+                no + 1
+            );
         };
         ensure!(
             hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()),
@@ -308,10 +374,14 @@ mod tests {
     #[test]
     fn rejects_short_and_long_bodies() {
         let short = idx(LABELS_MAGIC, &[3], &[1, 2]);
-        let e = parse_idx(Path::new("lab"), &short, LABELS_MAGIC).unwrap_err().to_string();
+        let e = parse_idx(Path::new("lab"), &short, LABELS_MAGIC)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("truncated"), "{e}");
         let long = idx(LABELS_MAGIC, &[1], &[1, 2]);
-        let e = parse_idx(Path::new("lab"), &long, LABELS_MAGIC).unwrap_err().to_string();
+        let e = parse_idx(Path::new("lab"), &long, LABELS_MAGIC)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("trailing"), "{e}");
     }
 }

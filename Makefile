@@ -1,0 +1,46 @@
+# initlab — the two commands of the README are `make run` and `make test`.
+# Both obtain libtorch on first use (scripts/setup-libtorch.sh, cached under ~/.cache/initlab).
+
+CARGO ?= cargo
+SETUP := scripts/setup-libtorch.sh
+
+.PHONY: all setup build run lab test lint fmt clippy bench reference parity examples clean
+
+all: build
+
+setup:
+	@$(SETUP)
+
+build: setup
+	$(CARGO) build --release
+
+## The main job: the lab's four runs, compare.png and report.md under runs/lab/.
+run lab: build
+	./target/release/initlab lab
+
+examples: setup
+	$(CARGO) build --release --examples
+
+## Unit and integration tests (release mode: training smoke runs need optimised code).
+test: setup
+	$(CARGO) test --release
+
+fmt:
+	$(CARGO) fmt --check
+
+clippy: setup
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+lint: fmt clippy
+
+## Seconds per epoch and GFLOP/s of the lab's training, and sgemm through libtorch for scale.
+bench: setup
+	$(CARGO) run --release --example bench_training
+
+## Golden files from real PyTorch 2.13 (≈3.5 GB venv under tools/reference/.venv).
+reference:
+	tools/reference/run.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf runs

@@ -1,0 +1,110 @@
+//! The binary: bad flags exit with status 2 and say what is wrong; bad data exits 1 naming the file.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn initlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_initlab"))
+        .args(args)
+        .output()
+        .expect("run initlab")
+}
+
+fn assert_usage_error(args: &[&str], mentions: &[&str]) {
+    let out = initlab(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?} should exit 2, stderr: {stderr}"
+    );
+    for m in mentions {
+        assert!(
+            stderr.contains(m),
+            "{args:?}: stderr {stderr:?} does not mention {m:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_flags_exit_2_with_a_clear_message() {
+    assert_usage_error(&["train", "--epochs", "0"], &["--epochs", "0"]);
+    assert_usage_error(&["train", "--batch-size", "0"], &["--batch-size", "0"]);
+    assert_usage_error(
+        &["train", "--init", "glorot-ish"],
+        &["glorot-ish", "xavier-uniform"],
+    );
+    assert_usage_error(&["train", "--lr", "-0.1"], &["--lr", "positive"]);
+    assert_usage_error(&["train", "--lr", "abc"], &["--lr", "not a number"]);
+    assert_usage_error(
+        &["train", "--data-dir", "/no/such/dir"],
+        &["/no/such/dir", "does not exist"],
+    );
+    assert_usage_error(
+        &["train", "--model", "784,x,10"],
+        &["--model", "invalid layer width"],
+    );
+    assert_usage_error(&["train", "--optim", "rmsprop"], &["rmsprop"]);
+    assert_usage_error(&["lab", "--epochs", "-3"], &["--epochs"]);
+    assert_usage_error(&["plot", "runs/x", "--out", "chart.jpg"], &["png or .svg"]);
+    assert_usage_error(&["frobnicate"], &["frobnicate"]);
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = initlab(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["train", "lab", "plot"] {
+        assert!(text.contains(cmd), "{text}");
+    }
+}
+
+#[test]
+fn corrupt_data_exits_1_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_subset(dir.path(), 200, 40, true);
+    std::fs::write(
+        dir.path().join("train-labels-idx1-ubyte.gz"),
+        b"\x1f\x8b\x08\x00garbage",
+    )
+    .unwrap();
+    let out = initlab(&[
+        "train",
+        "--epochs",
+        "1",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("train-labels-idx1-ubyte.gz") && stderr.contains("corrupt"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn model_that_does_not_fit_the_data_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_subset(dir.path(), 200, 40, true);
+    let d = dir.path().to_str().unwrap();
+    let out = initlab(&["train", "--model", "100,10", "--data-dir", d, "--out", d]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("input width 100") && stderr.contains("784"),
+        "{stderr}"
+    );
+    let out = initlab(&["train", "--batch-size", "500", "--data-dir", d, "--out", d]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("batch size 500") && stderr.contains("200 training examples"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,228 @@
+//! Hand-written `torch.nn.init`: parity with the notebook's printed tensor, with tch's built-in
+//! initializers from the same seed, and statistics on large samples.
+
+mod common;
+
+use common::seed_lock;
+use initlab::init::{self, FanMode, Nonlinearity};
+use initlab::model::{torch_linear, InitScheme, Mlp, MlpSpec};
+use tch::nn::init::{NonLinearity, NormalOrUniform};
+use tch::nn::{self, Init};
+use tch::{Device, Kind, Tensor};
+
+fn values(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.detach().reshape([-1])).unwrap()
+}
+
+fn round4(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|x| (*x as f64 * 1e4).round() / 1e4).collect()
+}
+
+/// Notebook 9-3: seed 777, Linear(784,256), Linear(256,256), Linear(256,10), xavier_uniform_ on the
+/// three weights; the cell printed linear3.weight.
+#[test]
+fn xavier_uniform_reproduces_the_notebooks_tensor() {
+    let _g = seed_lock();
+    tch::manual_seed(777);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let mut l1 = torch_linear(&(vs.root() / "l1"), 784, 256).unwrap();
+    let mut l2 = torch_linear(&(vs.root() / "l2"), 256, 256).unwrap();
+    let mut l3 = torch_linear(&(vs.root() / "l3"), 256, 10).unwrap();
+    for l in [&mut l1, &mut l2, &mut l3] {
+        init::xavier_uniform_(&mut l.ws, 1.0).unwrap();
+    }
+    let w = &l3.ws;
+    assert_eq!(w.size(), vec![10, 256]);
+    let first = values(&w.get(0));
+    assert_eq!(round4(&first[..3]), vec![-0.0215, -0.0894, 0.0598]);
+    assert_eq!(round4(&first[253..]), vec![0.0200, 0.0203, 0.1212]);
+    let last = values(&w.get(9));
+    assert_eq!(round4(&last[..3]), vec![-0.1433, 0.0200, -0.0568]);
+    assert_eq!(round4(&last[253..]), vec![0.0787, 0.0428, -0.0036]);
+    // Exact f32 values of our reference run of PyTorch 2.13 (tests/golden/parity_details.json
+    // carries them too): the first three of row 0.
+    assert_eq!(&first[..3], &[-0.021475306f32, -0.089424886, 0.059786312]);
+    // The Mlp builder draws in the same order.
+    tch::manual_seed(777);
+    let mlp = Mlp::new(&MlpSpec::shallow(InitScheme::XavierUniform)).unwrap();
+    assert!(mlp.layers[2].ws.equal(w));
+    assert!(mlp.layers[0]
+        .bs
+        .as_ref()
+        .unwrap()
+        .equal(l1.bs.as_ref().unwrap()));
+}
+
+/// Fills one fresh tensor with `ours`, another with tch's `Init`, from the same seed.
+fn same_draws(shape: &[i64], ours: impl Fn(&mut Tensor), theirs: Init) -> (Tensor, Tensor) {
+    let _g = seed_lock();
+    let mut a = Tensor::zeros(shape, (Kind::Float, Device::Cpu));
+    tch::manual_seed(42);
+    ours(&mut a);
+    let mut b = Tensor::zeros(shape, (Kind::Float, Device::Cpu));
+    tch::manual_seed(42);
+    theirs.set(&mut b);
+    (a, b)
+}
+
+#[test]
+fn kaiming_uniform_equals_tch_builtin() {
+    let (a, b) = same_draws(
+        &[300, 200],
+        |t| init::kaiming_uniform_(t, FanMode::FanIn, Nonlinearity::Relu).unwrap(),
+        Init::Kaiming {
+            dist: NormalOrUniform::Uniform,
+            fan: nn::init::FanInOut::FanIn,
+            non_linearity: NonLinearity::ReLU,
+        },
+    );
+    assert!(
+        a.equal(&b),
+        "hand-written kaiming_uniform_ and tch's Init::Kaiming differ"
+    );
+    let (a, b) = same_draws(
+        &[300, 200],
+        |t| init::kaiming_uniform_(t, FanMode::FanOut, Nonlinearity::Tanh).unwrap(),
+        Init::Kaiming {
+            dist: NormalOrUniform::Uniform,
+            fan: nn::init::FanInOut::FanOut,
+            non_linearity: NonLinearity::Tanh,
+        },
+    );
+    assert!(a.equal(&b));
+}
+
+#[test]
+fn kaiming_normal_equals_tch_builtin() {
+    // tch draws randn and multiplies by std; PyTorch (and we) call normal_(0, std). Same numbers.
+    let (a, b) = same_draws(
+        &[300, 200],
+        |t| init::kaiming_normal_(t, FanMode::FanIn, Nonlinearity::Relu).unwrap(),
+        Init::Kaiming {
+            dist: NormalOrUniform::Normal,
+            fan: nn::init::FanInOut::FanIn,
+            non_linearity: NonLinearity::ReLU,
+        },
+    );
+    assert!(
+        a.equal(&b),
+        "max difference {}",
+        (&a - &b).abs().max().double_value(&[])
+    );
+}
+
+#[test]
+fn normal_and_uniform_equal_tch_builtins() {
+    let (a, b) = same_draws(
+        &[500, 40],
+        |t| init::normal_(t, 0.0, 1.0).unwrap(),
+        Init::Randn {
+            mean: 0.0,
+            stdev: 1.0,
+        },
+    );
+    assert!(a.equal(&b));
+    let (a, b) = same_draws(
+        &[500, 40],
+        |t| init::uniform_(t, -0.3, 0.7).unwrap(),
+        Init::Uniform { lo: -0.3, up: 0.7 },
+    );
+    assert!(a.equal(&b));
+}
+
+/// Mean, std, min and max of a large sample.
+fn stats(t: &Tensor) -> (f64, f64, f64, f64) {
+    (
+        t.mean(Kind::Double).double_value(&[]),
+        t.to_kind(Kind::Double).std(true).double_value(&[]),
+        t.min().double_value(&[]),
+        t.max().double_value(&[]),
+    )
+}
+
+#[test]
+fn statistics_of_large_samples() {
+    let _g = seed_lock();
+    tch::manual_seed(0);
+    // 1000 × 400 = 400k samples: the std estimate is within ~0.2 % (3 sigma ≈ 0.34 %).
+    let shape = [1000i64, 400];
+    let mut t = Tensor::zeros(shape, (Kind::Float, Device::Cpu));
+
+    init::xavier_uniform_(&mut t, 1.0).unwrap();
+    let a = (6.0f64 / 1400.0).sqrt();
+    let (mean, std, min, max) = stats(&t);
+    assert!(mean.abs() < 3.0 * a / 3f64.sqrt() / 632.0, "mean {mean}");
+    assert!((std / (a / 3f64.sqrt()) - 1.0).abs() < 0.005, "std {std}");
+    assert!(min >= -a && max <= a && min < -0.999 * a && max > 0.999 * a);
+
+    init::xavier_normal_(&mut t, 2.0).unwrap();
+    let (mean, std, _, _) = stats(&t);
+    let s = 2.0 * (2.0f64 / 1400.0).sqrt();
+    assert!(
+        mean.abs() < 3.0 * s / 632.0 && (std / s - 1.0).abs() < 0.005,
+        "mean {mean} std {std}"
+    );
+
+    init::kaiming_normal_(&mut t, FanMode::FanIn, Nonlinearity::Relu).unwrap();
+    let (_, std, _, _) = stats(&t);
+    assert!(
+        (std / (2.0f64 / 400.0).sqrt() - 1.0).abs() < 0.005,
+        "std {std}"
+    );
+
+    init::kaiming_normal_(&mut t, FanMode::FanOut, Nonlinearity::Relu).unwrap();
+    let (_, std, _, _) = stats(&t);
+    assert!(
+        (std / (2.0f64 / 1000.0).sqrt() - 1.0).abs() < 0.005,
+        "std {std}"
+    );
+
+    init::kaiming_uniform_(&mut t, FanMode::FanIn, Nonlinearity::leaky_relu(0.0)).unwrap();
+    let b = (6.0f64 / 400.0).sqrt();
+    let (_, std, min, max) = stats(&t);
+    assert!((std / (b / 3f64.sqrt()) - 1.0).abs() < 0.005 && min >= -b && max <= b);
+
+    init::normal_(&mut t, 3.0, 0.5).unwrap();
+    let (mean, std, _, _) = stats(&t);
+    assert!((mean - 3.0).abs() < 0.005 && (std - 0.5).abs() < 0.005);
+
+    init::constant_(&mut t, 0.25).unwrap();
+    assert_eq!(stats(&t).2, 0.25);
+    init::zeros_(&mut t).unwrap();
+    assert_eq!(stats(&t).3, 0.0);
+    init::ones_(&mut t).unwrap();
+    assert_eq!(stats(&t).2, 1.0);
+}
+
+#[test]
+fn torch_linear_bounds_and_order() {
+    let _g = seed_lock();
+    tch::manual_seed(3);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let l = torch_linear(&vs.root(), 400, 300).unwrap();
+    let bound = 1.0 / 20.0;
+    let (_, std, min, max) = stats(&l.ws);
+    assert!(min >= -bound && max <= bound && (std / (bound / 3f64.sqrt()) - 1.0).abs() < 0.01);
+    // Weight first, then bias, each with uniform_: replay by hand.
+    tch::manual_seed(3);
+    let mut w = Tensor::zeros([300, 400], (Kind::Float, Device::Cpu));
+    let wb = init::torch_linear_weight_bound(400);
+    init::uniform_(&mut w, -wb, wb).unwrap();
+    let mut b = Tensor::zeros([300], (Kind::Float, Device::Cpu));
+    init::uniform_(&mut b, -bound, bound).unwrap();
+    assert!(w.equal(&l.ws) && b.equal(l.bs.as_ref().unwrap()));
+    // tch's own nn::linear draws differently (bias first, other bound).
+    tch::manual_seed(3);
+    let vs2 = nn::VarStore::new(Device::Cpu);
+    let theirs = nn::linear(vs2.root(), 400, 300, Default::default());
+    assert!(!theirs.ws.equal(&l.ws));
+}
+
+#[test]
+fn bad_shapes_are_errors() {
+    let mut v = Tensor::zeros([5], (Kind::Float, Device::Cpu));
+    assert!(init::xavier_uniform_(&mut v, 1.0).is_err());
+    assert!(init::kaiming_normal_(&mut v, FanMode::FanIn, Nonlinearity::Relu).is_err());
+    assert!(init::uniform_(&mut v, 1.0, 0.0).is_err());
+    assert!(init::normal_(&mut v, 0.0, -1.0).is_err());
+}

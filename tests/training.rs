@@ -1,0 +1,145 @@
+//! Short real training runs: accuracy after one epoch on a subset, run files, charts, divergence.
+
+mod common;
+
+use common::{mnist_dir, seed_lock};
+use initlab::data::load_dir;
+use initlab::model::{InitScheme, MlpSpec};
+use initlab::runs::{self, RunConfig};
+use initlab::train::{self, Progress, TrainConfig};
+
+fn decode_png(path: &std::path::Path) -> (u32, u32) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(file)
+        .read_info()
+        .expect("a valid PNG header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("decodable PNG data");
+    // Not a blank canvas: some pixels are not white.
+    assert!(buf.iter().any(|&b| b < 200), "{} is blank", path.display());
+    (info.width, info.height)
+}
+
+#[test]
+fn one_epoch_on_10k_images_reaches_90_percent_and_saves_the_run() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let config = TrainConfig {
+        epochs: 1,
+        train_limit: Some(10_000),
+        ..TrainConfig::default()
+    };
+    let spec = MlpSpec::shallow(InitScheme::XavierUniform);
+    let mut batches = 0;
+    let mut epoch_lines = Vec::new();
+    let (model, history) = train::train(&spec, &data, &config, &mut |p| match p {
+        Progress::Batch { .. } => batches += 1,
+        Progress::Epoch(r) => epoch_lines.push(r.lab_line()),
+        Progress::Start { batches, .. } => assert_eq!(batches, 100),
+    })
+    .unwrap();
+    assert_eq!(batches, 100);
+    assert_eq!(history.epochs.len(), 1);
+    let e = &history.epochs[0];
+    assert!(e.test_accuracy >= 0.90, "accuracy {}", e.test_accuracy);
+    assert!(
+        e.train_cost > 0.0 && e.train_cost < 1.0,
+        "cost {}",
+        e.train_cost
+    );
+    assert!(
+        epoch_lines[0].starts_with("Epoch: 0001 cost = 0."),
+        "{}",
+        epoch_lines[0]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("shallow-xavier-uniform");
+    let cfg = RunConfig {
+        name: "shallow-xavier-uniform".into(),
+        model: spec.clone(),
+        train: config,
+        data_dir: mnist_dir(),
+    };
+    runs::save_run(&run_dir, &cfg, &history, &model).unwrap();
+    for f in [
+        "config.json",
+        "history.json",
+        "history.csv",
+        "model.safetensors",
+        "loss.png",
+    ] {
+        assert!(run_dir.join(f).is_file(), "{f} missing");
+    }
+    assert_eq!(decode_png(&run_dir.join("loss.png")), (1000, 600));
+    let csv = std::fs::read_to_string(run_dir.join("history.csv")).unwrap();
+    assert!(
+        csv.starts_with("epoch,train_cost,test_loss,test_accuracy,seconds\n1,"),
+        "{csv}"
+    );
+    let back = runs::load_run(&run_dir).unwrap();
+    assert_eq!(back.config, cfg);
+    assert_eq!(back.history, history);
+
+    // The saved weights load back into a fresh model and give the same accuracy.
+    let mut fresh = initlab::model::Mlp::new(&spec).unwrap();
+    fresh.load(&run_dir.join("model.safetensors")).unwrap();
+    let (_, acc) = train::evaluate(&fresh, &data.test.images_unit(), &data.test.labels);
+    assert_eq!(acc, e.test_accuracy);
+
+    // A comparison chart from saved runs, PNG and SVG.
+    let curves = vec![initlab::plot::RunCurves {
+        label: "xavier".into(),
+        history: back.history.clone(),
+    }];
+    initlab::plot::compare_chart(&curves, "test", &dir.path().join("c.png")).unwrap();
+    assert_eq!(decode_png(&dir.path().join("c.png")), (1400, 600));
+    initlab::plot::compare_chart(&curves, "test", &dir.path().join("c.svg")).unwrap();
+    let svg = std::fs::read_to_string(dir.path().join("c.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("xavier"));
+}
+
+#[test]
+fn divergence_is_reported_not_returned() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let config = TrainConfig {
+        epochs: 1,
+        train_limit: Some(2_000),
+        learning_rate: 1e30,
+        ..TrainConfig::default()
+    };
+    let err = train::train(
+        &MlpSpec::shallow(InitScheme::Normal),
+        &data,
+        &config,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("diverged") && msg.contains("epoch 1") && msg.contains("learning rate"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn same_seed_same_history() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let config = TrainConfig {
+        epochs: 1,
+        train_limit: Some(1_000),
+        ..TrainConfig::default()
+    };
+    let spec = MlpSpec {
+        widths: "784,32,10".parse().unwrap(),
+        ..MlpSpec::shallow(InitScheme::KaimingNormal)
+    };
+    let (_, a) = train::train(&spec, &data, &config, &mut |_| {}).unwrap();
+    let (_, b) = train::train(&spec, &data, &config, &mut |_| {}).unwrap();
+    assert_eq!(a.epochs[0].train_cost, b.epochs[0].train_cost);
+    let other = TrainConfig { seed: 1, ..config };
+    let (_, c) = train::train(&spec, &data, &other, &mut |_| {}).unwrap();
+    assert_ne!(a.epochs[0].train_cost, c.epochs[0].train_cost);
+}
