@@ -1,10 +1,25 @@
 //! What the binary shows while training: the lab's epoch lines on stdout and a progress bar with
 //! the running loss on stderr (hidden with `--quiet` or when stderr is not a terminal).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use initlab::train::Progress;
+
+/// Writes a line to stdout; when stdout is a closed pipe (`initlab … | head`), ends the program
+/// quietly instead of panicking.
+pub fn emit_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// `println!` through [`emit_line`].
+macro_rules! emit {
+    ($($arg:tt)*) => { $crate::console::emit_line(&format!($($arg)*)) };
+}
+pub(crate) use emit;
 
 /// Turns training events into output.
 pub struct Console {
@@ -26,8 +41,8 @@ impl Console {
     /// Prints a line on stdout without tearing the progress bar.
     pub fn println(&self, line: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| println!("{line}")),
-            None => println!("{line}"),
+            Some(bar) => bar.suspend(|| emit_line(line)),
+            None => emit_line(line),
         }
     }
 

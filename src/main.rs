@@ -9,12 +9,14 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use cli::{Cli, Command};
 use console::Console;
+
 use initlab::lab::{self, LabEvent};
 use initlab::plot::{self, RunCurves};
 use initlab::runs::{self, RunConfig};
 use initlab::{data, train};
 
 fn main() -> ExitCode {
+    initlab::numerics::pin_mkl_code_path();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -36,9 +38,9 @@ fn run(cli: Cli) -> Result<()> {
             let result = train::train(&spec, &data, &config, &mut |p| console.progress(p));
             console.finish();
             let (model, history) = result?;
-            println!("Learning finished");
+            console::emit!("Learning finished");
             if let Some(last) = history.last() {
-                println!(
+                console::emit!(
                     "Accuracy: {:.4} (test loss {:.4}, {:.2} s per epoch)",
                     last.test_accuracy,
                     last.test_loss,
@@ -54,7 +56,7 @@ fn run(cli: Cli) -> Result<()> {
                 data_dir,
             };
             runs::save_run(&dir, &run_config, &history, &model)?;
-            println!(
+            console::emit!(
                 "Saved {} (history.csv, history.json, config.json, model.safetensors, loss.png)",
                 dir.display()
             );
@@ -90,12 +92,12 @@ fn run(cli: Cli) -> Result<()> {
             });
             console.finish();
             let result = result?;
-            println!(
+            console::emit!(
                 "\n{}",
                 std::fs::read_to_string(&result.report)
                     .with_context(|| format!("reading {}", result.report.display()))?
             );
-            println!(
+            console::emit!(
                 "Chart: {}\nReport: {}",
                 result.chart.display(),
                 result.report.display()
@@ -118,7 +120,7 @@ fn run(cli: Cli) -> Result<()> {
                 });
             }
             plot::compare_chart(&curves, &args.title, &args.out)?;
-            println!("Wrote {}", args.out.display());
+            console::emit!("Wrote {}", args.out.display());
             Ok(())
         }
     }
