@@ -25,8 +25,6 @@ use tch::nn::{self, Module};
 use tch::{Kind, Reduction, Tensor};
 
 fn main() -> Result<()> {
-    // Same oneMKL code path as the reference run (see initlab::numerics).
-    initlab::numerics::pin_mkl_code_path();
     // random.seed(111); torch.manual_seed(777)
     let mut random = PyRandom::new(111);
     tch::manual_seed(777);

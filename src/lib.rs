@@ -15,7 +15,6 @@ pub mod data;
 pub mod init;
 pub mod lab;
 pub mod model;
-pub mod numerics;
 pub mod optim;
 pub mod plot;
 pub mod pyfmt;

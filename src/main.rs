@@ -16,7 +16,6 @@ use initlab::runs::{self, RunConfig};
 use initlab::{data, train};
 
 fn main() -> ExitCode {
-    initlab::numerics::pin_mkl_code_path();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
