@@ -34,8 +34,13 @@ clippy: setup
 lint: fmt clippy
 
 ## Seconds per epoch and GFLOP/s of the lab's training, and sgemm through libtorch for scale.
+## PyTorch runs beside it when a Python with torch is found (tools/reference/.venv or python3).
 bench: setup
-	$(CARGO) run --release --example bench_training
+	$(CARGO) run --release --example bench_training -- all $(or $(EPOCHS),3)
+	@py=""; for p in tools/reference/.venv/bin/python python3; do \
+	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import torch' >/dev/null 2>&1; then py=$$p; break; fi; done; \
+	if [ -n "$$py" ]; then echo "--- PyTorch, same machine ($$py)"; $$py scripts/bench_pytorch.py all $(or $(EPOCHS),3); \
+	else echo "--- no Python with torch found: run 'make reference' to create tools/reference/.venv for the side-by-side"; fi
 
 ## Golden files from real PyTorch 2.13 (≈3.5 GB venv under tools/reference/.venv).
 reference:

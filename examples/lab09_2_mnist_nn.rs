@@ -99,7 +99,7 @@ fn main() -> Result<()> {
             cost.backward();
             optimizer.step();
             // avg_cost += cost / total_batch
-            avg_cost = avg_cost + cost.detach() / total_batch as f64;
+            avg_cost += cost.detach() / total_batch as f64;
         }
         // print('Epoch:', '%04d' % (epoch + 1), 'cost =', '{:.9f}'.format(avg_cost))
         println!(

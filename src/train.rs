@@ -227,7 +227,7 @@ pub fn train(
             }
             cost.backward();
             optimizer.step();
-            avg_cost = avg_cost + cost.detach() / total_batch as f64;
+            avg_cost += cost.detach() / total_batch as f64;
             observer(Progress::Batch {
                 epoch,
                 batch: b as i64 + 1,

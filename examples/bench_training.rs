@@ -1,0 +1,92 @@
+//! `make bench`: seconds per epoch and achieved GFLOP/s of the lab's training (shallow and deep
+//! nets, Adam, batch 100, data preloaded), and sgemm GFLOP/s through libtorch for scale.
+//!
+//! Usage: `cargo run --release --example bench_training [shallow|deep|all] [epochs]`
+//! (default: all, 3 epochs; the first epoch is reported apart as warm-up). Prints the process's
+//! peak resident memory at the end (VmHWM).
+
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use initlab::data;
+use initlab::model::{InitScheme, Mlp, MlpSpec};
+use initlab::train::{self, TrainConfig};
+use tch::{Device, Kind, Tensor};
+
+fn sgemm_gflops(n: i64) -> f64 {
+    let a = Tensor::randn([n, n], (Kind::Float, Device::Cpu));
+    let b = Tensor::randn([n, n], (Kind::Float, Device::Cpu));
+    let _ = a.matmul(&b); // warm-up
+    let reps = 5;
+    let t = Instant::now();
+    for _ in 0..reps {
+        let _ = a.matmul(&b);
+    }
+    let secs = t.elapsed().as_secs_f64() / reps as f64;
+    2.0 * (n as f64).powi(3) / secs / 1e9
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().map(String::as_str).unwrap_or("all");
+    let epochs: usize = match args.get(1) {
+        Some(s) => s
+            .parse()
+            .with_context(|| format!("epochs must be a positive integer, got {s:?}"))?,
+        None => 3,
+    };
+    if epochs < 2 {
+        bail!("use at least 2 epochs (the first is warm-up)");
+    }
+    let specs: Vec<MlpSpec> = match which {
+        "shallow" => vec![MlpSpec::shallow(InitScheme::XavierUniform)],
+        "deep" => vec![MlpSpec::deep(InitScheme::XavierUniform)],
+        "all" => vec![
+            MlpSpec::shallow(InitScheme::XavierUniform),
+            MlpSpec::deep(InitScheme::XavierUniform),
+        ],
+        other => bail!("unknown model {other:?}: expected shallow, deep or all"),
+    };
+    println!("libtorch threads: {}", tch::get_num_threads());
+    println!(
+        "sgemm 2048x2048 through libtorch: {:.0} GFLOP/s",
+        sgemm_gflops(2048)
+    );
+    let started = Instant::now();
+    let mnist = data::load_dir(&data::mnist::bundled_dir())?;
+    println!(
+        "MNIST load (4 gz files, validated, SHA-256 checked): {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    for spec in specs {
+        let config = TrainConfig {
+            epochs,
+            ..TrainConfig::default()
+        };
+        let (model, history): (Mlp, _) = train::train(&spec, &mnist, &config, &mut |_| {})?;
+        let steady: Vec<f64> = history.epochs.iter().skip(1).map(|e| e.seconds).collect();
+        let per_epoch = steady.iter().sum::<f64>() / steady.len() as f64;
+        // forward 2·MACs, backward 4·MACs per example
+        let flops = 6.0 * model.macs_per_example() as f64 * 60_000.0;
+        println!(
+            "{:<8} {:>9} params  epoch 1 (warm-up) {:.2} s, then {:.2} s per epoch = {:.1} GFLOP/s  (final test accuracy {:.4})",
+            spec.widths.label(),
+            model.num_parameters(),
+            history.epochs[0].seconds,
+            per_epoch,
+            flops / per_epoch / 1e9,
+            history.last().map(|e| e.test_accuracy).unwrap_or(0.0)
+        );
+    }
+    if let Some(mib) = peak_rss_mib() {
+        println!("peak resident memory of this process: {mib:.0} MiB");
+    }
+    Ok(())
+}
