@@ -9,11 +9,13 @@
 //! - [`optim`]: PyTorch's Adam, bit for bit; SGD.
 //! - [`train`]: the lab's training loop, returning a history.
 //! - [`runs`], [`plot`], [`lab`]: run directories, charts, and the lab's main job.
+//! - [`mkl`]: oneMKL's kernel choice on non-Intel CPUs (why the port is fast and bit-exact there).
 //! - [`pyrandom`]: Python's `random` module (Mersenne Twister), for the notebooks' random test image.
 
 pub mod data;
 pub mod init;
 pub mod lab;
+pub mod mkl;
 pub mod model;
 pub mod optim;
 pub mod plot;

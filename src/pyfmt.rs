@@ -285,8 +285,9 @@ mod tests {
             ),
             "{s}"
         );
+        // 30 values of width 6 wrap after 9 per line (80 columns): 4 lines.
         let t = Tensor::arange(30, (Kind::Float, tch::Device::Cpu)) / 3.0;
         let s = tensor(&t);
-        assert_eq!(s.lines().count(), 3, "{s}");
+        assert_eq!(s.lines().count(), 4, "{s}");
     }
 }
