@@ -54,7 +54,11 @@ fn main() -> Result<()> {
         ],
         other => bail!("unknown model {other:?}: expected shallow, deep or all"),
     };
-    println!("libtorch threads: {}; {}", tch::get_num_threads(), initlab::mkl::kernel_choice());
+    println!(
+        "libtorch threads: {}; {}",
+        tch::get_num_threads(),
+        initlab::mkl::kernel_choice()
+    );
     println!(
         "sgemm 2048x2048 through libtorch: {:.0} GFLOP/s",
         sgemm_gflops(2048)

@@ -1,0 +1,252 @@
+//! Bit-parity with PyTorch 2.13 on the cheap parts, against tests/golden/ (made by
+//! tools/reference/): the notebooks' printed tensors and first batches, Python's `random`,
+//! `torch.nn.init` values and Adam's step sequence.
+
+mod common;
+
+use common::{mnist_dir, seed_lock};
+use initlab::data::{load_dir, TorchLoader};
+use initlab::init::{self, FanMode, Nonlinearity};
+use initlab::model::{torch_linear, InitScheme, MlpSpec};
+use initlab::optim::{AdamConfig, TorchAdam};
+use initlab::pyfmt;
+use initlab::pyrandom::PyRandom;
+use initlab::train::{self, Progress, TrainConfig};
+use serde_json::Value;
+use tch::{nn, Device, Kind, Tensor};
+
+fn details() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/parity_details.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn golden_lines(name: &str) -> Vec<String> {
+    let path = format!("{}/tests/golden/{name}.txt", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// f32 values from a `{"hex": [...]}` object.
+fn hex_f32s(v: &Value) -> Vec<f32> {
+    v["hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            f32::from_bits(
+                u32::from_str_radix(h.as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn hex_f32(v: &Value) -> f32 {
+    f32::from_bits(
+        u32::from_str_radix(v["hex"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+    )
+}
+
+fn values(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.detach().reshape([-1])).unwrap()
+}
+
+#[test]
+fn xavier_notebook_tensor_batches_and_epoch_one() {
+    let _g = seed_lock();
+    let d = details();
+    let nb = &d["notebooks"]["lab09_3_mnist_nn_xavier"];
+    let golden = golden_lines("lab09_3_mnist_nn_xavier");
+
+    // The printed parameter: same bits as PyTorch, same text.
+    tch::manual_seed(777);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let mut layers: Vec<nn::Linear> = [(784, 256), (256, 256), (256, 10)]
+        .iter()
+        .enumerate()
+        .map(|(i, &(a, b))| torch_linear(&(vs.root() / format!("l{i}")), a, b).unwrap())
+        .collect();
+    for l in layers.iter_mut() {
+        init::xavier_uniform_(&mut l.ws, 1.0).unwrap();
+    }
+    let w = &layers[2].ws;
+    assert_eq!(
+        values(&w.get(0)),
+        hex_f32s(&nb["displayed_weight"]["first_row"])
+    );
+    assert_eq!(
+        values(&w.get(9)),
+        hex_f32s(&nb["displayed_weight"]["last_row"])
+    );
+    assert_eq!(pyfmt::parameter(w), golden[..9].join("\n"));
+
+    // The DataLoader's draws and permutation.
+    tch::manual_seed(777);
+    let _ = initlab::model::Mlp::new(&MlpSpec::shallow(InitScheme::XavierUniform)).unwrap();
+    let seeds = TorchLoader::draw_epoch_seeds(2);
+    for (e, draw) in nb["loader_draws"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(
+            seeds[e].to_string(),
+            draw["sampler_seed"]["i64"].as_str().unwrap()
+        );
+    }
+    let loader = TorchLoader::new(60_000, 100, true).unwrap();
+    let first10 = Vec::<i64>::try_from(loader.permutation(seeds[0]).narrow(0, 0, 10)).unwrap();
+    let want: Vec<i64> = nb["epoch1_permutation_first_10"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(first10, want);
+
+    // The first three batch losses and the epoch-1 line, through the library's training loop.
+    let data = load_dir(&mnist_dir()).unwrap();
+    let config = TrainConfig {
+        epochs: 1,
+        ..TrainConfig::default()
+    };
+    let mut losses = Vec::new();
+    let (_, history) = train::train(
+        &MlpSpec::shallow(InitScheme::XavierUniform),
+        &data,
+        &config,
+        &mut |p| {
+            if let Progress::Batch { loss, .. } = p {
+                losses.push(loss as f32);
+            }
+        },
+    )
+    .unwrap();
+    for (i, b) in nb["batches"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(losses[i], hex_f32(&b["loss"]), "batch {}", i + 1);
+    }
+    assert_eq!(
+        history.epochs[0].train_cost as f32,
+        hex_f32(&nb["epoch1_avg_cost"])
+    );
+    assert_eq!(history.epochs[0].lab_line(), golden[9]);
+}
+
+#[test]
+fn python_random_sequences() {
+    let d = details();
+    let r = &d["python_random"];
+    for case in r["randint(0,9999)x5"].as_array().unwrap() {
+        let seed = case["seed"].as_i64().unwrap();
+        let mut rng = PyRandom::new(seed as i128);
+        let ours: Vec<i64> = (0..5).map(|_| rng.randint(0, 9999)).collect();
+        let want: Vec<i64> = case["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert_eq!(ours, want, "seed {seed}");
+    }
+    let mut rng = PyRandom::new(777);
+    let bits: Vec<u64> = (0..3).map(|_| rng.getrandbits(32)).collect();
+    let want: Vec<u64> = r["seed777_getrandbits"]["getrandbits(32)x3"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(bits, want);
+    assert_eq!(
+        rng.getrandbits(64).to_string(),
+        r["seed777_getrandbits"]["then_getrandbits(64)"]
+            .as_str()
+            .unwrap()
+    );
+    let mut rng = PyRandom::new(5);
+    let ours: Vec<i64> = (0..3).map(|_| rng.randint(0, 59_999)).collect();
+    let want: Vec<i64> = r["seed5_randint(0,59999)x3"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(ours, want);
+}
+
+#[test]
+fn init_functions_draw_pytorchs_numbers() {
+    let _g = seed_lock();
+    let d = details();
+    let i = &d["init"];
+    tch::manual_seed(0);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let l = torch_linear(&vs.root(), 4, 3).unwrap();
+    assert_eq!(values(&l.ws), hex_f32s(&i["Linear(4,3)"]["weight"]));
+    assert_eq!(
+        values(l.bs.as_ref().unwrap()),
+        hex_f32s(&i["Linear(4,3)"]["bias"])
+    );
+
+    let fresh = || Tensor::zeros([3, 4], (Kind::Float, Device::Cpu));
+    let cases: Vec<(&str, Box<dyn Fn(&mut Tensor)>)> = vec![
+        (
+            "kaiming_normal_(fan_in,relu) on empty(3,4)",
+            Box::new(|t| init::kaiming_normal_(t, FanMode::FanIn, Nonlinearity::Relu).unwrap()),
+        ),
+        (
+            "kaiming_uniform_(fan_in,relu) on empty(3,4)",
+            Box::new(|t| init::kaiming_uniform_(t, FanMode::FanIn, Nonlinearity::Relu).unwrap()),
+        ),
+        (
+            "xavier_normal_ on empty(3,4)",
+            Box::new(|t| init::xavier_normal_(t, 1.0).unwrap()),
+        ),
+        (
+            "xavier_uniform_ on empty(3,4)",
+            Box::new(|t| init::xavier_uniform_(t, 1.0).unwrap()),
+        ),
+        (
+            "normal_(0,1) on empty(3,4)",
+            Box::new(|t| init::normal_(t, 0.0, 1.0).unwrap()),
+        ),
+    ];
+    for (name, fill) in cases {
+        let golden = &i[name];
+        assert!(!golden.is_null(), "golden file has no case {name:?}");
+        tch::manual_seed(0);
+        let mut t = fresh();
+        fill(&mut t);
+        assert_eq!(values(&t), hex_f32s(&golden["values"]), "{name}");
+    }
+}
+
+#[test]
+fn torch_adam_matches_pytorch_step_by_step() {
+    let d = details();
+    for run in d["adam"]["runs"].as_array().unwrap() {
+        let o = &run["options"];
+        let config = AdamConfig {
+            lr: o["lr"].as_f64().unwrap(),
+            weight_decay: o.get("weight_decay").and_then(Value::as_f64).unwrap_or(0.0),
+            amsgrad: o.get("amsgrad").and_then(Value::as_bool).unwrap_or(false),
+            ..AdamConfig::default()
+        };
+        let p = Tensor::from_slice(&hex_f32s(&run["param_initial"])).set_requires_grad(true);
+        let mut adam = TorchAdam::new(vec![p.shallow_clone()], config).unwrap();
+        for step in run["steps"].as_array().unwrap() {
+            adam.zero_grad();
+            // d/dp sum(p · g) = g, exactly.
+            let g = Tensor::from_slice(&hex_f32s(&step["grad"]));
+            (&p * &g).sum(Kind::Float).backward();
+            adam.step();
+            assert_eq!(
+                values(&p),
+                hex_f32s(&step["param_after"]),
+                "options {o}, step {}",
+                step["step"]
+            );
+        }
+    }
+}
