@@ -42,6 +42,10 @@ bench: setup
 	if [ -n "$$py" ]; then echo "--- PyTorch, same machine ($$py)"; $$py scripts/bench_pytorch.py all $(or $(EPOCHS),3); \
 	else echo "--- no Python with torch found: run 'make reference' to create tools/reference/.venv for the side-by-side"; fi
 
+## The three notebook examples against PyTorch 2.13's output, line by line (≈35 s).
+parity: setup
+	scripts/parity.sh
+
 ## Golden files from real PyTorch 2.13 (≈3.5 GB venv under tools/reference/.venv).
 reference:
 	tools/reference/run.sh
