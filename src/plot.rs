@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use anyhow::{anyhow, bail, Context, Result};
+use plotters::coord::combinators::{LogCoord, WithKeyPoints};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -130,7 +131,9 @@ fn log_range(series: &[Series]) -> Range<f64> {
 /// A tick label that stays short on a log axis: `400`, `12.5`, `0.25`, `3e-4`.
 fn tick_label(y: f64) -> String {
     let a = y.abs();
-    if a >= 100.0 {
+    if a >= 1.0 && (y - y.round()).abs() < 1e-9 * a {
+        format!("{y:.0}")
+    } else if a >= 100.0 {
         format!("{y:.0}")
     } else if a >= 10.0 {
         format!("{y:.1}")
@@ -140,6 +143,23 @@ fn tick_label(y: f64) -> String {
     } else {
         format!("{y:.0e}")
     }
+}
+
+/// A log-scale axis over the series' values with labels at 1-2-5 steps of each decade.
+fn log_axis(series: &[Series]) -> WithKeyPoints<LogCoord<f64>> {
+    let range = log_range(series);
+    let mut keys = Vec::new();
+    let mut decade = 10f64.powf(range.start.log10().floor());
+    while decade <= range.end {
+        for m in [1.0, 2.0, 5.0] {
+            let k = decade * m;
+            if k >= range.start && k <= range.end {
+                keys.push(k);
+            }
+        }
+        decade *= 10.0;
+    }
+    range.log_scale().with_key_points(keys)
 }
 
 fn epoch_range(series: &[Series]) -> Range<f64> {
@@ -169,7 +189,7 @@ where
         .margin(12)
         .x_label_area_size(42)
         .y_label_area_size(70)
-        .build_cartesian_2d(epochs, log_range(series).log_scale())
+        .build_cartesian_2d(epochs, log_axis(series))
         .map_err(err)?;
     chart
         .configure_mesh()
