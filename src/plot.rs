@@ -131,9 +131,7 @@ fn log_range(series: &[Series]) -> Range<f64> {
 /// A tick label that stays short on a log axis: `400`, `12.5`, `0.25`, `3e-4`.
 fn tick_label(y: f64) -> String {
     let a = y.abs();
-    if a >= 1.0 && (y - y.round()).abs() < 1e-9 * a {
-        format!("{y:.0}")
-    } else if a >= 100.0 {
+    if a >= 100.0 || (a >= 1.0 && (y - y.round()).abs() < 1e-9 * a) {
         format!("{y:.0}")
     } else if a >= 10.0 {
         format!("{y:.1}")

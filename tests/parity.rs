@@ -175,6 +175,9 @@ fn python_random_sequences() {
     assert_eq!(ours, want);
 }
 
+/// An in-place initializer under test.
+type Filler = Box<dyn Fn(&mut Tensor)>;
+
 #[test]
 fn init_functions_draw_pytorchs_numbers() {
     let _g = seed_lock();
@@ -190,7 +193,7 @@ fn init_functions_draw_pytorchs_numbers() {
     );
 
     let fresh = || Tensor::zeros([3, 4], (Kind::Float, Device::Cpu));
-    let cases: Vec<(&str, Box<dyn Fn(&mut Tensor)>)> = vec![
+    let cases: Vec<(&str, Filler)> = vec![
         (
             "kaiming_normal_(fan_in,relu) on empty(3,4)",
             Box::new(|t| init::kaiming_normal_(t, FanMode::FanIn, Nonlinearity::Relu).unwrap()),
