@@ -223,6 +223,170 @@ pub fn kaiming_normal_(
     normal_(tensor, 0.0, kaiming_std(fan, calculate_gain(nonlinearity)))
 }
 
+/// Fills a 2-D `tensor` with the identity matrix (ones on the diagonal, zeros elsewhere).
+/// Mirrors `torch.nn.init.eye_`.
+pub fn eye_(tensor: &mut Tensor) -> Result<()> {
+    let size = tensor.size();
+    ensure!(
+        size.len() == 2,
+        "eye_: only 2-D tensors are supported, got shape {size:?}"
+    );
+    let eye = Tensor::eye_m(size[0], size[1], (tensor.kind(), tensor.device()));
+    tch::no_grad(|| tensor.copy_(&eye));
+    Ok(())
+}
+
+/// Glorot & Bengio's "standard" initialization, U(−1/√n, 1/√n) with n = fan_in (their eq. 1, the
+/// heuristic they compare the normalized init against). PyTorch has no function for it; it equals
+/// `uniform_(w, -1/sqrt(fan_in), 1/sqrt(fan_in))`.
+pub fn glorot_standard_(tensor: &mut Tensor) -> Result<()> {
+    let (fan_in, _) = fan_in_and_fan_out(&tensor.size())?;
+    ensure!(
+        fan_in > 0,
+        "glorot_standard_: a tensor of shape {:?} has a zero fan-in",
+        tensor.size()
+    );
+    let b = 1.0 / (fan_in as f64).sqrt();
+    uniform_(tensor, -b, b)
+}
+
+/// The standard normal CDF Φ(x) = (1 + erf(x/√2)) / 2, with libm's `erf` (as Python's
+/// `math.erf`), evaluated through a 0-dim f64 tensor.
+fn norm_cdf(x: f64) -> f64 {
+    let e = Tensor::from(x / 2.0f64.sqrt()).erf().double_value(&[]);
+    (1.0 + e) / 2.0
+}
+
+/// Truncated normal: N(mean, std²) restricted to [a, b], by rejection, as PyTorch 2.13's
+/// `torch.nn.init.trunc_normal_` (defaults mean 0, std 1, a −2, b 2) does it, draw for draw:
+///
+/// - when the interval holds more than 30 % of the mass (p = Φ(β) − Φ(α) > 0.3, with
+///   α = (a−mean)/std, β = (b−mean)/std): fill with N(mean, std²), then redraw, for the whole
+///   tensor at once, a fresh normal sample wherever a value lies outside [a, b], until none does;
+/// - otherwise: propose U(a, b) and accept where log U(0,1) ≤ −½((x−mean)/std)² − log-peak,
+///   re-proposing the pending entries until all are accepted.
+///
+/// (Older PyTorch used inverse-CDF sampling with `erfinv`; the distribution is the same, the
+/// numbers are not.)
+pub fn trunc_normal_(tensor: &mut Tensor, mean: f64, std: f64, a: f64, b: f64) -> Result<()> {
+    ensure!(
+        std > 0.0 && std.is_finite(),
+        "trunc_normal_: std must be positive, got {std}"
+    );
+    ensure!(a < b, "trunc_normal_: the interval [{a}, {b}] is empty");
+    let p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std);
+    tch::no_grad(|| -> Result<()> {
+        if p > 0.3 {
+            // The bounds as the tensor's dtype represents them.
+            let (lo, hi) = (f64::from(a as f32), f64::from(b as f32));
+            let _ = tensor.f_normal_(mean, std)?;
+            let mut result = tensor.shallow_clone();
+            loop {
+                let mask = result.f_lt(lo)?.f_logical_or(&result.f_gt(hi)?)?;
+                if mask.f_any()?.f_int64_value(&[])? == 0 {
+                    break;
+                }
+                let mut fresh = result.f_empty_like()?;
+                let _ = fresh.f_normal_(mean, std)?;
+                result = fresh.f_where_self(&mask, &result)?;
+            }
+            tensor.f_copy_(&result)?;
+        } else {
+            let mode = a.max(mean.min(b));
+            let log_peak = -0.5 * ((mode - mean) / std).powi(2);
+            let log_pdf = |x: &Tensor| -> Result<Tensor> {
+                Ok(((x - mean) / std)
+                    .f_pow_tensor_scalar(2)?
+                    .f_mul_scalar(-0.5)?
+                    .f_sub_scalar(log_peak)?)
+            };
+            let mut candidates = tensor.f_empty_like()?;
+            let mut accept = tensor.f_empty_like()?;
+            let _ = tensor.f_uniform_(a, b)?;
+            let mut lp = log_pdf(tensor)?;
+            let _ = accept.f_uniform_(0.0, 1.0)?;
+            let mut pending = accept.f_log()?.f_gt_tensor(&lp)?;
+            let mut result = tensor.shallow_clone();
+            while pending.f_any()?.f_int64_value(&[])? == 1 {
+                let _ = candidates.f_uniform_(a, b)?;
+                result = candidates.f_where_self(&pending, &result)?;
+                lp = log_pdf(&candidates)?;
+                let _ = accept.f_uniform_(0.0, 1.0)?;
+                pending = accept
+                    .f_log()?
+                    .f_gt_tensor(&lp)?
+                    .f_where_self(&pending, &pending)?;
+            }
+            tensor.f_copy_(&result)?;
+        }
+        Ok(())
+    })
+}
+
+/// (Semi-)orthogonal matrix times `gain`: QR of a standard-normal matrix (transposed first when
+/// it is wide), Q's columns signed by diag(R) so the result is uniformly distributed.
+///
+/// Saxe, McClelland & Ganguli (2014), "Exact solutions to the nonlinear dynamics of learning in
+/// deep linear neural networks". Mirrors `torch.nn.init.orthogonal_`; tch's
+/// `nn::Init::Orthogonal` computes the same.
+pub fn orthogonal_(tensor: &mut Tensor, gain: f64) -> Result<()> {
+    let size = tensor.size();
+    ensure!(
+        size.len() >= 2,
+        "orthogonal_: only tensors with 2 or more dimensions are supported, got {size:?}"
+    );
+    if tensor.numel() == 0 {
+        return Ok(());
+    }
+    let rows = size[0];
+    let cols = size[1..].iter().product::<i64>();
+    let mut flattened = Tensor::empty([rows, cols], (tensor.kind(), tensor.device()));
+    let _ = flattened.f_normal_(0.0, 1.0)?;
+    if rows < cols {
+        let _ = flattened.f_t_()?;
+    }
+    let (mut q, r) = Tensor::f_linalg_qr(&flattened, "reduced")?;
+    let signs = r.f_diag(0)?.f_sign()?;
+    q *= signs;
+    if rows < cols {
+        let _ = q.f_t_()?;
+    }
+    tch::no_grad(|| -> Result<()> {
+        tensor.f_view_as(&q)?.f_copy_(&q)?;
+        let _ = tensor.f_mul_scalar_(gain)?;
+        Ok(())
+    })
+}
+
+/// Sparse initialization: N(0, std²), then in every column a random `⌈sparsity · rows⌉` of the
+/// entries set to zero (a fresh `randperm(rows)` per column).
+///
+/// Martens (2010), "Deep learning via Hessian-free optimization". Mirrors
+/// `torch.nn.init.sparse_`.
+pub fn sparse_(tensor: &mut Tensor, sparsity: f64, std: f64) -> Result<()> {
+    let size = tensor.size();
+    ensure!(
+        size.len() == 2,
+        "sparse_: only 2-D tensors are supported, got shape {size:?}"
+    );
+    ensure!(
+        (0.0..=1.0).contains(&sparsity),
+        "sparse_: sparsity must be in [0, 1], got {sparsity}"
+    );
+    let (rows, cols) = (size[0], size[1]);
+    let num_zeros = (sparsity * rows as f64).ceil() as i64;
+    normal_(tensor, 0.0, std)?;
+    tch::no_grad(|| -> Result<()> {
+        for col in 0..cols {
+            let rows_perm = Tensor::randperm(rows, (tch::Kind::Int64, tensor.device())); // [rows]
+            let zero_rows = rows_perm.narrow(0, 0, num_zeros); // [num_zeros]
+            let mut column = tensor.f_select(1, col)?; // [rows], a view
+            let _ = column.f_index_fill_(0, &zero_rows, 0.0)?;
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -226,3 +226,103 @@ fn bad_shapes_are_errors() {
     assert!(init::uniform_(&mut v, 1.0, 0.0).is_err());
     assert!(init::normal_(&mut v, 0.0, -1.0).is_err());
 }
+
+#[test]
+fn zoo_matches_pytorch_bit_for_bit() {
+    let _g = seed_lock();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/init_zoo.json");
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    type Fill = fn(&mut Tensor);
+    let fills: [(&str, Fill); 8] = [
+        ("trunc_normal_(0,1,1,3) 6x5", |t| {
+            init::trunc_normal_(t, 0.0, 1.0, 1.0, 3.0).unwrap()
+        }),
+        ("trunc_normal_(0,1,-2,2) 6x5", |t| {
+            init::trunc_normal_(t, 0.0, 1.0, -2.0, 2.0).unwrap()
+        }),
+        ("trunc_normal_(0.5,0.2,0,1) 6x5", |t| {
+            init::trunc_normal_(t, 0.5, 0.2, 0.0, 1.0).unwrap()
+        }),
+        ("orthogonal_(gain 1) 6x4", |t| {
+            init::orthogonal_(t, 1.0).unwrap()
+        }),
+        ("orthogonal_(gain 2) 3x7", |t| {
+            init::orthogonal_(t, 2.0).unwrap()
+        }),
+        ("sparse_(0.5, 0.01) 6x5", |t| {
+            init::sparse_(t, 0.5, 0.01).unwrap()
+        }),
+        ("eye_ 3x5", |t| init::eye_(t).unwrap()),
+        ("uniform_(-1/sqrt(5),1/sqrt(5)) 4x5", |t| {
+            init::glorot_standard_(t).unwrap()
+        }),
+    ];
+    for (name, fill) in fills {
+        let case = &golden["cases"][name];
+        let shape: Vec<i64> = case["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        let want: Vec<f32> = case["hex"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                f32::from_bits(
+                    u32::from_str_radix(h.as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+                )
+            })
+            .collect();
+        tch::manual_seed(0);
+        let mut t = Tensor::zeros(shape.as_slice(), (Kind::Float, Device::Cpu));
+        fill(&mut t);
+        let got = values(&t);
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn orthogonal_equals_tch_builtin_and_is_orthogonal() {
+    let (a, b) = same_draws(
+        &[64, 128],
+        |t| init::orthogonal_(t, 1.0).unwrap(),
+        Init::Orthogonal { gain: 1.0 },
+    );
+    assert!(
+        a.allclose(&b, 1e-6, 1e-6, false),
+        "hand-written orthogonal_ and tch's Init::Orthogonal differ"
+    );
+    let wwt = a.matmul(&a.tr()); // [64, 64]
+    let eye = Tensor::eye(64, (Kind::Float, Device::Cpu));
+    let err = (&wwt - &eye).abs().max().double_value(&[]);
+    assert!(err < 1e-5, "W·Wᵀ differs from I by {err}");
+}
+
+#[test]
+fn trunc_normal_and_sparse_statistics() {
+    let _g = seed_lock();
+    tch::manual_seed(1);
+    let mut t = Tensor::zeros([500, 400], (Kind::Float, Device::Cpu));
+    init::trunc_normal_(&mut t, 0.0, 1.0, -2.0, 2.0).unwrap();
+    let (mean, std, min, max) = stats(&t);
+    // The standard normal truncated to [-2, 2] has std 0.8796.
+    assert!(
+        mean.abs() < 0.005 && (std - 0.8796).abs() < 0.005 && min >= -2.0 && max <= 2.0,
+        "{mean} {std}"
+    );
+    init::sparse_(&mut t, 0.9, 0.01).unwrap();
+    let zeros_per_column = t
+        .eq(0.0)
+        .sum_dim_intlist([0i64].as_slice(), false, Kind::Int64);
+    assert_eq!(zeros_per_column.min().int64_value(&[]), 450);
+    assert_eq!(zeros_per_column.max().int64_value(&[]), 450);
+    let mut e = Tensor::zeros([3, 4], (Kind::Float, Device::Cpu));
+    init::eye_(&mut e).unwrap();
+    assert_eq!(
+        values(&e),
+        vec![1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0.]
+    );
+}

@@ -59,6 +59,10 @@ case "${1:-all}" in
         "$PY" "$HERE/lab_notebooks.py" "$@"
         "$PY" "$HERE/parity_details.py"
         "$PY" "$HERE/pyfmt_cases.py"
+        "$PY" "$HERE/init_zoo.py"
+        ;;
+    init_zoo)
+        "$PY" "$HERE/init_zoo.py"
         ;;
     pyfmt_cases)
         "$PY" "$HERE/pyfmt_cases.py"
