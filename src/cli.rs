@@ -4,9 +4,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use initlab::compare::CompareConfig;
+use initlab::inspect::InspectConfig;
 use initlab::lab::LabConfig;
 use initlab::model::{Activation, InitScheme, MlpSpec, Widths};
 use initlab::optim::OptimizerKind;
+use initlab::study::{Study, StudyConfig};
 use initlab::train::TrainConfig;
 
 /// Weight initialization, seen with your own eyes: the PyTorch lab 9-2 on MNIST, in Rust.
@@ -30,6 +33,13 @@ pub enum Command {
     Lab(LabArgs),
     /// Draw a comparison chart from saved run directories.
     Plot(PlotArgs),
+    /// Train one architecture under several inits and draw test error per epoch (the seed's figure).
+    Compare(CompareArgs),
+    /// Forward real MNIST through fresh networks: per-layer activation and gradient histograms,
+    /// and their std by depth.
+    Inspect(InspectArgs),
+    /// Reproduce a paper's experiment on a 2-core budget: glorot, he or lab.
+    Study(StudyArgs),
 }
 
 /// Settings shared by every training command.
@@ -92,7 +102,7 @@ pub struct TrainArgs {
     pub model: Widths,
 
     /// Weight init: torch-default, normal (N(0,1)), xavier-uniform, xavier-normal, kaiming-uniform,
-    /// kaiming-normal (aliases: xavier, he).
+    /// kaiming-normal, glorot-standard, orthogonal, lsuv (aliases: xavier, he).
     #[arg(long, default_value = "xavier-uniform", value_parser = parse_init)]
     pub init: InitScheme,
 
@@ -170,6 +180,179 @@ pub struct PlotArgs {
     /// Chart title.
     #[arg(long, default_value = "initialization schemes compared")]
     pub title: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// shallow, deep or widths like 784,100,10.
+    #[arg(long, default_value = "shallow", value_parser = parse_widths)]
+    pub model: Widths,
+
+    /// Nonlinearity between layers: relu, tanh, sigmoid, softsign.
+    #[arg(long, default_value = "relu", value_parser = parse_activation)]
+    pub activation: Activation,
+
+    /// Comma-separated init schemes, e.g. normal,xavier-uniform,kaiming-normal,lsuv.
+    #[arg(long, default_value = "normal,torch-default,xavier-uniform,kaiming-normal", value_parser = parse_inits)]
+    pub inits: InitList,
+
+    #[command(flatten)]
+    pub training: TrainingArgs,
+
+    /// Output directory.
+    #[arg(long, default_value = "runs/compare", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Chart title.
+    #[arg(long)]
+    pub title: Option<String>,
+
+    /// Retrain even when a run with the same configuration is cached.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CompareArgs {
+    /// The comparison's settings.
+    pub fn config(&self) -> CompareConfig {
+        CompareConfig {
+            widths: self.model.clone(),
+            activation: self.activation,
+            inits: self.inits.0.clone(),
+            train: self.training.train_config(),
+            data_dir: self.training.data_dir(),
+            out_dir: self.out.clone(),
+            title: self.title.clone(),
+            use_cache: !self.no_cache,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// shallow, deep or widths like 784,256,256,256,10.
+    #[arg(long, alias = "model", default_value = "784,256,256,256,256,256,256,256,256,256,10", value_parser = parse_widths)]
+    pub widths: Widths,
+
+    /// Nonlinearity between layers: relu, tanh, sigmoid, softsign.
+    #[arg(long, default_value = "tanh", value_parser = parse_activation)]
+    pub activation: Activation,
+
+    /// Comma-separated init schemes.
+    #[arg(long, alias = "init", default_value = "normal,glorot-standard,xavier-uniform,kaiming-normal", value_parser = parse_inits)]
+    pub inits: InitList,
+
+    /// Test images forwarded (the first N, scaled to [0, 1]).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(2..=10000))]
+    pub batch: i64,
+
+    /// Seed of torch's global generator, set before each model is built.
+    #[arg(long, default_value_t = 777)]
+    pub seed: i64,
+
+    /// Directory with the MNIST IDX files (default: the bundled data/mnist).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Output directory.
+    #[arg(long, default_value = "runs/inspect", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+impl InspectArgs {
+    /// The inspection's settings.
+    pub fn config(&self) -> InspectConfig {
+        InspectConfig {
+            widths: self.widths.clone(),
+            activation: self.activation,
+            inits: self.inits.0.clone(),
+            seed: self.seed,
+            out_dir: self.out.clone(),
+        }
+    }
+
+    /// The data directory, defaulting to the bundled MNIST.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(initlab::data::mnist::bundled_dir)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// glorot (Glorot & Bengio 2010), he (He et al. 2015) or lab (the lab's nets, five inits).
+    #[arg(value_parser = parse_study)]
+    pub study: Study,
+
+    /// The full-size setting (all 60,000 images, more epochs) instead of the 2-core budget.
+    #[arg(long)]
+    pub full: bool,
+
+    /// Override the epochs of every run.
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub epochs: Option<u32>,
+
+    /// Override the training subset of every run.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
+    pub train_limit: Option<i64>,
+
+    /// Override the hidden width (small values for quick trials).
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
+    pub width: Option<i64>,
+
+    /// Directory with the MNIST IDX files (default: the bundled data/mnist).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Output directory (default: runs/study/<study>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Retrain even when a run with the same configuration is cached.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl StudyArgs {
+    /// The study's settings.
+    pub fn config(&self) -> StudyConfig {
+        StudyConfig {
+            study: self.study,
+            full: self.full,
+            epochs: self.epochs.map(|e| e as usize),
+            train_limit: self.train_limit,
+            width: self.width,
+            data_dir: self
+                .data_dir
+                .clone()
+                .unwrap_or_else(initlab::data::mnist::bundled_dir),
+            out_dir: self
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("runs").join("study").join(self.study.name())),
+            use_cache: !self.no_cache,
+        }
+    }
+}
+
+/// A comma-separated list of init schemes.
+#[derive(Debug, Clone)]
+pub struct InitList(pub Vec<InitScheme>);
+
+fn parse_inits(s: &str) -> Result<InitList, String> {
+    let inits = s
+        .split(',')
+        .map(|x| x.trim().parse::<InitScheme>().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if inits.is_empty() {
+        return Err("give at least one init scheme".into());
+    }
+    Ok(InitList(inits))
+}
+
+fn parse_study(s: &str) -> Result<Study, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
 }
 
 fn positive_float(s: &str) -> Result<f64, String> {

@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use initlab::compare::CompareEvent;
 use initlab::train::Progress;
 
 /// Writes a line to stdout; when stdout is a closed pipe (`initlab … | head`), ends the program
@@ -81,6 +82,36 @@ impl Console {
             }
             Progress::Epoch(record) => {
                 self.println(&record.lab_line());
+            }
+        }
+    }
+
+    /// Handles one event of a comparison.
+    pub fn compare_event(&mut self, event: CompareEvent) {
+        match event {
+            CompareEvent::RunStart {
+                index,
+                total,
+                init,
+                cached,
+            } => {
+                let from = if cached { " (cached)" } else { "" };
+                self.println(&format!("== {index}/{total}: {init}{from} =="));
+            }
+            CompareEvent::Train(p) => self.progress(p),
+            CompareEvent::RunEnd(run) => {
+                self.finish();
+                let last = run
+                    .history
+                    .last()
+                    .map(|e| format!(", test error {:.2} %", e.test_error_percent()));
+                self.println(&format!(
+                    "{}: {}{} ({:.1} s)",
+                    run.init,
+                    run.status_text(),
+                    last.unwrap_or_default(),
+                    run.seconds
+                ));
             }
         }
     }

@@ -12,9 +12,12 @@
 //! - [`mkl`]: oneMKL's kernel choice on non-Intel CPUs (why the port is fast and bit-exact there).
 //! - [`pyrandom`]: Python's `random` module (Mersenne Twister), for the notebooks' random test image.
 
+pub mod compare;
 pub mod data;
 pub mod init;
+pub mod inspect;
 pub mod lab;
+pub mod lsuv;
 pub mod mkl;
 pub mod model;
 pub mod optim;
@@ -22,4 +25,5 @@ pub mod plot;
 pub mod pyfmt;
 pub mod pyrandom;
 pub mod runs;
+pub mod study;
 pub mod train;

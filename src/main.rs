@@ -13,7 +13,13 @@ use console::Console;
 use initlab::lab::{self, LabEvent};
 use initlab::plot::{self, RunCurves};
 use initlab::runs::{self, RunConfig};
-use initlab::{data, train};
+use initlab::study::StudyEvent;
+use initlab::{compare, data, inspect, study, train};
+
+/// Reads a text file the program has just written.
+fn read(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -100,6 +106,61 @@ fn run(cli: Cli) -> Result<()> {
                 "Chart: {}\nReport: {}",
                 result.chart.display(),
                 result.report.display()
+            );
+            Ok(())
+        }
+        Command::Compare(args) => {
+            let config = args.config();
+            let data = data::load_dir(&config.data_dir)
+                .with_context(|| format!("loading MNIST from {}", config.data_dir.display()))?;
+            let mut console = Console::new(cli.quiet);
+            let result = compare::run_compare(&config, &data, &mut |e| console.compare_event(e));
+            console.finish();
+            let result = result?;
+            console::emit!("\n{}", read(&result.summary)?);
+            console::emit!(
+                "Chart: {}\nSummary: {}",
+                result.chart.display(),
+                result.summary.display()
+            );
+            Ok(())
+        }
+        Command::Inspect(args) => {
+            let config = args.config();
+            let data_dir = args.data_dir();
+            let data = data::load_dir(&data_dir)
+                .with_context(|| format!("loading MNIST from {}", data_dir.display()))?;
+            let n = args.batch.min(data.test.len());
+            let inputs = data.test.images_unit().narrow(0, 0, n); // [n, 784]
+            let labels = data.test.labels.narrow(0, 0, n); // [n]
+            let result = inspect::run_inspect(&config, &inputs, &labels)?;
+            console::emit!("{}", read(&result.table)?);
+            for f in &result.figures {
+                console::emit!("Histograms: {}", f.display());
+            }
+            console::emit!(
+                "Depth chart: {}\nTable: {}",
+                result.depth_chart.display(),
+                result.table.display()
+            );
+            Ok(())
+        }
+        Command::Study(args) => {
+            let config = args.config();
+            let data = data::load_dir(&config.data_dir)
+                .with_context(|| format!("loading MNIST from {}", config.data_dir.display()))?;
+            let mut console = Console::new(cli.quiet);
+            let result = study::run_study(&config, &data, &mut |e| match e {
+                StudyEvent::PartStart { name } => console.println(&format!("\n### part {name}")),
+                StudyEvent::Compare(e) => console.compare_event(e),
+            });
+            console.finish();
+            let result = result?;
+            console::emit!("\n{}", read(&result.summary)?);
+            console::emit!(
+                "Chart: {}\nSummary: {}",
+                result.chart.display(),
+                result.summary.display()
             );
             Ok(())
         }

@@ -120,17 +120,27 @@ pub enum InitScheme {
     KaimingUniform,
     /// He et al. (2015), normal, fan-in, gain of the activation (`kaiming_normal_`): "He init".
     KaimingNormal,
+    /// Glorot & Bengio (2010)'s "standard" heuristic U(−1/√fan_in, 1/√fan_in).
+    GlorotStandard,
+    /// Saxe et al. (2014): orthogonal matrices times the activation's gain (`orthogonal_`).
+    Orthogonal,
+    /// Mishkin & Matas (2015): orthonormal, then rescaled on a data batch to unit output variance
+    /// per layer ([`crate::lsuv::Lsuv`], applied by training).
+    Lsuv,
 }
 
 impl InitScheme {
     /// Every scheme, in the order shown to users.
-    pub const ALL: [InitScheme; 6] = [
+    pub const ALL: [InitScheme; 9] = [
         InitScheme::TorchDefault,
         InitScheme::Normal,
         InitScheme::XavierUniform,
         InitScheme::XavierNormal,
         InitScheme::KaimingUniform,
         InitScheme::KaimingNormal,
+        InitScheme::GlorotStandard,
+        InitScheme::Orthogonal,
+        InitScheme::Lsuv,
     ];
 
     /// The name used on the command line and in files.
@@ -142,6 +152,9 @@ impl InitScheme {
             InitScheme::XavierNormal => "xavier-normal",
             InitScheme::KaimingUniform => "kaiming-uniform",
             InitScheme::KaimingNormal => "kaiming-normal",
+            InitScheme::GlorotStandard => "glorot-standard",
+            InitScheme::Orthogonal => "orthogonal",
+            InitScheme::Lsuv => "lsuv",
         }
     }
 
@@ -163,6 +176,19 @@ impl InitScheme {
             InitScheme::KaimingNormal => {
                 init::kaiming_normal_(weight, FanMode::FanIn, activation.nonlinearity())
             }
+            InitScheme::GlorotStandard => init::glorot_standard_(weight),
+            InitScheme::Orthogonal => {
+                init::orthogonal_(weight, init::calculate_gain(activation.nonlinearity()))
+            }
+            InitScheme::Lsuv => init::orthogonal_(weight, 1.0),
+        }
+    }
+
+    /// The data-dependent step that follows the per-weight init, if the scheme has one.
+    pub fn data_dependent(self) -> Option<Box<dyn crate::lsuv::DataDependentInit>> {
+        match self {
+            InitScheme::Lsuv => Some(Box::new(crate::lsuv::Lsuv::default())),
+            _ => None,
         }
     }
 }
@@ -217,12 +243,29 @@ impl Widths {
         } else if *self == Widths::deep() {
             "deep".into()
         } else {
-            self.0
-                .iter()
-                .map(|w| w.to_string())
-                .collect::<Vec<_>>()
-                .join("-")
+            self.compact()
         }
+    }
+
+    /// The widths joined with `-`, runs of three or more equal widths written once with a count:
+    /// `784-256×29-10`.
+    pub fn compact(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < self.0.len() {
+            let mut j = i;
+            while j + 1 < self.0.len() && self.0[j + 1] == self.0[i] {
+                j += 1;
+            }
+            let n = j - i + 1;
+            if n >= 3 {
+                parts.push(format!("{}×{n}", self.0[i]));
+            } else {
+                parts.extend(std::iter::repeat_n(self.0[i].to_string(), n));
+            }
+            i = j + 1;
+        }
+        parts.join("-")
     }
 }
 

@@ -47,7 +47,7 @@ pub struct RunCurves {
 
 /// The colour of the `i`-th line (a palette that reads well on white).
 fn colour(i: usize) -> RGBColor {
-    const PALETTE: [RGBColor; 8] = [
+    const PALETTE: [RGBColor; 10] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
         RGBColor(44, 160, 44),
@@ -56,6 +56,8 @@ fn colour(i: usize) -> RGBColor {
         RGBColor(140, 86, 75),
         RGBColor(227, 119, 194),
         RGBColor(23, 190, 207),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
     ];
     PALETTE[i % PALETTE.len()]
 }
@@ -131,7 +133,9 @@ fn log_range(series: &[Series]) -> Range<f64> {
 /// A tick label that stays short on a log axis: `400`, `12.5`, `0.25`, `3e-4`.
 fn tick_label(y: f64) -> String {
     let a = y.abs();
-    if a >= 100.0 || (a >= 1.0 && (y - y.round()).abs() < 1e-9 * a) {
+    if a == 0.0 {
+        "0".to_string()
+    } else if a >= 100.0 || (a >= 1.0 && (y - y.round()).abs() < 1e-9 * a) {
         format!("{y:.0}")
     } else if a >= 10.0 {
         format!("{y:.1}")
@@ -168,10 +172,11 @@ fn epoch_range(series: &[Series]) -> Range<f64> {
     1.0..max.max(2.0)
 }
 
-/// One log-y panel with a line (and markers) per series.
+/// One log-y panel with a line (and markers) per series, integer x (epochs, layers).
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
+    x_desc: &str,
     y_desc: &str,
     series: &[Series],
 ) -> Result<()>
@@ -191,7 +196,7 @@ where
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("epoch")
+        .x_desc(x_desc)
         .y_desc(y_desc)
         .x_labels(x_ticks)
         .x_label_formatter(&|x| {
@@ -260,8 +265,8 @@ pub fn loss_chart(history: &History, title: &str, path: &Path) -> Result<()> {
     render(
         path,
         SIZE,
-        |root| panel(root, title, "loss (log scale)", &series),
-        |root| panel(root, title, "loss (log scale)", &series),
+        |root| panel(root, title, "epoch", "loss (log scale)", &series),
+        |root| panel(root, title, "epoch", "loss (log scale)", &series),
     )
 }
 
@@ -303,8 +308,20 @@ where
                 .collect(),
         })
         .collect();
-    panel(&left, "test error", "test error % (log scale)", &error)?;
-    panel(&right, "train cost", "train cost (log scale)", &cost)?;
+    panel(
+        &left,
+        "test error",
+        "epoch",
+        "test error % (log scale)",
+        &error,
+    )?;
+    panel(
+        &right,
+        "train cost",
+        "epoch",
+        "train cost (log scale)",
+        &cost,
+    )?;
     Ok(())
 }
 
@@ -318,5 +335,116 @@ pub fn compare_chart(runs: &[RunCurves], title: &str, path: &Path) -> Result<()>
         WIDE,
         |root| compare_panels(root, title, runs),
         |root| compare_panels(root, title, runs),
+    )
+}
+
+/// One panel of a multi-panel figure.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Caption above the panel.
+    pub title: String,
+    /// X axis label.
+    pub x_desc: String,
+    /// Y axis label.
+    pub y_desc: String,
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Log-scale y with integer x ticks (depth and epoch charts); otherwise linear axes with lines
+    /// only (histograms).
+    pub log_y: bool,
+}
+
+/// A linear-axes panel with one line per series (no markers): histograms.
+fn linear_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing chart: {e:?}");
+    area.fill(&WHITE).map_err(err)?;
+    let pts = p
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|q| q.0.is_finite() && q.1.is_finite());
+    let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+    for q in pts {
+        x0 = x0.min(q.0);
+        x1 = x1.max(q.0);
+        y1 = y1.max(q.1);
+    }
+    if !x0.is_finite() || x0 >= x1 {
+        (x0, x1) = (-1.0, 1.0);
+    }
+    let y1 = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, 0.0..y1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(p.x_desc.as_str())
+        .y_desc(p.y_desc.as_str())
+        .x_label_formatter(&|x| tick_label(*x))
+        .y_label_formatter(&|y| tick_label(*y))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    for (i, s) in p.series.iter().enumerate() {
+        let c = colour(i);
+        chart
+            .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
+            .map_err(err)?
+            .label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+fn panels_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    panels: &[Panel],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)
+        .map_err(|e| anyhow!("drawing chart: {e:?}"))?;
+    let root = root
+        .titled(title, ("sans-serif", 24))
+        .map_err(|e| anyhow!("drawing chart: {e:?}"))?;
+    let areas = root.split_evenly((1, panels.len()));
+    for (area, p) in areas.iter().zip(panels) {
+        if p.log_y {
+            panel(area, &p.title, &p.x_desc, &p.y_desc, &p.series)?;
+        } else {
+            linear_panel(area, p)?;
+        }
+    }
+    Ok(())
+}
+
+/// A figure of side-by-side panels (PNG or SVG by extension), 700 pixels wide per panel.
+pub fn panels_chart(panels: &[Panel], title: &str, path: &Path) -> Result<()> {
+    if panels.is_empty() {
+        bail!("no panels to draw");
+    }
+    let size = (700 * panels.len() as u32, 600);
+    render(
+        path,
+        size,
+        |root| panels_figure(root, title, panels),
+        |root| panels_figure(root, title, panels),
     )
 }

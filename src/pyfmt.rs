@@ -152,10 +152,15 @@ fn py_special(v: f64) -> String {
 
 /// Python's `'{:.4e}'`: mantissa with 4 decimals, exponent signed with at least two digits.
 fn sci(v: f64) -> String {
+    scientific(v, PRECISION)
+}
+
+/// Python's `'{:.<precision>e}'` format: `1.2346e+00`, `-5.000e-07`.
+pub fn scientific(v: f64, precision: usize) -> String {
     if !v.is_finite() {
         return py_special(v);
     }
-    let s = format!("{v:.PRECISION$e}");
+    let s = format!("{v:.precision$e}");
     let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     format!(

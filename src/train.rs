@@ -2,12 +2,13 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
 
 use crate::data::{Mnist, Split, TorchLoader};
+use crate::lsuv::DataDependentInit;
 use crate::model::{self, Mlp, MlpSpec};
 use crate::optim::{Optimizer, OptimizerKind};
 
@@ -138,6 +139,45 @@ pub enum Progress<'a> {
     Epoch(&'a EpochRecord),
 }
 
+/// A run that diverged: the loss became NaN or infinite. Carries what was recorded before, so
+/// that comparisons can report "diverged at epoch k" and still draw the epochs before.
+#[derive(Debug, Clone)]
+pub struct Diverged {
+    /// 1-based epoch in which it happened.
+    pub epoch: usize,
+    /// 1-based batch within the epoch (0 when the test loss after the epoch was the non-finite one).
+    pub batch: i64,
+    /// The offending loss.
+    pub loss: f64,
+    /// The init scheme's name.
+    pub init: String,
+    /// The learning rate.
+    pub learning_rate: f64,
+    /// The epochs finished before.
+    pub history: History,
+}
+
+impl std::fmt::Display for Diverged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = if self.batch > 0 {
+            format!(
+                "the loss is {} at epoch {}, batch {}",
+                self.loss, self.epoch, self.batch
+            )
+        } else {
+            format!("the test loss is {} after epoch {}", self.loss, self.epoch)
+        };
+        write!(
+            f,
+            "training diverged: {at} ({} init, learning rate {}); try a smaller init \
+             (e.g. --init xavier-uniform or kaiming-normal) or a smaller learning rate",
+            self.init, self.learning_rate
+        )
+    }
+}
+
+impl std::error::Error for Diverged {}
+
 /// Loss and accuracy of `model` on `inputs` (`[n, features]` f32) and `labels`.
 pub fn evaluate(model: &Mlp, inputs: &Tensor, labels: &Tensor) -> (f64, f64) {
     tch::no_grad(|| {
@@ -162,6 +202,20 @@ pub fn train(
     config: &TrainConfig,
     observer: &mut dyn FnMut(Progress),
 ) -> Result<(Mlp, History)> {
+    let hook = spec.init.data_dependent();
+    train_with(spec, data, config, hook.as_deref(), observer)
+}
+
+/// [`train`] with an explicit data-dependent initializer (e.g. a pretrained DBN) that runs on
+/// the training inputs after the layers are built, before the optimizer is created. It replaces
+/// the scheme's own (LSUV's) when given.
+pub fn train_with(
+    spec: &MlpSpec,
+    data: &Mnist,
+    config: &TrainConfig,
+    hook: Option<&dyn DataDependentInit>,
+    observer: &mut dyn FnMut(Progress),
+) -> Result<(Mlp, History)> {
     config.validate()?;
     let train_split: Split = match config.train_limit {
         Some(n) => data.train.take(n),
@@ -180,8 +234,13 @@ pub fn train(
         "the model's output width {classes} is smaller than the 10 classes"
     );
 
+    let train_x = train_split.images_unit(); // [n, 784] f32 in [0, 1]
     tch::manual_seed(config.seed);
-    let model = Mlp::new(spec)?;
+    let mut model = Mlp::new(spec)?;
+    if let Some(hook) = hook {
+        hook.initialize(&mut model, &train_x)
+            .with_context(|| format!("{} initialization", hook.name()))?;
+    }
     let mut optimizer = Optimizer::new(
         config.optimizer,
         config.learning_rate,
@@ -189,7 +248,6 @@ pub fn train(
         model.parameters(),
     )?;
 
-    let train_x = train_split.images_unit(); // [n, 784] f32 in [0, 1]
     let train_y = &train_split.labels; // [n] i64
     let test_x = data.test.images_unit(); // [10000, 784] f32 in [0, 1]
     let test_y = &data.test.labels; // [10000] i64
@@ -217,13 +275,15 @@ pub fn train(
                 hypothesis.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
             let loss = cost.double_value(&[]);
             if !loss.is_finite() {
-                bail!(
-                    "training diverged: the loss is {loss} at epoch {epoch}, batch {} ({} init, learning rate {}); \
-                     try a smaller init (e.g. --init xavier-uniform or kaiming-normal) or a smaller learning rate",
-                    b + 1,
-                    spec.init,
-                    config.learning_rate
-                );
+                return Err(Diverged {
+                    epoch,
+                    batch: b as i64 + 1,
+                    loss,
+                    init: spec.init.to_string(),
+                    learning_rate: config.learning_rate,
+                    history,
+                }
+                .into());
             }
             cost.backward();
             optimizer.step();
@@ -244,11 +304,15 @@ pub fn train(
             seconds,
         };
         if !test_loss.is_finite() {
-            bail!(
-                "training diverged: the test loss is {test_loss} after epoch {epoch} ({} init, learning rate {})",
-                spec.init,
-                config.learning_rate
-            );
+            return Err(Diverged {
+                epoch,
+                batch: 0,
+                loss: test_loss,
+                init: spec.init.to_string(),
+                learning_rate: config.learning_rate,
+                history,
+            }
+            .into());
         }
         observer(Progress::Epoch(&record));
         history.epochs.push(record);

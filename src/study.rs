@@ -1,0 +1,360 @@
+//! `initlab study`: presets that reproduce the papers' experiments on a 2-core budget, each one
+//! command writing its charts and a markdown summary.
+//!
+//! - [`Study::Glorot`]: Glorot & Bengio (2010), Table 1 / Fig. 11 — five hidden layers of 1000
+//!   tanh, softsign or sigmoid units trained with SGD, "standard" init U(±1/√n) against the
+//!   normalized ("N", Xavier) init.
+//! - [`Study::He`]: He et al. (2015), Fig. 3 — a 30-layer ReLU net with SGD stalls with Xavier and
+//!   trains with He (`kaiming_normal_`, fan-in); at 22 layers both train, He earlier.
+//! - [`Study::Lab`]: the lab's shallow and deep nets with Adam under N(0,1), torch's default,
+//!   Xavier, He and LSUV.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::compare::{self, CompareConfig, CompareEvent, CompareRun, RunStatus};
+use crate::data::Mnist;
+use crate::model::{Activation, InitScheme, Widths};
+use crate::optim::OptimizerKind;
+use crate::plot::{self, RunCurves};
+use crate::train::TrainConfig;
+
+/// The presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Study {
+    /// Glorot & Bengio 2010: standard vs normalized init for tanh, softsign, sigmoid.
+    Glorot,
+    /// He et al. 2015: Xavier vs He on 30 and 22 ReLU layers.
+    He,
+    /// The lab's nets with Adam under five inits.
+    Lab,
+}
+
+impl Study {
+    /// Every study.
+    pub const ALL: [Study; 3] = [Study::Glorot, Study::He, Study::Lab];
+
+    /// Its name on the command line and in paths.
+    pub fn name(self) -> &'static str {
+        match self {
+            Study::Glorot => "glorot",
+            Study::He => "he",
+            Study::Lab => "lab",
+        }
+    }
+}
+
+impl std::str::FromStr for Study {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Study::ALL
+            .into_iter()
+            .find(|x| x.name() == s)
+            .with_context(|| format!("unknown study {s:?} (expected glorot, he or lab)"))
+    }
+}
+
+/// Settings of a study run.
+#[derive(Debug, Clone)]
+pub struct StudyConfig {
+    /// Which study.
+    pub study: Study,
+    /// The papers' full-size setting (all 60,000 images, more epochs) instead of the 2-core budget.
+    pub full: bool,
+    /// Override the epochs of every part.
+    pub epochs: Option<usize>,
+    /// Override the training subset of every part.
+    pub train_limit: Option<i64>,
+    /// Override the hidden-layer width (tests use small nets).
+    pub width: Option<i64>,
+    /// Where the data came from.
+    pub data_dir: PathBuf,
+    /// Output directory (`runs/study/<name>`).
+    pub out_dir: PathBuf,
+    /// Reuse cached runs.
+    pub use_cache: bool,
+}
+
+/// One comparison inside a study.
+#[derive(Debug, Clone)]
+pub struct StudyPart {
+    /// Short name (sub-directory), e.g. `tanh`.
+    pub name: String,
+    /// Legend label per init, e.g. `tanh N` for the normalized init.
+    pub labels: Vec<(InitScheme, String)>,
+    /// The comparison.
+    pub compare: CompareConfig,
+}
+
+fn hidden(n: usize, width: i64) -> Widths {
+    let mut w = vec![784];
+    w.extend(std::iter::repeat_n(width, n));
+    w.push(10);
+    Widths(w)
+}
+
+/// The parts of a study with their budgets.
+pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
+    let full = config.full;
+    let train = |optimizer, learning_rate, epochs: usize, limit: Option<i64>| TrainConfig {
+        epochs: config.epochs.unwrap_or(epochs),
+        batch_size: 100,
+        learning_rate,
+        seed: 777,
+        optimizer,
+        train_limit: config.train_limit.or(limit),
+    };
+    let part = |name: String,
+                widths: Widths,
+                activation,
+                labels: Vec<(InitScheme, String)>,
+                t: TrainConfig| {
+        StudyPart {
+            compare: CompareConfig {
+                widths,
+                activation,
+                inits: labels.iter().map(|(i, _)| *i).collect(),
+                train: t,
+                data_dir: config.data_dir.clone(),
+                out_dir: config.out_dir.join(&name),
+                title: None,
+                use_cache: config.use_cache,
+            },
+            name,
+            labels,
+        }
+    };
+    match config.study {
+        Study::Glorot => {
+            let width = config.width.unwrap_or(1000);
+            let (epochs, limit) = if full { (30, None) } else { (8, Some(20_000)) };
+            [Activation::Tanh, Activation::Softsign, Activation::Sigmoid]
+                .into_iter()
+                .map(|act| {
+                    let labels = vec![
+                        (InitScheme::GlorotStandard, act.name().to_string()),
+                        (InitScheme::XavierUniform, format!("{} N", act.name())),
+                    ];
+                    part(
+                        act.name().to_string(),
+                        hidden(5, width),
+                        act,
+                        labels,
+                        train(OptimizerKind::Sgd, 0.1, epochs, limit),
+                    )
+                })
+                .collect()
+        }
+        Study::He => {
+            let width = config.width.unwrap_or(256);
+            let (epochs, limit) = if full { (30, None) } else { (8, Some(20_000)) };
+            // Learning rates per depth: the largest of 0.01/0.03/0.1 at which He's net stays stable.
+            [(30usize, 0.03), (22, 0.1)]
+                .into_iter()
+                .map(|(depth, lr)| {
+                    let labels = vec![
+                        (InitScheme::XavierUniform, format!("{depth} layers Xavier")),
+                        (InitScheme::KaimingNormal, format!("{depth} layers He")),
+                    ];
+                    // `depth` weight layers: depth − 1 hidden layers.
+                    part(
+                        format!("relu{depth}"),
+                        hidden(depth - 1, width),
+                        Activation::Relu,
+                        labels,
+                        train(OptimizerKind::Sgd, lr, epochs, limit),
+                    )
+                })
+                .collect()
+        }
+        Study::Lab => {
+            let inits = [
+                InitScheme::Normal,
+                InitScheme::TorchDefault,
+                InitScheme::XavierUniform,
+                InitScheme::KaimingNormal,
+                InitScheme::Lsuv,
+            ];
+            let (epochs, limit) = if full { (15, None) } else { (15, None) };
+            let mut nets = vec![("shallow", Widths::shallow()), ("deep", Widths::deep())];
+            if let Some(w) = config.width {
+                nets = vec![("shallow", hidden(2, w)), ("deep", hidden(4, w))];
+            }
+            nets.into_iter()
+                .map(|(name, widths)| {
+                    let labels = inits.iter().map(|&i| (i, format!("{name} {i}"))).collect();
+                    part(
+                        name.to_string(),
+                        widths,
+                        Activation::Relu,
+                        labels,
+                        train(OptimizerKind::Adam, 0.001, epochs, limit),
+                    )
+                })
+                .collect()
+        }
+    }
+}
+
+/// Events for the command line.
+#[derive(Debug)]
+pub enum StudyEvent<'a> {
+    /// A part starts.
+    PartStart {
+        /// Its name.
+        name: &'a str,
+    },
+    /// Inside the part's comparison.
+    Compare(CompareEvent<'a>),
+}
+
+/// What a study wrote.
+#[derive(Debug, Clone)]
+pub struct StudyResult {
+    /// Each part's runs.
+    pub parts: Vec<(StudyPart, Vec<CompareRun>)>,
+    /// The combined chart (`<study>.png`).
+    pub chart: PathBuf,
+    /// `summary.md`.
+    pub summary: PathBuf,
+}
+
+/// Runs every part of the study, then the combined chart and summary.
+pub fn run_study(
+    config: &StudyConfig,
+    data: &Mnist,
+    observer: &mut dyn FnMut(StudyEvent),
+) -> Result<StudyResult> {
+    std::fs::create_dir_all(&config.out_dir)
+        .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
+    let mut parts = Vec::new();
+    for p in plan(config) {
+        observer(StudyEvent::PartStart { name: &p.name });
+        let result =
+            compare::run_compare(&p.compare, data, &mut |e| observer(StudyEvent::Compare(e)))
+                .with_context(|| format!("study {} part {}", config.study.name(), p.name))?;
+        parts.push((p, result.runs));
+    }
+    let curves: Vec<RunCurves> = parts
+        .iter()
+        .flat_map(|(p, runs)| {
+            runs.iter().map(move |r| {
+                let base = p
+                    .labels
+                    .iter()
+                    .find(|(i, _)| *i == r.init)
+                    .map(|(_, l)| l.clone())
+                    .unwrap_or(r.init.to_string());
+                let label = match r.status {
+                    RunStatus::Finished => base,
+                    RunStatus::Diverged { epoch, .. } => {
+                        format!("{base} (diverged, epoch {epoch})")
+                    }
+                };
+                RunCurves {
+                    label,
+                    history: r.history.clone(),
+                }
+            })
+        })
+        .collect();
+    let chart = config.out_dir.join(format!("{}.png", config.study.name()));
+    let title = study_title(config);
+    plot::compare_chart(&curves, &title, &chart)?;
+    plot::compare_chart(
+        &curves,
+        &title,
+        &config.out_dir.join(format!("{}.svg", config.study.name())),
+    )?;
+    let summary = config.out_dir.join("summary.md");
+    std::fs::write(&summary, summary_markdown(config, &parts))
+        .with_context(|| format!("writing {}", summary.display()))?;
+    Ok(StudyResult {
+        parts,
+        chart,
+        summary,
+    })
+}
+
+fn study_title(config: &StudyConfig) -> String {
+    match config.study {
+        Study::Glorot => {
+            "Glorot & Bengio 2010: standard vs normalized (N) init, 5×1000 hidden, SGD".into()
+        }
+        Study::He => "He et al. 2015: Xavier vs He init for deep ReLU nets, SGD".into(),
+        Study::Lab => "The lab's nets with Adam: N(0,1), torch default, Xavier, He, LSUV".into(),
+    }
+}
+
+/// The study's markdown summary: the budget, then one table per part.
+pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<CompareRun>)]) -> String {
+    let mut md = format!("# {}\n\n", study_title(config));
+    let _ = writeln!(
+        md,
+        "Command: `initlab study {}{}`. Budget: {}.\n",
+        config.study.name(),
+        if config.full { " --full" } else { "" },
+        if config.full {
+            "the full-size setting"
+        } else {
+            "the 2-core default (see the table for epochs and training images)"
+        }
+    );
+    let _ = writeln!(
+        md,
+        "![{}]({}.png)\n",
+        config.study.name(),
+        config.study.name()
+    );
+    let _ = writeln!(md, "| part | model | run | optimizer, lr | epochs | training images | status | final test error % | best test error % (epoch) | seconds |");
+    let _ = writeln!(md, "|---|---|---|---|---:|---:|---|---:|---:|---:|");
+    let mut total = 0.0;
+    for (p, runs) in parts {
+        let t = &p.compare.train;
+        for r in runs {
+            total += r.seconds;
+            let label = p
+                .labels
+                .iter()
+                .find(|(i, _)| *i == r.init)
+                .map(|(_, l)| l.clone())
+                .unwrap_or(r.init.to_string());
+            let final_err = r
+                .history
+                .last()
+                .map(|e| format!("{:.2}", e.test_error_percent()))
+                .unwrap_or("—".into());
+            let best = r
+                .best()
+                .map(|(ep, e)| format!("{e:.2} ({ep})"))
+                .unwrap_or("—".into());
+            let _ = writeln!(
+                md,
+                "| {} | {} {} | {} ({}) | {} {} | {} | {} | {} | {} | {} | {:.0} |",
+                p.name,
+                p.compare.widths.compact(),
+                p.compare.activation,
+                label,
+                r.init,
+                t.optimizer,
+                t.learning_rate,
+                t.epochs,
+                t.train_limit
+                    .map(|n| n.to_string())
+                    .unwrap_or("60000".into()),
+                r.status_text(),
+                final_err,
+                best,
+                r.seconds
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nTotal training time: {:.0} s (runs read from the cache count their original time).",
+        total
+    );
+    md
+}

@@ -1,0 +1,233 @@
+//! Small-width versions of `compare`, `inspect` and `study`: files written, divergence reported,
+//! cache used, and the vanishing/exploding-signal picture pointing the right way.
+
+mod common;
+
+use common::{mnist_dir, seed_lock};
+use initlab::compare::{self, CompareConfig, RunStatus};
+use initlab::data::load_dir;
+use initlab::inspect::{self, InspectConfig};
+use initlab::model::{Activation, InitScheme, Widths};
+use initlab::optim::OptimizerKind;
+use initlab::study::{self, Study, StudyConfig};
+use initlab::train::TrainConfig;
+
+fn png_size(path: &std::path::Path) -> (u32, u32) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let info = png::Decoder::new(file)
+        .read_info()
+        .expect("PNG header")
+        .info()
+        .clone();
+    (info.width, info.height)
+}
+
+#[test]
+fn inspect_shows_normal_init_blowing_up_a_deep_tanh_net() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let inputs = data.test.images_unit().narrow(0, 0, 500);
+    let labels = data.test.labels.narrow(0, 0, 500);
+    let dir = tempfile::tempdir().unwrap();
+    let mut widths = vec![784];
+    widths.extend([64; 9]);
+    widths.push(10);
+    let config = InspectConfig {
+        widths: Widths(widths),
+        activation: Activation::Tanh,
+        inits: vec![
+            InitScheme::Normal,
+            InitScheme::XavierUniform,
+            InitScheme::Lsuv,
+        ],
+        seed: 777,
+        out_dir: dir.path().to_path_buf(),
+    };
+    let result = inspect::run_inspect(&config, &inputs, &labels).unwrap();
+    let [normal, xavier, lsuv] = &result.inspections[..] else {
+        panic!("three inspections")
+    };
+    assert_eq!(normal.layers.len(), 10);
+    let growth = |ins: &inspect::Inspection| {
+        ins.layers[8].pre_activation_std / ins.layers[0].pre_activation_std
+    };
+    assert!(
+        growth(normal) > growth(xavier),
+        "N(0,1) growth {} vs Xavier {}",
+        growth(normal),
+        growth(xavier)
+    );
+    assert!(normal.layers[8].pre_activation_std > 10.0 * xavier.layers[8].pre_activation_std);
+    // tanh saturates under N(0,1): activations near ±1, std close to 1.
+    assert!(
+        normal.layers[4].activation_std > 0.9,
+        "{}",
+        normal.layers[4].activation_std
+    );
+    assert!(
+        xavier.layers[4].activation_std < 0.6,
+        "{}",
+        xavier.layers[4].activation_std
+    );
+    // LSUV: unit pre-activation variance on this batch, every layer.
+    for l in &lsuv.layers {
+        assert!(
+            (l.pre_activation_std.powi(2) - 1.0).abs() < 0.1,
+            "LSUV layer {}: var {}",
+            l.layer,
+            l.pre_activation_std.powi(2)
+        );
+    }
+    for f in ["normal.png", "xavier-uniform.png", "lsuv.png", "depth.png"] {
+        assert_eq!(png_size(&dir.path().join(f)), (1400, 600), "{f}");
+    }
+    assert!(dir.path().join("depth.svg").is_file());
+    let md = std::fs::read_to_string(dir.path().join("inspect.md")).unwrap();
+    assert_eq!(
+        md.lines().filter(|l| l.starts_with("| normal |")).count(),
+        10
+    );
+    let csv = std::fs::read_to_string(dir.path().join("inspect.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 30);
+}
+
+#[test]
+fn lsuv_gives_unit_variance_on_held_out_data() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    tch::manual_seed(5);
+    let spec = initlab::model::MlpSpec {
+        widths: "784,128,128,128,10".parse().unwrap(),
+        activation: Activation::Relu,
+        init: InitScheme::Lsuv,
+    };
+    let mut mlp = initlab::model::Mlp::new(&spec).unwrap();
+    use initlab::lsuv::DataDependentInit;
+    initlab::lsuv::Lsuv::default()
+        .initialize(&mut mlp, &data.train.images_unit().narrow(0, 0, 2000))
+        .unwrap();
+    let held_out = data.test.images_unit().narrow(0, 0, 2000);
+    for (k, var) in initlab::lsuv::Lsuv::layer_variances(&mlp, &held_out)
+        .into_iter()
+        .enumerate()
+    {
+        assert!(
+            (var - 1.0).abs() < 0.2,
+            "layer {}: variance {var} on held-out data",
+            k + 1
+        );
+    }
+}
+
+fn small_compare(dir: &std::path::Path, lr: f64) -> CompareConfig {
+    CompareConfig {
+        widths: "784,32,10".parse().unwrap(),
+        activation: Activation::Relu,
+        inits: vec![InitScheme::Normal, InitScheme::XavierUniform],
+        train: TrainConfig {
+            epochs: 2,
+            train_limit: Some(2000),
+            learning_rate: lr,
+            ..TrainConfig::default()
+        },
+        data_dir: mnist_dir(),
+        out_dir: dir.to_path_buf(),
+        title: None,
+        use_cache: true,
+    }
+}
+
+#[test]
+fn compare_writes_summary_and_chart_and_uses_its_cache() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_compare(dir.path(), 0.001);
+    let first = compare::run_compare(&config, &data, &mut |_| {}).unwrap();
+    assert!(first
+        .runs
+        .iter()
+        .all(|r| r.status == RunStatus::Finished && !r.cached));
+    let xavier = &first.runs[1];
+    assert!(
+        xavier.history.last().unwrap().test_error_percent()
+            < first.runs[0].history.last().unwrap().test_error_percent()
+    );
+    assert_eq!(png_size(&dir.path().join("compare.png")), (1400, 600));
+    let csv = std::fs::read_to_string(dir.path().join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("xavier-uniform,finished,,"),
+        "{csv}"
+    );
+    let md = std::fs::read_to_string(&first.summary).unwrap();
+    assert!(
+        md.contains("| normal | finished |") && md.contains("784-32-10"),
+        "{md}"
+    );
+
+    let second = compare::run_compare(&config, &data, &mut |_| {}).unwrap();
+    assert!(second.runs.iter().all(|r| r.cached));
+    assert_eq!(second.runs[1].history, xavier.history);
+    // Another learning rate is another configuration: not from the cache.
+    let other =
+        compare::run_compare(&small_compare(dir.path(), 0.002), &data, &mut |_| {}).unwrap();
+    assert!(other.runs.iter().all(|r| !r.cached));
+}
+
+#[test]
+fn compare_reports_divergence_instead_of_failing() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_compare(dir.path(), 1e30);
+    config.train.optimizer = OptimizerKind::Adam;
+    let result = compare::run_compare(&config, &data, &mut |_| {}).unwrap();
+    for r in &result.runs {
+        assert!(
+            matches!(r.status, RunStatus::Diverged { epoch: 1, .. }),
+            "{:?}",
+            r.status
+        );
+    }
+    let md = std::fs::read_to_string(&result.summary).unwrap();
+    assert!(md.contains("diverged at epoch 1"), "{md}");
+    assert!(dir.path().join("compare.png").is_file());
+}
+
+#[test]
+fn studies_run_at_small_width() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    for (which, runs) in [(Study::Lab, 10), (Study::Glorot, 6), (Study::He, 4)] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StudyConfig {
+            study: which,
+            full: false,
+            epochs: Some(1),
+            train_limit: Some(500),
+            width: Some(16),
+            data_dir: mnist_dir(),
+            out_dir: dir.path().to_path_buf(),
+            use_cache: true,
+        };
+        let result = study::run_study(&config, &data, &mut |_| {}).unwrap();
+        assert_eq!(
+            result.parts.iter().map(|(_, r)| r.len()).sum::<usize>(),
+            runs,
+            "{which:?}"
+        );
+        assert!(result.chart.is_file());
+        let md = std::fs::read_to_string(&result.summary).unwrap();
+        assert_eq!(
+            md.lines()
+                .filter(|l| l.starts_with("| ") && !l.starts_with("| part"))
+                .count(),
+            runs,
+            "{md}"
+        );
+    }
+}
