@@ -49,6 +49,11 @@ fn bad_flags_exit_2_with_a_clear_message() {
     assert_usage_error(&["lab", "--epochs", "-3"], &["--epochs"]);
     assert_usage_error(&["plot", "runs/x", "--out", "chart.jpg"], &["png or .svg"]);
     assert_usage_error(&["frobnicate"], &["frobnicate"]);
+    assert_usage_error(&["compare", "--inits", "xavier,bogus"], &["bogus"]);
+    assert_usage_error(&["compare", "--activation", "swish"], &["swish", "softsign"]);
+    assert_usage_error(&["inspect", "--batch", "1"], &["--batch"]);
+    assert_usage_error(&["study", "hinton"], &["hinton", "glorot"]);
+    assert_usage_error(&["study", "he", "--width", "0"], &["--width"]);
 }
 
 #[test]
@@ -56,7 +61,7 @@ fn help_lists_the_commands() {
     let out = initlab(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["train", "lab", "plot"] {
+    for cmd in ["train", "lab", "plot", "compare", "inspect", "study"] {
         assert!(text.contains(cmd), "{text}");
     }
 }
