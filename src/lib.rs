@@ -14,6 +14,7 @@
 
 pub mod compare;
 pub mod data;
+pub mod dbn;
 pub mod init;
 pub mod inspect;
 pub mod lab;
@@ -24,6 +25,8 @@ pub mod optim;
 pub mod plot;
 pub mod pyfmt;
 pub mod pyrandom;
+pub mod rbm;
+pub mod rbm_plot;
 pub mod runs;
 pub mod study;
 pub mod train;

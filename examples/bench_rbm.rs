@@ -1,0 +1,224 @@
+//! RBM speed race against scikit-learn: one epoch over the 60,000 MNIST training images with 512
+//! hidden units, learning rate 0.1, batch 100, then the pseudo-log-likelihood on the 10,000 test
+//! images, for initlab and (when a Python with scikit-learn is found) for
+//! `sklearn.neural_network.BernoulliRBM(n_components=512, learning_rate=0.1, batch_size=100,
+//! n_iter=1, random_state=0)` via `scripts/bench_rbm_sklearn.py`.
+//!
+//! Equal settings: scikit-learn divides `learning_rate` by the batch size and applies it to
+//! summed statistics, i.e. ε = 0.1 on the mean gradient, which is what initlab's
+//! `learning_rate: 0.1` means. Its algorithm is PCD-1 with binary visible samples, no momentum,
+//! no weight decay, zero visible biases and batches in order: [`RbmConfig::sklearn`]. initlab runs
+//! that (PCD-1), the same with CD-1 (the issue's "CD-1 epoch"), and its own defaults (Hinton's
+//! Guide: CD-1, momentum 0.5, weight decay 2e-4, visible biases from the data, shuffled).
+//!
+//! Usage: `cargo run --release --example bench_rbm [-- --no-sklearn] [--dtype float32|float64]
+//! [--repeat N]` (`--dtype`: the precision scikit-learn fits in, default float32 like initlab;
+//! `--repeat`: epochs timed per configuration, each from scratch, the fastest reported, default 3,
+//! for both libraries — the machine may be shared).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use initlab::data;
+use initlab::rbm::{Rbm, RbmConfig, RbmTrainer};
+use tch::Tensor;
+
+const HIDDEN: i64 = 512;
+
+/// A Python that can `import sklearn`: `tools/reference/.venv/bin/python`, then `python3`.
+fn find_python(root: &Path) -> Option<PathBuf> {
+    let candidates = [
+        root.join("tools/reference/.venv/bin/python"),
+        PathBuf::from("python3"),
+    ];
+    candidates.into_iter().find(|p| {
+        Command::new(p)
+            .args(["-c", "import sklearn"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    })
+}
+
+struct Outcome {
+    label: &'static str,
+    seconds: f64,
+    pll10: f64,
+}
+
+/// Mean PLL over the test images for one draw of flipped units, and over 10 draws.
+fn plls(rbm: &Rbm, test: &Tensor) -> Result<(f64, f64)> {
+    let one = rbm.mean_pseudo_log_likelihood(test)?;
+    let mut sum = one;
+    for _ in 1..10 {
+        sum += rbm.mean_pseudo_log_likelihood(test)?;
+    }
+    Ok((one, sum / 10.0))
+}
+
+fn run(
+    label: &'static str,
+    config: &RbmConfig,
+    train: &Tensor,
+    test: &Tensor,
+    repeat: usize,
+) -> Result<Outcome> {
+    // Best of `repeat` epochs, each from the same seed and a fresh RBM (identical work).
+    let mut seconds = f64::INFINITY;
+    let mut rbm = None;
+    for _ in 0..repeat {
+        tch::manual_seed(0);
+        let mut r = Rbm::for_data(train, HIDDEN, config)?;
+        let mut trainer = RbmTrainer::new(&r, config)?;
+        let started = Instant::now();
+        trainer.train_epoch(&mut r, train, &mut |_, _| {})?;
+        seconds = seconds.min(started.elapsed().as_secs_f64());
+        rbm = Some(r);
+    }
+    let rbm = rbm.context("no repetition ran")?;
+    let (pll, pll10) = plls(&rbm, test)?;
+    println!("  initlab {label:<52} {seconds:>7.2} s   PLL {pll:>8.2} (10 draws {pll10:>8.2})");
+    Ok(Outcome {
+        label,
+        seconds,
+        pll10,
+    })
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut with_sklearn = true;
+    let mut dtype = "float32".to_string();
+    let mut repeat = 3usize;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--no-sklearn" => with_sklearn = false,
+            "--dtype" => {
+                dtype = it
+                    .next()
+                    .filter(|d| *d == "float32" || *d == "float64")
+                    .context("--dtype needs float32 or float64")?
+                    .clone()
+            }
+            "--repeat" => {
+                repeat = it
+                    .next()
+                    .and_then(|r| r.parse().ok())
+                    .filter(|&r: &usize| r >= 1)
+                    .context("--repeat needs a positive integer")?
+            }
+            other => {
+                bail!("unknown argument {other:?} (expected --no-sklearn, --dtype float32|float64, --repeat N)")
+            }
+        }
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    println!(
+        "libtorch threads: {}; {}",
+        tch::get_num_threads(),
+        initlab::mkl::kernel_choice()
+    );
+    let mnist = data::load_dir(&data::mnist::bundled_dir())?;
+    let train = mnist.train.images_unit(); // [60000, 784]
+    let test = mnist.test.images_unit(); // [10000, 784]
+
+    // Warm-up (threads, allocator, oneMKL's kernels): 20 updates on a throwaway RBM.
+    {
+        let config = RbmConfig::sklearn(0.1, 100);
+        let mut rbm = Rbm::new(784, HIDDEN, 0.01)?;
+        let mut trainer = RbmTrainer::new(&rbm, &config)?;
+        trainer.train_epoch(&mut rbm, &train.narrow(0, 0, 2000), &mut |_, _| {})?;
+    }
+
+    println!(
+        "one epoch (fastest of {repeat}), {HIDDEN} hidden units, learning rate 0.1 (mean gradient), batch 100, \
+         60000 images; PLL = mean pseudo-log-likelihood on the 10000 test images"
+    );
+    let cd1_sklearn = RbmConfig {
+        persistent: false,
+        ..RbmConfig::sklearn(0.1, 100)
+    };
+    let outcomes = [
+        run(
+            "CD-1, scikit-learn's settings",
+            &cd1_sklearn,
+            &train,
+            &test,
+            repeat,
+        )?,
+        run(
+            "PCD-1, scikit-learn's settings (its algorithm)",
+            &RbmConfig::sklearn(0.1, 100),
+            &train,
+            &test,
+            repeat,
+        )?,
+        run(
+            "CD-1, Hinton's Guide defaults (RbmConfig::default)",
+            &RbmConfig::default(),
+            &train,
+            &test,
+            repeat,
+        )?,
+    ];
+
+    if !with_sklearn {
+        return Ok(());
+    }
+    let Some(python) = find_python(&root) else {
+        println!(
+            "scikit-learn not found (tried tools/reference/.venv/bin/python and python3); \
+             `pip install scikit-learn` to race it"
+        );
+        return Ok(());
+    };
+    let script = root.join("scripts/bench_rbm_sklearn.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .args(["--dtype", &dtype, "--repeat", &repeat.to_string()])
+        .output()
+        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed:\n{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| -> Result<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            .with_context(|| format!("{} printed no {name} line:\n{text}", script.display()))
+    };
+    let number = |name: &str| -> Result<f64> {
+        let v = field(name)?;
+        v.parse()
+            .with_context(|| format!("{name} {v:?} is not a number"))
+    };
+    let (sk_seconds, sk_pll, sk_pll10) = (
+        number("sklearn_seconds ")?,
+        number("sklearn_pll ")?,
+        number("sklearn_pll10 ")?,
+    );
+    println!(
+        "  sklearn {:<52} {sk_seconds:>7.2} s   PLL {sk_pll:>8.2} (10 draws {sk_pll10:>8.2})",
+        format!(
+            "BernoulliRBM {} ({dtype}, PCD-1)",
+            field("sklearn_version ")?
+        )
+    );
+    println!("ratio (scikit-learn seconds / initlab seconds) and PLL difference (initlab − scikit-learn, 10 draws):");
+    for o in &outcomes {
+        println!(
+            "  {:<52} {:>5.1}× faster   PLL {:+.2}",
+            o.label,
+            sk_seconds / o.seconds,
+            o.pll10 - sk_pll10
+        );
+    }
+    Ok(())
+}

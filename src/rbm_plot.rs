@@ -1,0 +1,209 @@
+//! Pictures of an RBM as pixel grids (no text): its filters, reconstructions and Gibbs samples.
+//!
+//! Each picture is a grid of square grey tiles (e.g. 28×28 for MNIST) on a dark separator
+//! colour, every pixel enlarged to [`SCALE`]×[`SCALE`], written as PNG through plotters'
+//! `BitMapBackend` (headless, no fonts needed).
+
+use std::path::Path;
+
+use anyhow::{anyhow, ensure, Context, Result};
+use plotters::backend::{BitMapBackend, DrawingBackend};
+use tch::{Kind, Tensor};
+
+use crate::rbm::Rbm;
+
+/// Every image pixel becomes a `SCALE`×`SCALE` block.
+pub const SCALE: u32 = 2;
+/// Width of the separators between tiles, in image pixels (before scaling).
+pub const SEPARATOR: u32 = 1;
+/// Colour of the separators (RGB).
+const SEPARATOR_RGB: [u8; 3] = [70, 90, 140];
+
+/// A grid of `rows × cols` square tiles of `side × side` grey values in [0, 1].
+struct Grid {
+    rows: u32,
+    cols: u32,
+    side: u32,
+    /// Row-major tiles; missing tiles stay separator-coloured.
+    tiles: Vec<Vec<f32>>,
+}
+
+impl Grid {
+    fn size(&self) -> (u32, u32) {
+        let w = self.cols * self.side + (self.cols + 1) * SEPARATOR;
+        let h = self.rows * self.side + (self.rows + 1) * SEPARATOR;
+        (w * SCALE, h * SCALE)
+    }
+
+    /// RGB bytes of the whole picture.
+    fn rgb(&self) -> Vec<u8> {
+        let (w, h) = self.size();
+        let mut buf: Vec<u8> = SEPARATOR_RGB
+            .iter()
+            .copied()
+            .cycle()
+            .take((w * h * 3) as usize)
+            .collect();
+        for (t, tile) in self.tiles.iter().enumerate() {
+            let (r, c) = (t as u32 / self.cols, t as u32 % self.cols);
+            let x0 = SEPARATOR + c * (self.side + SEPARATOR);
+            let y0 = SEPARATOR + r * (self.side + SEPARATOR);
+            for y in 0..self.side {
+                for x in 0..self.side {
+                    let g = tile[(y * self.side + x) as usize].clamp(0.0, 1.0);
+                    let g = (g * 255.0).round() as u8;
+                    for dy in 0..SCALE {
+                        for dx in 0..SCALE {
+                            let px = (x0 + x) * SCALE + dx;
+                            let py = (y0 + y) * SCALE + dy;
+                            let o = ((py * w + px) * 3) as usize;
+                            buf[o..o + 3].copy_from_slice(&[g, g, g]);
+                        }
+                    }
+                }
+            }
+        }
+        buf
+    }
+
+    fn write_png(&self, path: &Path) -> Result<()> {
+        ensure!(
+            path.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("png")),
+            "picture file {} must end in .png",
+            path.display()
+        );
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating directory {}", parent.display()))?;
+        }
+        let size = self.size();
+        let rgb = self.rgb();
+        let mut backend = BitMapBackend::new(path, size);
+        backend
+            .blit_bitmap((0, 0), size, &rgb)
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(|| format!("drawing {}", path.display()))?;
+        backend
+            .present()
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(|| format!("writing picture {}", path.display()))
+    }
+}
+
+/// Side of the square images of `n` pixels (`√n`), or an error.
+fn tile_side(n: i64) -> Result<u32> {
+    let side = (n as f64).sqrt().round() as i64;
+    ensure!(
+        side > 0 && side * side == n,
+        "pictures need square images, but {n} visible units is not a square number of pixels"
+    );
+    Ok(side as u32)
+}
+
+/// Rows of `t` (`[n, side²]`, any float kind) as `f32` vectors.
+fn rows_of(t: &Tensor) -> Result<Vec<Vec<f32>>> {
+    let t = t.to_kind(Kind::Float).contiguous();
+    let n = t.size()[0];
+    (0..n)
+        .map(|i| Vec::<f32>::try_from(t.get(i)).map_err(|e| anyhow!("reading tensor row {i}: {e}")))
+        .collect()
+}
+
+/// `filters.png`: the weights of the first 100 hidden units (fewer if the RBM has fewer) as a
+/// 10×10 grid of `√V × √V` tiles, each min–max scaled to black…white on its own (so a tile shows
+/// the shape of that unit's receptive field, not its strength).
+pub fn filters_png(rbm: &Rbm, path: &Path) -> Result<()> {
+    let side = tile_side(rbm.n_visible())?;
+    let n = rbm.n_hidden().min(100);
+    let w = tch::no_grad(|| {
+        let w = rbm.weight.narrow(0, 0, n); // [n, V]
+        let lo = w.amin([1], true); // [n, 1]
+        let hi = w.amax([1], true); // [n, 1]
+        (&w - &lo) / (hi - &lo).clamp_min(1e-12) // [n, V] in [0, 1]
+    });
+    let grid = Grid {
+        rows: (n as u32).div_ceil(10),
+        cols: 10.min(n as u32),
+        side,
+        tiles: rows_of(&w)?,
+    };
+    grid.write_png(path)
+}
+
+/// `reconstructions.png`: the first 20 of `images` (`[n, V]` in [0, 1]; fewer if `n < 20`) beside
+/// their one-step reconstructions `p(v | h)`, `h ~ p(h|v)` ([`Rbm::reconstruct`]), as 2 rows of 10
+/// pairs (original on the left, reconstruction on the right).
+pub fn reconstructions_png(rbm: &Rbm, images: &Tensor, path: &Path) -> Result<()> {
+    rbm.check_visible(images, "images to reconstruct")?;
+    let side = tile_side(rbm.n_visible())?;
+    let n = images.size()[0].min(20);
+    ensure!(n > 0, "no images to reconstruct");
+    let v = images.narrow(0, 0, n); // [n, V]
+    let r = rbm.reconstruct(&v); // [n, V]
+    let pairs = Tensor::stack(&[&v, &r], 1).reshape([2 * n, rbm.n_visible()]); // [2n, V]
+    let cols = 20.min(2 * n as u32);
+    let grid = Grid {
+        rows: (2 * n as u32).div_ceil(cols),
+        cols,
+        side,
+        tiles: rows_of(&pairs)?,
+    };
+    grid.write_png(path)
+}
+
+/// `samples.png`: 10 Gibbs chains of `steps` steps, one per row, shown at 10 evenly spaced steps
+/// (every `steps / 10`; 1000 steps → every 100). Each chain starts from binary noise drawn from
+/// `p(v_i = 1) = σ(b_i)` (the RBM with its weights ignored), and each shown picture is `p(v|h)` at
+/// that step (the mean of the next visible sample, less noisy than the binary sample).
+///
+/// What it shows depends on how the RBM was trained: after a few epochs of CD-1 with the Guide's
+/// defaults the chains drift to near-blank images within ~100 steps (CD-1 never visits the
+/// model's spurious modes, so it does not remove them); an RBM trained with PCD (e.g. learning
+/// rate 0.05, batch 20, 5 epochs) gives chains that settle into digits. See also
+/// [`samples_png_from`].
+pub fn samples_png(rbm: &Rbm, path: &Path, steps: usize) -> Result<()> {
+    let start = tch::no_grad(|| {
+        rbm.visible_bias
+            .sigmoid()
+            .unsqueeze(0)
+            .expand([10, rbm.n_visible()], false)
+            .bernoulli()
+    }); // [10, V]
+    samples_png_from(rbm, &start, path, steps)
+}
+
+/// [`samples_png`] with the chains starting from the rows of `start` (`[chains, V]`, e.g. test
+/// digits): one row per chain, 10 snapshots per row.
+pub fn samples_png_from(rbm: &Rbm, start: &Tensor, path: &Path, steps: usize) -> Result<()> {
+    rbm.check_visible(start, "chain start")?;
+    let side = tile_side(rbm.n_visible())?;
+    let chains = start.size()[0];
+    ensure!(chains > 0, "no chains to run");
+    ensure!(
+        steps >= 10,
+        "a sample picture needs at least 10 Gibbs steps, got {steps}"
+    );
+    let every = steps / 10;
+    let snapshots = tch::no_grad(|| {
+        let mut v = start.shallow_clone(); // [chains, V]
+        let mut shown = Vec::with_capacity(10);
+        for step in 1..=10 * every {
+            let h = rbm.sample_hidden(&v); // [chains, H]
+            let pv = rbm.visible_probs(&h); // [chains, V]
+            if step % every == 0 {
+                shown.push(pv.shallow_clone());
+            }
+            v = pv.bernoulli(); // [chains, V]
+        }
+        Tensor::stack(&shown, 1).reshape([chains * 10, rbm.n_visible()]) // [chains·10, V]
+    });
+    let grid = Grid {
+        rows: chains as u32,
+        cols: 10,
+        side,
+        tiles: rows_of(&snapshots)?,
+    };
+    grid.write_png(path)
+}
