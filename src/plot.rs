@@ -135,6 +135,8 @@ fn tick_label(y: f64) -> String {
     let a = y.abs();
     if a == 0.0 {
         "0".to_string()
+    } else if a >= 1e5 {
+        format!("{y:.0e}")
     } else if a >= 100.0 || (a >= 1.0 && (y - y.round()).abs() < 1e-9 * a) {
         format!("{y:.0}")
     } else if a >= 10.0 {
@@ -147,19 +149,29 @@ fn tick_label(y: f64) -> String {
     }
 }
 
-/// A log-scale axis over the series' values with labels at 1-2-5 steps of each decade.
+/// A log-scale axis over the series' values, labelled at 1-2-5 steps of each decade when it
+/// spans a few decades, at every decade (or every k-th) when it spans more.
 fn log_axis(series: &[Series]) -> WithKeyPoints<LogCoord<f64>> {
     let range = log_range(series);
+    let (lo, hi) = (
+        range.start.log10().floor() as i32,
+        range.end.log10().ceil() as i32,
+    );
+    let decades = (hi - lo).max(1);
+    let multipliers: &[f64] = if decades <= 4 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
+    let step = (decades / 12 + 1).max(1);
     let mut keys = Vec::new();
-    let mut decade = 10f64.powf(range.start.log10().floor());
-    while decade <= range.end {
-        for m in [1.0, 2.0, 5.0] {
-            let k = decade * m;
+    for e in (lo..=hi).step_by(step as usize) {
+        for m in multipliers {
+            let k = m * 10f64.powi(e);
             if k >= range.start && k <= range.end {
                 keys.push(k);
             }
         }
-        decade *= 10.0;
     }
     range.log_scale().with_key_points(keys)
 }
