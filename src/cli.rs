@@ -9,6 +9,8 @@ use initlab::inspect::InspectConfig;
 use initlab::lab::LabConfig;
 use initlab::model::{Activation, InitScheme, MlpSpec, Widths};
 use initlab::optim::OptimizerKind;
+use initlab::pretrain::PretrainConfig;
+use initlab::rbm::RbmConfig;
 use initlab::study::{Study, StudyConfig};
 use initlab::train::TrainConfig;
 
@@ -40,6 +42,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Reproduce a paper's experiment on a 2-core budget: glorot, he or lab.
     Study(StudyArgs),
+    /// Greedy layer-wise DBN pretraining (stacked RBMs); the result initializes `train --init dbn`.
+    Pretrain(PretrainArgs),
 }
 
 /// Settings shared by every training command.
@@ -102,7 +106,7 @@ pub struct TrainArgs {
     pub model: Widths,
 
     /// Weight init: torch-default, normal (N(0,1)), xavier-uniform, xavier-normal, kaiming-uniform,
-    /// kaiming-normal, glorot-standard, orthogonal, lsuv (aliases: xavier, he).
+    /// kaiming-normal, glorot-standard, orthogonal, lsuv, dbn (with --pretrained; aliases: xavier, he).
     #[arg(long, default_value = "xavier-uniform", value_parser = parse_init)]
     pub init: InitScheme,
 
@@ -120,6 +124,10 @@ pub struct TrainArgs {
     /// Name of the run directory (default: <model>-<init>).
     #[arg(long)]
     pub name: Option<String>,
+
+    /// Directory of a DBN saved by `initlab pretrain` (needed by --init dbn).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub pretrained: Option<PathBuf>,
 }
 
 impl TrainArgs {
@@ -154,6 +162,10 @@ pub struct LabArgs {
     /// Output directory.
     #[arg(long, default_value = "runs/lab", value_name = "DIR")]
     pub out: PathBuf,
+
+    /// Epochs per RBM for the DBN-initialized deep run.
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub dbn_epochs: u32,
 }
 
 impl LabArgs {
@@ -163,6 +175,7 @@ impl LabArgs {
             train: self.training.train_config(),
             data_dir: self.training.data_dir(),
             out_dir: self.out.clone(),
+            dbn_epochs: self.dbn_epochs as usize,
         }
     }
 }
@@ -210,6 +223,10 @@ pub struct CompareArgs {
     /// Retrain even when a run with the same configuration is cached.
     #[arg(long)]
     pub no_cache: bool,
+
+    /// Directory of a DBN saved by `initlab pretrain` (needed when the inits include dbn).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub pretrained: Option<PathBuf>,
 }
 
 impl CompareArgs {
@@ -224,6 +241,7 @@ impl CompareArgs {
             out_dir: self.out.clone(),
             title: self.title.clone(),
             use_cache: !self.no_cache,
+            pretrained: self.pretrained.clone(),
         }
     }
 }
@@ -333,6 +351,90 @@ impl StudyArgs {
                 .unwrap_or_else(|| PathBuf::from("runs").join("study").join(self.study.name())),
             use_cache: !self.no_cache,
         }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PretrainArgs {
+    /// Layer widths, input first.
+    #[arg(long, default_value = "784,500,500,2000", value_parser = parse_widths)]
+    pub widths: Widths,
+
+    /// Epochs per RBM.
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub epochs: u32,
+
+    /// Gibbs steps of contrastive divergence (CD-k).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cd_k: u32,
+
+    /// Persistent contrastive divergence (PCD-k) instead of CD-k.
+    #[arg(long)]
+    pub persistent: bool,
+
+    /// Learning rate of the RBM updates.
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true, value_parser = positive_float)]
+    pub lr: f64,
+
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 2e-4, allow_negative_numbers = true, value_parser = non_negative_float)]
+    pub weight_decay: f64,
+
+    /// Examples per mini-batch.
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
+    pub batch_size: i64,
+
+    /// Train on the first N training images only.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
+    pub train_limit: Option<i64>,
+
+    /// Seed of torch's global generator.
+    #[arg(long, default_value_t = 777)]
+    pub seed: i64,
+
+    /// Directory with the MNIST IDX files (default: the bundled data/mnist).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Output directory.
+    #[arg(long, default_value = "runs/dbn", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+impl PretrainArgs {
+    /// The pretraining settings.
+    pub fn config(&self) -> PretrainConfig {
+        PretrainConfig {
+            widths: self.widths.0.clone(),
+            epochs: self.epochs as usize,
+            rbm: RbmConfig {
+                learning_rate: self.lr,
+                weight_decay: self.weight_decay,
+                batch_size: self.batch_size,
+                cd_k: self.cd_k as usize,
+                persistent: self.persistent,
+                ..RbmConfig::default()
+            },
+            train_limit: self.train_limit,
+            seed: self.seed,
+            out_dir: self.out.clone(),
+        }
+    }
+
+    /// The data directory, defaulting to the bundled MNIST.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(initlab::data::mnist::bundled_dir)
+    }
+}
+
+fn non_negative_float(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be a finite number ≥ 0, got {s}"))
     }
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::data::Mnist;
+use crate::dbn::DbnInit;
 use crate::model::{Activation, InitScheme, MlpSpec, Widths};
 use crate::plot::{self, RunCurves};
 use crate::runs::{self, RunConfig};
@@ -35,6 +36,8 @@ pub struct CompareConfig {
     pub title: Option<String>,
     /// Reuse finished runs with the same configuration found under `out_dir/runs`.
     pub use_cache: bool,
+    /// The pretrained DBN directory for the `dbn` init.
+    pub pretrained: Option<PathBuf>,
 }
 
 /// How a run ended.
@@ -120,11 +123,19 @@ pub struct CompareResult {
     pub summary: PathBuf,
 }
 
-/// A short hash of everything that determines a run's result.
+/// A short hash of everything that determines a run's result (for a DBN-initialized run, the
+/// pretrained stack's `dbn.json` too, which changes with every pretraining).
 pub fn config_hash(config: &RunConfig) -> Result<String> {
     let mut key = config.clone();
     key.name = String::new();
-    let json = serde_json::to_string(&key).context("serialising a run configuration")?;
+    let mut json = serde_json::to_string(&key).context("serialising a run configuration")?;
+    if let Some(dir) = &config.pretrained {
+        let meta = dir.join(crate::dbn::META_FILE);
+        json.push_str(
+            &std::fs::read_to_string(&meta)
+                .with_context(|| format!("reading {}", meta.display()))?,
+        );
+    }
     let digest = Sha256::digest(json.as_bytes());
     Ok(digest.iter().take(6).map(|b| format!("{b:02x}")).collect())
 }
@@ -150,6 +161,14 @@ pub fn run_compare(
     std::fs::create_dir_all(&config.out_dir)
         .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
     let total = config.inits.len();
+    let dbn_init = if config.inits.contains(&InitScheme::Dbn) {
+        let dir = config.pretrained.as_deref().context(
+            "the dbn init needs a pretrained deep belief net: run `initlab pretrain` and pass --pretrained DIR",
+        )?;
+        Some(DbnInit::load(dir)?)
+    } else {
+        None
+    };
     let mut results = Vec::new();
     for (i, &init) in config.inits.iter().enumerate() {
         let spec = MlpSpec {
@@ -157,11 +176,17 @@ pub fn run_compare(
             activation: config.activation,
             init,
         };
+        let pretrained = if init == InitScheme::Dbn {
+            config.pretrained.clone()
+        } else {
+            None
+        };
         let mut run_config = RunConfig {
             name: String::new(),
             model: spec.clone(),
             train: config.train.clone(),
             data_dir: config.data_dir.clone(),
+            pretrained,
         };
         let hash = config_hash(&run_config)?;
         run_config.name = format!("{init}-{hash}");
@@ -186,9 +211,16 @@ pub fn run_compare(
             cached: false,
         });
         let started = Instant::now();
-        let outcome = train::train(&spec, data, &config.train, &mut |p| {
-            observer(CompareEvent::Train(p))
-        });
+        let outcome = match (&dbn_init, init) {
+            (Some(hook), InitScheme::Dbn) => {
+                train::train_with(&spec, data, &config.train, Some(hook), &mut |p| {
+                    observer(CompareEvent::Train(p))
+                })
+            }
+            _ => train::train(&spec, data, &config.train, &mut |p| {
+                observer(CompareEvent::Train(p))
+            }),
+        };
         let seconds = started.elapsed().as_secs_f64();
         let run = match outcome {
             Ok((model, history)) => {

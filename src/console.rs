@@ -5,6 +5,8 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use initlab::compare::CompareEvent;
+use initlab::dbn::DbnProgress;
+use initlab::rbm::RbmProgress;
 use initlab::train::Progress;
 
 /// Writes a line to stdout; when stdout is a closed pipe (`initlab … | head`), ends the program
@@ -83,6 +85,53 @@ impl Console {
             Progress::Epoch(record) => {
                 self.println(&record.lab_line());
             }
+        }
+    }
+
+    /// Handles one event of DBN pretraining: a line per RBM and per epoch, a bar for batches.
+    pub fn dbn_progress(&mut self, event: DbnProgress) {
+        match event {
+            DbnProgress::Layer {
+                layer,
+                layers,
+                n_visible,
+                n_hidden,
+            } => {
+                self.finish();
+                self.println(&format!("RBM {layer}/{layers}: {n_visible} → {n_hidden}"));
+            }
+            DbnProgress::Rbm { layer, event } => match event {
+                RbmProgress::Batch {
+                    epoch,
+                    batch,
+                    batches,
+                } => {
+                    if self.show_bar && self.bar.is_none() {
+                        let bar = ProgressBar::with_draw_target(
+                            Some(batches as u64),
+                            ProgressDrawTarget::stderr(),
+                        );
+                        let style = ProgressStyle::with_template(
+                            "{prefix} [{bar:30}] {pos}/{len} batches  {elapsed}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> ");
+                        bar.set_style(style);
+                        self.bar = Some(bar);
+                    }
+                    if let Some(bar) = &self.bar {
+                        bar.set_prefix(format!("RBM {layer} epoch {epoch}"));
+                        bar.set_position(batch as u64);
+                    }
+                }
+                RbmProgress::Epoch(r) => {
+                    self.finish();
+                    self.println(&format!(
+                        "  epoch {:>3}: reconstruction error {:.5}, pseudo-log-likelihood {:.2}, {:.1} s",
+                        r.epoch, r.reconstruction_error, r.pseudo_log_likelihood, r.seconds
+                    ));
+                }
+            },
         }
     }
 

@@ -411,3 +411,33 @@ fn join(widths: &[i64]) -> String {
 pub fn files(dir: &Path) -> [PathBuf; 2] {
     [dir.join(WEIGHTS_FILE), dir.join(META_FILE)]
 }
+
+/// A pretrained DBN as a data-dependent initializer ([`crate::model::InitScheme::Dbn`]): copies
+/// the RBMs' weights and hidden biases into the MLP's first layers ([`init_mlp_from_dbn`]).
+#[derive(Debug)]
+pub struct DbnInit {
+    /// The pretrained stack.
+    pub dbn: Dbn,
+    /// Where it was loaded from (for messages).
+    pub source: PathBuf,
+}
+
+impl DbnInit {
+    /// Loads the DBN saved in `dir`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        Ok(DbnInit {
+            dbn: Dbn::load(dir)?,
+            source: dir.to_path_buf(),
+        })
+    }
+}
+
+impl crate::lsuv::DataDependentInit for DbnInit {
+    fn name(&self) -> String {
+        format!("DBN from {}", self.source.display())
+    }
+
+    fn initialize(&self, mlp: &mut Mlp, _inputs: &Tensor) -> Result<()> {
+        init_mlp_from_dbn(&self.dbn, mlp)
+    }
+}

@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::data::Mnist;
-use crate::model::{InitScheme, MlpSpec};
+use crate::dbn::{DbnInit, DbnProgress};
+use crate::lsuv::DataDependentInit;
+use crate::model::{Activation, InitScheme, MlpSpec};
 use crate::plot::{self, RunCurves};
+use crate::pretrain::{self, PretrainConfig};
 use crate::runs::{self, RunConfig};
 use crate::train::{self, History, Progress, TrainConfig};
 
@@ -22,6 +25,8 @@ pub struct LabConfig {
     pub data_dir: PathBuf,
     /// Output directory (`runs/lab`): one sub-directory per run, `compare.png`, `report.md`.
     pub out_dir: PathBuf,
+    /// Epochs per RBM when pretraining the DBN of the `deep-sigmoid-dbn` run.
+    pub dbn_epochs: usize,
 }
 
 impl Default for LabConfig {
@@ -30,6 +35,7 @@ impl Default for LabConfig {
             train: TrainConfig::default(),
             data_dir: crate::data::mnist::bundled_dir(),
             out_dir: PathBuf::from("runs").join("lab"),
+            dbn_epochs: 3,
         }
     }
 }
@@ -56,7 +62,7 @@ pub struct LabRun {
     pub notebook: Option<NotebookRecord>,
 }
 
-/// The four runs of the lab.
+/// The runs of the lab: the notebooks' three, He init, and the deep net initialized from a DBN.
 pub fn lab_runs() -> Vec<LabRun> {
     vec![
         LabRun {
@@ -91,6 +97,14 @@ pub fn lab_runs() -> Vec<LabRun> {
                 accuracy: 0.9818999767303467,
             }),
         },
+        LabRun {
+            name: "deep-sigmoid-dbn",
+            spec: MlpSpec {
+                activation: Activation::Sigmoid,
+                ..MlpSpec::deep(InitScheme::Dbn)
+            },
+            notebook: None,
+        },
     ]
 }
 
@@ -106,6 +120,17 @@ pub enum LabEvent<'a> {
         /// The run.
         run: &'a LabRun,
     },
+    /// The current run pretrains a DBN first.
+    Pretrain {
+        /// The run.
+        run: &'a LabRun,
+        /// Epochs per RBM.
+        epochs: usize,
+        /// RBMs in the stack.
+        layers: usize,
+    },
+    /// Progress of the DBN pretraining.
+    Dbn(DbnProgress<'a>),
     /// Progress inside the current run.
     Train(Progress<'a>),
     /// A run finished and was saved.
@@ -147,16 +172,52 @@ pub fn run_lab(
             total: plan.len(),
             run,
         });
-        let (model, history) = train::train(&run.spec, data, &config.train, &mut |p| {
-            observer(LabEvent::Train(p))
-        })
-        .with_context(|| format!("lab run {}", run.name))?;
         let dir = config.out_dir.join(run.name);
+        let (hook, pretrained) = if run.spec.init == InitScheme::Dbn {
+            // Greedy pretraining of the hidden layers (784-512-512-512-512), then fine-tuning.
+            let widths = run.spec.widths.0[..run.spec.widths.0.len() - 1].to_vec();
+            let pre = PretrainConfig {
+                widths,
+                epochs: config.dbn_epochs,
+                seed: config.train.seed,
+                train_limit: config.train.train_limit,
+                out_dir: dir.join("dbn"),
+                ..PretrainConfig::default()
+            };
+            observer(LabEvent::Pretrain {
+                run,
+                epochs: pre.epochs,
+                layers: pre.widths.len() - 1,
+            });
+            let result = pretrain::run_pretrain(&pre, data, &mut |p| observer(LabEvent::Dbn(p)))
+                .with_context(|| format!("lab run {}: DBN pretraining", run.name))?;
+            let source = pre.out_dir.clone();
+            (
+                Some(DbnInit {
+                    dbn: result.dbn,
+                    source: source.clone(),
+                }),
+                Some(source),
+            )
+        } else {
+            (None, None)
+        };
+        let hook_ref = hook.as_ref().map(|h| h as &dyn DataDependentInit);
+        let own = run.spec.init.data_dependent();
+        let (model, history) = train::train_with(
+            &run.spec,
+            data,
+            &config.train,
+            hook_ref.or(own.as_deref()),
+            &mut |p| observer(LabEvent::Train(p)),
+        )
+        .with_context(|| format!("lab run {}", run.name))?;
         let run_config = RunConfig {
             name: run.name.to_string(),
             model: run.spec.clone(),
             train: config.train.clone(),
             data_dir: config.data_dir.clone(),
+            pretrained,
         };
         runs::save_run(&dir, &run_config, &history, &model)?;
         observer(LabEvent::RunEnd {

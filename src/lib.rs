@@ -9,6 +9,8 @@
 //! - [`optim`]: PyTorch's Adam, bit for bit; SGD.
 //! - [`train`]: the lab's training loop, returning a history.
 //! - [`runs`], [`plot`], [`lab`]: run directories, charts, and the lab's main job.
+//! - [`rbm`], [`dbn`], [`pretrain`], [`rbm_plot`]: RBM/DBN pretraining as an initializer, and its pictures.
+//! - [`lsuv`], [`compare`], [`inspect`], [`study`]: data-dependent init, comparisons, signal inspection, paper studies.
 //! - [`mkl`]: oneMKL's kernel choice on non-Intel CPUs (why the port is fast and bit-exact there).
 //! - [`pyrandom`]: Python's `random` module (Mersenne Twister), for the notebooks' random test image.
 
@@ -23,6 +25,7 @@ pub mod mkl;
 pub mod model;
 pub mod optim;
 pub mod plot;
+pub mod pretrain;
 pub mod pyfmt;
 pub mod pyrandom;
 pub mod rbm;

@@ -10,11 +10,14 @@ use clap::Parser;
 use cli::{Cli, Command};
 use console::Console;
 
+use initlab::dbn::DbnInit;
 use initlab::lab::{self, LabEvent};
+use initlab::lsuv::DataDependentInit;
+use initlab::model::InitScheme;
 use initlab::plot::{self, RunCurves};
 use initlab::runs::{self, RunConfig};
 use initlab::study::StudyEvent;
-use initlab::{compare, data, inspect, study, train};
+use initlab::{compare, data, inspect, pretrain, study, train};
 
 /// Reads a text file the program has just written.
 fn read(path: &std::path::Path) -> Result<String> {
@@ -39,8 +42,22 @@ fn run(cli: Cli) -> Result<()> {
             let data_dir = args.training.data_dir();
             let data = data::load_dir(&data_dir)
                 .with_context(|| format!("loading MNIST from {}", data_dir.display()))?;
+            let hook = match (&args.pretrained, spec.init) {
+                (Some(dir), InitScheme::Dbn) => Some(DbnInit::load(dir)?),
+                (Some(_), init) => {
+                    anyhow::bail!("--pretrained is only used by --init dbn, not {init}")
+                }
+                (None, _) => None,
+            };
+            let own = spec.init.data_dependent();
+            let hook_ref = hook
+                .as_ref()
+                .map(|h| h as &dyn DataDependentInit)
+                .or(own.as_deref());
             let mut console = Console::new(cli.quiet);
-            let result = train::train(&spec, &data, &config, &mut |p| console.progress(p));
+            let result = train::train_with(&spec, &data, &config, hook_ref, &mut |p| {
+                console.progress(p)
+            });
             console.finish();
             let (model, history) = result?;
             console::emit!("Learning finished");
@@ -59,6 +76,7 @@ fn run(cli: Cli) -> Result<()> {
                 model: spec,
                 train: config,
                 data_dir,
+                pretrained: args.pretrained.clone(),
             };
             runs::save_run(&dir, &run_config, &history, &model)?;
             console::emit!(
@@ -81,6 +99,10 @@ fn run(cli: Cli) -> Result<()> {
                         run.spec.init
                     ));
                 }
+                LabEvent::Pretrain { epochs, layers, .. } => console.println(&format!(
+                    "DBN pretraining: {layers} RBMs, {epochs} epochs each"
+                )),
+                LabEvent::Dbn(p) => console.dbn_progress(p),
                 LabEvent::Train(p) => console.progress(p),
                 LabEvent::RunEnd { history, dir, .. } => {
                     console.finish();
@@ -161,6 +183,26 @@ fn run(cli: Cli) -> Result<()> {
                 "Chart: {}\nSummary: {}",
                 result.chart.display(),
                 result.summary.display()
+            );
+            Ok(())
+        }
+        Command::Pretrain(args) => {
+            let config = args.config();
+            let data_dir = args.data_dir();
+            let data = data::load_dir(&data_dir)
+                .with_context(|| format!("loading MNIST from {}", data_dir.display()))?;
+            let mut console = Console::new(cli.quiet);
+            let result = pretrain::run_pretrain(&config, &data, &mut |p| console.dbn_progress(p));
+            console.finish();
+            let result = result?;
+            console::emit!("\n{}", read(&config.out_dir.join("pretrain.md"))?);
+            for f in &result.files {
+                console::emit!("Wrote {}", f.display());
+            }
+            console::emit!(
+                "Fine-tune with: initlab train --model {},10 --activation sigmoid --init dbn --pretrained {}",
+                config.widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(","),
+                config.out_dir.display()
             );
             Ok(())
         }

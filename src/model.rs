@@ -127,11 +127,15 @@ pub enum InitScheme {
     /// Mishkin & Matas (2015): orthonormal, then rescaled on a data batch to unit output variance
     /// per layer ([`crate::lsuv::Lsuv`], applied by training).
     Lsuv,
+    /// Hinton, Osindero & Teh (2006): the hidden layers copied from a pretrained deep belief net
+    /// ([`crate::dbn::DbnInit`], given to training); the layers the DBN does not cover (the output
+    /// layer) get Xavier-uniform.
+    Dbn,
 }
 
 impl InitScheme {
     /// Every scheme, in the order shown to users.
-    pub const ALL: [InitScheme; 9] = [
+    pub const ALL: [InitScheme; 10] = [
         InitScheme::TorchDefault,
         InitScheme::Normal,
         InitScheme::XavierUniform,
@@ -141,6 +145,7 @@ impl InitScheme {
         InitScheme::GlorotStandard,
         InitScheme::Orthogonal,
         InitScheme::Lsuv,
+        InitScheme::Dbn,
     ];
 
     /// The name used on the command line and in files.
@@ -155,6 +160,7 @@ impl InitScheme {
             InitScheme::GlorotStandard => "glorot-standard",
             InitScheme::Orthogonal => "orthogonal",
             InitScheme::Lsuv => "lsuv",
+            InitScheme::Dbn => "dbn",
         }
     }
 
@@ -181,6 +187,7 @@ impl InitScheme {
                 init::orthogonal_(weight, init::calculate_gain(activation.nonlinearity()))
             }
             InitScheme::Lsuv => init::orthogonal_(weight, 1.0),
+            InitScheme::Dbn => init::xavier_uniform_(weight, 1.0),
         }
     }
 

@@ -378,22 +378,29 @@ where
         .iter()
         .flat_map(|s| s.points.iter())
         .filter(|q| q.0.is_finite() && q.1.is_finite());
-    let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64, 0.0f64);
     for q in pts {
         x0 = x0.min(q.0);
         x1 = x1.max(q.0);
+        y0 = y0.min(q.1);
         y1 = y1.max(q.1);
     }
     if !x0.is_finite() || x0 >= x1 {
         (x0, x1) = (-1.0, 1.0);
     }
-    let y1 = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
+    // Zero stays on the axis (densities, likelihoods); a little room above and below.
+    let pad = (y1 - y0).max(1e-12) * 0.08;
+    let (y0, y1) = (
+        if y0 < 0.0 { y0 - pad } else { 0.0 },
+        if y1 > 0.0 { y1 + pad } else { 0.0 },
+    );
+    let (y0, y1) = if y0 == y1 { (0.0, 1.0) } else { (y0, y1) };
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(42)
         .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, 0.0..y1)
+        .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
     chart
         .configure_mesh()

@@ -24,6 +24,9 @@ pub struct RunConfig {
     pub train: TrainConfig,
     /// Where the data came from.
     pub data_dir: PathBuf,
+    /// The pretrained DBN the `dbn` init was taken from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<PathBuf>,
 }
 
 /// A run read back from disk.

@@ -121,6 +121,7 @@ pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
                 out_dir: config.out_dir.join(&name),
                 title: None,
                 use_cache: config.use_cache,
+                pretrained: None,
             },
             name,
             labels,
@@ -177,7 +178,8 @@ pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
                 InitScheme::KaimingNormal,
                 InitScheme::Lsuv,
             ];
-            let (epochs, limit) = if full { (15, None) } else { (15, None) };
+            // The lab's own setting already fits the budget: --full changes nothing here.
+            let (epochs, limit) = (15, None);
             let mut nets = vec![("shallow", Widths::shallow()), ("deep", Widths::deep())];
             if let Some(w) = config.width {
                 nets = vec![("shallow", hidden(2, w)), ("deep", hidden(4, w))];

@@ -9,7 +9,7 @@ use tch::{Kind, Reduction, Tensor};
 
 use crate::data::{Mnist, Split, TorchLoader};
 use crate::lsuv::DataDependentInit;
-use crate::model::{self, Mlp, MlpSpec};
+use crate::model::{self, InitScheme, Mlp, MlpSpec};
 use crate::optim::{Optimizer, OptimizerKind};
 
 /// Settings of one training run. `Default` is the lab's.
@@ -234,6 +234,10 @@ pub fn train_with(
         "the model's output width {classes} is smaller than the 10 classes"
     );
 
+    ensure!(
+        spec.init != InitScheme::Dbn || hook.is_some(),
+        "the dbn init needs a pretrained deep belief net: run `initlab pretrain` and pass --pretrained DIR"
+    );
     let train_x = train_split.images_unit(); // [n, 784] f32 in [0, 1]
     tch::manual_seed(config.seed);
     let mut model = Mlp::new(spec)?;

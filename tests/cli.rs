@@ -50,7 +50,10 @@ fn bad_flags_exit_2_with_a_clear_message() {
     assert_usage_error(&["plot", "runs/x", "--out", "chart.jpg"], &["png or .svg"]);
     assert_usage_error(&["frobnicate"], &["frobnicate"]);
     assert_usage_error(&["compare", "--inits", "xavier,bogus"], &["bogus"]);
-    assert_usage_error(&["compare", "--activation", "swish"], &["swish", "softsign"]);
+    assert_usage_error(
+        &["compare", "--activation", "swish"],
+        &["swish", "softsign"],
+    );
     assert_usage_error(&["inspect", "--batch", "1"], &["--batch"]);
     assert_usage_error(&["study", "hinton"], &["hinton", "glorot"]);
     assert_usage_error(&["study", "he", "--width", "0"], &["--width"]);

@@ -134,6 +134,7 @@ fn small_compare(dir: &std::path::Path, lr: f64) -> CompareConfig {
         out_dir: dir.to_path_buf(),
         title: None,
         use_cache: true,
+        pretrained: None,
     }
 }
 

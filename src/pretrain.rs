@@ -1,0 +1,196 @@
+//! `initlab pretrain`: greedy DBN pretraining on MNIST as a job — train the stack, save it, and
+//! draw what it learned (filters, reconstructions, samples, per-layer monitoring curves).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::data::Mnist;
+use crate::dbn::{self, Dbn, DbnProgress};
+use crate::plot::{self, Panel, Series};
+use crate::rbm::RbmConfig;
+use crate::rbm_plot;
+
+/// Settings of a pretraining run.
+#[derive(Debug, Clone)]
+pub struct PretrainConfig {
+    /// Layer widths, input first (`784,500,500,2000`).
+    pub widths: Vec<i64>,
+    /// Epochs per RBM.
+    pub epochs: usize,
+    /// RBM training settings (Hinton's Guide defaults).
+    pub rbm: RbmConfig,
+    /// Train on the first `n` training images only.
+    pub train_limit: Option<i64>,
+    /// `torch.manual_seed` before pretraining.
+    pub seed: i64,
+    /// Output directory: `dbn.safetensors`, `dbn.json`, pictures, `pretrain.md`.
+    pub out_dir: PathBuf,
+}
+
+impl Default for PretrainConfig {
+    fn default() -> Self {
+        PretrainConfig {
+            widths: vec![784, 500, 500, 2000],
+            epochs: 10,
+            rbm: RbmConfig::default(),
+            train_limit: None,
+            seed: 777,
+            out_dir: PathBuf::from("runs").join("dbn"),
+        }
+    }
+}
+
+/// What a pretraining run wrote.
+#[derive(Debug)]
+pub struct PretrainResult {
+    /// The trained stack.
+    pub dbn: Dbn,
+    /// Files written, in order.
+    pub files: Vec<PathBuf>,
+}
+
+/// Pretrains, saves and draws. The monitoring set is the first 1,000 test images.
+pub fn run_pretrain(
+    config: &PretrainConfig,
+    data: &Mnist,
+    progress: &mut dyn FnMut(DbnProgress),
+) -> Result<PretrainResult> {
+    std::fs::create_dir_all(&config.out_dir)
+        .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
+    let train = match config.train_limit {
+        Some(n) => data.train.take(n),
+        None => data.train.take(data.train.len()),
+    };
+    let x = train.images_unit(); // [n, 784]
+    let monitor = data
+        .test
+        .images_unit()
+        .narrow(0, 0, 1000.min(data.test.len())); // [1000, 784]
+    tch::manual_seed(config.seed);
+    let dbn = dbn::pretrain(
+        &x,
+        &monitor,
+        &config.widths,
+        &config.rbm,
+        config.epochs,
+        progress,
+    )?;
+    dbn.save(&config.out_dir)?;
+    let mut files: Vec<PathBuf> = dbn::files(&config.out_dir).to_vec();
+    let first = &dbn.rbms[0];
+    let out = |name: &str| config.out_dir.join(name);
+    rbm_plot::filters_png(first, &out("filters.png"))?;
+    rbm_plot::reconstructions_png(
+        first,
+        &monitor.narrow(0, 0, 20),
+        &out("reconstructions.png"),
+    )?;
+    rbm_plot::samples_png(first, &out("samples.png"), 1000)?;
+    pretrain_chart(&dbn, &out("pretrain.png"))?;
+    std::fs::write(out("pretrain.md"), summary_markdown(config, &dbn))
+        .with_context(|| format!("writing {}", out("pretrain.md").display()))?;
+    files.extend(
+        [
+            "filters.png",
+            "reconstructions.png",
+            "samples.png",
+            "pretrain.png",
+            "pretrain.md",
+        ]
+        .map(out),
+    );
+    Ok(PretrainResult { dbn, files })
+}
+
+/// `pretrain.png`: reconstruction error (log scale) and pseudo-log-likelihood per epoch, one line
+/// per layer; epoch 0 is the untrained RBM.
+pub fn pretrain_chart(dbn: &Dbn, path: &Path) -> Result<()> {
+    let series = |f: fn(&crate::rbm::RbmEpochRecord) -> f64| -> Vec<Series> {
+        dbn.histories
+            .iter()
+            .enumerate()
+            .map(|(l, h)| Series {
+                label: format!("RBM {} ({}→{})", l + 1, dbn.widths[l], dbn.widths[l + 1]),
+                points: h
+                    .initial
+                    .iter()
+                    .chain(h.epochs.iter())
+                    .map(|r| (r.epoch as f64, f(r)))
+                    .collect(),
+            })
+            .collect()
+    };
+    let panels = [
+        Panel {
+            title: "reconstruction error per unit".into(),
+            x_desc: "epoch".into(),
+            y_desc: "mean squared error (log scale)".into(),
+            series: series(|r| r.reconstruction_error),
+            log_y: true,
+        },
+        Panel {
+            title: "pseudo-log-likelihood per example".into(),
+            x_desc: "epoch".into(),
+            y_desc: "PLL (scikit-learn's estimator)".into(),
+            series: series(|r| r.pseudo_log_likelihood),
+            log_y: false,
+        },
+    ];
+    let title = format!(
+        "DBN {} pretraining ({}, lr {})",
+        dbn.widths
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join("-"),
+        dbn.config.algorithm(),
+        dbn.config.learning_rate
+    );
+    plot::panels_chart(&panels, &title, path)
+}
+
+/// `pretrain.md`: settings and the last epoch of each layer.
+pub fn summary_markdown(config: &PretrainConfig, dbn: &Dbn) -> String {
+    let mut md = String::from("# DBN pretraining\n\n");
+    let _ = writeln!(
+        md,
+        "Widths {}, {} epochs per layer, {} with learning rate {}, batch {}, momentum {} → {} after {} epochs, weight decay {}, seed {}{}.\n",
+        dbn.widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-"),
+        dbn.epochs,
+        dbn.config.algorithm(),
+        dbn.config.learning_rate,
+        dbn.config.batch_size,
+        dbn.config.initial_momentum,
+        dbn.config.final_momentum,
+        dbn.config.momentum_epochs,
+        dbn.config.weight_decay,
+        config.seed,
+        config.train_limit.map(|n| format!(", first {n} training images")).unwrap_or_default()
+    );
+    let _ = writeln!(md, "| layer | visible → hidden | reconstruction error (before → after) | pseudo-log-likelihood (before → after) | seconds |");
+    let _ = writeln!(md, "|---:|---|---|---|---:|");
+    for (l, h) in dbn.histories.iter().enumerate() {
+        let before = h.initial.as_ref();
+        let after = h.last();
+        let fmt = |r: Option<&crate::rbm::RbmEpochRecord>,
+                   f: fn(&crate::rbm::RbmEpochRecord) -> f64| {
+            r.map(|r| format!("{:.4}", f(r))).unwrap_or("—".into())
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} → {} | {} → {} | {} → {} | {:.1} |",
+            l + 1,
+            dbn.widths[l],
+            dbn.widths[l + 1],
+            fmt(before, |r| r.reconstruction_error),
+            fmt(after, |r| r.reconstruction_error),
+            fmt(before, |r| r.pseudo_log_likelihood),
+            fmt(after, |r| r.pseudo_log_likelihood),
+            h.epochs.iter().map(|e| e.seconds).sum::<f64>()
+        );
+    }
+    let _ = writeln!(md, "\n![monitoring](pretrain.png)\n\n![filters of the first RBM](filters.png)\n\n![reconstructions](reconstructions.png)\n\n![samples](samples.png)");
+    md
+}
