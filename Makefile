@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SETUP := scripts/setup-libtorch.sh
 
-.PHONY: all setup build run lab test lint fmt clippy bench reference parity examples clean
+.PHONY: all setup build run lab test lint fmt clippy bench bench-rbm reference parity examples clean
 
 all: build
 
@@ -34,13 +34,21 @@ clippy: setup
 lint: fmt clippy
 
 ## Seconds per epoch and GFLOP/s of the lab's training, and sgemm through libtorch for scale.
-## PyTorch runs beside it when a Python with torch is found (tools/reference/.venv or python3).
+## PyTorch runs beside it when a Python with torch is found (tools/reference/.venv or python3),
+## with oneMKL on the same kernels as initlab (the reference venv's preload) and without.
 bench: setup
 	$(CARGO) run --release --example bench_training -- all $(or $(EPOCHS),3)
 	@py=""; for p in tools/reference/.venv/bin/python python3; do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import torch' >/dev/null 2>&1; then py=$$p; break; fi; done; \
-	if [ -n "$$py" ]; then echo "--- PyTorch, same machine ($$py)"; $$py scripts/bench_pytorch.py all $(or $(EPOCHS),3); \
-	else echo "--- no Python with torch found: run 'make reference' to create tools/reference/.venv for the side-by-side"; fi
+	if [ -z "$$py" ]; then echo "--- no Python with torch found: run 'make reference' to create tools/reference/.venv for the side-by-side"; exit 0; fi; \
+	shim=tools/reference/.venv/lib/libinitlab_mkl_intel.so; \
+	if [ -f $$shim ]; then echo "--- PyTorch, same machine, oneMKL on initlab's kernels ($$py, LD_PRELOAD=$$shim)"; \
+	  LD_PRELOAD=$$shim $$py scripts/bench_pytorch.py all $(or $(EPOCHS),3); fi; \
+	echo "--- PyTorch, same machine, as installed ($$py)"; $$py scripts/bench_pytorch.py all $(or $(EPOCHS),3)
+
+## One CD-1 epoch of a 512-hidden RBM over 60k images, against scikit-learn's BernoulliRBM when installed.
+bench-rbm: setup
+	$(CARGO) run --release --example bench_rbm
 
 ## The three notebook examples against PyTorch 2.13's output, line by line (≈35 s).
 parity: setup

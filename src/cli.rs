@@ -93,9 +93,7 @@ impl TrainingArgs {
 
     /// The data directory, defaulting to the bundled MNIST.
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(initlab::data::mnist::bundled_dir)
+        or_bundled(&self.data_dir)
     }
 }
 
@@ -291,9 +289,7 @@ impl InspectArgs {
 
     /// The data directory, defaulting to the bundled MNIST.
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(initlab::data::mnist::bundled_dir)
+        or_bundled(&self.data_dir)
     }
 }
 
@@ -341,10 +337,7 @@ impl StudyArgs {
             epochs: self.epochs.map(|e| e as usize),
             train_limit: self.train_limit,
             width: self.width,
-            data_dir: self
-                .data_dir
-                .clone()
-                .unwrap_or_else(initlab::data::mnist::bundled_dir),
+            data_dir: or_bundled(&self.data_dir),
             out_dir: self
                 .out
                 .clone()
@@ -423,9 +416,7 @@ impl PretrainArgs {
 
     /// The data directory, defaulting to the bundled MNIST.
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(initlab::data::mnist::bundled_dir)
+        or_bundled(&self.data_dir)
     }
 }
 
@@ -455,6 +446,12 @@ fn parse_inits(s: &str) -> Result<InitList, String> {
 
 fn parse_study(s: &str) -> Result<Study, String> {
     s.parse().map_err(|e: anyhow::Error| e.to_string())
+}
+
+/// The given data directory, or the project's bundled MNIST.
+fn or_bundled(dir: &Option<PathBuf>) -> PathBuf {
+    dir.clone()
+        .unwrap_or_else(initlab::data::mnist::bundled_dir)
 }
 
 fn positive_float(s: &str) -> Result<f64, String> {

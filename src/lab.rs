@@ -306,6 +306,14 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, History)]) -> Str
          `initlab train --model shallow --init xavier-uniform` prints the same epoch costs, and the examples \
          reproduce the notebooks line by line."
     );
+    let _ = writeln!(
+        md,
+        "\n`deep-sigmoid-dbn` is the deep net with logistic units whose four hidden layers start from a deep \
+         belief net pretrained greedily on the training images ({} epochs of CD-1 per RBM, Hinton's Practical \
+         Guide settings; the stack, its filters and monitoring curves are in `deep-sigmoid-dbn/dbn/`); its \
+         output layer starts from Xavier. Its s/epoch excludes the pretraining.",
+        config.dbn_epochs
+    );
     let _ = writeln!(md, "\nPer-run files: `<run>/history.csv`, `history.json`, `config.json`, `model.safetensors`, `loss.png`.");
     md
 }

@@ -19,6 +19,18 @@ use initlab::runs::{self, RunConfig};
 use initlab::study::StudyEvent;
 use initlab::{compare, data, inspect, pretrain, study, train};
 
+/// Loads the MNIST-layout data set in `dir`, naming the folder in any error.
+fn load_mnist(dir: &std::path::Path) -> Result<data::Mnist> {
+    data::load_dir(dir).with_context(|| format!("loading MNIST from {}", dir.display()))
+}
+
+/// Prints a summary file and where the chart and summary are.
+fn show_summary(summary: &std::path::Path, chart: &std::path::Path) -> Result<()> {
+    console::emit!("\n{}", read(summary)?);
+    console::emit!("Chart: {}\nSummary: {}", chart.display(), summary.display());
+    Ok(())
+}
+
 /// Reads a text file the program has just written.
 fn read(path: &std::path::Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
@@ -40,8 +52,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => {
             let (spec, config) = args.configs();
             let data_dir = args.training.data_dir();
-            let data = data::load_dir(&data_dir)
-                .with_context(|| format!("loading MNIST from {}", data_dir.display()))?;
+            let data = load_mnist(&data_dir)?;
             let hook = match (&args.pretrained, spec.init) {
                 (Some(dir), InitScheme::Dbn) => Some(DbnInit::load(dir)?),
                 (Some(_), init) => {
@@ -87,8 +98,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Lab(args) => {
             let config = args.config();
-            let data = data::load_dir(&config.data_dir)
-                .with_context(|| format!("loading MNIST from {}", config.data_dir.display()))?;
+            let data = load_mnist(&config.data_dir)?;
             let mut console = Console::new(cli.quiet);
             let result = lab::run_lab(&config, &data, &mut |event| match event {
                 LabEvent::RunStart { index, total, run } => {
@@ -133,25 +143,17 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Compare(args) => {
             let config = args.config();
-            let data = data::load_dir(&config.data_dir)
-                .with_context(|| format!("loading MNIST from {}", config.data_dir.display()))?;
+            let data = load_mnist(&config.data_dir)?;
             let mut console = Console::new(cli.quiet);
             let result = compare::run_compare(&config, &data, &mut |e| console.compare_event(e));
             console.finish();
             let result = result?;
-            console::emit!("\n{}", read(&result.summary)?);
-            console::emit!(
-                "Chart: {}\nSummary: {}",
-                result.chart.display(),
-                result.summary.display()
-            );
-            Ok(())
+            show_summary(&result.summary, &result.chart)
         }
         Command::Inspect(args) => {
             let config = args.config();
             let data_dir = args.data_dir();
-            let data = data::load_dir(&data_dir)
-                .with_context(|| format!("loading MNIST from {}", data_dir.display()))?;
+            let data = load_mnist(&data_dir)?;
             let n = args.batch.min(data.test.len());
             let inputs = data.test.images_unit().narrow(0, 0, n); // [n, 784]
             let labels = data.test.labels.narrow(0, 0, n); // [n]
@@ -169,8 +171,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Study(args) => {
             let config = args.config();
-            let data = data::load_dir(&config.data_dir)
-                .with_context(|| format!("loading MNIST from {}", config.data_dir.display()))?;
+            let data = load_mnist(&config.data_dir)?;
             let mut console = Console::new(cli.quiet);
             let result = study::run_study(&config, &data, &mut |e| match e {
                 StudyEvent::PartStart { name } => console.println(&format!("\n### part {name}")),
@@ -178,19 +179,12 @@ fn run(cli: Cli) -> Result<()> {
             });
             console.finish();
             let result = result?;
-            console::emit!("\n{}", read(&result.summary)?);
-            console::emit!(
-                "Chart: {}\nSummary: {}",
-                result.chart.display(),
-                result.summary.display()
-            );
-            Ok(())
+            show_summary(&result.summary, &result.chart)
         }
         Command::Pretrain(args) => {
             let config = args.config();
             let data_dir = args.data_dir();
-            let data = data::load_dir(&data_dir)
-                .with_context(|| format!("loading MNIST from {}", data_dir.display()))?;
+            let data = load_mnist(&data_dir)?;
             let mut console = Console::new(cli.quiet);
             let result = pretrain::run_pretrain(&config, &data, &mut |p| console.dbn_progress(p));
             console.finish();

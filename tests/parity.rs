@@ -253,3 +253,46 @@ fn torch_adam_matches_pytorch_step_by_step() {
         }
     }
 }
+
+#[test]
+fn torch_adam_state_round_trips() {
+    let _g = seed_lock();
+    tch::manual_seed(3);
+    let make = || Tensor::randn([4, 3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+    let (pa, pb) = (make(), make());
+    tch::no_grad(|| pb.shallow_clone().copy_(&pa));
+    let config = AdamConfig {
+        amsgrad: true,
+        ..AdamConfig::default()
+    };
+    let mut a = TorchAdam::new(vec![pa.shallow_clone()], config).unwrap();
+    let grads: Vec<Tensor> = (0..6)
+        .map(|_| Tensor::randn([4, 3], (Kind::Float, Device::Cpu)))
+        .collect();
+    let step = |opt: &mut TorchAdam, p: &Tensor, g: &Tensor| {
+        opt.zero_grad();
+        (p * g).sum(Kind::Float).backward();
+        opt.step();
+    };
+    for g in &grads[..3] {
+        step(&mut a, &pa, g);
+    }
+    // A second optimizer takes over from the first's state and parameter values.
+    let mut b = TorchAdam::new(vec![pb.shallow_clone()], config).unwrap();
+    b.set_state(a.state()).unwrap();
+    tch::no_grad(|| pb.shallow_clone().copy_(&pa));
+    for g in &grads[3..] {
+        step(&mut a, &pa, g);
+        step(&mut b, &pb, g);
+    }
+    assert!(
+        pa.equal(&pb),
+        "resumed optimizer diverged from the original"
+    );
+    let wrong =
+        TorchAdam::new(vec![Tensor::zeros([2], (Kind::Float, Device::Cpu))], config).unwrap();
+    assert!(TorchAdam::new(vec![make()], config)
+        .unwrap()
+        .set_state(wrong.state())
+        .is_err());
+}
