@@ -177,7 +177,12 @@ fn log_axis(series: &[Series]) -> WithKeyPoints<LogCoord<f64>> {
 }
 
 fn epoch_range(series: &[Series]) -> Range<f64> {
-    let xs = || series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).filter(|x| x.is_finite());
+    let xs = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .filter(|x| x.is_finite())
+    };
     let min = xs().fold(f64::INFINITY, f64::min);
     let max = xs().fold(f64::NEG_INFINITY, f64::max);
     let start = if min.is_finite() { min.min(1.0) } else { 1.0 };
@@ -395,7 +400,11 @@ where
         if y1 > 0.0 { y1 + pad } else { 0.0 },
     );
     let (y0, y1) = if y0 == y1 { (0.0, 1.0) } else { (y0, y1) };
-    let integer_x = p.series.iter().flat_map(|s| s.points.iter()).all(|q| q.0.fract() == 0.0);
+    let integer_x = p
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .all(|q| q.0.fract() == 0.0);
     let mut chart = ChartBuilder::on(area)
         .caption(&p.title, ("sans-serif", 20))
         .margin(12)
@@ -403,7 +412,11 @@ where
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
-    let x_labels = if integer_x { (x1 - x0) as usize + 1 } else { 10 };
+    let x_labels = if integer_x {
+        (x1 - x0) as usize + 1
+    } else {
+        10
+    };
     chart
         .configure_mesh()
         .x_desc(p.x_desc.as_str())
