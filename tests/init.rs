@@ -3,16 +3,12 @@
 
 mod common;
 
-use common::seed_lock;
+use common::{hex_f32s, seed_lock, values};
 use initlab::init::{self, FanMode, Nonlinearity};
 use initlab::model::{torch_linear, InitScheme, Mlp, MlpSpec};
 use tch::nn::init::{NonLinearity, NormalOrUniform};
 use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};
-
-fn values(t: &Tensor) -> Vec<f32> {
-    Vec::<f32>::try_from(t.detach().reshape([-1])).unwrap()
-}
 
 fn round4(v: &[f32]) -> Vec<f64> {
     v.iter().map(|x| (*x as f64 * 1e4).round() / 1e4).collect()
@@ -266,16 +262,7 @@ fn zoo_matches_pytorch_bit_for_bit() {
             .iter()
             .map(|v| v.as_i64().unwrap())
             .collect();
-        let want: Vec<f32> = case["hex"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| {
-                f32::from_bits(
-                    u32::from_str_radix(h.as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
-                )
-            })
-            .collect();
+        let want = hex_f32s(case);
         tch::manual_seed(0);
         let mut t = Tensor::zeros(shape.as_slice(), (Kind::Float, Device::Cpu));
         fill(&mut t);

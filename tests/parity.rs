@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{mnist_dir, seed_lock};
+use common::{f32_from_hex, hex_f32s, mnist_dir, seed_lock, values};
 use initlab::data::{load_dir, TorchLoader};
 use initlab::init::{self, FanMode, Nonlinearity};
 use initlab::model::{torch_linear, InitScheme, MlpSpec};
@@ -32,28 +32,8 @@ fn golden_lines(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// f32 values from a `{"hex": [...]}` object.
-fn hex_f32s(v: &Value) -> Vec<f32> {
-    v["hex"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            f32::from_bits(
-                u32::from_str_radix(h.as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn hex_f32(v: &Value) -> f32 {
-    f32::from_bits(
-        u32::from_str_radix(v["hex"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
-    )
-}
-
-fn values(t: &Tensor) -> Vec<f32> {
-    Vec::<f32>::try_from(t.detach().reshape([-1])).unwrap()
+    f32_from_hex(&v["hex"])
 }
 
 #[test]

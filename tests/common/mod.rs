@@ -5,6 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use tch::Tensor;
+
 /// tch has one global generator: tests of one binary that seed it take this lock first.
 pub fn seed_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
@@ -64,4 +66,25 @@ pub fn write_subset(dir: &Path, n_train: usize, n_test: usize, gz: bool) {
             std::fs::write(dir.join(name), bytes).unwrap();
         }
     }
+}
+
+/// A tensor's values as `f32`, flattened.
+pub fn values(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.detach().reshape([-1])).unwrap()
+}
+
+/// An f32 from its bit pattern written as `"0x3c1a2b3c"` (the golden files' format).
+pub fn f32_from_hex(h: &serde_json::Value) -> f32 {
+    let text = h.as_str().expect("a hex string");
+    f32::from_bits(u32::from_str_radix(text.trim_start_matches("0x"), 16).expect("hex digits"))
+}
+
+/// f32 values from a golden `{"hex": [...]}` object.
+pub fn hex_f32s(v: &serde_json::Value) -> Vec<f32> {
+    v["hex"]
+        .as_array()
+        .expect("a hex array")
+        .iter()
+        .map(f32_from_hex)
+        .collect()
 }
