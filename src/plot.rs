@@ -13,7 +13,6 @@ use plotters::prelude::*;
 use crate::train::History;
 
 const SIZE: (u32, u32) = (1000, 600);
-const WIDE: (u32, u32) = (1400, 600);
 
 /// Registers the embedded DejaVu Sans as plotters' `sans-serif` (once per process).
 fn ensure_font() -> Result<()> {
@@ -287,72 +286,41 @@ pub fn loss_chart(history: &History, title: &str, path: &Path) -> Result<()> {
     )
 }
 
-fn compare_panels<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    runs: &[RunCurves],
-) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    root.fill(&WHITE)
-        .map_err(|e| anyhow!("drawing chart: {e:?}"))?;
-    let root = root
-        .titled(title, ("sans-serif", 26))
-        .map_err(|e| anyhow!("drawing chart: {e:?}"))?;
-    let (left, right) = root.split_horizontally(root.dim_in_pixel().0 / 2);
-    let error: Vec<Series> = runs
-        .iter()
-        .map(|r| Series {
-            label: r.label.clone(),
-            points: r
-                .history
-                .epochs
-                .iter()
-                .map(|e| (e.epoch as f64, e.test_error_percent()))
-                .collect(),
-        })
-        .collect();
-    let cost: Vec<Series> = runs
-        .iter()
-        .map(|r| Series {
-            label: r.label.clone(),
-            points: r
-                .history
-                .epochs
-                .iter()
-                .map(|e| (e.epoch as f64, e.train_cost))
-                .collect(),
-        })
-        .collect();
-    panel(
-        &left,
-        "test error",
-        "epoch",
-        "test error % (log scale)",
-        &error,
-    )?;
-    panel(
-        &right,
-        "train cost",
-        "epoch",
-        "train cost (log scale)",
-        &cost,
-    )?;
-    Ok(())
-}
-
 /// `compare.png`/`.svg`: test error % and train cost per epoch, one line per run, log-scale y.
 pub fn compare_chart(runs: &[RunCurves], title: &str, path: &Path) -> Result<()> {
     if runs.is_empty() {
         bail!("no runs to compare");
     }
-    render(
-        path,
-        WIDE,
-        |root| compare_panels(root, title, runs),
-        |root| compare_panels(root, title, runs),
-    )
+    let per_run = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<Series> {
+        runs.iter()
+            .map(|r| Series {
+                label: r.label.clone(),
+                points: r
+                    .history
+                    .epochs
+                    .iter()
+                    .map(|e| (e.epoch as f64, f(e)))
+                    .collect(),
+            })
+            .collect()
+    };
+    let panels = [
+        Panel {
+            title: "test error".into(),
+            x_desc: "epoch".into(),
+            y_desc: "test error % (log scale)".into(),
+            series: per_run(|e| e.test_error_percent()),
+            log_y: true,
+        },
+        Panel {
+            title: "train cost".into(),
+            x_desc: "epoch".into(),
+            y_desc: "train cost (log scale)".into(),
+            series: per_run(|e| e.train_cost),
+            log_y: true,
+        },
+    ];
+    panels_chart(&panels, title, path)
 }
 
 /// One panel of a multi-panel figure.
