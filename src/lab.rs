@@ -230,7 +230,7 @@ pub fn run_lab(
     let curves: Vec<RunCurves> = results
         .iter()
         .map(|(r, h)| RunCurves {
-            label: format!("{} {}", r.spec.widths.label(), r.spec.init),
+            label: r.spec.label(),
             history: h.clone(),
         })
         .collect();

@@ -205,11 +205,7 @@ fn run(cli: Cli) -> Result<()> {
             for dir in &args.runs {
                 let run = runs::load_run(dir)
                     .with_context(|| format!("reading run directory {}", dir.display()))?;
-                let label = format!(
-                    "{} {}",
-                    run.config.model.widths.label(),
-                    run.config.model.init
-                );
+                let label = run.config.model.label();
                 curves.push(RunCurves {
                     label,
                     history: run.history,

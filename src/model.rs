@@ -313,6 +313,15 @@ pub struct MlpSpec {
 }
 
 impl MlpSpec {
+    /// A short label for legends: `shallow xavier-uniform`, `deep sigmoid dbn` (the activation
+    /// only when it is not ReLU).
+    pub fn label(&self) -> String {
+        match self.activation {
+            Activation::Relu => format!("{} {}", self.widths.label(), self.init),
+            act => format!("{} {act} {}", self.widths.label(), self.init),
+        }
+    }
+
     /// The lab's shallow ReLU net with the given init.
     pub fn shallow(init: InitScheme) -> Self {
         MlpSpec {
