@@ -51,8 +51,9 @@ if ! complete "$dest"; then
         || ! ls "$wheels"/nvidia_cuda_runtime-$CUDART_VERSION-*.whl >/dev/null 2>&1 \
         || ! ls "$wheels"/nvidia_cuda_cupti-$CUPTI_VERSION-*.whl >/dev/null 2>&1; then
         say "downloading torch==$TORCH_VERSION (about 530 MB) and two small nvidia runtime wheels into $wheels"
-        python3 -m pip download --quiet --no-deps --python-version 3.11 --only-binary=:all: \
-            --platform manylinux_2_28_x86_64 \
+        # No --platform: the three wheels carry different manylinux tags, and pip takes a
+        # --platform literally; this machine's own tags select the right files.
+        python3 -m pip download --quiet --no-deps --only-binary=:all: \
             "torch==$TORCH_VERSION" "nvidia-cuda-runtime==$CUDART_VERSION" "nvidia-cuda-cupti==$CUPTI_VERSION" \
             -d "$wheels" || die "pip download failed (is PyPI reachable?)"
     else
