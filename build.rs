@@ -11,9 +11,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=LIBTORCH_USE_PYTORCH");
     if let Ok(dir) = std::env::var("LIBTORCH") {
+        // Keep the path as given (through the `.libtorch` symlink, not resolved): re-running
+        // scripts/setup-libtorch.sh with another cache then needs no rebuild.
         let lib = PathBuf::from(dir).join("lib");
-        // Resolve the .libtorch symlink so the rpath survives a moved checkout's link being rebuilt.
-        let lib = lib.canonicalize().unwrap_or(lib);
         println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     }
 }
