@@ -142,28 +142,15 @@ pub fn load_dir(dir: &Path) -> Result<Mnist> {
             })
             .collect()
     });
-    let mut files = Vec::with_capacity(4);
-    for r in raw {
-        files.push(r?);
-    }
-    let mut files = files.into_iter();
-    let mut next = || files.next().expect("four files");
-    let (train_images_path, train_images) = next();
-    let (train_labels_path, train_labels) = next();
-    let (test_images_path, test_images) = next();
-    let (test_labels_path, test_labels) = next();
-    let train = split_from(
-        &train_images_path,
-        train_images,
-        &train_labels_path,
-        train_labels,
-    )?;
-    let test = split_from(
-        &test_images_path,
-        test_images,
-        &test_labels_path,
-        test_labels,
-    )?;
+    let files: [(PathBuf, Vec<u8>); 4] = raw
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("expected the four MNIST files"))?;
+    let [train_images, train_labels, test_images, test_labels] = files;
+    let test_images_path = test_images.0.clone();
+    let train = split_from(train_images, train_labels)?;
+    let test = split_from(test_images, test_labels)?;
     ensure!(
         (train.rows, train.cols) == (test.rows, test.cols),
         "training images are {}×{} but test images ({}) are {}×{}",
@@ -261,12 +248,12 @@ pub fn parse_idx(path: &Path, bytes: &[u8], magic: u32) -> Result<Idx> {
     })
 }
 
+/// Parses one split from its (path, bytes) image and label files.
 fn split_from(
-    images_path: &Path,
-    images: Vec<u8>,
-    labels_path: &Path,
-    labels: Vec<u8>,
+    (images_path, images): (PathBuf, Vec<u8>),
+    (labels_path, labels): (PathBuf, Vec<u8>),
 ) -> Result<Split> {
+    let (images_path, labels_path) = (images_path.as_path(), labels_path.as_path());
     let images = parse_idx(images_path, &images, IMAGES_MAGIC)?;
     let labels = parse_idx(labels_path, &labels, LABELS_MAGIC)?;
     let (n, rows, cols) = (images.dims[0], images.dims[1], images.dims[2]);
