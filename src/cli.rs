@@ -69,6 +69,10 @@ pub struct TrainingArgs {
     #[arg(long, default_value = "adam", value_parser = parse_optimizer)]
     pub optim: OptimizerKind,
 
+    /// Momentum of --optim sgd (0 = plain SGD).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = momentum_value)]
+    pub momentum: f64,
+
     /// Train on the first N training images only (default: all 60,000).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
     pub train_limit: Option<i64>,
@@ -88,6 +92,7 @@ impl TrainingArgs {
             seed: self.seed,
             optimizer: self.optim,
             train_limit: self.train_limit,
+            momentum: self.momentum,
         }
     }
 
@@ -417,6 +422,15 @@ impl PretrainArgs {
     /// The data directory, defaulting to the bundled MNIST.
     pub fn data_dir(&self) -> PathBuf {
         or_bundled(&self.data_dir)
+    }
+}
+
+fn momentum_value(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be in [0, 1), got {s}"))
     }
 }
 

@@ -339,10 +339,12 @@ pub enum Optimizer {
 }
 
 impl Optimizer {
-    /// Builds the optimizer `kind` with learning rate `lr` over the model's parameters.
+    /// Builds the optimizer `kind` with learning rate `lr` (and `momentum`, for SGD only) over
+    /// the model's parameters.
     pub fn new(
         kind: OptimizerKind,
         lr: f64,
+        momentum: f64,
         vs: &nn::VarStore,
         params: Vec<Tensor>,
     ) -> Result<Self> {
@@ -366,7 +368,7 @@ impl Optimizer {
                         .context("building tch's Adam")?,
                 )
             }
-            OptimizerKind::Sgd => Optimizer::Sgd(Sgd::new(params, lr, 0.0)?),
+            OptimizerKind::Sgd => Optimizer::Sgd(Sgd::new(params, lr, momentum)?),
         })
     }
 
@@ -386,5 +388,29 @@ impl Optimizer {
             Optimizer::TchAdam(o) => o.step(),
             Optimizer::Sgd(o) => o.step(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn sgd_momentum_follows_pytorchs_recurrence() {
+        // Constant gradient g = 2 (from loss 2·p): buf₁ = g, p₁ = p₀ − lr·g; buf₂ = 0.9·g + g,
+        // p₂ = p₁ − lr·1.9·g. With lr 0.25: 1 → 0.5 → −0.45.
+        let p = Tensor::ones([1], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let mut sgd = Sgd::new(vec![p.shallow_clone()], 0.25, 0.9).unwrap();
+        let mut values = Vec::new();
+        for _ in 0..2 {
+            sgd.zero_grad();
+            (&p * 2.0).sum(Kind::Float).backward();
+            sgd.step();
+            values.push(p.double_value(&[0]));
+        }
+        assert_eq!(values, vec![0.5, f64::from(0.5f32 - 0.25 * 1.9 * 2.0)]);
+        assert!(Sgd::new(vec![], 0.1, 1.0).is_err());
+        assert!(Sgd::new(vec![], -0.1, 0.0).is_err());
     }
 }

@@ -105,6 +105,7 @@ pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
         seed: 777,
         optimizer,
         train_limit: config.train_limit.or(limit),
+        momentum: 0.0,
     };
     let part = |name: String,
                 widths: Widths,

@@ -27,6 +27,9 @@ pub struct TrainConfig {
     pub optimizer: OptimizerKind,
     /// Train on the first `n` training examples only (`None`: all 60,000).
     pub train_limit: Option<i64>,
+    /// Momentum of SGD (0: plain SGD; ignored by Adam).
+    #[serde(default)]
+    pub momentum: f64,
 }
 
 impl Default for TrainConfig {
@@ -38,6 +41,7 @@ impl Default for TrainConfig {
             seed: 777,
             optimizer: OptimizerKind::Adam,
             train_limit: None,
+            momentum: 0.0,
         }
     }
 }
@@ -248,6 +252,7 @@ pub fn train_with(
     let mut optimizer = Optimizer::new(
         config.optimizer,
         config.learning_rate,
+        config.momentum,
         &model.vs,
         model.parameters(),
     )?;

@@ -49,6 +49,10 @@ fn bad_flags_exit_2_with_a_clear_message() {
     assert_usage_error(&["lab", "--epochs", "-3"], &["--epochs"]);
     assert_usage_error(&["plot", "runs/x", "--out", "chart.jpg"], &["png or .svg"]);
     assert_usage_error(&["frobnicate"], &["frobnicate"]);
+    assert_usage_error(
+        &["train", "--optim", "sgd", "--momentum", "1.5"],
+        &["--momentum", "[0, 1)"],
+    );
     assert_usage_error(&["compare", "--inits", "xavier,bogus"], &["bogus"]);
     assert_usage_error(
         &["compare", "--activation", "swish"],
