@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::data::Mnist;
 use crate::dbn::DbnInit;
+use crate::lsuv::DataDependentInit;
 use crate::model::{Activation, InitScheme, MlpSpec, Widths};
 use crate::plot::{self, RunCurves};
 use crate::runs::{self, RunConfig};
@@ -211,16 +212,14 @@ pub fn run_compare(
             cached: false,
         });
         let started = Instant::now();
-        let outcome = match (&dbn_init, init) {
-            (Some(hook), InitScheme::Dbn) => {
-                train::train_with(&spec, data, &config.train, Some(hook), &mut |p| {
-                    observer(CompareEvent::Train(p))
-                })
-            }
-            _ => train::train(&spec, data, &config.train, &mut |p| {
-                observer(CompareEvent::Train(p))
-            }),
-        };
+        let hook = dbn_init.as_ref().filter(|_| init == InitScheme::Dbn);
+        let outcome = train::train_with(
+            &spec,
+            data,
+            &config.train,
+            hook.map(|h| h as &dyn DataDependentInit),
+            &mut |p| observer(CompareEvent::Train(p)),
+        );
         let seconds = started.elapsed().as_secs_f64();
         let run = match outcome {
             Ok((model, history)) => {

@@ -155,7 +155,7 @@ pub struct LabResult {
     pub report: PathBuf,
 }
 
-/// Trains the four runs, saves each, draws `compare.png`/`.svg` and writes `report.md`.
+/// Trains the lab's runs, saves each, draws `compare.png`/`.svg` and writes `report.md`.
 pub fn run_lab(
     config: &LabConfig,
     data: &Mnist,
@@ -202,13 +202,11 @@ pub fn run_lab(
         } else {
             (None, None)
         };
-        let hook_ref = hook.as_ref().map(|h| h as &dyn DataDependentInit);
-        let own = run.spec.init.data_dependent();
         let (model, history) = train::train_with(
             &run.spec,
             data,
             &config.train,
-            hook_ref.or(own.as_deref()),
+            hook.as_ref().map(|h| h as &dyn DataDependentInit),
             &mut |p| observer(LabEvent::Train(p)),
         )
         .with_context(|| format!("lab run {}", run.name))?;

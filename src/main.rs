@@ -60,11 +60,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 (None, _) => None,
             };
-            let own = spec.init.data_dependent();
-            let hook_ref = hook
-                .as_ref()
-                .map(|h| h as &dyn DataDependentInit)
-                .or(own.as_deref());
+            let hook_ref = hook.as_ref().map(|h| h as &dyn DataDependentInit);
             let mut console = Console::new(cli.quiet);
             let result = train::train_with(&spec, &data, &config, hook_ref, &mut |p| {
                 console.progress(p)
@@ -129,11 +125,7 @@ fn run(cli: Cli) -> Result<()> {
             });
             console.finish();
             let result = result?;
-            console::emit!(
-                "\n{}",
-                std::fs::read_to_string(&result.report)
-                    .with_context(|| format!("reading {}", result.report.display()))?
-            );
+            console::emit!("\n{}", read(&result.report)?);
             console::emit!(
                 "Chart: {}\nReport: {}",
                 result.chart.display(),

@@ -206,13 +206,12 @@ pub fn train(
     config: &TrainConfig,
     observer: &mut dyn FnMut(Progress),
 ) -> Result<(Mlp, History)> {
-    let hook = spec.init.data_dependent();
-    train_with(spec, data, config, hook.as_deref(), observer)
+    train_with(spec, data, config, None, observer)
 }
 
 /// [`train`] with an explicit data-dependent initializer (e.g. a pretrained DBN) that runs on
-/// the training inputs after the layers are built, before the optimizer is created. It replaces
-/// the scheme's own (LSUV's) when given.
+/// the training inputs after the layers are built, before the optimizer is created. Without one,
+/// the scheme's own runs ([`crate::model::InitScheme::data_dependent`], e.g. LSUV).
 pub fn train_with(
     spec: &MlpSpec,
     data: &Mnist,
@@ -242,6 +241,8 @@ pub fn train_with(
         spec.init != InitScheme::Dbn || hook.is_some(),
         "the dbn init needs a pretrained deep belief net: run `initlab pretrain` and pass --pretrained DIR"
     );
+    let own = spec.init.data_dependent();
+    let hook = hook.or(own.as_deref());
     let train_x = train_split.images_unit(); // [n, 784] f32 in [0, 1]
     tch::manual_seed(config.seed);
     let mut model = Mlp::new(spec)?;
