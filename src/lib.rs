@@ -14,22 +14,12 @@
 //! - [`mkl`]: oneMKL's kernel choice on non-Intel CPUs (why the port is fast and bit-exact there).
 //! - [`pyrandom`]: Python's `random` module (Mersenne Twister), for the notebooks' random test image.
 
-pub mod compare;
-pub mod data;
-pub mod dbn;
-pub mod init;
-pub mod inspect;
-pub mod lab;
-pub mod lsuv;
-pub mod mkl;
-pub mod model;
-pub mod optim;
-pub mod plot;
-pub mod pretrain;
-pub mod pyfmt;
-pub mod pyrandom;
-pub mod rbm;
-pub mod rbm_plot;
-pub mod runs;
-pub mod study;
-pub mod train;
+pub mod base;
+pub mod engine;
+pub mod experiments;
+pub mod pretraining;
+
+pub use base::{data, init, io, lsuv, mkl, model, optim, plot, pyfmt, pyrandom, train};
+pub use engine::runs;
+pub use experiments::{compare, inspect, lab, pretrain, study};
+pub use pretraining::{dbn, rbm, rbm_plot};

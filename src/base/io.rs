@@ -1,0 +1,348 @@
+//! Durable writes and bounded reads: every file initlab writes goes through [`write_atomic`]
+//! (temporary file in the same folder, fsync, rename, fsync of the folder), so a reader — or a
+//! process restarted after `kill -9` or a power cut — sees the old file or the new one, never half
+//! of one; every file it reads goes through [`read_bounded`] or a reader that checks a declared
+//! size before it allocates.
+//!
+//! Also a small, strict [safetensors](https://github.com/huggingface/safetensors) reader and
+//! writer (the format of `model.safetensors`, `dbn.safetensors` and checkpoints): an 8-byte
+//! little-endian header length, a JSON header naming each tensor's dtype, shape and byte range
+//! (plus an optional `__metadata__` map of strings), then the raw little-endian data.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, ensure, Context, Result};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+/// The most bytes a JSON file of initlab's (`run.json`, `dbn.json`, histories) may have.
+pub const MAX_JSON_BYTES: u64 = 64 << 20;
+
+/// The most bytes a safetensors header may have.
+pub const MAX_SAFETENSORS_HEADER: u64 = 1 << 20;
+
+/// The most bytes a safetensors file of initlab's may have (weights, optimizer state).
+pub const MAX_SAFETENSORS_BYTES: u64 = 4 << 30;
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, `fsync`, rename over `path`,
+/// `fsync` of the folder. Errors name `path`; on error the temporary file is removed and `path`
+/// is left as it was.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file path", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        // The rename itself is durable once the folder is synced (best effort: some file
+        // systems refuse to open folders for syncing).
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("writing {}", path.display()));
+    }
+    Ok(())
+}
+
+/// Writes `value` as pretty JSON (with a final newline), atomically.
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .with_context(|| format!("serialising {}", path.display()))?;
+    write_atomic(path, (text + "\n").as_bytes())
+}
+
+/// Reads at most `max` bytes of `path`; a longer file is an error naming it (nothing beyond
+/// `max + 1` bytes is read or allocated).
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>> {
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut out = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut out)
+        .with_context(|| format!("reading {}", path.display()))?;
+    ensure!(
+        out.len() as u64 <= max,
+        "{} is larger than the {} bytes such a file may have",
+        path.display(),
+        max
+    );
+    Ok(out)
+}
+
+/// Reads JSON of at most [`MAX_JSON_BYTES`]; errors name the file.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let bytes = read_bounded(path, MAX_JSON_BYTES)?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Element types initlab stores in safetensors files.
+fn dtype_name(kind: Kind) -> Result<&'static str> {
+    Ok(match kind {
+        Kind::Float => "F32",
+        Kind::Double => "F64",
+        Kind::Int64 => "I64",
+        k => bail!("cannot store tensors of kind {k:?} in safetensors"),
+    })
+}
+
+fn dtype_kind(name: &str) -> Option<(Kind, usize)> {
+    match name {
+        "F32" => Some((Kind::Float, 4)),
+        "F64" => Some((Kind::Double, 8)),
+        "I64" => Some((Kind::Int64, 8)),
+        _ => None,
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct TensorEntry {
+    dtype: String,
+    shape: Vec<u64>,
+    data_offsets: [u64; 2],
+}
+
+/// Tensors by name plus string metadata, as read from or written to a safetensors file.
+#[derive(Debug, Default)]
+pub struct SafeTensors {
+    /// The tensors, by name (sorted).
+    pub tensors: BTreeMap<String, Tensor>,
+    /// The `__metadata__` map.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl SafeTensors {
+    /// The tensor `name`, or an error naming `file` and the missing tensor.
+    pub fn get(&self, name: &str, file: &Path) -> Result<&Tensor> {
+        self.tensors
+            .get(name)
+            .with_context(|| format!("{} has no tensor {name:?}", file.display()))
+    }
+
+    /// The metadata entry `key`, or an error naming `file`.
+    pub fn meta(&self, key: &str, file: &Path) -> Result<&str> {
+        self.metadata
+            .get(key)
+            .map(|s| s.as_str())
+            .with_context(|| format!("{} has no metadata entry {key:?}", file.display()))
+    }
+
+    /// The bytes of a safetensors file holding `tensors` (contiguous CPU copies are taken) and
+    /// `metadata`.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut header = serde_json::Map::new();
+        if !self.metadata.is_empty() {
+            header.insert(
+                "__metadata__".into(),
+                serde_json::to_value(&self.metadata).context("serialising metadata")?,
+            );
+        }
+        let mut data: Vec<u8> = Vec::new();
+        for (name, t) in &self.tensors {
+            let kind = t.kind();
+            let dtype = dtype_name(kind).with_context(|| format!("tensor {name:?}"))?;
+            let t = t.detach().to_device(Device::Cpu).contiguous();
+            let numel = t.numel();
+            let start = data.len() as u64;
+            match kind {
+                Kind::Float => {
+                    let mut v = vec![0f32; numel];
+                    t.copy_data(&mut v, numel);
+                    v.iter().for_each(|x| data.extend_from_slice(&x.to_le_bytes()));
+                }
+                Kind::Double => {
+                    let mut v = vec![0f64; numel];
+                    t.copy_data(&mut v, numel);
+                    v.iter().for_each(|x| data.extend_from_slice(&x.to_le_bytes()));
+                }
+                _ => {
+                    let mut v = vec![0i64; numel];
+                    t.copy_data(&mut v, numel);
+                    v.iter().for_each(|x| data.extend_from_slice(&x.to_le_bytes()));
+                }
+            }
+            let entry = TensorEntry {
+                dtype: dtype.into(),
+                shape: t.size().iter().map(|&d| d as u64).collect(),
+                data_offsets: [start, data.len() as u64],
+            };
+            header.insert(
+                name.clone(),
+                serde_json::to_value(entry).context("serialising a tensor entry")?,
+            );
+        }
+        let mut head = serde_json::to_vec(&header).context("serialising the header")?;
+        // Pad the header with spaces so the data starts 8-byte aligned, as the format recommends.
+        while (head.len() + 8) % 8 != 0 {
+            head.push(b' ');
+        }
+        let mut out = Vec::with_capacity(8 + head.len() + data.len());
+        out.extend_from_slice(&(head.len() as u64).to_le_bytes());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&data);
+        Ok(out)
+    }
+
+    /// Writes the file atomically ([`write_atomic`]).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let bytes = self
+            .to_bytes()
+            .with_context(|| format!("writing {}", path.display()))?;
+        write_atomic(path, &bytes)
+    }
+
+    /// Parses safetensors `bytes` read from `path` (named in every error): the header length is
+    /// checked against [`MAX_SAFETENSORS_HEADER`] and the file's size before anything is
+    /// allocated, every tensor's byte range against its dtype and shape and the data's length.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<SafeTensors> {
+        let bad = |what: String| anyhow::anyhow!("{} is not a valid safetensors file: {what}", path.display());
+        if bytes.len() < 8 {
+            return Err(bad(format!("{} bytes, shorter than its 8-byte header length", bytes.len())));
+        }
+        let mut len8 = [0u8; 8];
+        len8.copy_from_slice(&bytes[..8]);
+        let head_len = u64::from_le_bytes(len8);
+        if head_len > MAX_SAFETENSORS_HEADER || head_len > (bytes.len() - 8) as u64 {
+            return Err(bad(format!(
+                "its header claims {head_len} bytes, but the file has {} after the length",
+                bytes.len() - 8
+            )));
+        }
+        let head = &bytes[8..8 + head_len as usize];
+        let data = &bytes[8 + head_len as usize..];
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(head).map_err(|e| bad(format!("header: {e}")))?;
+        let mut out = SafeTensors::default();
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for (name, value) in header {
+            if name == "__metadata__" {
+                out.metadata = serde_json::from_value(value)
+                    .map_err(|e| bad(format!("__metadata__: {e}")))?;
+                continue;
+            }
+            let entry: TensorEntry = serde_json::from_value(value)
+                .map_err(|e| bad(format!("tensor {name:?}: {e}")))?;
+            let (kind, size) = dtype_kind(&entry.dtype)
+                .ok_or_else(|| bad(format!("tensor {name:?} has unsupported dtype {:?}", entry.dtype)))?;
+            let numel = entry
+                .shape
+                .iter()
+                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+                .filter(|&n| n <= data.len() as u64)
+                .ok_or_else(|| bad(format!("tensor {name:?} has shape {:?}, more than the file holds", entry.shape)))?;
+            let [start, end] = entry.data_offsets;
+            if start > end || end > data.len() as u64 || end - start != numel * size as u64 {
+                return Err(bad(format!(
+                    "tensor {name:?} ({} {:?}) has byte range {start}..{end}, not {} bytes within the {} data bytes",
+                    entry.dtype,
+                    entry.shape,
+                    numel * size as u64,
+                    data.len()
+                )));
+            }
+            ranges.push((start, end));
+            let raw = &data[start as usize..end as usize];
+            let shape: Vec<i64> = entry.shape.iter().map(|&d| d as i64).collect();
+            let t = match kind {
+                Kind::Float => {
+                    let v: Vec<f32> = raw
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect();
+                    Tensor::from_slice(&v)
+                }
+                Kind::Double => {
+                    let v: Vec<f64> = raw
+                        .chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                        .collect();
+                    Tensor::from_slice(&v)
+                }
+                _ => {
+                    let v: Vec<i64> = raw
+                        .chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                        .collect();
+                    Tensor::from_slice(&v)
+                }
+            };
+            out.tensors.insert(name, t.reshape(&shape));
+        }
+        ranges.sort_unstable();
+        for w in ranges.windows(2) {
+            if w[1].0 < w[0].1 {
+                return Err(bad("two tensors share bytes".into()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads and parses a safetensors file of at most [`MAX_SAFETENSORS_BYTES`].
+    pub fn read(path: &Path) -> Result<SafeTensors> {
+        let bytes = read_bounded(path, MAX_SAFETENSORS_BYTES)?;
+        SafeTensors::parse(path, &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safetensors_round_trip_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.safetensors");
+        let a = Tensor::randn([3, 4], (Kind::Float, Device::Cpu));
+        let b = Tensor::from_slice(&[1i64, -2, i64::MAX]);
+        let mut st = SafeTensors::default();
+        st.tensors.insert("a".into(), a.shallow_clone());
+        st.tensors.insert("b".into(), b.shallow_clone());
+        st.metadata.insert("k".into(), "v".into());
+        st.write(&path).unwrap();
+        let back = SafeTensors::read(&path).unwrap();
+        assert!(back.get("a", &path).unwrap().equal(&a));
+        assert!(back.get("b", &path).unwrap().equal(&b));
+        assert_eq!(back.meta("k", &path).unwrap(), "v");
+        // tch reads what we write.
+        let loaded = Tensor::read_safetensors(&path).unwrap();
+        assert_eq!(loaded.len(), 2);
+        // Truncations are errors that name the file, never panics.
+        let bytes = std::fs::read(&path).unwrap();
+        for n in 0..bytes.len() {
+            let e = SafeTensors::parse(&path, &bytes[..n]).unwrap_err();
+            assert!(format!("{e:#}").contains("t.safetensors"), "{e:#}");
+        }
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_bounded_read_refuses_long_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two!").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two!");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert!(read_bounded(&path, 4).is_ok());
+        let e = read_bounded(&path, 3).unwrap_err();
+        assert!(format!("{e:#}").contains("x.json"));
+        let e = write_atomic(&dir.path().join("no/such/dir/f"), b"x").unwrap_err();
+        assert!(format!("{e:#}").contains("no/such/dir/f"));
+    }
+}

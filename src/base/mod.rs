@@ -1,0 +1,14 @@
+//! The reusable core: data, networks, initializers, optimizers, the training loop and charts.
+//! Nothing here knows about RBMs, run directories or experiments.
+
+pub mod data;
+pub mod init;
+pub mod io;
+pub mod lsuv;
+pub mod mkl;
+pub mod model;
+pub mod optim;
+pub mod plot;
+pub mod pyfmt;
+pub mod pyrandom;
+pub mod train;

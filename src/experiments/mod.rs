@@ -1,0 +1,8 @@
+//! The experiments: planners that describe their runs as specs for the engine, then summarise and
+//! draw. `lab` (the lab's main job), `compare`, `study`, `inspect`, `pretrain`.
+
+pub mod compare;
+pub mod inspect;
+pub mod lab;
+pub mod pretrain;
+pub mod study;
