@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use initlab::compare::CompareConfig;
+use initlab::engine::executor::ExecOptions;
 use initlab::inspect::InspectConfig;
 use initlab::lab::LabConfig;
 use initlab::model::{Activation, InitScheme, MlpSpec, Widths};
@@ -46,41 +47,85 @@ pub enum Command {
     Pretrain(PretrainArgs),
 }
 
-/// Settings shared by every training command.
+/// Where the data comes from (every command that reads MNIST).
 #[derive(Debug, Args)]
-pub struct TrainingArgs {
-    /// Passes over the training set.
-    #[arg(long, default_value_t = 15, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
-    pub epochs: u32,
-
-    /// Examples per mini-batch (the last partial batch is dropped).
-    #[arg(long, default_value_t = 100, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
-    pub batch_size: i64,
-
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.001, allow_negative_numbers = true, value_parser = positive_float)]
-    pub lr: f64,
-
-    /// Seed of torch's global generator, set before the model is built.
-    #[arg(long, default_value_t = 777)]
-    pub seed: i64,
-
-    /// Optimizer: adam (PyTorch's Adam, bit for bit), tch-adam (libtorch's C++ Adam) or sgd.
-    #[arg(long, default_value = "adam", value_parser = parse_optimizer)]
-    pub optim: OptimizerKind,
-
-    /// Momentum of --optim sgd (0 = plain SGD).
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = momentum_value)]
-    pub momentum: f64,
-
-    /// Train on the first N training images only (default: all 60,000).
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
-    pub train_limit: Option<i64>,
-
+pub struct DataArgs {
     /// Directory with the four MNIST IDX files (gz or raw); Fashion-MNIST works too.
     /// Default: the project's bundled data/mnist.
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
     pub data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The data directory, defaulting to the bundled MNIST.
+    pub fn dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(initlab::data::mnist::bundled_dir)
+    }
+}
+
+/// How runs treat their directories (every command that trains).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Retrain even when a run with the same configuration is complete in its directory.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Replace a run directory that holds a run of another configuration.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Save a checkpoint every N epochs (0: only when interrupted).
+    #[arg(long, value_name = "N", default_value_t = ExecOptions::default().checkpoint_every)]
+    pub checkpoint_every: usize,
+}
+
+impl RunArgs {
+    /// The executor's options.
+    pub fn options(&self) -> ExecOptions {
+        ExecOptions {
+            use_cache: !self.no_cache,
+            force: self.force,
+            checkpoint_every: self.checkpoint_every,
+        }
+    }
+}
+
+/// Settings shared by every training command; defaults are the lab's ([`TrainConfig::default`]).
+#[derive(Debug, Args)]
+pub struct TrainingArgs {
+    /// Passes over the training set.
+    #[arg(long, default_value_t = TrainConfig::default().epochs as u32, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub epochs: u32,
+
+    /// Examples per mini-batch (the last partial batch is dropped).
+    #[arg(long, default_value_t = TrainConfig::default().batch_size, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
+    pub batch_size: i64,
+
+    /// Learning rate.
+    #[arg(long, default_value_t = TrainConfig::default().learning_rate, allow_negative_numbers = true, value_parser = positive_float)]
+    pub lr: f64,
+
+    /// Seed of torch's global generator, set before the model is built.
+    #[arg(long, default_value_t = TrainConfig::default().seed, allow_negative_numbers = true)]
+    pub seed: i64,
+
+    /// Optimizer: adam (PyTorch's Adam, bit for bit), tch-adam (libtorch's C++ Adam; cannot be
+    /// checkpointed) or sgd.
+    #[arg(long, default_value_t = TrainConfig::default().optimizer, value_parser = parse_optimizer)]
+    pub optim: OptimizerKind,
+
+    /// Momentum of --optim sgd (0 = plain SGD; an error with Adam).
+    #[arg(long, default_value_t = TrainConfig::default().momentum, allow_negative_numbers = true, value_parser = momentum_value)]
+    pub momentum: f64,
+
+    /// Train on the first N training images only (default: all of them).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
+    pub train_limit: Option<i64>,
+
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 impl TrainingArgs {
@@ -95,11 +140,6 @@ impl TrainingArgs {
             momentum: self.momentum,
         }
     }
-
-    /// The data directory, defaulting to the bundled MNIST.
-    pub fn data_dir(&self) -> PathBuf {
-        or_bundled(&self.data_dir)
-    }
 }
 
 #[derive(Debug, Args)]
@@ -108,9 +148,8 @@ pub struct TrainArgs {
     #[arg(long, default_value = "shallow", value_parser = parse_widths)]
     pub model: Widths,
 
-    /// Weight init: torch-default, normal (N(0,1)), xavier-uniform, xavier-normal, kaiming-uniform,
-    /// kaiming-normal, glorot-standard, orthogonal, lsuv, dbn (with --pretrained; aliases: xavier, he).
-    #[arg(long, default_value = "xavier-uniform", value_parser = parse_init)]
+    /// Weight init (see the list below; torch.nn.init's names like xavier_uniform_ work too).
+    #[arg(long, default_value_t = InitScheme::XavierUniform, value_parser = parse_init, long_help = init_help())]
     pub init: InitScheme,
 
     /// Nonlinearity between layers: relu, tanh, sigmoid, softsign.
@@ -120,17 +159,26 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub training: TrainingArgs,
 
+    #[command(flatten)]
+    pub run: RunArgs,
+
     /// Parent directory of the run directory.
     #[arg(long, default_value = "runs", value_name = "DIR")]
     pub out: PathBuf,
 
-    /// Name of the run directory (default: <model>-<init>).
-    #[arg(long)]
+    /// Name of the run directory (default: <model>-<activation>-<init>-<spec hash>).
+    #[arg(long, value_parser = run_name)]
     pub name: Option<String>,
 
     /// Directory of a DBN saved by `initlab pretrain` (needed by --init dbn).
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
     pub pretrained: Option<PathBuf>,
+
+    /// Continue the interrupted run in RUN_DIR (its run.json says what to train; the other
+    /// training flags are not used).
+    #[arg(long, value_name = "RUN_DIR", value_parser = existing_dir,
+          conflicts_with_all = ["model", "init", "activation", "epochs", "batch_size", "lr", "seed", "optim", "momentum", "train_limit", "name", "pretrained", "out"])]
+    pub resume: Option<PathBuf>,
 }
 
 impl TrainArgs {
@@ -143,18 +191,26 @@ impl TrainArgs {
         };
         (spec, self.training.train_config())
     }
+}
 
-    /// The run's name.
-    pub fn run_name(&self) -> String {
-        self.name.clone().unwrap_or_else(|| {
-            let act = if self.activation == Activation::Relu {
+/// The help text listing every init scheme and its aliases.
+fn init_help() -> String {
+    let mut s = String::from("Weight init:\n");
+    for scheme in InitScheme::ALL {
+        let aliases = scheme.aliases();
+        s.push_str(&format!(
+            "  {:<16} {}{}\n",
+            scheme.name(),
+            scheme.describe(),
+            if aliases.is_empty() {
                 String::new()
             } else {
-                format!("-{}", self.activation)
-            };
-            format!("{}{act}-{}", self.model.label(), self.init)
-        })
+                format!(" (also: {})", aliases.join(", "))
+            }
+        ));
     }
+    s.push_str("Names are matched without regard to case, '-' or '_', and a trailing '_'.");
+    s
 }
 
 #[derive(Debug, Args)]
@@ -162,12 +218,15 @@ pub struct LabArgs {
     #[command(flatten)]
     pub training: TrainingArgs,
 
+    #[command(flatten)]
+    pub run: RunArgs,
+
     /// Output directory.
     #[arg(long, default_value = "runs/lab", value_name = "DIR")]
     pub out: PathBuf,
 
     /// Epochs per RBM for the DBN-initialized deep run.
-    #[arg(long, default_value_t = 3, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = LabConfig::default().dbn_epochs as u32, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub dbn_epochs: u32,
 }
 
@@ -176,7 +235,6 @@ impl LabArgs {
     pub fn config(&self) -> LabConfig {
         LabConfig {
             train: self.training.train_config(),
-            data_dir: self.training.data_dir(),
             out_dir: self.out.clone(),
             dbn_epochs: self.dbn_epochs as usize,
         }
@@ -215,6 +273,9 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub training: TrainingArgs,
 
+    #[command(flatten)]
+    pub run: RunArgs,
+
     /// Output directory.
     #[arg(long, default_value = "runs/compare", value_name = "DIR")]
     pub out: PathBuf,
@@ -223,28 +284,22 @@ pub struct CompareArgs {
     #[arg(long)]
     pub title: Option<String>,
 
-    /// Retrain even when a run with the same configuration is cached.
-    #[arg(long)]
-    pub no_cache: bool,
-
     /// Directory of a DBN saved by `initlab pretrain` (needed when the inits include dbn).
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
     pub pretrained: Option<PathBuf>,
 }
 
 impl CompareArgs {
-    /// The comparison's settings.
+    /// The comparison's settings (the DBN source is filled in by the caller).
     pub fn config(&self) -> CompareConfig {
         CompareConfig {
             widths: self.model.clone(),
             activation: self.activation,
             inits: self.inits.0.clone(),
             train: self.training.train_config(),
-            data_dir: self.training.data_dir(),
+            source: Default::default(),
             out_dir: self.out.clone(),
             title: self.title.clone(),
-            use_cache: !self.no_cache,
-            pretrained: self.pretrained.clone(),
         }
     }
 }
@@ -268,16 +323,19 @@ pub struct InspectArgs {
     pub batch: i64,
 
     /// Seed of torch's global generator, set before each model is built.
-    #[arg(long, default_value_t = 777)]
+    #[arg(long, default_value_t = TrainConfig::default().seed, allow_negative_numbers = true)]
     pub seed: i64,
 
-    /// Directory with the MNIST IDX files (default: the bundled data/mnist).
-    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
-    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
 
     /// Output directory.
     #[arg(long, default_value = "runs/inspect", value_name = "DIR")]
     pub out: PathBuf,
+
+    /// Directory of a DBN saved by `initlab pretrain` (needed when the inits include dbn).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub pretrained: Option<PathBuf>,
 }
 
 impl InspectArgs {
@@ -288,13 +346,10 @@ impl InspectArgs {
             activation: self.activation,
             inits: self.inits.0.clone(),
             seed: self.seed,
+            batch: self.batch,
+            source: Default::default(),
             out_dir: self.out.clone(),
         }
-    }
-
-    /// The data directory, defaulting to the bundled MNIST.
-    pub fn data_dir(&self) -> PathBuf {
-        or_bundled(&self.data_dir)
     }
 }
 
@@ -320,34 +375,33 @@ pub struct StudyArgs {
     #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
     pub width: Option<i64>,
 
-    /// Directory with the MNIST IDX files (default: the bundled data/mnist).
-    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
-    pub data_dir: Option<PathBuf>,
+    /// Seed of torch's global generator, set before each model is built.
+    #[arg(long, default_value_t = TrainConfig::default().seed, allow_negative_numbers = true)]
+    pub seed: i64,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 
     /// Output directory (default: runs/study/<study>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-
-    /// Retrain even when a run with the same configuration is cached.
-    #[arg(long)]
-    pub no_cache: bool,
 }
 
 impl StudyArgs {
     /// The study's settings.
     pub fn config(&self) -> StudyConfig {
+        let default = StudyConfig::new(self.study);
         StudyConfig {
-            study: self.study,
             full: self.full,
             epochs: self.epochs.map(|e| e as usize),
             train_limit: self.train_limit,
             width: self.width,
-            data_dir: or_bundled(&self.data_dir),
-            out_dir: self
-                .out
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("runs").join("study").join(self.study.name())),
-            use_cache: !self.no_cache,
+            seed: self.seed,
+            out_dir: self.out.clone().unwrap_or(default.out_dir.clone()),
+            ..default
         }
     }
 }
@@ -387,12 +441,11 @@ pub struct PretrainArgs {
     pub train_limit: Option<i64>,
 
     /// Seed of torch's global generator.
-    #[arg(long, default_value_t = 777)]
+    #[arg(long, default_value_t = PretrainConfig::default().seed, allow_negative_numbers = true)]
     pub seed: i64,
 
-    /// Directory with the MNIST IDX files (default: the bundled data/mnist).
-    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
-    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
 
     /// Output directory.
     #[arg(long, default_value = "runs/dbn", value_name = "DIR")]
@@ -417,11 +470,6 @@ impl PretrainArgs {
             seed: self.seed,
             out_dir: self.out.clone(),
         }
-    }
-
-    /// The data directory, defaulting to the bundled MNIST.
-    pub fn data_dir(&self) -> PathBuf {
-        or_bundled(&self.data_dir)
     }
 }
 
@@ -455,6 +503,13 @@ fn parse_inits(s: &str) -> Result<InitList, String> {
     if inits.is_empty() {
         return Err("give at least one init scheme".into());
     }
+    for (i, a) in inits.iter().enumerate() {
+        if inits[..i].contains(a) {
+            return Err(format!(
+                "{a} is listed twice (aliases included): the two runs would be identical"
+            ));
+        }
+    }
     Ok(InitList(inits))
 }
 
@@ -462,10 +517,16 @@ fn parse_study(s: &str) -> Result<Study, String> {
     s.parse().map_err(|e: anyhow::Error| e.to_string())
 }
 
-/// The given data directory, or the project's bundled MNIST.
-fn or_bundled(dir: &Option<PathBuf>) -> PathBuf {
-    dir.clone()
-        .unwrap_or_else(initlab::data::mnist::bundled_dir)
+/// A run directory name: one path component.
+fn run_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty() && s != "." && s != ".." && !s.contains('/') && !s.starts_with('.');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a run name (one folder name, not starting with '.', without '/')"
+        ))
+    }
 }
 
 fn positive_float(s: &str) -> Result<f64, String> {
@@ -478,6 +539,9 @@ fn positive_float(s: &str) -> Result<f64, String> {
 }
 
 fn existing_dir(s: &str) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        return Err("an empty path is not a directory".into());
+    }
     let p = PathBuf::from(s);
     if p.is_dir() {
         Ok(p)

@@ -4,8 +4,9 @@
 use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use initlab::compare::CompareEvent;
 use initlab::dbn::DbnProgress;
+use initlab::engine::executor::{RunEvent, StartKind};
+use initlab::engine::rundir::RunStatus;
 use initlab::rbm::RbmProgress;
 use initlab::train::Progress;
 
@@ -52,7 +53,11 @@ impl Console {
     /// Handles one training event.
     pub fn progress(&mut self, event: Progress) {
         match event {
-            Progress::Start { epochs, batches } => {
+            Progress::Start {
+                epochs,
+                batches,
+                resumed_at,
+            } => {
                 if self.show_bar {
                     let bar = ProgressBar::with_draw_target(
                         Some(epochs as u64 * batches as u64),
@@ -64,6 +69,9 @@ impl Console {
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> ");
                     bar.set_style(style);
+                    if let Some((e, b)) = resumed_at {
+                        bar.set_position(e as u64 * batches as u64 + b as u64);
+                    }
                     self.bar = Some(bar);
                 }
                 self.running_loss = f64::NAN;
@@ -85,6 +93,7 @@ impl Console {
             Progress::Epoch(record) => {
                 self.println(&record.lab_line());
             }
+            Progress::Checkpoint { .. } => {}
         }
     }
 
@@ -135,32 +144,73 @@ impl Console {
         }
     }
 
-    /// Handles one event of a comparison.
-    pub fn compare_event(&mut self, event: CompareEvent) {
+    /// Handles one event of a plan of runs (train, lab, compare, study).
+    pub fn run_event(&mut self, event: RunEvent) {
         match event {
-            CompareEvent::RunStart {
+            RunEvent::Start {
                 index,
                 total,
-                init,
-                cached,
+                run,
+                how,
             } => {
-                let from = if cached { " (cached)" } else { "" };
-                self.println(&format!("== {index}/{total}: {init}{from} =="));
-            }
-            CompareEvent::Train(p) => self.progress(p),
-            CompareEvent::RunEnd(run) => {
+                let from = match how {
+                    StartKind::Fresh => String::new(),
+                    StartKind::Cached => " — complete, from its directory".into(),
+                    StartKind::Resumed {
+                        epochs_done,
+                        batches_done,
+                    } => format!(
+                        " — resuming after epoch {epochs_done}{}",
+                        if batches_done > 0 {
+                            format!(", batch {batches_done}")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                };
                 self.finish();
-                let last = run
-                    .history
-                    .last()
-                    .map(|e| format!(", test error {:.2} %", e.test_error_percent()));
                 self.println(&format!(
-                    "{}: {}{} ({:.1} s)",
-                    run.init,
-                    run.status_text(),
-                    last.unwrap_or_default(),
-                    run.seconds
+                    "\n== run {index}/{total}: {} ({}){from} ==",
+                    run.name,
+                    run.spec.label()
                 ));
+            }
+            RunEvent::Pretrain { layers, epochs } => self.println(&format!(
+                "DBN pretraining: {layers} RBMs, {epochs} epochs each"
+            )),
+            RunEvent::Dbn(p) => self.dbn_progress(p),
+            RunEvent::Train(p) => self.progress(p),
+            RunEvent::End(result) => {
+                self.finish();
+                let last = result.history.last();
+                match (result.status, last) {
+                    (RunStatus::Complete | RunStatus::Unstable, Some(last)) => {
+                        self.println("Learning finished");
+                        self.println(&format!(
+                            "Accuracy: {:.4}  (test loss {:.4}, {:.2} s per epoch, {}{})",
+                            last.test_accuracy,
+                            last.test_loss,
+                            result.history.seconds_per_epoch(),
+                            result.run.dir.display(),
+                            if result.status == RunStatus::Unstable {
+                                format!("; {}", result.status_text())
+                            } else {
+                                String::new()
+                            }
+                        ));
+                    }
+                    _ => self.println(&format!(
+                        "{}: {}{}",
+                        result.run.name,
+                        result.status_text(),
+                        last.map(|e| format!(
+                            ", test error {:.2} % at epoch {}",
+                            e.test_error_percent(),
+                            e.epoch
+                        ))
+                        .unwrap_or_default()
+                    )),
+                }
             }
         }
     }

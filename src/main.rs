@@ -1,155 +1,307 @@
-//! The `initlab` binary: parses arguments, calls the library, prints results and the error chain.
+//! The `initlab` binary: parses arguments, calls the library, prints results, and turns library
+//! errors into messages with the flag that fixes them.
 
 mod cli;
 mod console;
 
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use cli::{Cli, Command};
 use console::Console;
 
-use initlab::dbn::DbnInit;
-use initlab::lab::{self, LabEvent};
-use initlab::lsuv::DataDependentInit;
-use initlab::model::InitScheme;
+use initlab::engine::executor::{Executor, PlannedRun, RunResult};
+use initlab::engine::rundir::{self, RunDirError, RunStatus};
+use initlab::engine::spec::{InitSource, RunSpec, SpecError};
+use initlab::model::{InitScheme, MlpSpec};
 use initlab::plot::{self, RunCurves};
-use initlab::runs::{self, RunConfig};
-use initlab::study::StudyEvent;
-use initlab::{compare, data, inspect, pretrain, study, train};
+use initlab::{compare, data, inspect, lab, pretrain, runs, study};
+
+/// Raised by the first Ctrl-C (or SIGTERM): training stops after the current batch.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// What `run` reports besides errors.
+enum Done {
+    Ok,
+    /// A run was interrupted (its checkpoint saved).
+    Interrupted,
+    /// The single run of `train` diverged or ended unstable (saved, reported).
+    Failed,
+}
+
+/// The first Ctrl-C asks training to stop after its batch and save; a second exits at once.
+fn install_signal_handler() {
+    let result = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting now");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\ninterrupt: stopping after this batch and saving a checkpoint (Ctrl-C again to quit at once)");
+    });
+    if let Err(e) = result {
+        eprintln!("warning: cannot catch Ctrl-C ({e}); an interrupt will lose the current run's progress since its last checkpoint");
+    }
+}
 
 /// Loads the MNIST-layout data set in `dir`, naming the folder in any error.
-fn load_mnist(dir: &std::path::Path) -> Result<data::Mnist> {
+fn load_mnist(dir: &Path) -> Result<data::Mnist> {
     data::load_dir(dir).with_context(|| format!("loading MNIST from {}", dir.display()))
 }
 
-/// Prints a summary file and where the chart and summary are.
-fn show_summary(summary: &std::path::Path, chart: &std::path::Path) -> Result<()> {
-    console::emit!("\n{}", read(summary)?);
-    console::emit!("Chart: {}\nSummary: {}", chart.display(), summary.display());
-    Ok(())
+/// Whether an error is about values the user gave (exit status 2, like clap's).
+fn is_usage_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<SpecError>().is_some())
 }
 
-/// Reads a text file the program has just written.
-fn read(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+/// The flag that fixes an error, if there is one.
+fn hint(e: &anyhow::Error) -> Option<String> {
+    for cause in e.chain() {
+        if let Some(s) = cause.downcast_ref::<SpecError>() {
+            return match s {
+                SpecError::NeedsPretrainedDbn => Some(
+                    "pass --pretrained DIR with a DBN made by `initlab pretrain --widths …` (the hidden layers of your --model)".into(),
+                ),
+                SpecError::UnusedPretrainedDbn(_) => {
+                    Some("drop --pretrained, or use --init dbn".into())
+                }
+                SpecError::TrainLimitTooLarge { available, .. } => {
+                    Some(format!("use --train-limit {available} or less"))
+                }
+                SpecError::MomentumWithoutSgd(_) => {
+                    Some("use --optim sgd with --momentum, or drop --momentum".into())
+                }
+                SpecError::InputWidth { pixels, .. } => Some(format!(
+                    "start --model with {pixels}, e.g. --model {pixels},100,10"
+                )),
+                SpecError::OutputWidth(_) => {
+                    Some("end --model with 10, e.g. --model 784,100,10".into())
+                }
+            };
+        }
+        if let Some(r) = cause.downcast_ref::<RunDirError>() {
+            return match r {
+                RunDirError::OtherSpec { .. } => Some(
+                    "choose another --name or --out for this configuration, or pass --force to replace that run".into(),
+                ),
+                RunDirError::NotARun { .. } => Some(
+                    "choose another --name or --out, or pass --force to empty that directory".into(),
+                ),
+                RunDirError::Locked { .. } => None,
+            };
+        }
+    }
+    None
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    install_signal_handler();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Done::Ok) => ExitCode::SUCCESS,
+        Ok(Done::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
+        Ok(Done::Failed) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if let Some(h) = hint(&e) {
+                eprintln!("hint: {h}");
+            }
+            if is_usage_error(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// The executor for `data` with the command's run options.
+fn executor<'a>(data: &'a data::Mnist, args: &cli::RunArgs) -> Executor<'a> {
+    Executor {
+        data,
+        options: args.options(),
+        stop: Some(&STOP),
+    }
+}
+
+/// The source of the `dbn` init from `--pretrained`.
+fn source(pretrained: &Option<std::path::PathBuf>) -> Result<InitSource> {
+    match pretrained {
+        Some(dir) => InitSource::pretrained(dir),
+        None => Ok(InitSource::None),
+    }
+}
+
+/// Prints the spec's warnings on stderr.
+fn warn(spec: &RunSpec) {
+    for w in spec.warnings() {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// After an interrupted plan: where it stopped and the command that continues it.
+fn report_interrupted(dir: &Path, again: &str) -> Done {
+    console::emit!(
+        "Interrupted: {} holds the checkpoint (status \"interrupted\").\nResume with: {again}",
+        dir.display()
+    );
+    Done::Interrupted
+}
+
+/// The command line that ran this process, for "run it again to resume".
+fn this_command() -> String {
+    std::env::args()
+        .map(|a| {
+            if a.is_empty()
+                || a.contains(|c: char| c.is_whitespace() || "'\"$\\;&|<>()*?".contains(c))
+            {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run(cli: Cli) -> Result<Done> {
     match cli.command {
         Command::Train(args) => {
-            let (spec, config) = args.configs();
-            let data_dir = args.training.data_dir();
-            let data = load_mnist(&data_dir)?;
-            let hook = match (&args.pretrained, spec.init) {
-                (Some(dir), InitScheme::Dbn) => Some(DbnInit::load(dir)?),
-                (Some(_), init) => {
-                    anyhow::bail!("--pretrained is only used by --init dbn, not {init}")
+            let (planned, data) = match &args.resume {
+                Some(dir) => {
+                    let record = rundir::read_record(dir)?;
+                    let data_dir = args
+                        .training
+                        .data
+                        .data_dir
+                        .clone()
+                        .unwrap_or(record.spec.data.dir.clone());
+                    let data = load_mnist(&data_dir)?;
+                    let name = dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or(record.name.clone());
+                    if record.status.is_final() {
+                        console::emit!(
+                            "{} is already {}; nothing to resume.",
+                            dir.display(),
+                            record.status.name()
+                        );
+                    }
+                    let planned = PlannedRun {
+                        name,
+                        dir: dir.clone(),
+                        spec: record.spec,
+                    };
+                    (planned, data)
                 }
-                (None, _) => None,
+                None => {
+                    let (model, train) = args.configs();
+                    let data = load_mnist(&args.training.data.dir())?;
+                    let spec = RunSpec {
+                        model,
+                        source: source(&args.pretrained)?,
+                        train,
+                        data: data.identity.clone(),
+                    };
+                    spec.validate(&data)?;
+                    let name = args
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| default_run_name(&spec.model, &spec.hash()));
+                    let planned = PlannedRun {
+                        name: name.clone(),
+                        dir: args.out.join(&name),
+                        spec,
+                    };
+                    (planned, data)
+                }
             };
-            let hook_ref = hook.as_ref().map(|h| h as &dyn DataDependentInit);
+            warn(&planned.spec);
+            let executor = executor(&data, &args.run);
             let mut console = Console::new(cli.quiet);
-            let result = train::train_with(&spec, &data, &config, hook_ref, &mut |p| {
-                console.progress(p)
+            let outcome = executor.run(std::slice::from_ref(&planned), &mut |e| {
+                console.run_event(e)
             });
             console.finish();
-            let (model, history) = result?;
-            console::emit!("Learning finished");
-            if let Some(last) = history.last() {
-                console::emit!(
-                    "Accuracy: {:.4} (test loss {:.4}, {:.2} s per epoch)",
-                    last.test_accuracy,
-                    last.test_loss,
-                    history.seconds_per_epoch()
-                );
-            }
-            let name = args.run_name();
-            let dir = args.out.join(&name);
-            let run_config = RunConfig {
-                name,
-                model: spec,
-                train: config,
-                data_dir,
-                pretrained: args.pretrained.clone(),
+            let outcome = outcome?;
+            let Some(result) = outcome.results.first() else {
+                return Ok(Done::Ok);
             };
-            runs::save_run(&dir, &run_config, &history, &model)?;
-            console::emit!(
-                "Saved {} (history.csv, history.json, config.json, model.safetensors, loss.png)",
-                dir.display()
-            );
-            Ok(())
+            match result.status {
+                RunStatus::Interrupted => Ok(report_interrupted(
+                    &planned.dir,
+                    &format!("initlab train --resume {}", shell_word(&planned.dir)),
+                )),
+                RunStatus::Complete => Ok(Done::Ok),
+                RunStatus::Unstable | RunStatus::Diverged => {
+                    eprintln!(
+                        "error: the run is {}: {}",
+                        result.status.name(),
+                        result.status_text()
+                    );
+                    eprintln!("hint: try a smaller init (e.g. --init xavier-uniform or kaiming-normal) or a smaller --lr");
+                    Ok(Done::Failed)
+                }
+                RunStatus::Running => Ok(Done::Ok),
+            }
         }
         Command::Lab(args) => {
             let config = args.config();
-            let data = load_mnist(&config.data_dir)?;
+            let data = load_mnist(&args.training.data.dir())?;
+            let executor = executor(&data, &args.run);
             let mut console = Console::new(cli.quiet);
-            let result = lab::run_lab(&config, &data, &mut |event| match event {
-                LabEvent::RunStart { index, total, run } => {
-                    console.println(&format!(
-                        "\n== run {index}/{total}: {} ({} net, {} init) ==",
-                        run.name,
-                        run.spec.widths.label(),
-                        run.spec.init
-                    ));
-                }
-                LabEvent::Pretrain { epochs, layers, .. } => console.println(&format!(
-                    "DBN pretraining: {layers} RBMs, {epochs} epochs each"
-                )),
-                LabEvent::Dbn(p) => console.dbn_progress(p),
-                LabEvent::Train(p) => console.progress(p),
-                LabEvent::RunEnd { history, dir, .. } => {
-                    console.finish();
-                    console.println("Learning finished");
-                    if let Some(last) = history.last() {
-                        console.println(&format!(
-                            "Accuracy: {:.4}  ({:.2} s per epoch, saved in {})",
-                            last.test_accuracy,
-                            history.seconds_per_epoch(),
-                            dir.display()
-                        ));
-                    }
-                }
-            });
+            let result = lab::run_lab(&config, &executor, &mut |e| console.run_event(e));
             console.finish();
             let result = result?;
-            console::emit!("\n{}", read(&result.report)?);
+            if result.interrupted {
+                return Ok(report_interrupted(&config.out_dir, &this_command()));
+            }
+            console::emit!("\n{}", results_table(result.runs.iter().map(|(_, r)| r)));
             console::emit!(
                 "Chart: {}\nReport: {}",
                 result.chart.display(),
                 result.report.display()
             );
-            Ok(())
+            Ok(Done::Ok)
         }
         Command::Compare(args) => {
-            let config = args.config();
-            let data = load_mnist(&config.data_dir)?;
+            let mut config = args.config();
+            config.source = source(&args.pretrained)?;
+            let data = load_mnist(&args.training.data.dir())?;
+            if args.pretrained.is_some() && !config.inits.contains(&InitScheme::Dbn) {
+                return Err(SpecError::UnusedPretrainedDbn(config.inits[0]).into());
+            }
+            for p in compare::plan(&config, &data)? {
+                p.spec.validate(&data)?;
+                warn(&p.spec);
+            }
+            let executor = executor(&data, &args.run);
             let mut console = Console::new(cli.quiet);
-            let result = compare::run_compare(&config, &data, &mut |e| console.compare_event(e));
+            let result = compare::run_compare(&config, &executor, &mut |e| console.run_event(e));
             console.finish();
             let result = result?;
-            show_summary(&result.summary, &result.chart)
+            if result.outcome.interrupted {
+                return Ok(report_interrupted(&config.out_dir, &this_command()));
+            }
+            console::emit!("\n{}", results_table(result.outcome.results.iter()));
+            console::emit!(
+                "Chart: {}\nSummary: {}",
+                result.chart.display(),
+                result.summary.display()
+            );
+            Ok(Done::Ok)
         }
         Command::Inspect(args) => {
-            let config = args.config();
-            let data_dir = args.data_dir();
-            let data = load_mnist(&data_dir)?;
-            let n = args.batch.min(data.test.len());
-            let inputs = data.test.images_unit().narrow(0, 0, n); // [n, 784]
-            let labels = data.test.labels.narrow(0, 0, n); // [n]
-            let result = inspect::run_inspect(&config, &inputs, &labels)?;
+            let mut config = args.config();
+            config.source = source(&args.pretrained)?;
+            let data = load_mnist(&args.data.dir())?;
+            let result = inspect::run_inspect(&config, &data)?;
             console::emit!("{}", read(&result.table)?);
             for f in &result.figures {
                 console::emit!("Histograms: {}", f.display());
@@ -159,24 +311,33 @@ fn run(cli: Cli) -> Result<()> {
                 result.depth_chart.display(),
                 result.table.display()
             );
-            Ok(())
+            Ok(Done::Ok)
         }
         Command::Study(args) => {
             let config = args.config();
-            let data = load_mnist(&config.data_dir)?;
+            let data = load_mnist(&args.data.dir())?;
+            let executor = executor(&data, &args.run);
             let mut console = Console::new(cli.quiet);
-            let result = study::run_study(&config, &data, &mut |e| match e {
-                StudyEvent::PartStart { name } => console.println(&format!("\n### part {name}")),
-                StudyEvent::Compare(e) => console.compare_event(e),
-            });
+            let result = study::run_study(&config, &executor, &mut |e| console.run_event(e));
             console.finish();
             let result = result?;
-            show_summary(&result.summary, &result.chart)
+            if result.interrupted {
+                return Ok(report_interrupted(&config.out_dir, &this_command()));
+            }
+            console::emit!(
+                "\n{}",
+                results_table(result.parts.iter().flat_map(|(_, rs)| rs.iter()))
+            );
+            console::emit!(
+                "Chart: {}\nSummary: {}",
+                result.chart.display(),
+                result.summary.display()
+            );
+            Ok(Done::Ok)
         }
         Command::Pretrain(args) => {
             let config = args.config();
-            let data_dir = args.data_dir();
-            let data = load_mnist(&data_dir)?;
+            let data = load_mnist(&args.data.dir())?;
             let mut console = Console::new(cli.quiet);
             let result = pretrain::run_pretrain(&config, &data, &mut |p| console.dbn_progress(p));
             console.finish();
@@ -190,22 +351,93 @@ fn run(cli: Cli) -> Result<()> {
                 config.widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(","),
                 config.out_dir.display()
             );
-            Ok(())
+            Ok(Done::Ok)
         }
         Command::Plot(args) => {
             let mut curves = Vec::new();
             for dir in &args.runs {
                 let run = runs::load_run(dir)
                     .with_context(|| format!("reading run directory {}", dir.display()))?;
-                let label = run.config.model.label();
                 curves.push(RunCurves {
-                    label,
+                    label: run.record.spec.label(),
                     history: run.history,
                 });
             }
             plot::compare_chart(&curves, &args.title, &args.out)?;
             console::emit!("Wrote {}", args.out.display());
-            Ok(())
+            Ok(Done::Ok)
         }
     }
+}
+
+/// `shallow-relu-xavier-uniform-1a2b3c4d5e6f`: the model, activation, init and the spec's hash, so
+/// that runs of different settings never share a directory.
+fn default_run_name(model: &MlpSpec, hash: &str) -> String {
+    format!(
+        "{}-{}-{}-{hash}",
+        model.widths.label(),
+        model.activation,
+        model.init
+    )
+}
+
+/// A path as one shell word.
+fn shell_word(p: &Path) -> String {
+    let s = p.display().to_string();
+    if s.contains(|c: char| c.is_whitespace() || "'\"$\\;&|<>()*?".contains(c)) {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    } else {
+        s
+    }
+}
+
+/// A short aligned table of runs: name, status, final test error, final train cost, directory.
+fn results_table<'a>(results: impl Iterator<Item = &'a RunResult>) -> String {
+    let rows: Vec<[String; 5]> = results
+        .map(|r| {
+            let last = r.history.last();
+            [
+                r.run.name.clone(),
+                r.status_text(),
+                last.map(|e| format!("{:.2} %", e.test_error_percent()))
+                    .unwrap_or("—".into()),
+                last.map(|e| format!("{:.6}", e.train_cost))
+                    .unwrap_or("—".into()),
+                r.run.dir.display().to_string(),
+            ]
+        })
+        .collect();
+    let head = ["run", "status", "test error", "train cost", "directory"];
+    let mut widths = head.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+            let pad = w - c.chars().count();
+            if i == 2 || i == 3 {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad));
+            }
+            s.push_str("  ");
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(head);
+    for row in &rows {
+        out.push('\n');
+        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+    out
+}
+
+/// Reads a text file the program has just written.
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }

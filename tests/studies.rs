@@ -4,8 +4,10 @@
 mod common;
 
 use common::{mnist_dir, seed_lock};
-use initlab::compare::{self, CompareConfig, RunStatus};
+use initlab::compare::{self, CompareConfig};
 use initlab::data::load_dir;
+use initlab::engine::executor::{ExecOptions, Executor};
+use initlab::engine::rundir::{EndDetail, RunStatus};
 use initlab::inspect::{self, InspectConfig};
 use initlab::model::{Activation, InitScheme, Widths};
 use initlab::optim::OptimizerKind;
@@ -26,8 +28,6 @@ fn png_size(path: &std::path::Path) -> (u32, u32) {
 fn inspect_shows_normal_init_blowing_up_a_deep_tanh_net() {
     let _g = seed_lock();
     let data = load_dir(&mnist_dir()).unwrap();
-    let inputs = data.test.images_unit().narrow(0, 0, 500);
-    let labels = data.test.labels.narrow(0, 0, 500);
     let dir = tempfile::tempdir().unwrap();
     let mut widths = vec![784];
     widths.extend([64; 9]);
@@ -41,9 +41,11 @@ fn inspect_shows_normal_init_blowing_up_a_deep_tanh_net() {
             InitScheme::Lsuv,
         ],
         seed: 777,
+        batch: 500,
+        source: Default::default(),
         out_dir: dir.path().to_path_buf(),
     };
-    let result = inspect::run_inspect(&config, &inputs, &labels).unwrap();
+    let result = inspect::run_inspect(&config, &data).unwrap();
     let [normal, xavier, lsuv] = &result.inspections[..] else {
         panic!("three inspections")
     };
@@ -130,11 +132,17 @@ fn small_compare(dir: &std::path::Path, lr: f64) -> CompareConfig {
             learning_rate: lr,
             ..TrainConfig::default()
         },
-        data_dir: mnist_dir(),
+        source: Default::default(),
         out_dir: dir.to_path_buf(),
         title: None,
-        use_cache: true,
-        pretrained: None,
+    }
+}
+
+fn executor(data: &initlab::data::Mnist) -> Executor<'_> {
+    Executor {
+        data,
+        options: ExecOptions::default(),
+        stop: None,
     }
 }
 
@@ -144,15 +152,15 @@ fn compare_writes_summary_and_chart_and_uses_its_cache() {
     let data = load_dir(&mnist_dir()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = small_compare(dir.path(), 0.001);
-    let first = compare::run_compare(&config, &data, &mut |_| {}).unwrap();
-    assert!(first
-        .runs
+    let first = compare::run_compare(&config, &executor(&data), &mut |_| {}).unwrap();
+    let runs = &first.outcome.results;
+    assert!(runs
         .iter()
-        .all(|r| r.status == RunStatus::Finished && !r.cached));
-    let xavier = &first.runs[1];
+        .all(|r| r.status == RunStatus::Complete && !r.cached));
+    let xavier = &runs[1];
     assert!(
         xavier.history.last().unwrap().test_error_percent()
-            < first.runs[0].history.last().unwrap().test_error_percent()
+            < runs[0].history.last().unwrap().test_error_percent()
     );
     assert_eq!(png_size(&dir.path().join("compare.png")), (1400, 600));
     let csv = std::fs::read_to_string(dir.path().join("summary.csv")).unwrap();
@@ -161,22 +169,26 @@ fn compare_writes_summary_and_chart_and_uses_its_cache() {
         csv.lines()
             .nth(2)
             .unwrap()
-            .starts_with("xavier-uniform,finished,,"),
+            .starts_with("xavier-uniform,complete,,"),
         "{csv}"
     );
     let md = std::fs::read_to_string(&first.summary).unwrap();
     assert!(
-        md.contains("| normal | finished |") && md.contains("784-32-10"),
+        md.contains("| normal | complete |") && md.contains("784-32-10"),
         "{md}"
     );
 
-    let second = compare::run_compare(&config, &data, &mut |_| {}).unwrap();
-    assert!(second.runs.iter().all(|r| r.cached));
-    assert_eq!(second.runs[1].history, xavier.history);
+    let second = compare::run_compare(&config, &executor(&data), &mut |_| {}).unwrap();
+    assert!(second.outcome.results.iter().all(|r| r.cached));
+    assert_eq!(second.outcome.results[1].history, xavier.history);
     // Another learning rate is another configuration: not from the cache.
-    let other =
-        compare::run_compare(&small_compare(dir.path(), 0.002), &data, &mut |_| {}).unwrap();
-    assert!(other.runs.iter().all(|r| !r.cached));
+    let other = compare::run_compare(
+        &small_compare(dir.path(), 0.002),
+        &executor(&data),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(other.outcome.results.iter().all(|r| !r.cached));
 }
 
 #[test]
@@ -186,12 +198,13 @@ fn compare_reports_divergence_instead_of_failing() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = small_compare(dir.path(), 1e30);
     config.train.optimizer = OptimizerKind::Adam;
-    let result = compare::run_compare(&config, &data, &mut |_| {}).unwrap();
-    for r in &result.runs {
+    let result = compare::run_compare(&config, &executor(&data), &mut |_| {}).unwrap();
+    for r in &result.outcome.results {
+        assert_eq!(r.status, RunStatus::Diverged);
         assert!(
-            matches!(r.status, RunStatus::Diverged { epoch: 1, .. }),
+            matches!(r.detail, Some(EndDetail::Diverged { epoch: 1, .. })),
             "{:?}",
-            r.status
+            r.detail
         );
     }
     let md = std::fs::read_to_string(&result.summary).unwrap();
@@ -206,16 +219,13 @@ fn studies_run_at_small_width() {
     for (which, runs) in [(Study::Lab, 10), (Study::Glorot, 6), (Study::He, 4)] {
         let dir = tempfile::tempdir().unwrap();
         let config = StudyConfig {
-            study: which,
-            full: false,
             epochs: Some(1),
             train_limit: Some(500),
             width: Some(16),
-            data_dir: mnist_dir(),
             out_dir: dir.path().to_path_buf(),
-            use_cache: true,
+            ..StudyConfig::new(which)
         };
-        let result = study::run_study(&config, &data, &mut |_| {}).unwrap();
+        let result = study::run_study(&config, &executor(&data), &mut |_| {}).unwrap();
         assert_eq!(
             result.parts.iter().map(|(_, r)| r.len()).sum::<usize>(),
             runs,
@@ -230,5 +240,37 @@ fn studies_run_at_small_width() {
             runs,
             "{md}"
         );
+    }
+}
+
+#[test]
+fn lab_runs_small_through_the_executor_and_uses_its_cache() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = initlab::lab::LabConfig {
+        train: TrainConfig {
+            epochs: 1,
+            train_limit: Some(1000),
+            ..TrainConfig::default()
+        },
+        out_dir: dir.path().to_path_buf(),
+        dbn_epochs: 1,
+    };
+    let first = initlab::lab::run_lab(&config, &executor(&data), &mut |_| {}).unwrap();
+    assert_eq!(first.runs.len(), 5);
+    assert!(first
+        .runs
+        .iter()
+        .all(|(_, r)| !r.cached && r.status.is_final()));
+    assert!(dir
+        .path()
+        .join("deep-sigmoid-dbn/dbn/dbn.safetensors")
+        .is_file());
+    assert!(first.report.is_file() && first.chart.is_file());
+    let again = initlab::lab::run_lab(&config, &executor(&data), &mut |_| {}).unwrap();
+    assert!(again.runs.iter().all(|(_, r)| r.cached));
+    for ((_, a), (_, b)) in first.runs.iter().zip(&again.runs) {
+        assert_eq!(a.history.epochs, b.history.epochs);
     }
 }

@@ -4,8 +4,11 @@ mod common;
 
 use common::{mnist_dir, seed_lock};
 use initlab::data::load_dir;
+use initlab::engine::executor::{ExecOptions, Executor, PlannedRun};
+use initlab::engine::rundir::RunStatus;
+use initlab::engine::spec::RunSpec;
 use initlab::model::{InitScheme, MlpSpec};
-use initlab::runs::{self, RunConfig};
+use initlab::runs;
 use initlab::train::{self, Progress, TrainConfig};
 
 fn decode_png(path: &std::path::Path) -> (u32, u32) {
@@ -32,10 +35,11 @@ fn one_epoch_on_10k_images_reaches_90_percent_and_saves_the_run() {
     let spec = MlpSpec::shallow(InitScheme::XavierUniform);
     let mut batches = 0;
     let mut epoch_lines = Vec::new();
-    let (model, history) = train::train(&spec, &data, &config, &mut |p| match p {
+    let (_, history) = train::train(&spec, &data, &config, &mut |p| match p {
         Progress::Batch { .. } => batches += 1,
         Progress::Epoch(r) => epoch_lines.push(r.lab_line()),
         Progress::Start { batches, .. } => assert_eq!(batches, 100),
+        Progress::Checkpoint { .. } => {}
     })
     .unwrap();
     assert_eq!(batches, 100);
@@ -53,18 +57,35 @@ fn one_epoch_on_10k_images_reaches_90_percent_and_saves_the_run() {
         epoch_lines[0]
     );
 
+    // The same run through the executor: the same history, and a run directory.
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("shallow-xavier-uniform");
-    let cfg = RunConfig {
+    let planned = PlannedRun {
         name: "shallow-xavier-uniform".into(),
-        model: spec.clone(),
-        train: config,
-        data_dir: mnist_dir(),
-        pretrained: None,
+        dir: run_dir.clone(),
+        spec: RunSpec {
+            model: spec.clone(),
+            source: Default::default(),
+            train: config,
+            data: data.identity.clone(),
+        },
     };
-    runs::save_run(&run_dir, &cfg, &history, &model).unwrap();
+    let executor = Executor {
+        data: &data,
+        options: ExecOptions::default(),
+        stop: None,
+    };
+    let outcome = executor
+        .run(std::slice::from_ref(&planned), &mut |_| {})
+        .unwrap();
+    assert_eq!(outcome.results[0].status, RunStatus::Complete);
+    assert_eq!(
+        outcome.results[0].history.epochs[0].train_cost,
+        e.train_cost
+    );
+    assert_eq!(outcome.results[0].history.epochs[0].test_loss, e.test_loss);
     for f in [
-        "config.json",
+        "run.json",
         "history.json",
         "history.csv",
         "model.safetensors",
@@ -79,8 +100,12 @@ fn one_epoch_on_10k_images_reaches_90_percent_and_saves_the_run() {
         "{csv}"
     );
     let back = runs::load_run(&run_dir).unwrap();
-    assert_eq!(back.config, cfg);
-    assert_eq!(back.history, history);
+    assert_eq!(back.record.spec, planned.spec);
+    assert_eq!(back.record.hash, planned.spec.hash());
+    assert_eq!(
+        back.history.epochs[0].train_cost,
+        history.epochs[0].train_cost
+    );
 
     // The saved weights load back into a fresh model and give the same accuracy.
     let mut fresh = initlab::model::Mlp::new(&spec).unwrap();

@@ -1,19 +1,10 @@
-//! Layer-sequential unit-variance initialization (LSUV), and the hook that lets any initializer
-//! look at data before training.
+//! Layer-sequential unit-variance initialization (LSUV).
 
 use anyhow::{ensure, Result};
 use tch::{Kind, Tensor};
 
+pub use crate::base::hook::DataDependentInit;
 use crate::model::Mlp;
-
-/// An initializer that needs data: it runs after the layers are built and their weights
-/// initialized by the scheme, before the optimizer is created. LSUV and DBN pretraining plug in here.
-pub trait DataDependentInit {
-    /// A short name for messages.
-    fn name(&self) -> String;
-    /// Adjusts the model's parameters using `inputs` (`[n, features]`, scaled like training data).
-    fn initialize(&self, mlp: &mut Mlp, inputs: &Tensor) -> Result<()>;
-}
 
 /// LSUV (Mishkin & Matas 2015, "All you need is a good init", Algorithm 1): start from orthonormal
 /// weights (done by [`crate::model::InitScheme::Lsuv`]), then, layer by layer from the input,

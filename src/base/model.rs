@@ -164,6 +164,37 @@ impl InitScheme {
         }
     }
 
+    /// Other names accepted on the command line (besides `torch.nn.init`'s spellings of the
+    /// name itself, e.g. `xavier_uniform_`).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            InitScheme::TorchDefault => &["default", "torch", "linear-default"],
+            InitScheme::XavierUniform => &["xavier", "glorot-uniform"],
+            InitScheme::XavierNormal => &["glorot-normal"],
+            InitScheme::KaimingUniform => &["he-uniform"],
+            InitScheme::KaimingNormal => &["he", "he-normal"],
+            _ => &[],
+        }
+    }
+
+    /// One line for help texts.
+    pub fn describe(self) -> &'static str {
+        match self {
+            InitScheme::TorchDefault => "torch.nn.Linear's own U(±1/√fan_in)",
+            InitScheme::Normal => "N(0, 1), notebook 9-2's \"before\"",
+            InitScheme::XavierUniform => "Glorot & Bengio 2010, uniform (notebook 9-3)",
+            InitScheme::XavierNormal => "Glorot & Bengio 2010, normal",
+            InitScheme::KaimingUniform => "He et al. 2015, uniform, fan-in",
+            InitScheme::KaimingNormal => "He et al. 2015, normal, fan-in (\"He init\")",
+            InitScheme::GlorotStandard => {
+                "Glorot & Bengio's \"standard\" U(±1/√fan_in): the same distribution as torch-default"
+            }
+            InitScheme::Orthogonal => "Saxe et al. 2014, orthogonal × the activation's gain",
+            InitScheme::Lsuv => "Mishkin & Matas 2015, orthonormal then unit variance on data",
+            InitScheme::Dbn => "a pretrained deep belief net (needs --pretrained DIR)",
+        }
+    }
+
     /// All names, for help texts and parsers.
     pub fn names() -> Vec<&'static str> {
         InitScheme::ALL.iter().map(|s| s.name()).collect()
@@ -190,14 +221,6 @@ impl InitScheme {
             InitScheme::Dbn => init::xavier_uniform_(weight, 1.0),
         }
     }
-
-    /// The data-dependent step that follows the per-weight init, if the scheme has one.
-    pub fn data_dependent(self) -> Option<Box<dyn crate::lsuv::DataDependentInit>> {
-        match self {
-            InitScheme::Lsuv => Some(Box::new(crate::lsuv::Lsuv::default())),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for InitScheme {
@@ -208,21 +231,29 @@ impl fmt::Display for InitScheme {
 
 impl FromStr for InitScheme {
     type Err = anyhow::Error;
+    /// A scheme's name or alias, ignoring case, `_` versus `-` and a trailing `_`, so that
+    /// `torch.nn.init`'s names work: `xavier_uniform_`, `kaiming_normal_`, `He`, `default`.
     fn from_str(s: &str) -> Result<Self> {
-        let aliases = [
-            ("xavier", InitScheme::XavierUniform),
-            ("he", InitScheme::KaimingNormal),
-        ];
-        if let Some((_, scheme)) = aliases.iter().find(|(a, _)| *a == s) {
-            return Ok(*scheme);
-        }
+        let key = s
+            .trim()
+            .trim_end_matches('_')
+            .to_ascii_lowercase()
+            .replace('_', "-");
         InitScheme::ALL
             .into_iter()
-            .find(|i| i.name() == s)
+            .find(|i| i.name() == key || i.aliases().contains(&key.as_str()))
             .with_context(|| {
+                let all: Vec<String> = InitScheme::ALL
+                    .iter()
+                    .map(|i| match i.aliases() {
+                        [] => i.name().to_string(),
+                        a => format!("{} (or {})", i.name(), a.join(", ")),
+                    })
+                    .collect();
                 format!(
-                    "unknown init scheme {s:?} (expected one of {})",
-                    InitScheme::names().join(", ")
+                    "unknown init scheme {s:?} (expected one of {}; torch.nn.init's spellings \
+                     like xavier_uniform_ work too)",
+                    all.join(", ")
                 )
             })
     }
@@ -399,6 +430,52 @@ impl Mlp {
             }
         }
         h
+    }
+
+    /// Copies of the variables by name (`linear1.weight`, `linear1.bias`, …), sorted by name.
+    pub fn weights(&self) -> Vec<(String, Tensor)> {
+        let mut vars: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .map(|(name, t)| (name, t.detach().copy()))
+            .collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        vars
+    }
+
+    /// Overwrites every variable with the tensor of the same name in `weights`; each must be
+    /// present, with the variable's shape and kind, and nothing else may be.
+    pub fn set_weights(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
+        let vars = self.vs.variables();
+        ensure!(
+            weights.len() == vars.len(),
+            "the weights hold {} tensors, the model has {} variables",
+            weights.len(),
+            vars.len()
+        );
+        for (name, t) in weights {
+            let var = vars
+                .get(name)
+                .with_context(|| format!("the model has no variable {name:?}"))?;
+            ensure!(
+                var.size() == t.size() && var.kind() == t.kind(),
+                "{name}: the weights hold a {:?} {:?} tensor, the model a {:?} {:?} one",
+                t.kind(),
+                t.size(),
+                var.kind(),
+                var.size()
+            );
+        }
+        tch::no_grad(|| {
+            for (name, t) in weights {
+                if let Some(var) = vars.get(name) {
+                    let mut var = var.shallow_clone();
+                    var.copy_(t);
+                }
+            }
+        });
+        Ok(())
     }
 
     /// Total number of parameters.

@@ -304,6 +304,36 @@ impl Sgd {
         }
     }
 
+    /// Copies of the momentum buffers (`None` before the first step with a gradient).
+    pub fn buffers(&self) -> Vec<Option<Tensor>> {
+        self.buffers
+            .iter()
+            .map(|b| b.as_ref().map(|t| t.copy()))
+            .collect()
+    }
+
+    /// Restores buffers taken with [`Sgd::buffers`] from an optimizer over the same parameters.
+    pub fn set_buffers(&mut self, buffers: Vec<Option<Tensor>>) -> Result<()> {
+        ensure!(
+            buffers.len() == self.params.len(),
+            "SGD state holds {} buffers, the optimizer has {} parameters",
+            buffers.len(),
+            self.params.len()
+        );
+        for (p, b) in self.params.iter().zip(&buffers) {
+            if let Some(b) = b {
+                ensure!(
+                    p.size() == b.size(),
+                    "SGD momentum buffer shape {:?} does not match parameter {:?}",
+                    b.size(),
+                    p.size()
+                );
+            }
+        }
+        self.buffers = buffers;
+        Ok(())
+    }
+
     /// One update.
     pub fn step(&mut self) {
         tch::no_grad(|| {
@@ -326,6 +356,15 @@ impl Sgd {
             }
         });
     }
+}
+
+/// The state an optimizer carries from step to step, for checkpoints.
+#[derive(Debug)]
+pub enum OptimizerState {
+    /// [`TorchAdam`]'s step count and moments.
+    Adam(AdamState),
+    /// [`Sgd`]'s momentum buffers.
+    Sgd(Vec<Option<Tensor>>),
 }
 
 /// The optimizer of a training run.
@@ -370,6 +409,27 @@ impl Optimizer {
             }
             OptimizerKind::Sgd => Optimizer::Sgd(Sgd::new(params, lr, momentum)?),
         })
+    }
+
+    /// A copy of the state, or `None` for libtorch's Adam, whose state tch does not expose.
+    pub fn state(&self) -> Option<OptimizerState> {
+        match self {
+            Optimizer::Adam(o) => Some(OptimizerState::Adam(o.state())),
+            Optimizer::TchAdam(_) => None,
+            Optimizer::Sgd(o) => Some(OptimizerState::Sgd(o.buffers())),
+        }
+    }
+
+    /// Restores a state taken with [`Optimizer::state`] from the same kind of optimizer.
+    pub fn set_state(&mut self, state: OptimizerState) -> Result<()> {
+        match (self, state) {
+            (Optimizer::Adam(o), OptimizerState::Adam(s)) => o.set_state(s),
+            (Optimizer::Sgd(o), OptimizerState::Sgd(b)) => o.set_buffers(b),
+            (Optimizer::TchAdam(_), _) => {
+                anyhow::bail!("libtorch's Adam (tch-adam) cannot take a saved state")
+            }
+            _ => anyhow::bail!("the saved optimizer state is of another optimizer"),
+        }
     }
 
     /// Clears the gradients.

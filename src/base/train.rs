@@ -1,16 +1,17 @@
 //! Training and evaluation: the lab's loop, returning a history instead of printing.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
 
+use crate::base::hook::DataDependentInit;
 use crate::data::{Mnist, Split, TorchLoader};
-use crate::lsuv::DataDependentInit;
-use crate::model::{self, InitScheme, Mlp, MlpSpec};
-use crate::optim::{Optimizer, OptimizerKind};
+use crate::model::{self, Mlp, MlpSpec};
+use crate::optim::{Optimizer, OptimizerKind, OptimizerState};
 
 /// Settings of one training run. `Default` is the lab's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +104,10 @@ impl EpochRecord {
 pub struct History {
     /// One record per finished epoch, in order.
     pub epochs: Vec<EpochRecord>,
+    /// The loss of the very first batch, before any update (a uniform guess over 10 classes
+    /// gives ln 10 ≈ 2.303).
+    #[serde(default)]
+    pub first_batch_loss: Option<f64>,
 }
 
 impl History {
@@ -123,12 +128,14 @@ impl History {
 /// Events during training, for progress displays.
 #[derive(Debug)]
 pub enum Progress<'a> {
-    /// Training starts.
+    /// Training starts (or resumes).
     Start {
-        /// Epochs to run.
+        /// Epochs to run in all.
         epochs: usize,
         /// Batches per epoch.
         batches: i64,
+        /// Epochs already done (a resumed run), and batches done of the next one.
+        resumed_at: Option<(usize, i64)>,
     },
     /// A batch finished.
     Batch {
@@ -141,65 +148,136 @@ pub enum Progress<'a> {
     },
     /// An epoch finished and was evaluated.
     Epoch(&'a EpochRecord),
+    /// A checkpoint was taken (after `epochs_done` epochs and `batches_done` batches of the next).
+    Checkpoint {
+        /// Epochs finished.
+        epochs_done: usize,
+        /// Batches done of the next epoch.
+        batches_done: i64,
+    },
 }
 
-/// A run that diverged: the loss became NaN or infinite. Carries what was recorded before, so
-/// that comparisons can report "diverged at epoch k" and still draw the epochs before.
-#[derive(Debug, Clone)]
-pub struct Diverged {
-    /// 1-based epoch in which it happened.
-    pub epoch: usize,
-    /// 1-based batch within the epoch (0 when the test loss after the epoch was the non-finite one).
-    pub batch: i64,
-    /// The offending loss.
-    pub loss: f64,
-    /// The init scheme's name.
-    pub init: String,
-    /// The learning rate.
-    pub learning_rate: f64,
-    /// The epochs finished before.
+/// Everything a run needs to continue exactly where it stopped: the weights, the optimizer's
+/// state, the loader's epoch seeds, the position and the partial epoch's accumulated cost, the
+/// history so far.
+///
+/// The global random generator needs no saving: the loader re-seeds it at the start of every
+/// epoch from `epoch_seeds` (see [`TorchLoader`]) and nothing else draws from it during training,
+/// so continuing from a checkpoint replays the same batches.
+#[derive(Debug)]
+pub struct Checkpoint {
+    /// The model's variables by name (`linear1.weight`, …), copies.
+    pub weights: Vec<(String, Tensor)>,
+    /// The optimizer's state.
+    pub optimizer: OptimizerState,
+    /// The sampler seed of every epoch of the run, drawn before the first.
+    pub epoch_seeds: Vec<i64>,
+    /// Epochs finished.
+    pub epochs_done: usize,
+    /// Batches finished of epoch `epochs_done + 1`.
+    pub batches_done: i64,
+    /// The partial epoch's `avg_cost` accumulator (an `f32`, as in the lab).
+    pub partial_cost: f32,
+    /// Training seconds of the partial epoch so far.
+    pub partial_seconds: f64,
+    /// The finished epochs.
     pub history: History,
 }
 
-impl std::fmt::Display for Diverged {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.batch > 0 {
-            format!(
-                "the loss is {} at epoch {}, batch {}",
-                self.loss, self.epoch, self.batch
-            )
-        } else {
-            format!("the test loss is {} after epoch {}", self.loss, self.epoch)
-        };
-        write!(
-            f,
-            "training diverged: {at} ({} init, learning rate {}); try a smaller init \
-             (e.g. --init xavier-uniform or kaiming-normal) or a smaller learning rate",
-            self.init, self.learning_rate
-        )
+/// How a run ended. Expected endings are values, not errors.
+#[derive(Debug)]
+pub enum Ending {
+    /// All epochs ran and the final train cost is below the first batch's loss.
+    Complete,
+    /// All epochs ran, but the final epoch's train cost is above the first batch's loss: the
+    /// run got worse than where it started (a learning rate too large, say), without NaN.
+    Unstable {
+        /// The first batch's loss.
+        first_loss: f64,
+        /// The final epoch's train cost.
+        final_cost: f64,
+    },
+    /// A loss became NaN or infinite.
+    Diverged {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch (0 when the test loss after the epoch was the non-finite one).
+        batch: i64,
+        /// The offending loss.
+        loss: f64,
+    },
+    /// The stop flag was raised; the run stopped after a whole batch. Its checkpoint continues it.
+    Interrupted(Box<Checkpoint>),
+}
+
+impl Ending {
+    /// `complete`, `unstable`, `diverged` or `interrupted`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ending::Complete => "complete",
+            Ending::Unstable { .. } => "unstable",
+            Ending::Diverged { .. } => "diverged",
+            Ending::Interrupted(_) => "interrupted",
+        }
     }
 }
 
-impl std::error::Error for Diverged {}
+/// What [`train_run`] returns.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The model as it is at the end.
+    pub model: Mlp,
+    /// The epochs finished.
+    pub history: History,
+    /// How it ended.
+    pub ending: Ending,
+}
+
+/// Where a run starts.
+pub enum Start<'a> {
+    /// Build and initialize the model (the hook runs after the scheme, before the optimizer).
+    Fresh {
+        /// The data-dependent init, if the scheme has one (resolved by the caller).
+        hook: Option<&'a dyn DataDependentInit>,
+    },
+    /// Continue from a checkpoint.
+    Resume(Checkpoint),
+}
+
+/// Checkpointing and stopping.
+pub struct Control<'a> {
+    /// Take a checkpoint every this many epochs (0: never; the last epoch never needs one).
+    pub checkpoint_every: usize,
+    /// Raised (e.g. by a SIGINT handler) to stop after the current batch.
+    pub stop: Option<&'a AtomicBool>,
+    /// Receives each checkpoint to store (an error ends training with that error).
+    pub on_checkpoint: &'a mut dyn FnMut(&Checkpoint) -> Result<()>,
+}
+
+impl Control<'_> {
+    fn stop_requested(&self) -> bool {
+        self.stop.is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+}
 
 /// Loss and accuracy of `model` on `inputs` (`[n, features]` f32) and `labels`.
 pub fn evaluate(model: &Mlp, inputs: &Tensor, labels: &Tensor) -> (f64, f64) {
     tch::no_grad(|| {
-        let logits = model.forward(inputs); // [n, classes]
+        // [n, classes]
+        let logits = model.forward(inputs);
         let loss = logits.cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0);
         let acc = model::accuracy(&logits, labels);
         (loss.double_value(&[]), acc.double_value(&[]))
     })
 }
 
-/// Trains a freshly built `spec` on `data` with `config`, reporting to `observer`.
+/// Trains a freshly built `spec` on `data` with `config`, reporting to `observer`; a NaN or
+/// infinite loss is an error (use [`train_run`] for typed endings, checkpoints and resuming).
 ///
 /// Order of events, as in the lab's notebooks: `manual_seed(seed)`, build the layers and
 /// initialize them ([`Mlp::new`]), the optimizer, then per epoch the batches in
 /// `DataLoader(shuffle=True, drop_last=True)` order ([`TorchLoader`]). So a run of the shallow net
 /// with `xavier-uniform` prints the notebook's epoch costs.
-///
-/// Stops with an error when a batch's loss is NaN or infinite.
 pub fn train(
     spec: &MlpSpec,
     data: &Mnist,
@@ -209,9 +287,8 @@ pub fn train(
     train_with(spec, data, config, None, observer)
 }
 
-/// [`train`] with an explicit data-dependent initializer (e.g. a pretrained DBN) that runs on
-/// the training inputs after the layers are built, before the optimizer is created. Without one,
-/// the scheme's own runs ([`crate::model::InitScheme::data_dependent`], e.g. LSUV).
+/// [`train`] with a data-dependent initializer (LSUV, a pretrained DBN) that runs on the
+/// training inputs after the layers are built, before the optimizer is created.
 pub fn train_with(
     spec: &MlpSpec,
     data: &Mnist,
@@ -219,11 +296,54 @@ pub fn train_with(
     hook: Option<&dyn DataDependentInit>,
     observer: &mut dyn FnMut(Progress),
 ) -> Result<(Mlp, History)> {
-    config.validate()?;
-    let train_split: Split = match config.train_limit {
+    let mut ignore = |_: &Checkpoint| Ok(());
+    let control = Control {
+        checkpoint_every: 0,
+        stop: None,
+        on_checkpoint: &mut ignore,
+    };
+    let outcome = train_run(spec, data, config, Start::Fresh { hook }, control, observer)?;
+    match outcome.ending {
+        Ending::Diverged { epoch, batch, loss } => {
+            let at = if batch > 0 {
+                format!("the loss is {loss} at epoch {epoch}, batch {batch}")
+            } else {
+                format!("the test loss is {loss} after epoch {epoch}")
+            };
+            bail!(
+                "training diverged: {at} ({} init, learning rate {})",
+                spec.init,
+                config.learning_rate
+            )
+        }
+        _ => Ok((outcome.model, outcome.history)),
+    }
+}
+
+/// The training split `config` uses (its first `train_limit` examples).
+pub fn train_split(data: &Mnist, config: &TrainConfig) -> Split {
+    match config.train_limit {
         Some(n) => data.train.take(n),
         None => data.train.take(data.train.len()),
-    };
+    }
+}
+
+/// The training loop, from scratch or from a checkpoint, with checkpoints and a stop flag.
+///
+/// A run resumed from a checkpoint computes exactly what the uninterrupted run computes: the
+/// same batches (the epoch seeds are in the checkpoint and the loader re-seeds per epoch), the
+/// same optimizer state, the same `f32` cost accumulator; every epoch's train cost and test loss
+/// and the final weights are bit-identical.
+pub fn train_run(
+    spec: &MlpSpec,
+    data: &Mnist,
+    config: &TrainConfig,
+    start: Start,
+    control: Control,
+    observer: &mut dyn FnMut(Progress),
+) -> Result<TrainOutcome> {
+    config.validate()?;
+    let train_split = train_split(data, config);
     let features = train_split.rows * train_split.cols;
     let widths = &spec.widths.0;
     ensure!(
@@ -236,76 +356,171 @@ pub fn train_with(
         classes >= 10,
         "the model's output width {classes} is smaller than the 10 classes"
     );
-
-    ensure!(
-        spec.init != InitScheme::Dbn || hook.is_some(),
-        "the dbn init needs a pretrained deep belief net: run `initlab pretrain` and pass --pretrained DIR"
-    );
-    let own = spec.init.data_dependent();
-    let hook = hook.or(own.as_deref());
-    let train_x = train_split.images_unit(); // [n, 784] f32 in [0, 1]
-    tch::manual_seed(config.seed);
-    let mut model = Mlp::new(spec)?;
-    if let Some(hook) = hook {
-        hook.initialize(&mut model, &train_x)
-            .with_context(|| format!("{} initialization", hook.name()))?;
-    }
-    let mut optimizer = Optimizer::new(
-        config.optimizer,
-        config.learning_rate,
-        config.momentum,
-        &model.vs,
-        model.parameters(),
-    )?;
-
-    let train_y = &train_split.labels; // [n] i64
-    let test_x = data.test.images_unit(); // [10000, 784] f32 in [0, 1]
-    let test_y = &data.test.labels; // [10000] i64
-
+    // [n, 784] f32 in [0, 1]
+    let train_x = train_split.images_unit();
+    // [n] i64
+    let train_y = &train_split.labels;
+    // [10000, 784] f32 in [0, 1]
+    let test_x = data.test.images_unit();
     let loader = TorchLoader::new(train_split.len(), config.batch_size, true)?;
     let total_batch = loader.num_batches();
-    let seeds = TorchLoader::draw_epoch_seeds(config.epochs);
+
+    let (model, mut optimizer, seeds, mut history, resume_at, partial) = match start {
+        Start::Fresh { hook } => {
+            tch::manual_seed(config.seed);
+            let mut model = Mlp::new(spec)?;
+            if let Some(hook) = hook {
+                hook.initialize(&mut model, &train_x)
+                    .with_context(|| format!("{} initialization", hook.name()))?;
+            }
+            let optimizer = Optimizer::new(
+                config.optimizer,
+                config.learning_rate,
+                config.momentum,
+                &model.vs,
+                model.parameters(),
+            )?;
+            let seeds = TorchLoader::draw_epoch_seeds(config.epochs);
+            (
+                model,
+                optimizer,
+                seeds,
+                History::default(),
+                None,
+                (0f32, 0.0),
+            )
+        }
+        Start::Resume(ck) => {
+            ensure!(
+                ck.epoch_seeds.len() == config.epochs,
+                "the checkpoint was taken for {} epochs, the run asks for {}",
+                ck.epoch_seeds.len(),
+                config.epochs
+            );
+            ensure!(
+                ck.epochs_done < config.epochs
+                    || (ck.epochs_done == config.epochs && ck.batches_done == 0),
+                "the checkpoint is past the run's {} epochs",
+                config.epochs
+            );
+            ensure!(
+                (0..=total_batch).contains(&ck.batches_done),
+                "the checkpoint is at batch {} of an epoch of {total_batch} batches",
+                ck.batches_done
+            );
+            let mut model = Mlp::new(spec)?;
+            model.set_weights(&ck.weights)?;
+            let mut optimizer = Optimizer::new(
+                config.optimizer,
+                config.learning_rate,
+                config.momentum,
+                &model.vs,
+                model.parameters(),
+            )?;
+            optimizer.set_state(ck.optimizer)?;
+            let at = (ck.epochs_done, ck.batches_done);
+            (
+                model,
+                optimizer,
+                ck.epoch_seeds,
+                ck.history,
+                Some(at),
+                (ck.partial_cost, ck.partial_seconds),
+            )
+        }
+    };
     observer(Progress::Start {
         epochs: config.epochs,
         batches: total_batch,
+        resumed_at: resume_at,
     });
+    let (first_epoch, first_batch) = resume_at.unwrap_or((0, 0));
+    let snapshot = |model: &Mlp,
+                    optimizer: &Optimizer,
+                    history: &History,
+                    epochs_done: usize,
+                    batches_done: i64,
+                    partial_cost: f32,
+                    partial_seconds: f64|
+     -> Result<Checkpoint> {
+        Ok(Checkpoint {
+            weights: model.weights(),
+            optimizer: optimizer.state().with_context(|| {
+                format!(
+                    "the {} optimizer's state cannot be saved, so this run cannot be checkpointed",
+                    config.optimizer
+                )
+            })?,
+            epoch_seeds: seeds.clone(),
+            epochs_done,
+            batches_done,
+            partial_cost,
+            partial_seconds,
+            history: history.clone(),
+        })
+    };
 
-    let mut history = History::default();
-    for (e, &seed) in seeds.iter().enumerate() {
+    for e in first_epoch..config.epochs {
         let epoch = e + 1;
         let started = Instant::now();
-        let permutation = loader.permutation(seed);
-        let mut avg_cost = Tensor::zeros([], (Kind::Float, tch::Device::Cpu));
-        for (b, idx) in loader.batches(&permutation).enumerate() {
-            let x = train_x.index_select(0, &idx); // [batch, 784]
-            let y = train_y.index_select(0, &idx); // [batch]
+        let (skip, mut seconds_before) = if e == first_epoch {
+            (first_batch, partial.1)
+        } else {
+            (0, 0.0)
+        };
+        let permutation = loader.permutation(seeds[e]);
+        let mut avg_cost = if e == first_epoch {
+            Tensor::from(partial.0)
+        } else {
+            Tensor::zeros([], (Kind::Float, tch::Device::Cpu))
+        };
+        for (b, idx) in loader.batches(&permutation).enumerate().skip(skip as usize) {
+            let batch = b as i64 + 1;
+            // [batch, 784]
+            let x = train_x.index_select(0, &idx);
+            // [batch]
+            let y = train_y.index_select(0, &idx);
             optimizer.zero_grad();
-            let hypothesis = model.forward(&x); // [batch, classes]
+            // [batch, classes]
+            let hypothesis = model.forward(&x);
             let cost =
                 hypothesis.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
             let loss = cost.double_value(&[]);
+            if history.first_batch_loss.is_none() {
+                history.first_batch_loss = Some(loss);
+            }
             if !loss.is_finite() {
-                return Err(Diverged {
-                    epoch,
-                    batch: b as i64 + 1,
-                    loss,
-                    init: spec.init.to_string(),
-                    learning_rate: config.learning_rate,
+                return Ok(TrainOutcome {
+                    model,
                     history,
-                }
-                .into());
+                    ending: Ending::Diverged { epoch, batch, loss },
+                });
             }
             cost.backward();
             optimizer.step();
             avg_cost += cost.detach() / total_batch as f64;
-            observer(Progress::Batch {
-                epoch,
-                batch: b as i64 + 1,
-                loss,
-            });
+            observer(Progress::Batch { epoch, batch, loss });
+            if control.stop_requested() {
+                seconds_before += started.elapsed().as_secs_f64();
+                let ck = snapshot(
+                    &model,
+                    &optimizer,
+                    &history,
+                    e,
+                    batch,
+                    avg_cost.double_value(&[]) as f32,
+                    seconds_before,
+                )?;
+                (control.on_checkpoint)(&ck)?;
+                return Ok(TrainOutcome {
+                    model,
+                    history,
+                    ending: Ending::Interrupted(Box::new(ck)),
+                });
+            }
         }
-        let seconds = started.elapsed().as_secs_f64();
-        let (test_loss, test_accuracy) = evaluate(&model, &test_x, test_y);
+        let seconds = seconds_before + started.elapsed().as_secs_f64();
+        let (test_loss, test_accuracy) = evaluate(&model, &test_x, &data.test.labels);
         let record = EpochRecord {
             epoch,
             train_cost: avg_cost.double_value(&[]),
@@ -314,18 +529,45 @@ pub fn train_with(
             seconds,
         };
         if !test_loss.is_finite() {
-            return Err(Diverged {
-                epoch,
-                batch: 0,
-                loss: test_loss,
-                init: spec.init.to_string(),
-                learning_rate: config.learning_rate,
+            return Ok(TrainOutcome {
+                model,
                 history,
-            }
-            .into());
+                ending: Ending::Diverged {
+                    epoch,
+                    batch: 0,
+                    loss: test_loss,
+                },
+            });
         }
         observer(Progress::Epoch(&record));
         history.epochs.push(record);
+        let due = control.checkpoint_every > 0 && epoch % control.checkpoint_every == 0;
+        if epoch < config.epochs && (due || control.stop_requested()) {
+            let ck = snapshot(&model, &optimizer, &history, epoch, 0, 0.0, 0.0)?;
+            (control.on_checkpoint)(&ck)?;
+            observer(Progress::Checkpoint {
+                epochs_done: epoch,
+                batches_done: 0,
+            });
+            if control.stop_requested() {
+                return Ok(TrainOutcome {
+                    model,
+                    history,
+                    ending: Ending::Interrupted(Box::new(ck)),
+                });
+            }
+        }
     }
-    Ok((model, history))
+    let ending = match (history.first_batch_loss, history.last()) {
+        (Some(first), Some(last)) if last.train_cost > first => Ending::Unstable {
+            first_loss: first,
+            final_cost: last.train_cost,
+        },
+        _ => Ending::Complete,
+    };
+    Ok(TrainOutcome {
+        model,
+        history,
+        ending,
+    })
 }

@@ -3,4 +3,9 @@
 //! executor that runs, caches and resumes lists of specs. Built on [`crate::base`] and
 //! [`crate::pretraining`]; the experiments above only plan specs and summarise outcomes.
 
+pub mod checkpoint;
+pub mod executor;
+pub mod hooks;
+pub mod rundir;
 pub mod runs;
+pub mod spec;

@@ -1,24 +1,24 @@
 //! `initlab compare`: one architecture trained under several initializations, drawn as the
-//! seed's figure (test error per epoch, one line per init) with a summary table. Runs that
-//! diverge are reported, not fatal; finished runs are cached by a hash of their configuration.
+//! seed's figure (test error per epoch, one line per init) with a summary table. A planner: it
+//! describes one [`RunSpec`] per init, the [executor](crate::engine::executor) runs, caches and
+//! resumes them (`<out>/runs/<init>-<hash>/`), and the summary is drawn from the results.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use anyhow::{ensure, Result};
 
 use crate::data::Mnist;
-use crate::dbn::DbnInit;
-use crate::lsuv::DataDependentInit;
+use crate::engine::executor::{Executor, PlanOutcome, PlannedRun, RunEvent, RunResult};
+use crate::engine::rundir::RunStatus;
+use crate::engine::spec::{InitSource, RunSpec};
+use crate::io;
 use crate::model::{Activation, InitScheme, MlpSpec, Widths};
 use crate::plot::{self, RunCurves};
-use crate::runs::{self, RunConfig};
-use crate::train::{self, Diverged, History, Progress, TrainConfig};
+use crate::train::TrainConfig;
 
-/// Settings of a comparison.
+/// Settings of a comparison. `Default`: the lab's shallow net under N(0,1), torch's default,
+/// Xavier and He, with the lab's training settings.
 #[derive(Debug, Clone)]
 pub struct CompareConfig {
     /// The architecture.
@@ -29,269 +29,144 @@ pub struct CompareConfig {
     pub inits: Vec<InitScheme>,
     /// Shared training settings.
     pub train: TrainConfig,
-    /// Where the data came from (recorded in each run's config).
-    pub data_dir: PathBuf,
+    /// Where the `dbn` init takes its weights from.
+    pub source: InitSource,
     /// Output directory: `compare.png`/`.svg`, `summary.md`/`.csv`, `runs/<init>-<hash>/`.
     pub out_dir: PathBuf,
     /// Chart title (default: the architecture and optimizer).
     pub title: Option<String>,
-    /// Reuse finished runs with the same configuration found under `out_dir/runs`.
-    pub use_cache: bool,
-    /// The pretrained DBN directory for the `dbn` init.
-    pub pretrained: Option<PathBuf>,
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "status")]
-pub enum RunStatus {
-    /// All epochs ran.
-    Finished,
-    /// The loss became NaN or infinite.
-    Diverged {
-        /// Epoch where it happened.
-        epoch: usize,
-        /// Batch within the epoch (0: the test loss after the epoch).
-        batch: i64,
-    },
-}
-
-/// One run of the comparison.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CompareRun {
-    /// The init.
-    pub init: InitScheme,
-    /// How it ended.
-    pub status: RunStatus,
-    /// Its epochs (those before the divergence, if it diverged).
-    pub history: History,
-    /// Wall-clock seconds of the run (training and evaluation), as first measured.
-    pub seconds: f64,
-    /// Its directory.
-    pub dir: PathBuf,
-    /// Read from the cache instead of trained now.
-    #[serde(skip)]
-    pub cached: bool,
-}
-
-impl CompareRun {
-    /// Lowest test error % and its epoch.
-    pub fn best(&self) -> Option<(usize, f64)> {
-        self.history
-            .epochs
-            .iter()
-            .map(|e| (e.epoch, e.test_error_percent()))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-    }
-
-    /// "finished" or "diverged at epoch k".
-    pub fn status_text(&self) -> String {
-        match self.status {
-            RunStatus::Finished => "finished".into(),
-            RunStatus::Diverged { epoch, .. } => format!("diverged at epoch {epoch}"),
+impl Default for CompareConfig {
+    fn default() -> Self {
+        CompareConfig {
+            widths: Widths::shallow(),
+            activation: Activation::Relu,
+            inits: vec![
+                InitScheme::Normal,
+                InitScheme::TorchDefault,
+                InitScheme::XavierUniform,
+                InitScheme::KaimingNormal,
+            ],
+            train: TrainConfig::default(),
+            source: InitSource::None,
+            out_dir: PathBuf::from("runs").join("compare"),
+            title: None,
         }
     }
-}
-
-/// Events for the command line.
-#[derive(Debug)]
-pub enum CompareEvent<'a> {
-    /// A run starts (or is read from the cache).
-    RunStart {
-        /// 1-based index.
-        index: usize,
-        /// Number of runs.
-        total: usize,
-        /// The init.
-        init: InitScheme,
-        /// Whether it comes from the cache.
-        cached: bool,
-    },
-    /// Training progress.
-    Train(Progress<'a>),
-    /// A run ended.
-    RunEnd(&'a CompareRun),
 }
 
 /// What a comparison produced.
 #[derive(Debug, Clone)]
 pub struct CompareResult {
-    /// The runs, in the order of the inits.
-    pub runs: Vec<CompareRun>,
-    /// `compare.png`.
+    /// The runs, in the order of the inits (up to an interrupted one).
+    pub outcome: PlanOutcome,
+    /// `compare.png` (not drawn when a run was interrupted).
     pub chart: PathBuf,
     /// `summary.md`.
     pub summary: PathBuf,
 }
 
-/// A short hash of everything that determines a run's result (for a DBN-initialized run, the
-/// pretrained stack's `dbn.json` too, which changes with every pretraining).
-pub fn config_hash(config: &RunConfig) -> Result<String> {
-    let mut key = config.clone();
-    key.name = String::new();
-    let mut json = serde_json::to_string(&key).context("serialising a run configuration")?;
-    if let Some(dir) = &config.pretrained {
-        let meta = dir.join(crate::dbn::META_FILE);
-        json.push_str(
-            &std::fs::read_to_string(&meta)
-                .with_context(|| format!("reading {}", meta.display()))?,
+/// The comparison's runs: one spec per init, each in `<out>/runs/<init>-<hash>`.
+pub fn plan(config: &CompareConfig, data: &Mnist) -> Result<Vec<PlannedRun>> {
+    ensure!(!config.inits.is_empty(), "no init schemes to compare");
+    for (i, a) in config.inits.iter().enumerate() {
+        ensure!(
+            !config.inits[..i].contains(a),
+            "the init {a} is listed twice (aliases included): the two runs would be identical"
         );
     }
-    let digest = Sha256::digest(json.as_bytes());
-    Ok(digest.iter().take(6).map(|b| format!("{b:02x}")).collect())
+    Ok(config
+        .inits
+        .iter()
+        .map(|&init| {
+            let spec = RunSpec {
+                model: MlpSpec {
+                    widths: config.widths.clone(),
+                    activation: config.activation,
+                    init,
+                },
+                source: if init == InitScheme::Dbn {
+                    config.source.clone()
+                } else {
+                    InitSource::None
+                },
+                train: config.train.clone(),
+                data: data.identity.clone(),
+            };
+            PlannedRun {
+                name: init.to_string(),
+                dir: config
+                    .out_dir
+                    .join("runs")
+                    .join(format!("{init}-{}", spec.hash())),
+                spec,
+            }
+        })
+        .collect())
 }
 
-fn cached_run(dir: &Path, config: &RunConfig) -> Option<CompareRun> {
-    let saved: RunConfig = runs::read_json(&dir.join("config.json")).ok()?;
-    if saved != *config {
-        return None;
-    }
-    let mut run: CompareRun = runs::read_json(&dir.join("result.json")).ok()?;
-    run.cached = true;
-    Some(run)
-}
-
-/// Trains (or reads from the cache) one run per init, then draws and summarises them.
+/// Plans, runs (through `executor`) and summarises the comparison.
 pub fn run_compare(
     config: &CompareConfig,
-    data: &Mnist,
-    observer: &mut dyn FnMut(CompareEvent),
+    executor: &Executor,
+    observer: &mut dyn FnMut(RunEvent),
 ) -> Result<CompareResult> {
-    config.train.validate()?;
-    anyhow::ensure!(!config.inits.is_empty(), "no init schemes to compare");
-    std::fs::create_dir_all(&config.out_dir)
-        .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
-    let total = config.inits.len();
-    let dbn_init = if config.inits.contains(&InitScheme::Dbn) {
-        let dir = config.pretrained.as_deref().context(
-            "the dbn init needs a pretrained deep belief net: run `initlab pretrain` and pass --pretrained DIR",
+    let plan = plan(config, executor.data)?;
+    executor.check(&plan)?;
+    std::fs::create_dir_all(&config.out_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "creating output directory {}: {e}",
+            config.out_dir.display()
+        )
+    })?;
+    let outcome = executor.run(&plan, observer)?;
+    let chart = config.out_dir.join("compare.png");
+    let summary = config.out_dir.join("summary.md");
+    if !outcome.interrupted {
+        let title = config
+            .title
+            .clone()
+            .unwrap_or_else(|| default_title(config));
+        let curves = curves(&outcome.results, |r| r.run.name.clone());
+        plot::compare_chart(&curves, &title, &chart)?;
+        plot::compare_chart(&curves, &title, &config.out_dir.join("compare.svg"))?;
+        io::write_atomic(
+            &summary,
+            summary_markdown(config, &outcome.results).as_bytes(),
         )?;
-        Some(DbnInit::load(dir)?)
-    } else {
-        None
-    };
-    let mut results = Vec::new();
-    for (i, &init) in config.inits.iter().enumerate() {
-        let spec = MlpSpec {
-            widths: config.widths.clone(),
-            activation: config.activation,
-            init,
-        };
-        let pretrained = if init == InitScheme::Dbn {
-            config.pretrained.clone()
-        } else {
-            None
-        };
-        let mut run_config = RunConfig {
-            name: String::new(),
-            model: spec.clone(),
-            train: config.train.clone(),
-            data_dir: config.data_dir.clone(),
-            pretrained,
-        };
-        let hash = config_hash(&run_config)?;
-        run_config.name = format!("{init}-{hash}");
-        let dir = config.out_dir.join("runs").join(&run_config.name);
-        if config.use_cache {
-            if let Some(run) = cached_run(&dir, &run_config) {
-                observer(CompareEvent::RunStart {
-                    index: i + 1,
-                    total,
-                    init,
-                    cached: true,
-                });
-                observer(CompareEvent::RunEnd(&run));
-                results.push(run);
-                continue;
-            }
-        }
-        observer(CompareEvent::RunStart {
-            index: i + 1,
-            total,
-            init,
-            cached: false,
-        });
-        let started = Instant::now();
-        let hook = dbn_init.as_ref().filter(|_| init == InitScheme::Dbn);
-        let outcome = train::train_with(
-            &spec,
-            data,
-            &config.train,
-            hook.map(|h| h as &dyn DataDependentInit),
-            &mut |p| observer(CompareEvent::Train(p)),
-        );
-        let seconds = started.elapsed().as_secs_f64();
-        let run = match outcome {
-            Ok((model, history)) => {
-                runs::save_run(&dir, &run_config, &history, &model)?;
-                CompareRun {
-                    init,
-                    status: RunStatus::Finished,
-                    history,
-                    seconds,
-                    dir: dir.clone(),
-                    cached: false,
-                }
-            }
-            Err(e) => match e.downcast::<Diverged>() {
-                Ok(d) => {
-                    std::fs::create_dir_all(&dir)
-                        .with_context(|| format!("creating run directory {}", dir.display()))?;
-                    runs::write_json(&dir.join("config.json"), &run_config)?;
-                    runs::write_json(&dir.join("history.json"), &d.history)?;
-                    CompareRun {
-                        init,
-                        status: RunStatus::Diverged {
-                            epoch: d.epoch,
-                            batch: d.batch,
-                        },
-                        history: d.history,
-                        seconds,
-                        dir: dir.clone(),
-                        cached: false,
-                    }
-                }
-                Err(e) => return Err(e.context(format!("comparison run {init}"))),
-            },
-        };
-        runs::write_json(&dir.join("result.json"), &run)?;
-        observer(CompareEvent::RunEnd(&run));
-        results.push(run);
+        io::write_atomic(
+            &config.out_dir.join("summary.csv"),
+            summary_csv(&outcome.results).as_bytes(),
+        )?;
     }
+    Ok(CompareResult {
+        outcome,
+        chart,
+        summary,
+    })
+}
 
-    let curves: Vec<RunCurves> = results
+/// One curve per run, labelled by `label`, with "(diverged, epoch k)" added where it diverged.
+pub fn curves(results: &[RunResult], label: impl Fn(&RunResult) -> String) -> Vec<RunCurves> {
+    results
         .iter()
         .map(|r| {
-            let label = match r.status {
-                RunStatus::Finished => r.init.to_string(),
-                RunStatus::Diverged { epoch, .. } => {
-                    format!("{} (diverged, epoch {epoch})", r.init)
-                }
+            let base = label(r);
+            let label = match (r.status, &r.detail) {
+                (
+                    RunStatus::Diverged,
+                    Some(crate::engine::rundir::EndDetail::Diverged { epoch, .. }),
+                ) => format!("{base} (diverged, epoch {epoch})"),
+                (RunStatus::Unstable, _) => format!("{base} (unstable)"),
+                _ => base,
             };
             RunCurves {
                 label,
                 history: r.history.clone(),
             }
         })
-        .collect();
-    let title = config
-        .title
-        .clone()
-        .unwrap_or_else(|| default_title(config));
-    let chart = config.out_dir.join("compare.png");
-    plot::compare_chart(&curves, &title, &chart)?;
-    plot::compare_chart(&curves, &title, &config.out_dir.join("compare.svg"))?;
-    let summary = config.out_dir.join("summary.md");
-    std::fs::write(&summary, summary_markdown(config, &results))
-        .with_context(|| format!("writing {}", summary.display()))?;
-    let csv = config.out_dir.join("summary.csv");
-    std::fs::write(&csv, summary_csv(&results))
-        .with_context(|| format!("writing {}", csv.display()))?;
-    Ok(CompareResult {
-        runs: results,
-        chart,
-        summary,
-    })
+        .collect()
 }
 
 fn default_title(config: &CompareConfig) -> String {
@@ -305,7 +180,7 @@ fn default_title(config: &CompareConfig) -> String {
 }
 
 /// The summary table as markdown.
-pub fn summary_markdown(config: &CompareConfig, runs: &[CompareRun]) -> String {
+pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
     let t = &config.train;
     let mut md = String::new();
     let _ = writeln!(
@@ -350,7 +225,7 @@ pub fn summary_markdown(config: &CompareConfig, runs: &[CompareRun]) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {:.1} |",
-            r.init,
+            r.run.name,
             r.status_text(),
             final_err,
             best,
@@ -363,13 +238,13 @@ pub fn summary_markdown(config: &CompareConfig, runs: &[CompareRun]) -> String {
 }
 
 /// The summary table as CSV.
-pub fn summary_csv(runs: &[CompareRun]) -> String {
-    let mut out = String::from("init,status,diverged_epoch,final_test_error_percent,best_test_error_percent,best_epoch,final_train_cost,seconds\n");
+pub fn summary_csv(runs: &[RunResult]) -> String {
+    let mut out = String::from("init,status,diverged_epoch,final_test_error_percent,best_test_error_percent,best_epoch,final_train_cost,seconds,run_dir\n");
     for r in runs {
         let last = r.history.last();
-        let diverged = match r.status {
-            RunStatus::Diverged { epoch, .. } => epoch.to_string(),
-            RunStatus::Finished => String::new(),
+        let diverged = match &r.detail {
+            Some(crate::engine::rundir::EndDetail::Diverged { epoch, .. }) => epoch.to_string(),
+            _ => String::new(),
         };
         let (best_epoch, best_err) = r
             .best()
@@ -377,12 +252,9 @@ pub fn summary_csv(runs: &[CompareRun]) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{:.3}",
-            r.init,
-            match r.status {
-                RunStatus::Finished => "finished",
-                RunStatus::Diverged { .. } => "diverged",
-            },
+            "{},{},{},{},{},{},{},{:.3},{}",
+            r.run.name,
+            r.status.name(),
             diverged,
             last.map(|e| format!("{:.4}", e.test_error_percent()))
                 .unwrap_or_default(),
@@ -390,7 +262,8 @@ pub fn summary_csv(runs: &[CompareRun]) -> String {
             best_epoch,
             last.map(|e| format!("{:.9}", e.train_cost))
                 .unwrap_or_default(),
-            r.seconds
+            r.seconds,
+            r.run.dir.display()
         );
     }
     out

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
 
+use crate::data::Mnist;
+use crate::engine::hooks;
+use crate::engine::spec::InitSource;
 use crate::model::{Activation, InitScheme, Mlp, MlpSpec, Widths};
 use crate::plot::{self, Panel, Series};
 
@@ -24,6 +27,10 @@ pub struct InspectConfig {
     pub inits: Vec<InitScheme>,
     /// `torch.manual_seed` before each model is built.
     pub seed: i64,
+    /// Test images forwarded (the first `batch`, scaled to [0, 1]).
+    pub batch: i64,
+    /// Where the `dbn` init takes its weights from.
+    pub source: InitSource,
     /// Output directory: `<init>.png` per init, `depth.png`, `inspect.md`, `inspect.csv`.
     pub out_dir: PathBuf,
 }
@@ -175,6 +182,15 @@ pub fn inspect_model(
     })
 }
 
+/// The source a scheme takes: the configured DBN for `dbn`, nothing for the others.
+fn source_for(init: InitScheme, source: &InitSource) -> &InitSource {
+    if init == InitScheme::Dbn {
+        source
+    } else {
+        &InitSource::None
+    }
+}
+
 /// What an inspection run wrote.
 #[derive(Debug, Clone)]
 pub struct InspectResult {
@@ -188,13 +204,22 @@ pub struct InspectResult {
     pub table: PathBuf,
 }
 
-/// Inspects every init of `config` on `inputs`/`labels` and writes the figures and tables.
-pub fn run_inspect(
-    config: &InspectConfig,
-    inputs: &Tensor,
-    labels: &Tensor,
-) -> Result<InspectResult> {
+/// Inspects every init of `config` on the first `config.batch` test images and writes the
+/// figures and tables. A data-dependent init (LSUV, DBN) is resolved like training resolves it
+/// ([`hooks::resolve`]) and calibrated on training images, not on the inspected ones.
+pub fn run_inspect(config: &InspectConfig, data: &Mnist) -> Result<InspectResult> {
     ensure!(!config.inits.is_empty(), "no init schemes to inspect");
+    let n = config.batch.min(data.test.len());
+    ensure!(n >= 2, "inspect needs at least 2 test images, got {n}");
+    // [n, 784]
+    let inputs = &data.test.images_unit().narrow(0, 0, n);
+    // [n]
+    let labels = &data.test.labels.narrow(0, 0, n);
+    // [500, 784]: what LSUV sees in training (the first training images).
+    let calibration = data
+        .train
+        .take(crate::lsuv::Lsuv::default().batch_size)
+        .images_unit();
     ensure!(
         config.widths.0.len() >= 3,
         "inspect needs at least one hidden layer"
@@ -211,8 +236,15 @@ pub fn run_inspect(
             init,
         };
         let mut model = Mlp::new(&spec)?;
-        if let Some(hook) = init.data_dependent() {
-            hook.initialize(&mut model, inputs)
+        let hook = hooks::resolve(
+            init,
+            source_for(init, &config.source),
+            data,
+            &config.out_dir.join("dbn"),
+            &mut |_| {},
+        )?;
+        if let Some(hook) = hook {
+            hook.initialize(&mut model, &calibration)
                 .with_context(|| format!("{} initialization", hook.name()))?;
         }
         let ins = inspect_model(&model, init, inputs, labels)?;

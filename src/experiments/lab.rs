@@ -3,26 +3,24 @@
 //! original notebooks recorded.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
 use crate::data::Mnist;
-use crate::dbn::{DbnInit, DbnProgress};
-use crate::lsuv::DataDependentInit;
+use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
+use crate::engine::spec::{DbnRecipe, InitSource, RunSpec};
+use crate::io;
 use crate::model::{Activation, InitScheme, MlpSpec};
 use crate::plot::{self, RunCurves};
-use crate::pretrain::{self, PretrainConfig};
-use crate::runs::{self, RunConfig};
-use crate::train::{self, History, Progress, TrainConfig};
+use crate::rbm::RbmConfig;
+use crate::train::TrainConfig;
 
 /// Settings of `initlab lab`.
 #[derive(Debug, Clone)]
 pub struct LabConfig {
     /// Training settings shared by every run (the lab's by default).
     pub train: TrainConfig,
-    /// Where the MNIST files are.
-    pub data_dir: PathBuf,
     /// Output directory (`runs/lab`): one sub-directory per run, `compare.png`, `report.md`.
     pub out_dir: PathBuf,
     /// Epochs per RBM when pretraining the DBN of the `deep-sigmoid-dbn` run.
@@ -33,7 +31,6 @@ impl Default for LabConfig {
     fn default() -> Self {
         LabConfig {
             train: TrainConfig::default(),
-            data_dir: crate::data::mnist::bundled_dir(),
             out_dir: PathBuf::from("runs").join("lab"),
             dbn_epochs: 3,
         }
@@ -108,146 +105,98 @@ pub fn lab_runs() -> Vec<LabRun> {
     ]
 }
 
-/// Events of a lab run, for the command line's output.
-#[derive(Debug)]
-pub enum LabEvent<'a> {
-    /// A run starts.
-    RunStart {
-        /// 1-based index.
-        index: usize,
-        /// Number of runs.
-        total: usize,
-        /// The run.
-        run: &'a LabRun,
-    },
-    /// The current run pretrains a DBN first.
-    Pretrain {
-        /// The run.
-        run: &'a LabRun,
-        /// Epochs per RBM.
-        epochs: usize,
-        /// RBMs in the stack.
-        layers: usize,
-    },
-    /// Progress of the DBN pretraining.
-    Dbn(DbnProgress<'a>),
-    /// Progress inside the current run.
-    Train(Progress<'a>),
-    /// A run finished and was saved.
-    RunEnd {
-        /// The run.
-        run: &'a LabRun,
-        /// Its history.
-        history: &'a History,
-        /// Its directory.
-        dir: &'a Path,
-    },
-}
-
-/// Result of the lab: each run with its history.
+/// What the lab produced.
 #[derive(Debug, Clone)]
 pub struct LabResult {
-    /// Runs and histories, in order.
-    pub runs: Vec<(LabRun, History)>,
+    /// The runs, in order (up to an interrupted one), each with the lab's description.
+    pub runs: Vec<(LabRun, RunResult)>,
+    /// True when a run was interrupted (nothing is drawn then).
+    pub interrupted: bool,
     /// The comparison chart.
     pub chart: PathBuf,
     /// The markdown report.
     pub report: PathBuf,
 }
 
-/// Trains the lab's runs, saves each, draws `compare.png`/`.svg` and writes `report.md`.
+/// The lab's runs as specs for the executor, each in `<out>/<name>`.
+pub fn plan(config: &LabConfig, data: &Mnist) -> Vec<(LabRun, PlannedRun)> {
+    lab_runs()
+        .into_iter()
+        .map(|run| {
+            let source = if run.spec.init == InitScheme::Dbn {
+                // Greedy pretraining of the hidden layers (784-512-512-512-512), then fine-tuning.
+                let widths = &run.spec.widths.0;
+                InitSource::Pretrain(DbnRecipe {
+                    widths: widths[..widths.len() - 1].to_vec(),
+                    epochs: config.dbn_epochs,
+                    rbm: RbmConfig::default(),
+                    seed: config.train.seed,
+                    train_limit: config.train.train_limit,
+                })
+            } else {
+                InitSource::None
+            };
+            let planned = PlannedRun {
+                name: run.name.to_string(),
+                dir: config.out_dir.join(run.name),
+                spec: RunSpec {
+                    model: run.spec.clone(),
+                    source,
+                    train: config.train.clone(),
+                    data: data.identity.clone(),
+                },
+            };
+            (run, planned)
+        })
+        .collect()
+}
+
+/// Trains (or reads from the cache, or resumes) the lab's runs, draws `compare.png`/`.svg` and
+/// writes `report.md`.
 pub fn run_lab(
     config: &LabConfig,
-    data: &Mnist,
-    observer: &mut dyn FnMut(LabEvent),
+    executor: &Executor,
+    observer: &mut dyn FnMut(RunEvent),
 ) -> Result<LabResult> {
-    config.train.validate()?;
+    let planned = plan(config, executor.data);
+    let specs: Vec<PlannedRun> = planned.iter().map(|(_, p)| p.clone()).collect();
+    executor.check(&specs)?;
     std::fs::create_dir_all(&config.out_dir)
         .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
-    let plan = lab_runs();
-    let mut results = Vec::new();
-    for (i, run) in plan.iter().enumerate() {
-        observer(LabEvent::RunStart {
-            index: i + 1,
-            total: plan.len(),
-            run,
-        });
-        let dir = config.out_dir.join(run.name);
-        let (hook, pretrained) = if run.spec.init == InitScheme::Dbn {
-            // Greedy pretraining of the hidden layers (784-512-512-512-512), then fine-tuning.
-            let widths = run.spec.widths.0[..run.spec.widths.0.len() - 1].to_vec();
-            let pre = PretrainConfig {
-                widths,
-                epochs: config.dbn_epochs,
-                seed: config.train.seed,
-                train_limit: config.train.train_limit,
-                out_dir: dir.join("dbn"),
-                ..PretrainConfig::default()
-            };
-            observer(LabEvent::Pretrain {
-                run,
-                epochs: pre.epochs,
-                layers: pre.widths.len() - 1,
-            });
-            let result = pretrain::run_pretrain(&pre, data, &mut |p| observer(LabEvent::Dbn(p)))
-                .with_context(|| format!("lab run {}: DBN pretraining", run.name))?;
-            let source = pre.out_dir.clone();
-            (
-                Some(DbnInit {
-                    dbn: result.dbn,
-                    source: source.clone(),
-                }),
-                Some(source),
-            )
-        } else {
-            (None, None)
-        };
-        let (model, history) = train::train_with(
-            &run.spec,
-            data,
-            &config.train,
-            hook.as_ref().map(|h| h as &dyn DataDependentInit),
-            &mut |p| observer(LabEvent::Train(p)),
-        )
-        .with_context(|| format!("lab run {}", run.name))?;
-        let run_config = RunConfig {
-            name: run.name.to_string(),
-            model: run.spec.clone(),
-            train: config.train.clone(),
-            data_dir: config.data_dir.clone(),
-            pretrained,
-        };
-        runs::save_run(&dir, &run_config, &history, &model)?;
-        observer(LabEvent::RunEnd {
-            run,
-            history: &history,
-            dir: &dir,
-        });
-        results.push((run.clone(), history));
-    }
-    let curves: Vec<RunCurves> = results
-        .iter()
-        .map(|(r, h)| RunCurves {
-            label: r.spec.label(),
-            history: h.clone(),
-        })
+    let outcome = executor.run(&specs, observer)?;
+    let results: Vec<(LabRun, RunResult)> = planned
+        .into_iter()
+        .map(|(run, _)| run)
+        .zip(outcome.results)
         .collect();
     let chart = config.out_dir.join("compare.png");
-    let title = "MNIST, Adam lr 0.001: initialization schemes";
-    plot::compare_chart(&curves, title, &chart)?;
-    plot::compare_chart(&curves, title, &config.out_dir.join("compare.svg"))?;
     let report = config.out_dir.join("report.md");
-    std::fs::write(&report, report_markdown(config, &results))
-        .with_context(|| format!("writing {}", report.display()))?;
+    if !outcome.interrupted {
+        let curves: Vec<RunCurves> = results
+            .iter()
+            .map(|(r, res)| RunCurves {
+                label: r.spec.label(),
+                history: res.history.clone(),
+            })
+            .collect();
+        let title = format!(
+            "MNIST, {} lr {}: initialization schemes",
+            config.train.optimizer, config.train.learning_rate
+        );
+        plot::compare_chart(&curves, &title, &chart)?;
+        plot::compare_chart(&curves, &title, &config.out_dir.join("compare.svg"))?;
+        io::write_atomic(&report, report_markdown(config, &results).as_bytes())?;
+    }
     Ok(LabResult {
         runs: results,
+        interrupted: outcome.interrupted,
         chart,
         report,
     })
 }
 
 /// The report: a table of the runs beside the notebooks' recorded numbers, and the chart.
-pub fn report_markdown(config: &LabConfig, results: &[(LabRun, History)]) -> String {
+pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> String {
     let t = &config.train;
     let mut md = String::new();
     let _ = writeln!(md, "# initlab lab report\n");
@@ -267,7 +216,8 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, History)]) -> Str
         "| run | model | init | final train cost | test accuracy | s/epoch | notebook | notebook's final cost | notebook's accuracy |"
     );
     let _ = writeln!(md, "|---|---|---|---:|---:|---:|---|---:|---:|");
-    for (run, h) in results {
+    for (run, result) in results {
+        let h = &result.history;
         let Some(last) = h.last() else { continue };
         let (nb, nb_cost, nb_acc) = match run.notebook {
             Some(n) => (

@@ -14,11 +14,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::compare::{self, CompareConfig, CompareEvent, CompareRun, RunStatus};
-use crate::data::Mnist;
+use crate::compare::{self, CompareConfig};
+use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
+use crate::engine::spec::InitSource;
+use crate::io;
 use crate::model::{Activation, InitScheme, Widths};
 use crate::optim::OptimizerKind;
-use crate::plot::{self, RunCurves};
+use crate::plot;
 use crate::train::TrainConfig;
 
 /// The presets.
@@ -69,12 +71,25 @@ pub struct StudyConfig {
     pub train_limit: Option<i64>,
     /// Override the hidden-layer width (tests use small nets).
     pub width: Option<i64>,
-    /// Where the data came from.
-    pub data_dir: PathBuf,
+    /// `torch.manual_seed` of every run.
+    pub seed: i64,
     /// Output directory (`runs/study/<name>`).
     pub out_dir: PathBuf,
-    /// Reuse cached runs.
-    pub use_cache: bool,
+}
+
+impl StudyConfig {
+    /// The study's 2-core budget with the lab's seed, written to `runs/study/<name>`.
+    pub fn new(study: Study) -> Self {
+        StudyConfig {
+            study,
+            full: false,
+            epochs: None,
+            train_limit: None,
+            width: None,
+            seed: TrainConfig::default().seed,
+            out_dir: PathBuf::from("runs").join("study").join(study.name()),
+        }
+    }
 }
 
 /// One comparison inside a study.
@@ -100,12 +115,11 @@ pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
     let full = config.full;
     let train = |optimizer, learning_rate, epochs: usize, limit: Option<i64>| TrainConfig {
         epochs: config.epochs.unwrap_or(epochs),
-        batch_size: 100,
         learning_rate,
-        seed: 777,
+        seed: config.seed,
         optimizer,
         train_limit: config.train_limit.or(limit),
-        momentum: 0.0,
+        ..TrainConfig::default()
     };
     let part = |name: String,
                 widths: Widths,
@@ -118,11 +132,9 @@ pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
                 activation,
                 inits: labels.iter().map(|(i, _)| *i).collect(),
                 train: t,
-                data_dir: config.data_dir.clone(),
+                source: InitSource::None,
                 out_dir: config.out_dir.join(&name),
                 title: None,
-                use_cache: config.use_cache,
-                pretrained: None,
             },
             name,
             labels,
@@ -201,84 +213,79 @@ pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
     }
 }
 
-/// Events for the command line.
-#[derive(Debug)]
-pub enum StudyEvent<'a> {
-    /// A part starts.
-    PartStart {
-        /// Its name.
-        name: &'a str,
-    },
-    /// Inside the part's comparison.
-    Compare(CompareEvent<'a>),
-}
-
 /// What a study wrote.
 #[derive(Debug, Clone)]
 pub struct StudyResult {
     /// Each part's runs.
-    pub parts: Vec<(StudyPart, Vec<CompareRun>)>,
+    pub parts: Vec<(StudyPart, Vec<RunResult>)>,
+    /// True when a run was interrupted (nothing is drawn then).
+    pub interrupted: bool,
     /// The combined chart (`<study>.png`).
     pub chart: PathBuf,
     /// `summary.md`.
     pub summary: PathBuf,
 }
 
-/// Runs every part of the study, then the combined chart and summary.
+/// Every part's runs in one plan (part by part), through one executor, then the combined chart
+/// and summary.
 pub fn run_study(
     config: &StudyConfig,
-    data: &Mnist,
-    observer: &mut dyn FnMut(StudyEvent),
+    executor: &Executor,
+    observer: &mut dyn FnMut(RunEvent),
 ) -> Result<StudyResult> {
+    let parts = plan(config);
+    let mut runs: Vec<PlannedRun> = Vec::new();
+    let mut sizes = Vec::new();
+    for p in &parts {
+        let planned = compare::plan(&p.compare, executor.data)
+            .with_context(|| format!("study {} part {}", config.study.name(), p.name))?;
+        sizes.push(planned.len());
+        runs.extend(planned);
+    }
+    executor.check(&runs)?;
     std::fs::create_dir_all(&config.out_dir)
         .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
-    let mut parts = Vec::new();
-    for p in plan(config) {
-        observer(StudyEvent::PartStart { name: &p.name });
-        let result =
-            compare::run_compare(&p.compare, data, &mut |e| observer(StudyEvent::Compare(e)))
-                .with_context(|| format!("study {} part {}", config.study.name(), p.name))?;
-        parts.push((p, result.runs));
-    }
-    let curves: Vec<RunCurves> = parts
-        .iter()
-        .flat_map(|(p, runs)| {
-            runs.iter().map(move |r| {
-                let base = p
-                    .labels
-                    .iter()
-                    .find(|(i, _)| *i == r.init)
-                    .map(|(_, l)| l.clone())
-                    .unwrap_or(r.init.to_string());
-                let label = match r.status {
-                    RunStatus::Finished => base,
-                    RunStatus::Diverged { epoch, .. } => {
-                        format!("{base} (diverged, epoch {epoch})")
-                    }
-                };
-                RunCurves {
-                    label,
-                    history: r.history.clone(),
-                }
-            })
+    let outcome = executor.run(&runs, observer)?;
+    let mut results = outcome.results.into_iter();
+    let parts: Vec<(StudyPart, Vec<RunResult>)> = parts
+        .into_iter()
+        .zip(sizes)
+        .map(|(p, n)| {
+            let rs: Vec<RunResult> = results.by_ref().take(n).collect();
+            (p, rs)
         })
         .collect();
     let chart = config.out_dir.join(format!("{}.png", config.study.name()));
-    let title = study_title(config);
-    plot::compare_chart(&curves, &title, &chart)?;
-    plot::compare_chart(
-        &curves,
-        &title,
-        &config.out_dir.join(format!("{}.svg", config.study.name())),
-    )?;
     let summary = config.out_dir.join("summary.md");
-    std::fs::write(&summary, summary_markdown(config, &parts))
-        .with_context(|| format!("writing {}", summary.display()))?;
+    if !outcome.interrupted {
+        let curves: Vec<_> = parts
+            .iter()
+            .flat_map(|(p, rs)| compare::curves(rs, |r| label_of(p, r.run.spec.model.init)))
+            .collect();
+        let title = study_title(config);
+        plot::compare_chart(&curves, &title, &chart)?;
+        plot::compare_chart(
+            &curves,
+            &title,
+            &config.out_dir.join(format!("{}.svg", config.study.name())),
+        )?;
+        io::write_atomic(&summary, summary_markdown(config, &parts).as_bytes())?;
+    }
     Ok(StudyResult {
         parts,
+        interrupted: outcome.interrupted,
         chart,
         summary,
     })
+}
+
+/// The part's legend label of `init`.
+fn label_of(part: &StudyPart, init: InitScheme) -> String {
+    part.labels
+        .iter()
+        .find(|(i, _)| *i == init)
+        .map(|(_, l)| l.clone())
+        .unwrap_or(init.to_string())
 }
 
 fn study_title(config: &StudyConfig) -> String {
@@ -292,7 +299,7 @@ fn study_title(config: &StudyConfig) -> String {
 }
 
 /// The study's markdown summary: the budget, then one table per part.
-pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<CompareRun>)]) -> String {
+pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> String {
     let mut md = format!("# {}\n\n", study_title(config));
     let _ = writeln!(
         md,
@@ -318,12 +325,7 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<CompareRu
         let t = &p.compare.train;
         for r in runs {
             total += r.seconds;
-            let label = p
-                .labels
-                .iter()
-                .find(|(i, _)| *i == r.init)
-                .map(|(_, l)| l.clone())
-                .unwrap_or(r.init.to_string());
+            let label = label_of(p, r.run.spec.model.init);
             let final_err = r
                 .history
                 .last()
@@ -340,7 +342,7 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<CompareRu
                 p.compare.widths.compact(),
                 p.compare.activation,
                 label,
-                r.init,
+                r.run.spec.model.init,
                 t.optimizer,
                 t.learning_rate,
                 t.epochs,

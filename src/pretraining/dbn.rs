@@ -432,7 +432,7 @@ impl DbnInit {
     }
 }
 
-impl crate::lsuv::DataDependentInit for DbnInit {
+impl crate::base::hook::DataDependentInit for DbnInit {
     fn name(&self) -> String {
         format!("DBN from {}", self.source.display())
     }

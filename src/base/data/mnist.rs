@@ -19,6 +19,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
 
@@ -98,6 +99,26 @@ pub struct Mnist {
     pub train: Split,
     /// 10,000 examples for MNIST.
     pub test: Split,
+    /// Where the files were read from and their checksums.
+    pub identity: DataIdentity,
+}
+
+/// Which data a run used: the folder and the SHA-256 of each of the four files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataIdentity {
+    /// The folder the files were read from.
+    pub dir: PathBuf,
+    /// Training images, training labels, test images, test labels, in that order.
+    pub files: Vec<DataFile>,
+}
+
+/// One data file and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataFile {
+    /// File name as found (`train-images-idx3-ubyte.gz`).
+    pub name: String,
+    /// SHA-256 (lowercase hex).
+    pub sha256: String,
 }
 
 /// A parsed IDX file: its dimensions and its bytes.
@@ -147,6 +168,19 @@ pub fn load_dir(dir: &Path) -> Result<Mnist> {
         .collect::<Result<Vec<_>>>()?
         .try_into()
         .map_err(|_| anyhow::anyhow!("expected the four MNIST files"))?;
+    let shas = files
+        .iter()
+        .map(|(path, bytes)| DataFile {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        })
+        .collect();
     let [train_images, train_labels, test_images, test_labels] = files;
     let test_images_path = test_images.0.clone();
     let train = split_from(train_images, train_labels)?;
@@ -160,7 +194,14 @@ pub fn load_dir(dir: &Path) -> Result<Mnist> {
         test.rows,
         test.cols
     );
-    Ok(Mnist { train, test })
+    Ok(Mnist {
+        train,
+        test,
+        identity: DataIdentity {
+            dir: dir.to_path_buf(),
+            files: shas,
+        },
+    })
 }
 
 /// `dir/name.gz` if it exists, else `dir/name`, else an error naming both.

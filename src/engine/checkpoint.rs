@@ -1,0 +1,196 @@
+//! Checkpoints on disk: one safetensors file (`checkpoint.safetensors`) holding the weights, the
+//! optimizer's tensors and, in its metadata, the position, the epoch seeds, the partial epoch's
+//! cost accumulator (its exact `f32` bits) and the history so far. Written atomically, read with
+//! bounds and checked against the run's spec hash.
+
+use std::path::Path;
+
+use anyhow::{ensure, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::io::SafeTensors;
+use crate::optim::{AdamState, OptimizerState};
+use crate::train::{Checkpoint, History};
+
+/// File name of a run's checkpoint.
+pub const FILE: &str = "checkpoint.safetensors";
+/// Value of the metadata's `format` entry.
+pub const FORMAT: &str = "initlab-checkpoint-v1";
+
+/// The checkpoint's metadata (JSON in the `state` entry of the safetensors metadata).
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    format: String,
+    spec_hash: String,
+    optimizer: String,
+    params: usize,
+    adam_step: i64,
+    amsgrad: bool,
+    sgd_buffers: Vec<bool>,
+    epoch_seeds: Vec<i64>,
+    epochs_done: usize,
+    batches_done: i64,
+    partial_cost_bits: u32,
+    partial_seconds: f64,
+    history: History,
+}
+
+fn idx(i: usize) -> String {
+    format!("{i:04}")
+}
+
+/// Writes `ck` for the run with spec hash `spec_hash` to `path`, atomically.
+pub fn save(path: &Path, ck: &Checkpoint, spec_hash: &str) -> Result<()> {
+    let mut st = SafeTensors::default();
+    for (name, t) in &ck.weights {
+        st.tensors
+            .insert(format!("model/{name}"), t.shallow_clone());
+    }
+    let (optimizer, params, adam_step, amsgrad, sgd_buffers) = match &ck.optimizer {
+        OptimizerState::Adam(a) => {
+            for (i, t) in a.exp_avg.iter().enumerate() {
+                st.tensors
+                    .insert(format!("adam/exp_avg/{}", idx(i)), t.shallow_clone());
+            }
+            for (i, t) in a.exp_avg_sq.iter().enumerate() {
+                st.tensors
+                    .insert(format!("adam/exp_avg_sq/{}", idx(i)), t.shallow_clone());
+            }
+            for (i, t) in a.max_exp_avg_sq.iter().enumerate() {
+                st.tensors
+                    .insert(format!("adam/max_exp_avg_sq/{}", idx(i)), t.shallow_clone());
+            }
+            (
+                "adam",
+                a.exp_avg.len(),
+                a.step,
+                !a.max_exp_avg_sq.is_empty(),
+                Vec::new(),
+            )
+        }
+        OptimizerState::Sgd(buffers) => {
+            for (i, b) in buffers.iter().enumerate() {
+                if let Some(t) = b {
+                    st.tensors
+                        .insert(format!("sgd/buffer/{}", idx(i)), t.shallow_clone());
+                }
+            }
+            (
+                "sgd",
+                buffers.len(),
+                0,
+                false,
+                buffers.iter().map(|b| b.is_some()).collect(),
+            )
+        }
+    };
+    let state = State {
+        format: FORMAT.into(),
+        spec_hash: spec_hash.into(),
+        optimizer: optimizer.into(),
+        params,
+        adam_step,
+        amsgrad,
+        sgd_buffers,
+        epoch_seeds: ck.epoch_seeds.clone(),
+        epochs_done: ck.epochs_done,
+        batches_done: ck.batches_done,
+        partial_cost_bits: ck.partial_cost.to_bits(),
+        partial_seconds: ck.partial_seconds,
+        history: ck.history.clone(),
+    };
+    st.metadata.insert(
+        "state".into(),
+        serde_json::to_string(&state).context("serialising the checkpoint state")?,
+    );
+    st.write(path)
+}
+
+/// Reads the checkpoint at `path`, which must belong to the run with spec hash `spec_hash`.
+/// Every problem names the file.
+pub fn load(path: &Path, spec_hash: &str) -> Result<Checkpoint> {
+    let st = SafeTensors::read(path)?;
+    let state: State = serde_json::from_str(st.meta("state", path)?)
+        .with_context(|| format!("{}: the checkpoint state is not valid", path.display()))?;
+    let bad = |what: String| anyhow::anyhow!("{}: {what}", path.display());
+    if state.format != FORMAT {
+        return Err(bad(format!(
+            "format {:?}, expected {FORMAT:?}",
+            state.format
+        )));
+    }
+    if state.spec_hash != spec_hash {
+        return Err(bad(format!(
+            "the checkpoint belongs to a run with spec hash {}, not {spec_hash}",
+            state.spec_hash
+        )));
+    }
+    ensure!(
+        state.params <= 4096,
+        "{}: implausible parameter count {}",
+        path.display(),
+        state.params
+    );
+    let weights: Vec<(String, tch::Tensor)> = st
+        .tensors
+        .iter()
+        .filter_map(|(k, t)| {
+            k.strip_prefix("model/")
+                .map(|n| (n.to_string(), t.shallow_clone()))
+        })
+        .collect();
+    let get = |name: String| -> Result<tch::Tensor> { Ok(st.get(&name, path)?.shallow_clone()) };
+    let optimizer = match state.optimizer.as_str() {
+        "adam" => {
+            let list = |what: &str| -> Result<Vec<tch::Tensor>> {
+                (0..state.params)
+                    .map(|i| get(format!("adam/{what}/{}", idx(i))))
+                    .collect()
+            };
+            OptimizerState::Adam(AdamState {
+                step: state.adam_step,
+                exp_avg: list("exp_avg")?,
+                exp_avg_sq: list("exp_avg_sq")?,
+                max_exp_avg_sq: if state.amsgrad {
+                    list("max_exp_avg_sq")?
+                } else {
+                    Vec::new()
+                },
+            })
+        }
+        "sgd" => {
+            ensure!(
+                state.sgd_buffers.len() == state.params,
+                "{}: {} SGD buffer flags for {} parameters",
+                path.display(),
+                state.sgd_buffers.len(),
+                state.params
+            );
+            OptimizerState::Sgd(
+                state
+                    .sgd_buffers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &present)| {
+                        if present {
+                            get(format!("sgd/buffer/{}", idx(i))).map(Some)
+                        } else {
+                            Ok(None)
+                        }
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            )
+        }
+        other => return Err(bad(format!("unknown optimizer {other:?}"))),
+    };
+    Ok(Checkpoint {
+        weights,
+        optimizer,
+        epoch_seeds: state.epoch_seeds,
+        epochs_done: state.epochs_done,
+        batches_done: state.batches_done,
+        partial_cost: f32::from_bits(state.partial_cost_bits),
+        partial_seconds: state.partial_seconds,
+        history: state.history,
+    })
+}

@@ -1,0 +1,429 @@
+//! The one executor: takes a plan (a list of [`PlannedRun`]s), and for each run opens and locks
+//! its directory, reuses it when it holds the same spec's final result (the cache), resumes it
+//! when it holds the same spec's checkpoint, otherwise trains it from the start — checkpointing,
+//! stopping cleanly when asked, and recording how it ended. Outcomes (complete, unstable,
+//! diverged, interrupted) are values in [`RunResult`], not errors.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::data::Mnist;
+use crate::dbn::DbnProgress;
+use crate::engine::checkpoint;
+use crate::engine::hooks;
+use crate::engine::rundir::{
+    self, now_utc, CheckpointRef, EndDetail, Provenance, RunDir, RunDirError, RunRecord, RunStatus,
+};
+use crate::engine::spec::{InitSource, RunSpec};
+use crate::model::Mlp;
+use crate::plot;
+use crate::train::{self, Checkpoint, Control, Ending, History, Progress, Start};
+
+/// One run of a plan: its name (legend label), its directory and its spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRun {
+    /// Name for messages and legends.
+    pub name: String,
+    /// Its run directory.
+    pub dir: PathBuf,
+    /// What to run.
+    pub spec: RunSpec,
+}
+
+/// How the executor treats existing run directories. `Default`: use the cache, checkpoint after
+/// every epoch, never replace another spec's run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecOptions {
+    /// Reuse a directory's final result of the same spec instead of training again.
+    pub use_cache: bool,
+    /// Replace a directory that holds another spec's run (or no readable run).
+    pub force: bool,
+    /// Checkpoint every this many epochs (0: only when interrupted).
+    pub checkpoint_every: usize,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            use_cache: true,
+            force: false,
+            checkpoint_every: 1,
+        }
+    }
+}
+
+/// How a run was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartKind {
+    /// From scratch.
+    Fresh,
+    /// From a checkpoint after this many epochs and batches.
+    Resumed {
+        /// Epochs done.
+        epochs_done: usize,
+        /// Batches done of the next epoch.
+        batches_done: i64,
+    },
+    /// Read from the cache: nothing trained.
+    Cached,
+}
+
+/// Progress of a plan, for displays.
+#[derive(Debug)]
+pub enum RunEvent<'a> {
+    /// A run starts.
+    Start {
+        /// 1-based index in the plan.
+        index: usize,
+        /// Runs in the plan.
+        total: usize,
+        /// The run.
+        run: &'a PlannedRun,
+        /// Fresh, resumed or cached.
+        how: StartKind,
+    },
+    /// The run pretrains its DBN first.
+    Pretrain {
+        /// RBMs in the stack.
+        layers: usize,
+        /// Epochs per RBM.
+        epochs: usize,
+    },
+    /// DBN pretraining progress.
+    Dbn(DbnProgress<'a>),
+    /// Training progress.
+    Train(Progress<'a>),
+    /// A run ended (or was read from the cache).
+    End(&'a RunResult),
+}
+
+/// What became of one run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// The planned run.
+    pub run: PlannedRun,
+    /// The spec's hash.
+    pub hash: String,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// How a diverged or unstable run ended.
+    pub detail: Option<EndDetail>,
+    /// Its epochs.
+    pub history: History,
+    /// Wall-clock seconds over all sessions (its first measurement when cached).
+    pub seconds: f64,
+    /// Read from the cache.
+    pub cached: bool,
+}
+
+impl RunResult {
+    /// Lowest test error % and its epoch.
+    pub fn best(&self) -> Option<(usize, f64)> {
+        self.history
+            .epochs
+            .iter()
+            .map(|e| (e.epoch, e.test_error_percent()))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    /// `complete`, `unstable (…)`, `diverged at epoch k`, `interrupted`.
+    pub fn status_text(&self) -> String {
+        match (&self.status, &self.detail) {
+            (RunStatus::Diverged, Some(EndDetail::Diverged { epoch, .. })) => {
+                format!("diverged at epoch {epoch}")
+            }
+            (
+                RunStatus::Unstable,
+                Some(EndDetail::Unstable {
+                    first_loss,
+                    final_cost,
+                }),
+            ) => {
+                format!("unstable (cost {final_cost:.3} > first loss {first_loss:.3})")
+            }
+            (s, _) => s.name().to_string(),
+        }
+    }
+}
+
+/// What a plan produced: every run reached, and the one interrupted, if any (the plan stops there).
+#[derive(Debug, Clone)]
+pub struct PlanOutcome {
+    /// Results, in plan order, up to and including an interrupted run.
+    pub results: Vec<RunResult>,
+    /// True when a run was interrupted: the later runs were not started.
+    pub interrupted: bool,
+}
+
+/// Runs plans on one data set.
+pub struct Executor<'a> {
+    /// The data every spec of the plan names.
+    pub data: &'a Mnist,
+    /// Cache, force and checkpoint settings.
+    pub options: ExecOptions,
+    /// Raised to stop after the current batch (SIGINT).
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl Executor<'_> {
+    /// Checks every spec before anything runs: settings, the data it names, its init's source.
+    pub fn check(&self, plan: &[PlannedRun]) -> Result<()> {
+        for run in plan {
+            run.spec
+                .validate(self.data)
+                .with_context(|| format!("run {}", run.name))?;
+            anyhow::ensure!(
+                run.spec.data.files == self.data.identity.files,
+                "run {}: its data ({}) is not the data loaded from {} (the checksums differ)",
+                run.name,
+                run.spec.data.dir.display(),
+                self.data.identity.dir.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs the plan in order; stops after a run that was interrupted.
+    pub fn run(
+        &self,
+        plan: &[PlannedRun],
+        observer: &mut dyn FnMut(RunEvent),
+    ) -> Result<PlanOutcome> {
+        self.check(plan)?;
+        let mut results = Vec::new();
+        for (i, run) in plan.iter().enumerate() {
+            let result = self
+                .run_one(i + 1, plan.len(), run, observer)
+                .with_context(|| format!("run {} ({})", run.name, run.dir.display()))?;
+            let interrupted = result.status == RunStatus::Interrupted;
+            results.push(result);
+            if interrupted {
+                return Ok(PlanOutcome {
+                    results,
+                    interrupted: true,
+                });
+            }
+        }
+        Ok(PlanOutcome {
+            results,
+            interrupted: false,
+        })
+    }
+
+    fn run_one(
+        &self,
+        index: usize,
+        total: usize,
+        run: &PlannedRun,
+        observer: &mut dyn FnMut(RunEvent),
+    ) -> Result<RunResult> {
+        let hash = run.spec.hash();
+        let dir = RunDir::open(&run.dir)?;
+        let existing = match dir.read_record() {
+            Ok(r) => r,
+            Err(e) if self.options.force && e.downcast_ref::<RunDirError>().is_some() => {
+                dir.clear()?;
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let mut resume: Option<(RunRecord, Checkpoint)> = None;
+        if let Some(record) = existing {
+            if record.hash != hash {
+                if !self.options.force {
+                    return Err(RunDirError::OtherSpec {
+                        dir: run.dir.clone(),
+                        found: record.hash,
+                        wanted: hash,
+                    }
+                    .into());
+                }
+                dir.clear()?;
+            } else if record.status.is_final() {
+                if self.options.use_cache {
+                    let result = RunResult {
+                        run: run.clone(),
+                        hash,
+                        status: record.status,
+                        detail: record.detail.clone(),
+                        history: rundir::read_history(&run.dir)?,
+                        seconds: record.seconds,
+                        cached: true,
+                    };
+                    observer(RunEvent::Start {
+                        index,
+                        total,
+                        run,
+                        how: StartKind::Cached,
+                    });
+                    observer(RunEvent::End(&result));
+                    return Ok(result);
+                }
+                dir.clear()?;
+            } else if record.checkpoint.is_some() {
+                let ck = checkpoint::load(&run.dir.join(checkpoint::FILE), &hash)?;
+                resume = Some((record, ck));
+            } else {
+                // Running or interrupted before its first checkpoint: start again.
+                dir.clear()?;
+            }
+        }
+
+        let provenance = Provenance::here();
+        let mut record = match &resume {
+            Some((r, _)) => RunRecord {
+                status: RunStatus::Running,
+                provenance,
+                ..r.clone()
+            },
+            None => RunRecord {
+                format: rundir::FORMAT.into(),
+                name: run.name.clone(),
+                status: RunStatus::Running,
+                hash: hash.clone(),
+                spec: run.spec.clone(),
+                checkpoint: None,
+                detail: None,
+                provenance,
+                started: now_utc(),
+                ended: None,
+                seconds: 0.0,
+            },
+        };
+        dir.write_record(&record)?;
+        let how = match &resume {
+            Some((_, ck)) => StartKind::Resumed {
+                epochs_done: ck.epochs_done,
+                batches_done: ck.batches_done,
+            },
+            None => StartKind::Fresh,
+        };
+        observer(RunEvent::Start {
+            index,
+            total,
+            run,
+            how,
+        });
+        let seconds_before = record.seconds;
+        let started = Instant::now();
+
+        let hook;
+        let start = match resume {
+            Some((_, ck)) => Start::Resume(ck),
+            None => {
+                if let InitSource::Pretrain(recipe) = &run.spec.source {
+                    observer(RunEvent::Pretrain {
+                        layers: recipe.widths.len() - 1,
+                        epochs: recipe.epochs,
+                    });
+                }
+                hook = hooks::resolve(
+                    run.spec.model.init,
+                    &run.spec.source,
+                    self.data,
+                    &run.dir.join("dbn"),
+                    &mut |p| observer(RunEvent::Dbn(p)),
+                )?;
+                Start::Fresh {
+                    hook: hook.as_deref(),
+                }
+            }
+        };
+
+        let checkpoint_path = run.dir.join(checkpoint::FILE);
+        let mut on_checkpoint = |ck: &Checkpoint| -> Result<()> {
+            checkpoint::save(&checkpoint_path, ck, &hash)?;
+            rundir::write_history(&run.dir, &ck.history)?;
+            record.checkpoint = Some(CheckpointRef {
+                file: checkpoint::FILE.into(),
+                epochs_done: ck.epochs_done,
+                batches_done: ck.batches_done,
+            });
+            record.seconds = seconds_before + started.elapsed().as_secs_f64();
+            dir.write_record(&record)
+        };
+        let control = Control {
+            checkpoint_every: self.options.checkpoint_every,
+            stop: self.stop,
+            on_checkpoint: &mut on_checkpoint,
+        };
+        let outcome = train::train_run(
+            &run.spec.model,
+            self.data,
+            &run.spec.train,
+            start,
+            control,
+            &mut |p| observer(RunEvent::Train(p)),
+        )?;
+
+        let (status, detail) = match &outcome.ending {
+            Ending::Complete => (RunStatus::Complete, None),
+            Ending::Unstable {
+                first_loss,
+                final_cost,
+            } => (
+                RunStatus::Unstable,
+                Some(EndDetail::Unstable {
+                    first_loss: *first_loss,
+                    final_cost: *final_cost,
+                }),
+            ),
+            Ending::Diverged { epoch, batch, loss } => (
+                RunStatus::Diverged,
+                Some(EndDetail::Diverged {
+                    epoch: *epoch,
+                    batch: *batch,
+                    loss: loss.to_string(),
+                }),
+            ),
+            Ending::Interrupted(_) => (RunStatus::Interrupted, None),
+        };
+        record.status = status;
+        record.detail = detail.clone();
+        record.seconds = seconds_before + started.elapsed().as_secs_f64();
+        rundir::write_history(&run.dir, &outcome.history)?;
+        if status != RunStatus::Interrupted {
+            if status != RunStatus::Diverged {
+                save_model(&outcome.model, &run.dir)?;
+            }
+            let title = format!(
+                "{} — {} init",
+                run.spec.model.widths.label(),
+                run.spec.model.init
+            );
+            if !outcome.history.epochs.is_empty() {
+                plot::loss_chart(&outcome.history, &title, &run.dir.join("loss.png"))?;
+            }
+            record.checkpoint = None;
+            record.ended = Some(now_utc());
+        }
+        dir.write_record(&record)?;
+        if status.is_final() {
+            // The record no longer names it: a final run needs no checkpoint.
+            let _ = std::fs::remove_file(&checkpoint_path);
+        }
+        let result = RunResult {
+            run: run.clone(),
+            hash,
+            status,
+            detail,
+            history: outcome.history,
+            seconds: record.seconds,
+            cached: false,
+        };
+        observer(RunEvent::End(&result));
+        Ok(result)
+    }
+}
+
+/// Writes `model.safetensors` atomically.
+pub fn save_model(model: &Mlp, dir: &std::path::Path) -> Result<()> {
+    let mut st = crate::io::SafeTensors::default();
+    for (name, t) in model.weights() {
+        st.tensors.insert(name, t);
+    }
+    st.write(&dir.join("model.safetensors"))
+}

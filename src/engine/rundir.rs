@@ -1,0 +1,359 @@
+//! Durable run directories: one writer at a time (an advisory lock), and a `run.json` that names
+//! the one consistent state the directory holds — `running` (with its last checkpoint),
+//! `interrupted`, `complete`, `diverged` or `unstable` — with the spec, its hash and where and
+//! when the run was made. Every file is written atomically ([`crate::io::write_atomic`]).
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::spec::RunSpec;
+use crate::io;
+use crate::train::History;
+
+/// File name of the run's record.
+pub const RUN_FILE: &str = "run.json";
+/// File name of the lock.
+pub const LOCK_FILE: &str = ".lock";
+/// Value of `run.json`'s `format`.
+pub const FORMAT: &str = "initlab-run-v1";
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Training (or its process died: then the lock is free and the run resumable).
+    Running,
+    /// Stopped on request; resumable from its checkpoint.
+    Interrupted,
+    /// All epochs ran.
+    Complete,
+    /// A loss became NaN or infinite.
+    Diverged,
+    /// All epochs ran, ending above the first batch's loss.
+    Unstable,
+}
+
+impl RunStatus {
+    /// Whether the run has reached its end (complete, diverged, unstable): the cache trusts it.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Complete | RunStatus::Diverged | RunStatus::Unstable
+        )
+    }
+
+    /// The name written in `run.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Complete => "complete",
+            RunStatus::Diverged => "diverged",
+            RunStatus::Unstable => "unstable",
+        }
+    }
+}
+
+/// The position of the run's last checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointRef {
+    /// File name inside the run directory.
+    pub file: String,
+    /// Epochs finished.
+    pub epochs_done: usize,
+    /// Batches finished of the next epoch.
+    pub batches_done: i64,
+}
+
+/// Details of how a finished run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum EndDetail {
+    /// Where the loss became non-finite.
+    Diverged {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch (0: the test loss after the epoch).
+        batch: i64,
+        /// The loss (NaN or ±inf, written as a string).
+        loss: String,
+    },
+    /// The final train cost above the first batch's loss.
+    Unstable {
+        /// The first batch's loss.
+        first_loss: f64,
+        /// The final epoch's train cost.
+        final_cost: f64,
+    },
+}
+
+/// What built and ran the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// initlab's version.
+    pub initlab: String,
+    /// The tch crate's version.
+    pub tch: String,
+    /// libtorch's version (from its `build-version` file at build time).
+    pub libtorch: String,
+    /// The git commit initlab was built from, when built from a checkout.
+    pub git_commit: Option<String>,
+    /// The CPU's model name.
+    pub cpu: String,
+    /// libtorch's intra-op threads.
+    pub threads: i32,
+}
+
+impl Provenance {
+    /// This process's versions and machine.
+    pub fn here() -> Provenance {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        Provenance {
+            initlab: env!("CARGO_PKG_VERSION").into(),
+            tch: env!("INITLAB_TCH_VERSION").into(),
+            libtorch: env!("INITLAB_LIBTORCH_VERSION").into(),
+            git_commit: option_env!("INITLAB_GIT_COMMIT").map(String::from),
+            cpu,
+            threads: tch::get_num_threads(),
+        }
+    }
+}
+
+/// `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The run's name (legend label).
+    pub name: String,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// The spec's content hash ([`RunSpec::hash`]).
+    pub hash: String,
+    /// The spec.
+    pub spec: RunSpec,
+    /// The last checkpoint (running or interrupted runs).
+    pub checkpoint: Option<CheckpointRef>,
+    /// How a diverged or unstable run ended.
+    pub detail: Option<EndDetail>,
+    /// Versions and machine.
+    pub provenance: Provenance,
+    /// When the run first started (UTC, ISO 8601).
+    pub started: String,
+    /// When it ended (UTC), once final.
+    pub ended: Option<String>,
+    /// Wall-clock seconds spent on it, over all sessions.
+    pub seconds: f64,
+}
+
+/// The current UTC time as `2026-11-29T19:04:05Z`.
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Problems with a run directory that the caller must tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    /// Another process holds the directory's lock.
+    #[error("run directory {dir} is in use by another initlab process (pid {pid})")]
+    Locked {
+        /// The directory.
+        dir: PathBuf,
+        /// The holder's process id, as it wrote it (`?` if unreadable).
+        pid: String,
+    },
+    /// The directory holds a run of another spec.
+    #[error("run directory {dir} holds a run of another configuration (spec hash {found}, this one is {wanted})")]
+    OtherSpec {
+        /// The directory.
+        dir: PathBuf,
+        /// The hash found in its `run.json`.
+        found: String,
+        /// The hash of the spec asked for.
+        wanted: String,
+    },
+    /// The directory holds files but no readable `run.json`.
+    #[error("{dir} is not empty and holds no readable initlab run ({why})")]
+    NotARun {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// An open, locked run directory. The lock is released when it is dropped.
+#[derive(Debug)]
+pub struct RunDir {
+    /// The directory.
+    pub path: PathBuf,
+    _lock: File,
+}
+
+impl RunDir {
+    /// Creates `path` if needed and takes its lock; a directory locked by another process is a
+    /// [`RunDirError::Locked`] error, and nothing in it is touched.
+    pub fn open(path: &Path) -> Result<RunDir> {
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("creating run directory {}", path.display()))?;
+        let lock_path = path.join(LOCK_FILE);
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = lock.read_to_string(&mut pid);
+                let pid = pid.trim();
+                return Err(RunDirError::Locked {
+                    dir: path.to_path_buf(),
+                    pid: if pid.is_empty() {
+                        "?".into()
+                    } else {
+                        pid.into()
+                    },
+                }
+                .into());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", lock_path.display()))
+            }
+        }
+        // Record the holder for the message another process would print.
+        let _ = lock.set_len(0);
+        let _ = lock.seek(SeekFrom::Start(0));
+        let _ = write!(lock, "{}", std::process::id());
+        let _ = lock.flush();
+        Ok(RunDir {
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// `run.json`'s path.
+    pub fn record_path(&self) -> PathBuf {
+        self.path.join(RUN_FILE)
+    }
+
+    /// The record, if the directory has one; a directory with other files and no readable
+    /// record is a [`RunDirError::NotARun`].
+    pub fn read_record(&self) -> Result<Option<RunRecord>> {
+        let file = self.record_path();
+        if !file.exists() {
+            let others = std::fs::read_dir(&self.path)
+                .with_context(|| format!("listing {}", self.path.display()))?
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name() != LOCK_FILE);
+            if others {
+                return Err(RunDirError::NotARun {
+                    dir: self.path.clone(),
+                    why: format!("no {RUN_FILE}"),
+                }
+                .into());
+            }
+            return Ok(None);
+        }
+        match read_record(&self.path) {
+            Ok(r) => Ok(Some(r)),
+            Err(e) => Err(RunDirError::NotARun {
+                dir: self.path.clone(),
+                why: format!("{e:#}"),
+            }
+            .into()),
+        }
+    }
+
+    /// Writes `run.json` atomically.
+    pub fn write_record(&self, record: &RunRecord) -> Result<()> {
+        io::write_json(&self.record_path(), record)
+    }
+
+    /// Removes everything in the directory but the lock (for `--force`).
+    pub fn clear(&self) -> Result<()> {
+        for entry in std::fs::read_dir(&self.path)
+            .with_context(|| format!("listing {}", self.path.display()))?
+        {
+            let entry = entry.with_context(|| format!("listing {}", self.path.display()))?;
+            if entry.file_name() == LOCK_FILE {
+                continue;
+            }
+            let p = entry.path();
+            let r = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            r.with_context(|| format!("removing {}", p.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads `dir/run.json` (bounded, strict), naming the file in errors.
+pub fn read_record(dir: &Path) -> Result<RunRecord> {
+    let file = dir.join(RUN_FILE);
+    let record: RunRecord = io::read_json(&file)?;
+    anyhow::ensure!(
+        record.format == FORMAT,
+        "{}: format {:?}, expected {FORMAT:?}",
+        file.display(),
+        record.format
+    );
+    Ok(record)
+}
+
+/// Writes `history.json` and `history.csv` (`epoch,train_cost,test_loss,test_accuracy,seconds`)
+/// atomically.
+pub fn write_history(dir: &Path, history: &History) -> Result<()> {
+    io::write_json(&dir.join("history.json"), history)?;
+    let mut out = String::from("epoch,train_cost,test_loss,test_accuracy,seconds\n");
+    for e in &history.epochs {
+        out.push_str(&format!(
+            "{},{:.9},{:.9},{:.6},{:.3}\n",
+            e.epoch, e.train_cost, e.test_loss, e.test_accuracy, e.seconds
+        ));
+    }
+    io::write_atomic(&dir.join("history.csv"), out.as_bytes())
+}
+
+/// Reads `history.json` of a run directory.
+pub fn read_history(dir: &Path) -> Result<History> {
+    io::read_json(&dir.join("history.json"))
+}

@@ -1,0 +1,222 @@
+//! A run spec: everything that determines a training run's result, as plain data with a stable
+//! content hash. Experiments plan lists of specs; the [executor](crate::engine::executor) runs,
+//! caches and resumes them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::data::mnist::DataIdentity;
+use crate::data::Mnist;
+use crate::model::{Activation, InitScheme, MlpSpec};
+use crate::optim::OptimizerKind;
+use crate::pretrain::PretrainConfig;
+use crate::rbm::RbmConfig;
+use crate::train::TrainConfig;
+
+/// Where a data-dependent init takes its weights from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum InitSource {
+    /// Nothing beyond the scheme itself (LSUV calibrates on the run's own training images).
+    #[default]
+    None,
+    /// A deep belief net saved by `pretrain` in `dir`; `sha256` of its two files identifies it.
+    Pretrained {
+        /// The DBN's directory.
+        dir: PathBuf,
+        /// SHA-256 of `dbn.safetensors` followed by `dbn.json`.
+        sha256: String,
+    },
+    /// A deep belief net pretrained right before the run, into the run directory's `dbn/`.
+    Pretrain(DbnRecipe),
+}
+
+impl InitSource {
+    /// A saved DBN in `dir`, identified by the SHA-256 of its files (read with a bound).
+    pub fn pretrained(dir: &Path) -> Result<InitSource> {
+        let mut hasher = Sha256::new();
+        for file in crate::dbn::files(dir) {
+            let bytes = crate::io::read_bounded(&file, crate::io::MAX_SAFETENSORS_BYTES)
+                .with_context(|| format!("reading the pretrained DBN in {}", dir.display()))?;
+            hasher.update(&bytes);
+        }
+        Ok(InitSource::Pretrained {
+            dir: dir.to_path_buf(),
+            sha256: hex(&hasher.finalize()),
+        })
+    }
+}
+
+/// How to pretrain the DBN of an [`InitSource::Pretrain`] run (the lab's deep sigmoid run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbnRecipe {
+    /// Widths of the stack, input first (the MLP's widths without its output layer).
+    pub widths: Vec<i64>,
+    /// Epochs per RBM.
+    pub epochs: usize,
+    /// RBM settings.
+    pub rbm: RbmConfig,
+    /// `torch.manual_seed` before pretraining.
+    pub seed: i64,
+    /// Train on the first `n` training images only.
+    pub train_limit: Option<i64>,
+}
+
+impl DbnRecipe {
+    /// The pretraining job writing into `out_dir`.
+    pub fn config(&self, out_dir: PathBuf) -> PretrainConfig {
+        PretrainConfig {
+            widths: self.widths.clone(),
+            epochs: self.epochs,
+            rbm: self.rbm.clone(),
+            train_limit: self.train_limit,
+            seed: self.seed,
+            out_dir,
+        }
+    }
+}
+
+/// Everything that determines a run: the model (widths, activation, init scheme), the init's
+/// source, the optimizer and its settings, seed, epochs, batch size, training subset, and the data
+/// (its location and the SHA-256 of its four files).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Widths, activation and init scheme.
+    pub model: MlpSpec,
+    /// Where a data-dependent init takes its weights from.
+    #[serde(default)]
+    pub source: InitSource,
+    /// Optimizer, learning rate, momentum, seed, epochs, batch size, training subset.
+    pub train: TrainConfig,
+    /// The data set.
+    pub data: DataIdentity,
+}
+
+/// What the hash covers: the spec without locations (the data and a saved DBN are identified by
+/// their checksums, so moving them keeps the cache).
+#[derive(Serialize)]
+struct HashKey<'a> {
+    model: &'a MlpSpec,
+    source: serde_json::Value,
+    train: &'a TrainConfig,
+    data: Vec<&'a str>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A problem with a spec that its planner (or the user) must fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    /// The `dbn` scheme without a DBN to take its weights from.
+    #[error("the dbn init needs a pretrained deep belief net, and none was given")]
+    NeedsPretrainedDbn,
+    /// A DBN given to a scheme that does not use one.
+    #[error("a pretrained deep belief net is only used by the dbn init, not by {0}")]
+    UnusedPretrainedDbn(InitScheme),
+    /// More training images asked for than the data has.
+    #[error(
+        "the training subset of {asked} images is larger than the {available} training images"
+    )]
+    TrainLimitTooLarge {
+        /// The limit asked for.
+        asked: i64,
+        /// Training images in the data.
+        available: i64,
+    },
+    /// The model's input width is not the images' pixel count.
+    #[error("the model's input width {width} does not match the {pixels} pixels of the images")]
+    InputWidth {
+        /// The model's first width.
+        width: i64,
+        /// Pixels per image.
+        pixels: i64,
+    },
+    /// The model's output is narrower than the classes.
+    #[error("the model's output width {0} is smaller than the 10 classes")]
+    OutputWidth(i64),
+    /// A setting the optimizer does not use.
+    #[error("momentum {0} is only used by SGD; Adam has no momentum setting")]
+    MomentumWithoutSgd(f64),
+}
+
+impl RunSpec {
+    /// A 12-hex-digit SHA-256 of the spec's content (see [`HashKey`]): equal specs, equal hashes,
+    /// on any machine.
+    pub fn hash(&self) -> String {
+        let source = match &self.source {
+            InitSource::None => serde_json::json!("none"),
+            InitSource::Pretrained { sha256, .. } => serde_json::json!({ "pretrained": sha256 }),
+            InitSource::Pretrain(recipe) => serde_json::json!({ "pretrain": recipe }),
+        };
+        let key = HashKey {
+            model: &self.model,
+            source,
+            train: &self.train,
+            data: self.data.files.iter().map(|f| f.sha256.as_str()).collect(),
+        };
+        // Serialising plain structs of numbers and strings cannot fail.
+        let json = serde_json::to_string(&key).unwrap_or_default();
+        hex(&Sha256::digest(json.as_bytes()))[..12].to_string()
+    }
+
+    /// Errors a planner or user must fix before anything runs (settings, data size, the init's
+    /// source).
+    pub fn validate(&self, data: &Mnist) -> Result<()> {
+        self.train.validate()?;
+        let train_images = data.train.len();
+        let pixels = data.train.rows * data.train.cols;
+        let widths = &self.model.widths.0;
+        if widths[0] != pixels {
+            return Err(SpecError::InputWidth {
+                width: widths[0],
+                pixels,
+            }
+            .into());
+        }
+        let out = widths[widths.len() - 1];
+        if out < 10 {
+            return Err(SpecError::OutputWidth(out).into());
+        }
+        match (&self.source, self.model.init) {
+            (InitSource::None, InitScheme::Dbn) => return Err(SpecError::NeedsPretrainedDbn.into()),
+            (InitSource::None, _) | (_, InitScheme::Dbn) => {}
+            (_, init) => return Err(SpecError::UnusedPretrainedDbn(init).into()),
+        }
+        if let Some(n) = self.train.train_limit {
+            if n > train_images {
+                return Err(SpecError::TrainLimitTooLarge {
+                    asked: n,
+                    available: train_images,
+                }
+                .into());
+            }
+        }
+        if self.train.optimizer != OptimizerKind::Sgd && self.train.momentum != 0.0 {
+            return Err(SpecError::MomentumWithoutSgd(self.train.momentum).into());
+        }
+        Ok(())
+    }
+
+    /// Things that run but are probably not what was meant.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.model.init == InitScheme::Dbn && self.model.activation != Activation::Sigmoid {
+            out.push(format!(
+                "the dbn init copies weights pretrained for logistic (sigmoid) units into a {} net; \
+                 the pretrained features only mean what they meant in pretraining with sigmoid",
+                self.model.activation
+            ));
+        }
+        out
+    }
+
+    /// A short label for legends and messages: `shallow xavier-uniform`, `deep sigmoid dbn`.
+    pub fn label(&self) -> String {
+        self.model.label()
+    }
+}
