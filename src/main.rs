@@ -79,6 +79,9 @@ fn hint(e: &anyhow::Error) -> Option<String> {
                 SpecError::InputWidth { pixels, .. } => Some(format!(
                     "start --model with {pixels}, e.g. --model {pixels},100,10"
                 )),
+                SpecError::BatchTooLarge { images, .. } => {
+                    Some(format!("use --batch-size {images} or less"))
+                }
                 SpecError::OutputWidth(_) => {
                     Some("end --model with 10, e.g. --model 784,100,10".into())
                 }
@@ -239,7 +242,14 @@ fn run(cli: Cli) -> Result<Done> {
                     &format!("initlab train --resume {}", shell_word(&planned.dir)),
                 )),
                 RunStatus::Complete => Ok(Done::Ok),
-                RunStatus::Unstable | RunStatus::Diverged => {
+                RunStatus::Unstable => {
+                    eprintln!(
+                        "warning: the run is {} (status \"unstable\" in its run.json): it ended worse than it started; try a smaller --lr",
+                        result.status_text()
+                    );
+                    Ok(Done::Ok)
+                }
+                RunStatus::Diverged => {
                     eprintln!(
                         "error: the run is {}: {}",
                         result.status.name(),

@@ -107,16 +107,105 @@ fn model_that_does_not_fit_the_data_is_an_error() {
     let d = dir.path().to_str().unwrap();
     let out = initlab(&["train", "--model", "100,10", "--data-dir", d, "--out", d]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("input width 100") && stderr.contains("784"),
         "{stderr}"
     );
     let out = initlab(&["train", "--batch-size", "500", "--data-dir", d, "--out", d]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("batch size 500") && stderr.contains("200 training examples"),
         "{stderr}"
     );
+}
+
+#[test]
+fn settings_that_make_no_sense_are_refused_or_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_subset(dir.path(), 300, 50, true);
+    let d = dir.path().to_str().unwrap();
+    let quick = ["--epochs", "1", "--data-dir", d, "--out", d, "--quiet"];
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(quick);
+        let out = initlab(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (out.status.code(), stderr)
+    };
+    for (args, mentions) in [
+        (
+            &["train", "--model", "784,100,5"][..],
+            &["output width 5", "10"][..],
+        ),
+        (
+            &["train", "--optim", "adam", "--momentum", "0.9"],
+            &["momentum", "--optim sgd"],
+        ),
+        (
+            &["train", "--train-limit", "70000"],
+            &["70000", "300 training images"],
+        ),
+        (
+            &["train", "--init", "dbn"],
+            &["pretrained deep belief net", "--pretrained"],
+        ),
+        (
+            &["compare", "--inits", "xavier,xavier-uniform"],
+            &["listed twice"],
+        ),
+        (
+            &["train", "--init", "glorot-ish"],
+            &["xavier_uniform_", "kaiming-normal (or he"],
+        ),
+        (&["train", "--data-dir", ""], &["empty path"]),
+    ] {
+        let (code, stderr) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        for m in mentions {
+            assert!(
+                stderr.contains(m),
+                "{args:?} should mention {m:?}: {stderr}"
+            );
+        }
+    }
+    // inspect resolves inits like training does: dbn without a DBN is refused.
+    let out = initlab(&[
+        "inspect",
+        "--inits",
+        "normal,dbn",
+        "--widths",
+        "784,8,8,10",
+        "--data-dir",
+        d,
+        "--out",
+        d,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("pretrained deep belief net") && stderr.contains("--pretrained"),
+        "{stderr}"
+    );
+    // torch.nn.init's spellings are aliases.
+    for name in [
+        "xavier_uniform",
+        "kaiming_normal_",
+        "He",
+        "default",
+        "XAVIER_NORMAL_",
+    ] {
+        let (code, stderr) = run(&[
+            "train",
+            "--model",
+            "784,8,10",
+            "--init",
+            name,
+            "--train-limit",
+            "200",
+        ]);
+        assert_eq!(code, Some(0), "{name}: {stderr}");
+    }
 }

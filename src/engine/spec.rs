@@ -139,6 +139,14 @@ pub enum SpecError {
     /// The model's output is narrower than the classes.
     #[error("the model's output width {0} is smaller than the 10 classes")]
     OutputWidth(i64),
+    /// A batch larger than the training images used (with `drop_last` no batch is left).
+    #[error("batch size {batch} is larger than the {images} training examples (the last partial batch is dropped, so no batch is left)")]
+    BatchTooLarge {
+        /// The batch size.
+        batch: i64,
+        /// Training images used.
+        images: i64,
+    },
     /// A setting the optimizer does not use.
     #[error("momentum {0} is only used by SGD; Adam has no momentum setting")]
     MomentumWithoutSgd(f64),
@@ -195,6 +203,18 @@ impl RunSpec {
                 }
                 .into());
             }
+        }
+        let images = self
+            .train
+            .train_limit
+            .unwrap_or(train_images)
+            .min(train_images);
+        if self.train.batch_size > images {
+            return Err(SpecError::BatchTooLarge {
+                batch: self.train.batch_size,
+                images,
+            }
+            .into());
         }
         if self.train.optimizer != OptimizerKind::Sgd && self.train.momentum != 0.0 {
             return Err(SpecError::MomentumWithoutSgd(self.train.momentum).into());
