@@ -3,16 +3,18 @@
 //! The PyTorch lab "Deep Learning Zero To All, season 2 — Lab 9-2: Weight Initialization", ported
 //! to Rust on [`tch`] and taken further.
 //!
-//! - [`init`]: `torch.nn.init` written by hand (Xavier, Kaiming, normal, uniform, …).
-//! - [`data`]: validated MNIST loading and PyTorch's `DataLoader` batch order.
-//! - [`model`]: MLPs built layer by layer the way `torch.nn.Linear` builds them.
-//! - [`optim`]: PyTorch's Adam, bit for bit; SGD.
-//! - [`train`]: the lab's training loop, returning a history.
-//! - [`runs`], [`plot`], [`lab`]: run directories, charts, and the lab's main job.
-//! - [`rbm`], [`dbn`], [`pretrain`], [`rbm_plot`]: RBM/DBN pretraining as an initializer, and its pictures.
-//! - [`lsuv`], [`compare`], [`inspect`], [`study`]: data-dependent init, comparisons, signal inspection, paper studies.
-//! - [`mkl`]: oneMKL's kernel choice on non-Intel CPUs (why the port is fast and bit-exact there).
-//! - [`pyrandom`]: Python's `random` module (Mersenne Twister), for the notebooks' random test image.
+//! The source is in four levels; each uses only the levels above it in this list:
+//!
+//! | level | folder | modules | what it is |
+//! |---|---|---|---|
+//! | reusable core | `src/base/` | [`data`], [`model`], [`init`], [`hook`](base::hook), [`lsuv`], [`optim`], [`train`], [`plot`], [`io`], [`pyfmt`], [`pyrandom`], [`mkl`] | MNIST and PyTorch's batch order, MLPs built like `torch.nn.Linear`, `torch.nn.init` by hand, PyTorch's Adam, the training loop (resumable, typed endings), charts, atomic writes and bounded reads |
+//! | RBM/DBN family | `src/pretraining/` | [`rbm`], [`dbn`], [`rbm_plot`] | restricted Boltzmann machines, greedy DBN pretraining, their pictures |
+//! | run engine | `src/engine/` | [`spec`](engine::spec), [`hooks`](engine::hooks), [`executor`](engine::executor), [`rundir`](engine::rundir), [`checkpoint`](engine::checkpoint), [`runs`] | run specs with a content hash, the one place an init scheme gets its data-dependent step, durable locked run directories, checkpoints, the executor that runs, caches and resumes plans |
+//! | experiments | `src/experiments/` | [`lab`], [`compare`], [`study`], [`inspect`], [`pretrain`] | planners that describe their runs as specs, then summarise and draw |
+//!
+//! The modules are re-exported at the top (`initlab::train`, `initlab::dbn`, …). The binary
+//! (`src/main.rs`, `src/cli.rs`, `src/console.rs`) only parses flags, prints and shows progress;
+//! the library never prints.
 
 pub mod base;
 pub mod engine;

@@ -347,6 +347,13 @@ fn run(cli: Cli) -> Result<Done> {
         }
         Command::Pretrain(args) => {
             let config = args.config();
+            if config.widths.len() > 2 && config.widths.last() == Some(&10) {
+                eprintln!(
+                    "warning: the last width is 10, like an output layer; a DBN covers the hidden layers only (for --model {} pretrain --widths {})",
+                    join(&config.widths),
+                    join(&config.widths[..config.widths.len() - 1])
+                );
+            }
             let data = load_mnist(&args.data.dir())?;
             let mut console = Console::new(cli.quiet);
             let result = pretrain::run_pretrain(&config, &data, &mut |p| console.dbn_progress(p));
@@ -358,8 +365,8 @@ fn run(cli: Cli) -> Result<Done> {
             }
             console::emit!(
                 "Fine-tune with: initlab train --model {},10 --activation sigmoid --init dbn --pretrained {}",
-                config.widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(","),
-                config.out_dir.display()
+                join(&config.widths),
+                shell_word(&config.out_dir)
             );
             Ok(Done::Ok)
         }
@@ -389,6 +396,15 @@ fn default_run_name(model: &MlpSpec, hash: &str) -> String {
         model.activation,
         model.init
     )
+}
+
+/// Widths as `784,256,10`.
+fn join(widths: &[i64]) -> String {
+    widths
+        .iter()
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A path as one shell word.

@@ -199,7 +199,10 @@ fn dbn_pretraining_initializes_and_fine_tunes_an_mlp() {
     };
     // Without the pretrained stack the dbn init is an error, not a silent fallback.
     let err = train::train(&spec, &data, &config, &mut |_| {}).unwrap_err();
-    assert!(format!("{err:#}").contains("--pretrained"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("pretrained deep belief net"),
+        "{err:#}"
+    );
     let hook = initlab::dbn::DbnInit::load(&dir.path().join("dbn")).unwrap();
     let first_w = hook.dbn.rbms[0].weight.copy();
     // Zero epochs of fine-tuning is not allowed, so check the copy through a fresh model.

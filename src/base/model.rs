@@ -177,6 +177,12 @@ impl InitScheme {
         }
     }
 
+    /// Whether the scheme has a data-dependent step after the per-weight init (LSUV's
+    /// calibration, the DBN's weights); [`crate::engine::hooks::resolve`] gives it.
+    pub fn has_data_step(self) -> bool {
+        matches!(self, InitScheme::Lsuv | InitScheme::Dbn)
+    }
+
     /// One line for help texts.
     pub fn describe(self) -> &'static str {
         match self {

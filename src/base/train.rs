@@ -367,6 +367,16 @@ pub fn train_run(
 
     let (model, mut optimizer, seeds, mut history, resume_at, partial) = match start {
         Start::Fresh { hook } => {
+            ensure!(
+                hook.is_some() || !spec.init.has_data_step(),
+                "the {} init needs its data-dependent step ({}), and none was given",
+                spec.init,
+                if spec.init == crate::model::InitScheme::Dbn {
+                    "a pretrained deep belief net"
+                } else {
+                    "LSUV's calibration"
+                }
+            );
             tch::manual_seed(config.seed);
             let mut model = Mlp::new(spec)?;
             if let Some(hook) = hook {

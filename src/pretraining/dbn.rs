@@ -358,13 +358,13 @@ pub fn init_mlp_from_dbn(dbn: &Dbn, mlp: &mut Mlp) -> Result<()> {
     let mlp_w = mlp_widths(mlp);
     let k = dbn.rbms.len();
     ensure!(
-        mlp_w.len() > k && mlp_w[..=k] == dbn.widths[..],
-        "the model's widths {} do not start with the pretrained DBN's widths {} \
-         (pretrain with --widths {} or build the model as {}-…)",
+        mlp_w.len() > k + 1 && mlp_w[..=k] == dbn.widths[..],
+        "the model's widths {} do not fit the pretrained DBN's widths {}: a DBN covers the hidden \
+         layers only, so its widths must be the model's without the output layer ({} for this \
+         model)",
         join(&mlp_w),
         join(&dbn.widths),
-        join(&mlp_w[..(k + 1).min(mlp_w.len())]),
-        join(&dbn.widths)
+        join(&mlp_w[..mlp_w.len().saturating_sub(1)])
     );
     for (l, rbm) in dbn.rbms.iter().enumerate() {
         let layer = &mut mlp.layers[l];
