@@ -256,7 +256,15 @@ impl SafeTensors {
             let numel = entry
                 .shape
                 .iter()
-                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+                .try_fold(1u64, |acc, &d| {
+                    // Every dimension must also fit libtorch's i64 (a zero elsewhere keeps the
+                    // product small).
+                    if d > i64::MAX as u64 {
+                        None
+                    } else {
+                        acc.checked_mul(d)
+                    }
+                })
                 .filter(|&n| n <= data.len() as u64)
                 .ok_or_else(|| {
                     bad(format!(
@@ -300,7 +308,10 @@ impl SafeTensors {
                     Tensor::from_slice(&v)
                 }
             };
-            out.tensors.insert(name, t.reshape(&shape));
+            let t = t
+                .f_reshape(&shape)
+                .map_err(|e| bad(format!("tensor {name:?} of shape {shape:?}: {e}")))?;
+            out.tensors.insert(name, t);
         }
         ranges.sort_unstable();
         for w in ranges.windows(2) {
