@@ -360,6 +360,17 @@ mod tests {
     }
 
     #[test]
+    fn safetensors_dims_beyond_i64_are_errors() {
+        let path = Path::new("huge.safetensors");
+        let header =
+            br#"{"t":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        let e = SafeTensors::parse(path, &bytes).unwrap_err();
+        assert!(format!("{e:#}").contains("huge.safetensors"), "{e:#}");
+    }
+
+    #[test]
     fn atomic_write_replaces_and_bounded_read_refuses_long_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.json");

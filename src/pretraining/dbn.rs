@@ -313,9 +313,13 @@ impl Dbn {
         let mut tensors = SafeTensors::parse(&weights_path, &bytes)?.tensors;
         drop(bytes);
         let mut take = |name: &str, shape: &[i64]| -> Result<Tensor> {
-            let t = tensors
-                .remove(name)
-                .with_context(|| format!("{}: missing tensor {name}", weights_path.display()))?;
+            let t = tensors.remove(name).with_context(|| {
+                format!(
+                    "{}: missing tensor {name}, which the widths {:?} in {META_FILE} need",
+                    weights_path.display(),
+                    meta.widths
+                )
+            })?;
             ensure!(
                 t.size() == shape,
                 "{}: tensor {name} has shape {:?}, the widths {:?} in {META_FILE} need {shape:?}",

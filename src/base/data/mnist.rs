@@ -212,10 +212,9 @@ pub fn load_dir(dir: &Path) -> Result<Mnist> {
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow!("a loader thread panicked")))
-            })
+            // A panic in a reader is a bug: it goes on as a panic, not as an error that would
+            // hide it.
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
     let read: [(PathBuf, Idx, DataFile); 4] = read
