@@ -241,3 +241,117 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[test]
+fn identity_names_the_four_files_with_their_checksums() {
+    let dir = mnist_dir();
+    let data = load_dir(&dir).unwrap();
+    assert_eq!(data.identity.dir, dir);
+    let names: Vec<&str> = data
+        .identity
+        .files
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz"
+        ]
+    );
+    let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+    for f in &data.identity.files {
+        // As stored: what `sha256sum` prints for the file.
+        assert_eq!(
+            f.sha256,
+            sha256_hex(&std::fs::read(dir.join(&f.name)).unwrap())
+        );
+        // The content: what SHA256SUMS lists.
+        let listed = format!("{}  {}", f.content_sha256, f.name.trim_end_matches(".gz"));
+        assert!(sums.contains(&listed), "{listed} not in SHA256SUMS");
+    }
+    // Raw and gzipped copies of the same data: same content, different files.
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_subset(a.path(), 30, 10, true);
+    write_subset(b.path(), 30, 10, false);
+    let (ia, ib) = (
+        load_dir(a.path()).unwrap().identity,
+        load_dir(b.path()).unwrap().identity,
+    );
+    for (fa, fb) in ia.files.iter().zip(&ib.files) {
+        assert_eq!(fa.content_sha256, fb.content_sha256);
+        assert_ne!(fa.sha256, fb.sha256);
+        assert_eq!(fa.name, format!("{}.gz", fb.name));
+        assert_eq!(
+            fb.sha256,
+            sha256_hex(&std::fs::read(b.path().join(&fb.name)).unwrap())
+        );
+    }
+    // The identity round-trips through JSON.
+    let json = serde_json::to_string(&ia).unwrap();
+    assert_eq!(
+        serde_json::from_str::<initlab::data::mnist::DataIdentity>(&json).unwrap(),
+        ia
+    );
+}
+
+#[test]
+fn headers_beyond_the_limits_are_refused_before_reading_the_data() {
+    // Each header is followed by only a few bytes: the limit, not the missing data, is reported.
+    let cases: [(&[u32], &str); 4] = [
+        (
+            &[10_000_001, 28, 28],
+            "10000001 images, more than the 10000000 allowed",
+        ),
+        (&[200, 4097, 28], "4097 rows, more than the 4096 allowed"),
+        (&[200, 28, u32::MAX], "4294967295 columns"),
+        (&[2_000_000, 784, 784], "more than the 1073741824 allowed"),
+    ];
+    for (dims, message) in cases {
+        let e = load_error(|d| {
+            std::fs::write(
+                d.join(TRAIN_IMAGES_GZ),
+                gzip(&idx_bytes(0x803, dims, &[0; 64])),
+            )
+            .unwrap()
+        });
+        assert_mentions(&e, &[TRAIN_IMAGES_GZ, message]);
+    }
+    let e = load_error(|d| {
+        std::fs::write(
+            d.join(TRAIN_LABELS_GZ),
+            gzip(&idx_bytes(0x801, &[u32::MAX], &[0; 8])),
+        )
+        .unwrap()
+    });
+    assert_mentions(&e, &[TRAIN_LABELS_GZ, "4294967295 labels, more than"]);
+}
+
+#[test]
+fn gzip_members_concatenate_and_anything_after_them_is_an_error() {
+    // `cat a.gz b.gz` reads as the concatenation, as with zcat.
+    let dir = tempfile::tempdir().unwrap();
+    write_subset(dir.path(), 200, 40, true);
+    let path = dir.path().join(TRAIN_IMAGES_GZ);
+    let content = mnist::read_decompressed(&path).unwrap();
+    let mut members = gzip(&content[..1000]);
+    members.extend(gzip(&content[1000..]));
+    std::fs::write(&path, &members).unwrap();
+    let loaded = load_dir(dir.path()).unwrap();
+    assert_eq!(loaded.train.len(), 200);
+    assert_eq!(
+        loaded.identity.files[0].content_sha256,
+        sha256_hex(&content)
+    );
+    // Garbage after the last member is reported, naming the file.
+    let e = load_error(|d| {
+        let p = d.join(TRAIN_IMAGES_GZ);
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.extend_from_slice(b"garbage");
+        std::fs::write(&p, bytes).unwrap();
+    });
+    assert_mentions(&e, &[TRAIN_IMAGES_GZ, "truncated or corrupt"]);
+}

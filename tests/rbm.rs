@@ -502,6 +502,37 @@ fn dbn_save_load_round_trip_and_corrupt_files() {
 }
 
 #[test]
+fn dbn_load_reads_no_more_than_the_widths_need() {
+    let _g = seed_lock();
+    tch::manual_seed(3);
+    let dbn = small_dbn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dbn");
+    dbn.save(&out).unwrap();
+    let weights = out.join(dbn::WEIGHTS_FILE);
+    // A file longer than its widths can explain is refused without being read to its end.
+    let mut long = std::fs::read(&weights).unwrap();
+    long.resize(long.len() + (2 << 20), 0);
+    std::fs::write(&weights, &long).unwrap();
+    let e = format!("{:#}", Dbn::load(&out).unwrap_err());
+    assert!(
+        e.contains("dbn.safetensors") && e.contains("[16, 8, 4]"),
+        "{e}"
+    );
+    // Widths whose tensors could not fit any safetensors file: refused from dbn.json alone.
+    let meta = out.join(dbn::META_FILE);
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    v["widths"] = serde_json::json!([16, 4_000_000_000i64, 4]);
+    std::fs::write(&meta, v.to_string()).unwrap();
+    let e = format!("{:#}", Dbn::load(&out).unwrap_err());
+    assert!(
+        e.contains("dbn.json") && e.contains("need more than"),
+        "{e}"
+    );
+}
+
+#[test]
 fn init_mlp_from_dbn_copies_the_right_tensors() {
     let _g = seed_lock();
     tch::manual_seed(5);

@@ -256,7 +256,15 @@ impl SafeTensors {
             let numel = entry
                 .shape
                 .iter()
-                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+                .try_fold(1u64, |acc, &d| {
+                    // Every dimension must also fit libtorch's i64 (a zero elsewhere keeps the
+                    // product small).
+                    if d > i64::MAX as u64 {
+                        None
+                    } else {
+                        acc.checked_mul(d)
+                    }
+                })
                 .filter(|&n| n <= data.len() as u64)
                 .ok_or_else(|| {
                     bad(format!(
@@ -300,7 +308,10 @@ impl SafeTensors {
                     Tensor::from_slice(&v)
                 }
             };
-            out.tensors.insert(name, t.reshape(&shape));
+            let t = t
+                .f_reshape(&shape)
+                .map_err(|e| bad(format!("tensor {name:?} of shape {shape:?}: {e}")))?;
+            out.tensors.insert(name, t);
         }
         ranges.sort_unstable();
         for w in ranges.windows(2) {
@@ -346,6 +357,17 @@ mod tests {
             let e = SafeTensors::parse(&path, &bytes[..n]).unwrap_err();
             assert!(format!("{e:#}").contains("t.safetensors"), "{e:#}");
         }
+    }
+
+    #[test]
+    fn safetensors_dims_beyond_i64_are_errors() {
+        let path = Path::new("huge.safetensors");
+        let header =
+            br#"{"t":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        let e = SafeTensors::parse(path, &bytes).unwrap_err();
+        assert!(format!("{e:#}").contains("huge.safetensors"), "{e:#}");
     }
 
     #[test]

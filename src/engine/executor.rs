@@ -176,7 +176,7 @@ impl Executor<'_> {
                 .validate(self.data)
                 .with_context(|| format!("run {}", run.name))?;
             anyhow::ensure!(
-                run.spec.data.files == self.data.identity.files,
+                content(&run.spec.data) == content(&self.data.identity),
                 "run {}: its data ({}) is not the data loaded from {} (the checksums differ)",
                 run.name,
                 run.spec.data.dir.display(),
@@ -350,6 +350,7 @@ impl Executor<'_> {
             stop: self.stop,
             on_checkpoint: &mut on_checkpoint,
         };
+        let resuming = matches!(start, Start::Resume(_));
         let outcome = train::train_run(
             &run.spec.model,
             self.data,
@@ -357,7 +358,14 @@ impl Executor<'_> {
             start,
             control,
             &mut |p| observer(RunEvent::Train(p)),
-        )?;
+        )
+        .with_context(|| {
+            if resuming {
+                format!("resuming from {}", checkpoint_path.display())
+            } else {
+                "training".into()
+            }
+        })?;
 
         let (status, detail) = match &outcome.ending {
             Ending::Complete => (RunStatus::Complete, None),
@@ -417,6 +425,14 @@ impl Executor<'_> {
         observer(RunEvent::End(&result));
         Ok(result)
     }
+}
+
+/// The data's content checksums (the same for a raw file and its gz copy).
+fn content(data: &crate::data::DataIdentity) -> Vec<&str> {
+    data.files
+        .iter()
+        .map(|f| f.content_sha256.as_str())
+        .collect()
 }
 
 /// Writes `model.safetensors` atomically.

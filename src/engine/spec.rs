@@ -165,7 +165,12 @@ impl RunSpec {
             model: &self.model,
             source,
             train: &self.train,
-            data: self.data.files.iter().map(|f| f.sha256.as_str()).collect(),
+            data: self
+                .data
+                .files
+                .iter()
+                .map(|f| f.content_sha256.as_str())
+                .collect(),
         };
         // Serialising plain structs of numbers and strings cannot fail.
         let json = serde_json::to_string(&key).unwrap_or_default();

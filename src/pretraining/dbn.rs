@@ -19,6 +19,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
+use crate::io::{self, SafeTensors};
 use crate::model::Mlp;
 use crate::rbm::{self, Rbm, RbmConfig, RbmHistory, RbmProgress};
 
@@ -213,7 +214,8 @@ impl Dbn {
             .collect()
     }
 
-    /// Writes `dir/dbn.safetensors` and `dir/dbn.json` (the directory is created if needed).
+    /// Writes `dir/dbn.safetensors` and `dir/dbn.json` (the directory is created if needed),
+    /// each atomically ([`crate::io::write_atomic`]): a reader sees the old file or the new one.
     pub fn save(&self, dir: &Path) -> Result<()> {
         ensure!(
             self.rbms.len() + 1 == self.widths.len() && self.histories.len() == self.rbms.len(),
@@ -225,16 +227,26 @@ impl Dbn {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating DBN directory {}", dir.display()))?;
         let weights = dir.join(WEIGHTS_FILE);
-        Tensor::write_safetensors(&self.named_tensors(), &weights)
+        let tensors = SafeTensors {
+            tensors: self
+                .named_tensors()
+                .into_iter()
+                .map(|(name, t)| (name, t.shallow_clone()))
+                .collect(),
+            metadata: Default::default(),
+        };
+        tensors
+            .write(&weights)
             .with_context(|| format!("writing DBN weights {}", weights.display()))?;
-        let meta = dir.join(META_FILE);
-        let text = serde_json::to_string_pretty(&self.meta())
-            .with_context(|| format!("serialising {}", meta.display()))?;
-        std::fs::write(&meta, text + "\n").with_context(|| format!("writing {}", meta.display()))
+        io::write_json(&dir.join(META_FILE), &self.meta())
     }
 
     /// Reads a directory written by [`Dbn::save`], checking that the format is known, that every
-    /// tensor named by the widths is present with the right shape, and that no other is.
+    /// tensor named by the widths is present with the right shape and kind, and that no other is.
+    ///
+    /// Both files are read with a bound: `dbn.json` at most [`io::MAX_JSON_BYTES`],
+    /// `dbn.safetensors` at most the bytes its widths need (plus a header of at most
+    /// [`io::MAX_SAFETENSORS_HEADER`]); every error names the file at fault.
     pub fn load(dir: &Path) -> Result<Dbn> {
         ensure!(
             dir.is_dir(),
@@ -243,11 +255,9 @@ impl Dbn {
             dir.display()
         );
         let meta_path = dir.join(META_FILE);
-        let text = std::fs::read_to_string(&meta_path)
-            .with_context(|| format!("reading {}", meta_path.display()))?;
-        let meta: DbnMeta = serde_json::from_str(&text).with_context(|| {
+        let meta: DbnMeta = io::read_json(&meta_path).with_context(|| {
             format!(
-                "parsing {}: not a valid DBN description",
+                "reading {}: not a valid DBN description",
                 meta_path.display()
             )
         })?;
@@ -265,6 +275,26 @@ impl Dbn {
             meta_path.display(),
             meta.histories.len()
         );
+        // f32 bytes of each RBM's weight and biases: h·v + v + h values.
+        let data_bytes = meta
+            .widths
+            .windows(2)
+            .try_fold(0u64, |acc, w| {
+                let (v, h) = (w[0] as u64, w[1] as u64);
+                h.checked_mul(v)?
+                    .checked_add(v + h)?
+                    .checked_mul(4)?
+                    .checked_add(acc)
+            })
+            .filter(|&n| n <= io::MAX_SAFETENSORS_BYTES)
+            .with_context(|| {
+                format!(
+                    "{}: widths {:?} need more than the {} bytes a safetensors file may have",
+                    meta_path.display(),
+                    meta.widths,
+                    io::MAX_SAFETENSORS_BYTES
+                )
+            })?;
 
         let weights_path = dir.join(WEIGHTS_FILE);
         ensure!(
@@ -272,18 +302,24 @@ impl Dbn {
             "missing file {} (the DBN's weights)",
             weights_path.display()
         );
-        let mut tensors = Tensor::read_safetensors(&weights_path).with_context(|| {
-            format!(
-                "reading {}: not a valid safetensors file (truncated or corrupt?)",
-                weights_path.display()
-            )
-        })?;
+        let bytes = io::read_bounded(&weights_path, 8 + io::MAX_SAFETENSORS_HEADER + data_bytes)
+            .with_context(|| {
+                format!(
+                    "reading {}: the widths {:?} in {META_FILE} need {data_bytes} bytes of tensors",
+                    weights_path.display(),
+                    meta.widths
+                )
+            })?;
+        let mut tensors = SafeTensors::parse(&weights_path, &bytes)?.tensors;
+        drop(bytes);
         let mut take = |name: &str, shape: &[i64]| -> Result<Tensor> {
-            let pos = tensors
-                .iter()
-                .position(|(n, _)| n == name)
-                .with_context(|| format!("{}: missing tensor {name}", weights_path.display()))?;
-            let (_, t) = tensors.swap_remove(pos);
+            let t = tensors.remove(name).with_context(|| {
+                format!(
+                    "{}: missing tensor {name}, which the widths {:?} in {META_FILE} need",
+                    weights_path.display(),
+                    meta.widths
+                )
+            })?;
             ensure!(
                 t.size() == shape,
                 "{}: tensor {name} has shape {:?}, the widths {:?} in {META_FILE} need {shape:?}",
@@ -306,7 +342,8 @@ impl Dbn {
             let weight = take(&format!("{p}.weight"), &[h, v])?;
             let visible_bias = take(&format!("{p}.visible_bias"), &[v])?;
             let hidden_bias = take(&format!("{p}.hidden_bias"), &[h])?;
-            let rbm = Rbm::from_tensors(weight, visible_bias, hidden_bias)?;
+            let rbm = Rbm::from_tensors(weight, visible_bias, hidden_bias)
+                .with_context(|| format!("{}: {p}", weights_path.display()))?;
             let finite = tch::no_grad(|| {
                 [&rbm.weight, &rbm.visible_bias, &rbm.hidden_bias]
                     .iter()
@@ -320,7 +357,7 @@ impl Dbn {
             rbms.push(rbm);
         }
         if !tensors.is_empty() {
-            let extra: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
+            let extra: Vec<&str> = tensors.keys().map(|n| n.as_str()).collect();
             bail!(
                 "{}: unexpected tensors {extra:?} for widths {:?} in {META_FILE}",
                 weights_path.display(),

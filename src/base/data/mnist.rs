@@ -9,16 +9,28 @@
 //! gzip stream, a wrong magic number, dimensions that do not match the amount of data, labels
 //! outside 0–9, image and label counts that disagree, a checksum that does not match.
 //!
+//! Reading is bounded: the header (magic number and dimensions) is read first and checked against
+//! [`MAX_COUNT`], [`MAX_SIDE`] and [`MAX_BODY_BYTES`] before anything is allocated for the data;
+//! then exactly the declared number of bytes is read, plus one to detect trailing data, streaming
+//! through the gzip decoder when the file is compressed. A file of gzip members (`cat a.gz b.gz`)
+//! reads as their concatenation, as with `zcat`; anything after the last member is an error. A
+//! gzip bomb behind a valid header therefore costs the declared size, not the bomb's.
+//!
 //! Checksums: when the directory holds a `SHA256SUMS` file (`<sha256 hex>  <file name>` per line,
 //! of the *decompressed* content, as in the project's bundled `data/mnist/`), every file listed
 //! there is verified. A directory without one (your own Fashion-MNIST, say) is only checked for
 //! structure.
+//!
+//! Identity: [`Mnist::identity`] records, for the four files in a fixed order, their names and the
+//! SHA-256 of their bytes as stored (compressed, for `.gz` files) and of their decompressed
+//! content — computed from the bytes read for loading, not by a second read.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::fs::File;
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
@@ -34,9 +46,29 @@ pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
 /// Name of the checksum list looked for in a data directory.
 pub const CHECKSUM_FILE: &str = "SHA256SUMS";
 
-const IMAGES_MAGIC: u32 = 0x0000_0803;
-const LABELS_MAGIC: u32 = 0x0000_0801;
+/// Magic number of an IDX file of unsigned-byte images (3 dimensions: count, rows, cols).
+pub const IMAGES_MAGIC: u32 = 0x0000_0803;
+/// Magic number of an IDX file of unsigned-byte labels (1 dimension: count).
+pub const LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// The most images or labels an IDX header may declare.
+pub const MAX_COUNT: u64 = 10_000_000;
+/// The most rows, or columns, an image may have.
+pub const MAX_SIDE: u64 = 4096;
+/// The most data bytes (after the header, decompressed) an IDX file may declare.
+pub const MAX_BODY_BYTES: u64 = 1 << 30;
+/// The most bytes an IDX file may have as stored: the largest body plus room for its header and
+/// the framing of gzip-compressed incompressible data.
+pub const MAX_STORED_BYTES: u64 = MAX_BODY_BYTES + (1 << 20);
+/// The most bytes a `SHA256SUMS` file may have.
+pub const MAX_CHECKSUM_FILE_BYTES: u64 = 1 << 20;
+
+/// Length of the longest IDX header read here (magic number and three dimensions).
+const MAX_HEADER: usize = 16;
 const NUM_CLASSES: u8 = 10;
+/// Body bytes reserved up front; larger bodies grow as their bytes arrive, so a header's claim is
+/// only trusted this far before the data backs it.
+const INITIAL_BODY_CAPACITY: u64 = 64 << 20;
 
 /// The MNIST directory bundled with the project (`data/mnist/` of the source tree).
 pub fn bundled_dir() -> PathBuf {
@@ -99,26 +131,32 @@ pub struct Mnist {
     pub train: Split,
     /// 10,000 examples for MNIST.
     pub test: Split,
-    /// Where the files were read from and their checksums.
+    /// Which files these are: their names and checksums.
     pub identity: DataIdentity,
 }
 
-/// Which data a run used: the folder and the SHA-256 of each of the four files.
+/// The identity of a loaded data set: where it came from and the checksums of its four files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataIdentity {
-    /// The folder the files were read from.
+    /// The directory, as given to [`load_dir`].
     pub dir: PathBuf,
-    /// Training images, training labels, test images, test labels, in that order.
+    /// The four files, always in this order: training images, training labels, test images, test
+    /// labels.
     pub files: Vec<DataFile>,
 }
 
-/// One data file and its SHA-256.
+/// One file of a data set, identified by its checksums.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataFile {
-    /// File name as found (`train-images-idx3-ubyte.gz`).
+    /// The file's name in the directory, as found (`train-images-idx3-ubyte.gz`, or without
+    /// `.gz` for a raw file).
     pub name: String,
-    /// SHA-256 (lowercase hex).
+    /// SHA-256 of the file's bytes as stored on disk (the compressed bytes of a `.gz` file),
+    /// lowercase hex: what `sha256sum` prints for the file.
     pub sha256: String,
+    /// SHA-256 of the decompressed IDX content (header and data), lowercase hex: what
+    /// `SHA256SUMS` lists, and the same for a raw file and its gzipped copy.
+    pub content_sha256: String,
 }
 
 /// A parsed IDX file: its dimensions and its bytes.
@@ -130,6 +168,18 @@ pub struct Idx {
     pub data: Vec<u8>,
 }
 
+impl Idx {
+    /// The IDX header of these dimensions with `magic`: the first bytes of the file.
+    fn header(&self, magic: u32) -> Vec<u8> {
+        let mut v = magic.to_be_bytes().to_vec();
+        for &d in &self.dims {
+            // Dimensions were read from u32 fields, so they fit.
+            v.extend_from_slice(&(d as u32).to_be_bytes());
+        }
+        v
+    }
+}
+
 /// Loads the four files of `dir`, validated, and checks them against `dir/SHA256SUMS` if present.
 pub fn load_dir(dir: &Path) -> Result<Mnist> {
     ensure!(
@@ -138,56 +188,57 @@ pub fn load_dir(dir: &Path) -> Result<Mnist> {
         dir.display()
     );
     let sums = read_checksums(dir)?;
-    let names = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
-    // Decompress the four files in parallel: the training images dominate (≈47 MB).
-    let raw: Vec<Result<(PathBuf, Vec<u8>)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = names
+    let files = [
+        (TRAIN_IMAGES, IMAGES_MAGIC),
+        (TRAIN_LABELS, LABELS_MAGIC),
+        (TEST_IMAGES, IMAGES_MAGIC),
+        (TEST_LABELS, LABELS_MAGIC),
+    ];
+    // Read the four files in parallel: the training images dominate (≈47 MB decompressed).
+    let read: Vec<Result<(PathBuf, Idx, DataFile)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
             .iter()
-            .map(|name| {
+            .map(|&(name, magic)| {
                 let sums = &sums;
-                scope.spawn(move || -> Result<(PathBuf, Vec<u8>)> {
+                scope.spawn(move || -> Result<(PathBuf, Idx, DataFile)> {
                     let path = find_file(dir, name)?;
-                    let bytes = read_decompressed(&path)?;
-                    if let Some(expected) = sums.get(*name) {
-                        verify_sha256(&path, &bytes, expected, dir)?;
+                    let (idx, file) = read_idx(&path, magic)?;
+                    if let Some(expected) = sums.get(name) {
+                        verify_sha256(&path, &file.content_sha256, expected, dir)?;
                     }
-                    Ok((path, bytes))
+                    Ok((path, idx, file))
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a loader thread panicked")))
-            })
+            // A panic in a reader is a bug: it goes on as a panic, not as an error that would
+            // hide it.
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
-    let files: [(PathBuf, Vec<u8>); 4] = raw
+    let read: [(PathBuf, Idx, DataFile); 4] = read
         .into_iter()
         .collect::<Result<Vec<_>>>()?
         .try_into()
-        .map_err(|_| anyhow::anyhow!("expected the four MNIST files"))?;
-    let shas = files
-        .iter()
-        .map(|(path, bytes)| DataFile {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            sha256: Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        })
-        .collect();
-    let [train_images, train_labels, test_images, test_labels] = files;
-    let test_images_path = test_images.0.clone();
-    let train = split_from(train_images, train_labels)?;
-    let test = split_from(test_images, test_labels)?;
+        .map_err(|_| anyhow!("expected the four MNIST files"))?;
+    let [train_images, train_labels, test_images, test_labels] = read;
+    let (train_images_path, test_images_path) = (train_images.0.clone(), test_images.0.clone());
+    let mut identity = DataIdentity {
+        dir: dir.to_path_buf(),
+        files: Vec::with_capacity(4),
+    };
+    let mut split = |images: (PathBuf, Idx, DataFile), labels: (PathBuf, Idx, DataFile)| {
+        identity.files.push(images.2);
+        identity.files.push(labels.2);
+        split_from((images.0, images.1), (labels.0, labels.1))
+    };
+    let train = split(train_images, train_labels)?;
+    let test = split(test_images, test_labels)?;
     ensure!(
         (train.rows, train.cols) == (test.rows, test.cols),
-        "training images are {}×{} but test images ({}) are {}×{}",
+        "training images ({}) are {}×{} but test images ({}) are {}×{}",
+        train_images_path.display(),
         train.rows,
         train.cols,
         test_images_path.display(),
@@ -197,10 +248,7 @@ pub fn load_dir(dir: &Path) -> Result<Mnist> {
     Ok(Mnist {
         train,
         test,
-        identity: DataIdentity {
-            dir: dir.to_path_buf(),
-            files: shas,
-        },
+        identity,
     })
 }
 
@@ -221,82 +269,219 @@ pub fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
     )
 }
 
-/// Reads a file, gunzipping it when it starts with the gzip magic bytes.
-pub fn read_decompressed(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(bytes.len() * 5);
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .with_context(|| {
-                format!(
-                    "decompressing {}: the gzip stream is truncated or corrupt",
-                    path.display()
-                )
-            })?;
-        Ok(out)
-    } else {
-        Ok(bytes)
+/// Reads into `buf` until it is full or the reader ends; returns the number of bytes read.
+fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
+    Ok(filled)
+}
+
+/// A reader that feeds every byte it passes on into a SHA-256.
+struct Hashing<'a, R> {
+    inner: R,
+    hasher: &'a mut Sha256,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Opens `path` (at most [`MAX_STORED_BYTES`]) and hands `read` its content — gunzipped when the
+/// file starts with the gzip magic bytes — and whether it was compressed. Every byte read from
+/// the file goes through `stored`.
+fn with_content<T>(
+    path: &Path,
+    stored: &mut Sha256,
+    read: impl FnOnce(&mut dyn Read, bool) -> Result<T>,
+) -> Result<T> {
+    let p = path.display();
+    let file = File::open(path).with_context(|| format!("opening {p}"))?;
+    let len = file
+        .metadata()
+        .with_context(|| format!("reading {p}"))?
+        .len();
+    ensure!(
+        len <= MAX_STORED_BYTES,
+        "{p}: {len} bytes, more than the {MAX_STORED_BYTES} an IDX file may have"
+    );
+    let mut hashing = Hashing {
+        inner: file.take(MAX_STORED_BYTES),
+        hasher: stored,
+    };
+    let mut magic = [0u8; 2];
+    let got = read_full(&mut hashing, &mut magic).with_context(|| format!("reading {p}"))?;
+    let head = &magic[..got];
+    let gz = head == [0x1f, 0x8b];
+    let mut content = head.chain(hashing);
+    if gz {
+        read(&mut flate2::read::MultiGzDecoder::new(content), true)
+    } else {
+        read(&mut content, false)
+    }
+}
+
+/// Wraps an error from reading `path`'s content.
+fn content_error(path: &Path, gz: bool, e: std::io::Error) -> anyhow::Error {
+    let p = path.display();
+    if gz {
+        anyhow!(e).context(format!(
+            "decompressing {p}: the gzip stream is truncated or corrupt"
+        ))
+    } else {
+        anyhow!(e).context(format!("reading {p}"))
+    }
+}
+
+/// Reads a file, gunzipping it when it starts with the gzip magic bytes; a file, or content, of
+/// more than [`MAX_STORED_BYTES`] is an error naming it. (The loader itself reads IDX files with
+/// [`read_idx`], which stops at the size their header declares.)
+pub fn read_decompressed(path: &Path) -> Result<Vec<u8>> {
+    with_content(path, &mut Sha256::new(), |content, gz| {
+        let mut out = Vec::new();
+        content
+            .take(MAX_STORED_BYTES + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| content_error(path, gz, e))?;
+        ensure!(
+            out.len() as u64 <= MAX_STORED_BYTES,
+            "{}: more than {MAX_STORED_BYTES} bytes decompressed",
+            path.display()
+        );
+        Ok(out)
+    })
+}
+
+/// Reads the IDX file `path` (gzip-compressed or raw) that should carry `magic`: the header is
+/// checked before the data is read, and only the declared data (plus one byte, to report
+/// trailing data) is read. Returns the parsed file and its identity.
+pub fn read_idx(path: &Path, magic: u32) -> Result<(Idx, DataFile)> {
+    let mut stored = Sha256::new();
+    let idx = with_content(path, &mut stored, |content, gz| {
+        read_idx_from(path, content, magic, gz)
+    })?;
+    let content_sha256 = {
+        let mut h = Sha256::new();
+        h.update(idx.header(magic));
+        h.update(&idx.data);
+        hex(&h.finalize())
+    };
+    // The data ended exactly where the header said (the extra byte asked for was not there), so
+    // the whole file went through the hasher.
+    let file = DataFile {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        sha256: hex(&stored.finalize()),
+        content_sha256,
+    };
+    Ok((idx, file))
 }
 
 /// Parses IDX bytes (already decompressed) that should carry `magic`; `path` is for messages.
 pub fn parse_idx(path: &Path, bytes: &[u8], magic: u32) -> Result<Idx> {
+    read_idx_from(path, &mut &bytes[..], magic, false)
+}
+
+/// What the dimensions of an IDX file with `magic` mean, for messages.
+fn kind_name(magic: u32) -> &'static str {
+    if magic == IMAGES_MAGIC {
+        "unsigned-byte images, 3 dimensions"
+    } else {
+        "unsigned-byte labels, 1 dimension"
+    }
+}
+
+/// Checks an IDX header's dimensions against the limits; returns the number of data bytes.
+fn check_dims(path: &Path, magic: u32, dims: &[usize]) -> Result<u64> {
     let p = path.display();
+    let count = dims.first().map_or(0, |&n| n as u64);
     ensure!(
-        bytes.len() >= 4,
-        "{p}: {} bytes is too short for an IDX header",
-        bytes.len()
+        count <= MAX_COUNT,
+        "{p}: dimensions {dims:?} declare {count} {}, more than the {MAX_COUNT} allowed",
+        if magic == IMAGES_MAGIC {
+            "images"
+        } else {
+            "labels"
+        }
     );
-    let found = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    if magic == IMAGES_MAGIC {
+        for (what, &d) in ["rows", "columns"].iter().zip(&dims[1..]) {
+            ensure!(
+                d as u64 <= MAX_SIDE,
+                "{p}: dimensions {dims:?} declare images of {d} {what}, more than the {MAX_SIDE} allowed"
+            );
+        }
+    }
+    let bytes = dims
+        .iter()
+        .fold(1u64, |acc, &d| acc.saturating_mul(d as u64));
+    ensure!(
+        bytes <= MAX_BODY_BYTES,
+        "{p}: dimensions {dims:?} declare {bytes} bytes of data, more than the {MAX_BODY_BYTES} allowed"
+    );
+    Ok(bytes)
+}
+
+/// Reads an IDX file that should carry `magic` from `content` (decompressed when `gz`): header
+/// first, checked, then exactly the declared data plus one byte.
+fn read_idx_from(path: &Path, content: &mut dyn Read, magic: u32, gz: bool) -> Result<Idx> {
+    let p = path.display();
+    let ndims = (magic & 0xff) as usize;
+    let header_len = 4 + 4 * ndims;
+    let mut header = [0u8; MAX_HEADER];
+    let got = read_full(content, &mut header[..header_len.min(MAX_HEADER)])
+        .map_err(|e| content_error(path, gz, e))?;
+    ensure!(got >= 4, "{p}: {got} bytes is too short for an IDX header");
+    let found = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     ensure!(
         found == magic,
         "{p}: wrong magic number {found:#010x}, expected {magic:#010x} ({})",
-        if magic == IMAGES_MAGIC {
-            "unsigned-byte images, 3 dimensions"
-        } else {
-            "unsigned-byte labels, 1 dimension"
-        }
+        kind_name(magic)
     );
-    let ndims = (magic & 0xff) as usize;
-    let header = 4 + 4 * ndims;
     ensure!(
-        bytes.len() >= header,
-        "{p}: truncated header: {} bytes, the {ndims} dimensions need {header}",
-        bytes.len()
+        got >= header_len,
+        "{p}: truncated header: {got} bytes, the {ndims} dimensions need {header_len}"
     );
-    let dims: Vec<usize> = (0..ndims)
-        .map(|i| {
-            let o = 4 + 4 * i;
-            u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
-        })
+    let dims: Vec<usize> = header[4..header_len]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    let body = bytes.len() - header;
-    match expected {
-        Some(n) if n == body => {}
-        Some(n) if n > body => bail!(
-            "{p}: truncated: dimensions {dims:?} need {n} bytes of data, the file has {body}"
-        ),
-        Some(n) => bail!(
-            "{p}: dimensions {dims:?} need {n} bytes of data but the file has {body} (trailing data or wrong dimensions)"
-        ),
-        None => bail!("{p}: dimensions {dims:?} overflow"),
+    let n = check_dims(path, magic, &dims)?;
+    let mut data = Vec::with_capacity(n.min(INITIAL_BODY_CAPACITY) as usize + 1);
+    content
+        .take(n + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| content_error(path, gz, e))?;
+    let body = data.len() as u64;
+    if body < n {
+        bail!("{p}: truncated: dimensions {dims:?} need {n} bytes of data, the file has {body}");
     }
-    Ok(Idx {
-        dims,
-        data: bytes[header..].to_vec(),
-    })
+    if body > n {
+        bail!(
+            "{p}: dimensions {dims:?} need {n} bytes of data but the file has more (trailing data or wrong dimensions)"
+        );
+    }
+    Ok(Idx { dims, data })
 }
 
-/// Parses one split from its (path, bytes) image and label files.
+/// Parses one split from its (path, parsed file) image and label files.
 fn split_from(
-    (images_path, images): (PathBuf, Vec<u8>),
-    (labels_path, labels): (PathBuf, Vec<u8>),
+    (images_path, images): (PathBuf, Idx),
+    (labels_path, labels): (PathBuf, Idx),
 ) -> Result<Split> {
     let (images_path, labels_path) = (images_path.as_path(), labels_path.as_path());
-    let images = parse_idx(images_path, &images, IMAGES_MAGIC)?;
-    let labels = parse_idx(labels_path, &labels, LABELS_MAGIC)?;
     let (n, rows, cols) = (images.dims[0], images.dims[1], images.dims[2]);
     ensure!(n > 0, "{}: holds no images", images_path.display());
     ensure!(
@@ -322,8 +507,10 @@ fn split_from(
             labels_path.display()
         );
     }
-    let images = Tensor::from_slice(&images.data).view([n as i64, (rows * cols) as i64]); // [n, 784] u8
-    let labels = Tensor::from_slice(&labels.data).to_kind(Kind::Int64); // [n] i64
+    // [n, rows * cols] u8
+    let images = Tensor::from_slice(&images.data).view([n as i64, (rows * cols) as i64]);
+    // [n] i64
+    let labels = Tensor::from_slice(&labels.data).to_kind(Kind::Int64);
     Ok(Split {
         images,
         labels,
@@ -332,15 +519,17 @@ fn split_from(
     })
 }
 
-/// Reads `dir/SHA256SUMS` into a map from file name (without `.gz`) to lowercase hex digest.
+/// Reads `dir/SHA256SUMS` (at most [`MAX_CHECKSUM_FILE_BYTES`]) into a map from file name (without
+/// `.gz`) to lowercase hex digest.
 fn read_checksums(dir: &Path) -> Result<HashMap<String, String>> {
     let path = dir.join(CHECKSUM_FILE);
     let mut sums = HashMap::new();
     if !path.exists() {
         return Ok(sums);
     }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = crate::io::read_bounded(&path, MAX_CHECKSUM_FILE_BYTES)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| anyhow!(e).context(format!("{} is not UTF-8 text", path.display())))?;
     for (no, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -366,9 +555,12 @@ fn read_checksums(dir: &Path) -> Result<HashMap<String, String>> {
     Ok(sums)
 }
 
-fn verify_sha256(path: &Path, bytes: &[u8], expected: &str, dir: &Path) -> Result<()> {
-    let digest = Sha256::digest(bytes);
-    let found: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+/// Lowercase hex of a digest.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn verify_sha256(path: &Path, found: &str, expected: &str, dir: &Path) -> Result<()> {
     ensure!(
         found == expected,
         "{}: checksum mismatch: the decompressed content has SHA-256 {found}, {} lists {expected} (file corrupt or replaced)",

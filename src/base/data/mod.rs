@@ -4,4 +4,4 @@ pub mod loader;
 pub mod mnist;
 
 pub use loader::TorchLoader;
-pub use mnist::{load_dir, Mnist, Split};
+pub use mnist::{load_dir, DataFile, DataIdentity, Mnist, Split};
