@@ -470,7 +470,7 @@ pub fn train_run(
         })
     };
 
-    for e in first_epoch..config.epochs {
+    for (e, &seed) in seeds.iter().enumerate().skip(first_epoch) {
         let epoch = e + 1;
         let started = Instant::now();
         let (skip, mut seconds_before) = if e == first_epoch {
@@ -478,7 +478,7 @@ pub fn train_run(
         } else {
             (0, 0.0)
         };
-        let permutation = loader.permutation(seeds[e]);
+        let permutation = loader.permutation(seed);
         let mut avg_cost = if e == first_epoch {
             Tensor::from(partial.0)
         } else {
