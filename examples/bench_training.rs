@@ -26,6 +26,13 @@ fn sgemm_gflops(n: i64) -> f64 {
     2.0 * (n as f64).powi(3) / secs / 1e9
 }
 
+/// A fresh folder under the system's temporary directory.
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("initlab-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -74,7 +81,33 @@ fn main() -> Result<()> {
             epochs,
             ..TrainConfig::default()
         };
-        let (model, history): (Mlp, _) = train::train(&spec, &mnist, &config, &mut |_| {})?;
+        // Checkpoint after every epoch as the executor does by default, timing each save
+        // (weights + Adam moments, one safetensors file, temporary file + fsync + rename).
+        let ck_dir = tempfile_dir()?;
+        let ck_path = ck_dir.join(initlab::engine::checkpoint::FILE);
+        let mut saves: Vec<f64> = Vec::new();
+        let mut save = |ck: &train::Checkpoint| -> Result<()> {
+            let t = Instant::now();
+            initlab::engine::checkpoint::save(&ck_path, ck, "bench")?;
+            saves.push(t.elapsed().as_secs_f64());
+            Ok(())
+        };
+        let control = train::Control {
+            checkpoint_every: 1,
+            stop: None,
+            on_checkpoint: &mut save,
+        };
+        let outcome = train::train_run(
+            &spec,
+            &mnist,
+            &config,
+            train::Start::Fresh { hook: None },
+            control,
+            &mut |_| {},
+        )?;
+        let ck_bytes = std::fs::metadata(&ck_path).map(|m| m.len()).unwrap_or(0);
+        let _ = std::fs::remove_dir_all(&ck_dir);
+        let (model, history): (Mlp, _) = (outcome.model, outcome.history);
         let steady: Vec<f64> = history.epochs.iter().skip(1).map(|e| e.seconds).collect();
         let per_epoch = steady.iter().sum::<f64>() / steady.len() as f64;
         // forward 2·MACs, backward 4·MACs per example
@@ -87,6 +120,14 @@ fn main() -> Result<()> {
             per_epoch,
             flops / per_epoch / 1e9,
             history.last().map(|e| e.test_accuracy).unwrap_or(0.0)
+        );
+        let save = saves.iter().sum::<f64>() / saves.len().max(1) as f64;
+        println!(
+            "{:<8} checkpoint per epoch: {:.1} ms ({:.1} MB, atomic write with fsync) = {:.2} % of an epoch",
+            "",
+            save * 1e3,
+            ck_bytes as f64 / 1e6,
+            100.0 * save / per_epoch
         );
     }
     if let Some(mib) = peak_rss_mib() {
