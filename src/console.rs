@@ -175,8 +175,13 @@ impl Console {
                     run.spec.label()
                 ));
             }
-            RunEvent::Pretrain { layers, epochs } => self.println(&format!(
-                "DBN pretraining: {layers} RBMs, {epochs} epochs each"
+            RunEvent::Pretrain {
+                dir,
+                layers,
+                epochs,
+            } => self.println(&format!(
+                "\n== DBN pretraining into {}: {layers} RBMs, {epochs} epochs each ==",
+                dir.display()
             )),
             RunEvent::Dbn(p) => self.dbn_progress(p),
             RunEvent::Train(p) => self.progress(p),

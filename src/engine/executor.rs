@@ -17,7 +17,7 @@ use crate::engine::hooks;
 use crate::engine::rundir::{
     self, now_utc, CheckpointRef, EndDetail, Provenance, RunDir, RunDirError, RunRecord, RunStatus,
 };
-use crate::engine::spec::{InitSource, RunSpec};
+use crate::engine::spec::RunSpec;
 use crate::model::Mlp;
 use crate::plot;
 use crate::train::{self, Checkpoint, Control, Ending, History, Progress, Start};
@@ -85,8 +85,10 @@ pub enum RunEvent<'a> {
         /// Fresh, resumed or cached.
         how: StartKind,
     },
-    /// The run pretrains its DBN first.
+    /// A planner pretrains a DBN before its runs (the lab's deep sigmoid run).
     Pretrain {
+        /// Where the stack goes.
+        dir: &'a std::path::Path,
         /// RBMs in the stack.
         layers: usize,
         /// Epochs per RBM.
@@ -314,19 +316,7 @@ impl Executor<'_> {
         let start = match resume {
             Some((_, ck)) => Start::Resume(ck),
             None => {
-                if let InitSource::Pretrain(recipe) = &run.spec.source {
-                    observer(RunEvent::Pretrain {
-                        layers: recipe.widths.len() - 1,
-                        epochs: recipe.epochs,
-                    });
-                }
-                hook = hooks::resolve(
-                    run.spec.model.init,
-                    &run.spec.source,
-                    self.data,
-                    &run.dir.join("dbn"),
-                    &mut |p| observer(RunEvent::Dbn(p)),
-                )?;
+                hook = hooks::resolve(run.spec.model.init, &run.spec.source)?;
                 Start::Fresh {
                     hook: hook.as_deref(),
                 }

@@ -12,8 +12,6 @@ use crate::data::mnist::DataIdentity;
 use crate::data::Mnist;
 use crate::model::{Activation, InitScheme, MlpSpec};
 use crate::optim::OptimizerKind;
-use crate::pretrain::PretrainConfig;
-use crate::rbm::RbmConfig;
 use crate::train::TrainConfig;
 
 /// Where a data-dependent init takes its weights from.
@@ -30,8 +28,6 @@ pub enum InitSource {
         /// SHA-256 of `dbn.safetensors` followed by `dbn.json`.
         sha256: String,
     },
-    /// A deep belief net pretrained right before the run, into the run directory's `dbn/`.
-    Pretrain(DbnRecipe),
 }
 
 impl InitSource {
@@ -47,35 +43,6 @@ impl InitSource {
             dir: dir.to_path_buf(),
             sha256: hex(&hasher.finalize()),
         })
-    }
-}
-
-/// How to pretrain the DBN of an [`InitSource::Pretrain`] run (the lab's deep sigmoid run).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DbnRecipe {
-    /// Widths of the stack, input first (the MLP's widths without its output layer).
-    pub widths: Vec<i64>,
-    /// Epochs per RBM.
-    pub epochs: usize,
-    /// RBM settings.
-    pub rbm: RbmConfig,
-    /// `torch.manual_seed` before pretraining.
-    pub seed: i64,
-    /// Train on the first `n` training images only.
-    pub train_limit: Option<i64>,
-}
-
-impl DbnRecipe {
-    /// The pretraining job writing into `out_dir`.
-    pub fn config(&self, out_dir: PathBuf) -> PretrainConfig {
-        PretrainConfig {
-            widths: self.widths.clone(),
-            epochs: self.epochs,
-            rbm: self.rbm.clone(),
-            train_limit: self.train_limit,
-            seed: self.seed,
-            out_dir,
-        }
     }
 }
 
@@ -159,7 +126,6 @@ impl RunSpec {
         let source = match &self.source {
             InitSource::None => serde_json::json!("none"),
             InitSource::Pretrained { sha256, .. } => serde_json::json!({ "pretrained": sha256 }),
-            InitSource::Pretrain(recipe) => serde_json::json!({ "pretrain": recipe }),
         };
         let key = HashKey {
             model: &self.model,

@@ -236,13 +236,7 @@ pub fn run_inspect(config: &InspectConfig, data: &Mnist) -> Result<InspectResult
             init,
         };
         let mut model = Mlp::new(&spec)?;
-        let hook = hooks::resolve(
-            init,
-            source_for(init, &config.source),
-            data,
-            &config.out_dir.join("dbn"),
-            &mut |_| {},
-        )?;
+        let hook = hooks::resolve(init, source_for(init, &config.source))?;
         if let Some(hook) = hook {
             hook.initialize(&mut model, &calibration)
                 .with_context(|| format!("{} initialization", hook.name()))?;

@@ -3,16 +3,19 @@
 //! original notebooks recorded.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
 use crate::data::Mnist;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
-use crate::engine::spec::{DbnRecipe, InitSource, RunSpec};
+use crate::engine::rundir::RunDir;
+use crate::engine::spec::{InitSource, RunSpec};
 use crate::io;
-use crate::model::{Activation, InitScheme, MlpSpec};
+use crate::model::{Activation, InitScheme, MlpSpec, Widths};
 use crate::plot::{self, RunCurves};
+use crate::pretrain::{self, PretrainConfig};
 use crate::rbm::RbmConfig;
 use crate::train::TrainConfig;
 
@@ -118,21 +121,82 @@ pub struct LabResult {
     pub report: PathBuf,
 }
 
-/// The lab's runs as specs for the executor, each in `<out>/<name>`.
-pub fn plan(config: &LabConfig, data: &Mnist) -> Vec<(LabRun, PlannedRun)> {
-    lab_runs()
+/// How the lab pretrains the DBN of its deep sigmoid run (written as `recipe.json` beside it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbnRecipe {
+    /// Widths of the stack: the deep net's without its output layer (784-512-512-512-512).
+    pub widths: Vec<i64>,
+    /// Epochs per RBM.
+    pub epochs: usize,
+    /// RBM settings (Hinton's Guide).
+    pub rbm: RbmConfig,
+    /// `torch.manual_seed` before pretraining.
+    pub seed: i64,
+    /// Train on the first `n` training images only.
+    pub train_limit: Option<i64>,
+}
+
+/// The lab's DBN recipe for `config`.
+pub fn dbn_recipe(config: &LabConfig) -> DbnRecipe {
+    let widths = Widths::deep().0;
+    DbnRecipe {
+        widths: widths[..widths.len() - 1].to_vec(),
+        epochs: config.dbn_epochs,
+        rbm: RbmConfig::default(),
+        seed: config.train.seed,
+        train_limit: config.train.train_limit,
+    }
+}
+
+/// Where the lab keeps its pretrained DBN: `<out>/dbn/`.
+pub fn dbn_dir(config: &LabConfig) -> PathBuf {
+    config.out_dir.join("dbn")
+}
+
+/// Pretrains the lab's DBN into [`dbn_dir`] unless it already holds one of the same recipe
+/// (`recipe.json`, written last, marks a finished stack). The folder is locked meanwhile.
+pub fn prepare_dbn(
+    config: &LabConfig,
+    data: &Mnist,
+    observer: &mut dyn FnMut(RunEvent),
+) -> Result<PathBuf> {
+    let dir = dbn_dir(config);
+    let _lock = RunDir::open(&dir)?;
+    let recipe = dbn_recipe(config);
+    let recipe_file = dir.join("recipe.json");
+    let done = recipe_file.exists()
+        && io::read_json::<DbnRecipe>(&recipe_file).ok().as_ref() == Some(&recipe)
+        && crate::dbn::files(&dir).iter().all(|f| f.is_file());
+    if !done {
+        observer(RunEvent::Pretrain {
+            dir: &dir,
+            layers: recipe.widths.len() - 1,
+            epochs: recipe.epochs,
+        });
+        let pre = PretrainConfig {
+            widths: recipe.widths.clone(),
+            epochs: recipe.epochs,
+            rbm: recipe.rbm.clone(),
+            train_limit: recipe.train_limit,
+            seed: recipe.seed,
+            out_dir: dir.clone(),
+        };
+        pretrain::run_pretrain(&pre, data, &mut |p| observer(RunEvent::Dbn(p)))
+            .with_context(|| format!("pretraining the lab's DBN into {}", dir.display()))?;
+        io::write_json(&recipe_file, &recipe)?;
+    }
+    Ok(dir)
+}
+
+/// The lab's runs as specs for the executor, each in `<out>/<name>`; the DBN-initialized run
+/// takes its weights from `dbn` (see [`prepare_dbn`]).
+pub fn plan(config: &LabConfig, data: &Mnist, dbn: &Path) -> Result<Vec<(LabRun, PlannedRun)>> {
+    let pretrained = InitSource::pretrained(dbn)?;
+    Ok(lab_runs()
         .into_iter()
         .map(|run| {
             let source = if run.spec.init == InitScheme::Dbn {
-                // Greedy pretraining of the hidden layers (784-512-512-512-512), then fine-tuning.
-                let widths = &run.spec.widths.0;
-                InitSource::Pretrain(DbnRecipe {
-                    widths: widths[..widths.len() - 1].to_vec(),
-                    epochs: config.dbn_epochs,
-                    rbm: RbmConfig::default(),
-                    seed: config.train.seed,
-                    train_limit: config.train.train_limit,
-                })
+                pretrained.clone()
             } else {
                 InitSource::None
             };
@@ -148,21 +212,22 @@ pub fn plan(config: &LabConfig, data: &Mnist) -> Vec<(LabRun, PlannedRun)> {
             };
             (run, planned)
         })
-        .collect()
+        .collect())
 }
 
-/// Trains (or reads from the cache, or resumes) the lab's runs, draws `compare.png`/`.svg` and
-/// writes `report.md`.
+/// Pretrains the DBN if needed, then trains (or reads from the cache, or resumes) the lab's runs,
+/// draws `compare.png`/`.svg` and writes `report.md`.
 pub fn run_lab(
     config: &LabConfig,
     executor: &Executor,
     observer: &mut dyn FnMut(RunEvent),
 ) -> Result<LabResult> {
-    let planned = plan(config, executor.data);
-    let specs: Vec<PlannedRun> = planned.iter().map(|(_, p)| p.clone()).collect();
-    executor.check(&specs)?;
+    config.train.validate()?;
     std::fs::create_dir_all(&config.out_dir)
         .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
+    let dbn = prepare_dbn(config, executor.data, observer)?;
+    let planned = plan(config, executor.data, &dbn)?;
+    let specs: Vec<PlannedRun> = planned.iter().map(|(_, p)| p.clone()).collect();
     let outcome = executor.run(&specs, observer)?;
     let results: Vec<(LabRun, RunResult)> = planned
         .into_iter()
@@ -258,7 +323,7 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
         md,
         "\n`deep-sigmoid-dbn` is the deep net with logistic units whose four hidden layers start from a deep \
          belief net pretrained greedily on the training images ({} epochs of CD-1 per RBM, Hinton's Practical \
-         Guide settings; the stack, its filters and monitoring curves are in `deep-sigmoid-dbn/dbn/`); its \
+         Guide settings; the stack, its filters and monitoring curves are in `dbn/`); its \
          output layer starts from Xavier. Its s/epoch excludes the pretraining.",
         config.dbn_epochs
     );
