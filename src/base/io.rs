@@ -165,17 +165,20 @@ impl SafeTensors {
                 Kind::Float => {
                     let mut v = vec![0f32; numel];
                     t.copy_data(&mut v, numel);
-                    v.iter().for_each(|x| data.extend_from_slice(&x.to_le_bytes()));
+                    v.iter()
+                        .for_each(|x| data.extend_from_slice(&x.to_le_bytes()));
                 }
                 Kind::Double => {
                     let mut v = vec![0f64; numel];
                     t.copy_data(&mut v, numel);
-                    v.iter().for_each(|x| data.extend_from_slice(&x.to_le_bytes()));
+                    v.iter()
+                        .for_each(|x| data.extend_from_slice(&x.to_le_bytes()));
                 }
                 _ => {
                     let mut v = vec![0i64; numel];
                     t.copy_data(&mut v, numel);
-                    v.iter().for_each(|x| data.extend_from_slice(&x.to_le_bytes()));
+                    v.iter()
+                        .for_each(|x| data.extend_from_slice(&x.to_le_bytes()));
                 }
             }
             let entry = TensorEntry {
@@ -212,9 +215,14 @@ impl SafeTensors {
     /// checked against [`MAX_SAFETENSORS_HEADER`] and the file's size before anything is
     /// allocated, every tensor's byte range against its dtype and shape and the data's length.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<SafeTensors> {
-        let bad = |what: String| anyhow::anyhow!("{} is not a valid safetensors file: {what}", path.display());
+        let bad = |what: String| {
+            anyhow::anyhow!("{} is not a valid safetensors file: {what}", path.display())
+        };
         if bytes.len() < 8 {
-            return Err(bad(format!("{} bytes, shorter than its 8-byte header length", bytes.len())));
+            return Err(bad(format!(
+                "{} bytes, shorter than its 8-byte header length",
+                bytes.len()
+            )));
         }
         let mut len8 = [0u8; 8];
         len8.copy_from_slice(&bytes[..8]);
@@ -233,20 +241,29 @@ impl SafeTensors {
         let mut ranges: Vec<(u64, u64)> = Vec::new();
         for (name, value) in header {
             if name == "__metadata__" {
-                out.metadata = serde_json::from_value(value)
-                    .map_err(|e| bad(format!("__metadata__: {e}")))?;
+                out.metadata =
+                    serde_json::from_value(value).map_err(|e| bad(format!("__metadata__: {e}")))?;
                 continue;
             }
-            let entry: TensorEntry = serde_json::from_value(value)
-                .map_err(|e| bad(format!("tensor {name:?}: {e}")))?;
-            let (kind, size) = dtype_kind(&entry.dtype)
-                .ok_or_else(|| bad(format!("tensor {name:?} has unsupported dtype {:?}", entry.dtype)))?;
+            let entry: TensorEntry =
+                serde_json::from_value(value).map_err(|e| bad(format!("tensor {name:?}: {e}")))?;
+            let (kind, size) = dtype_kind(&entry.dtype).ok_or_else(|| {
+                bad(format!(
+                    "tensor {name:?} has unsupported dtype {:?}",
+                    entry.dtype
+                ))
+            })?;
             let numel = entry
                 .shape
                 .iter()
                 .try_fold(1u64, |acc, &d| acc.checked_mul(d))
                 .filter(|&n| n <= data.len() as u64)
-                .ok_or_else(|| bad(format!("tensor {name:?} has shape {:?}, more than the file holds", entry.shape)))?;
+                .ok_or_else(|| {
+                    bad(format!(
+                        "tensor {name:?} has shape {:?}, more than the file holds",
+                        entry.shape
+                    ))
+                })?;
             let [start, end] = entry.data_offsets;
             if start > end || end > data.len() as u64 || end - start != numel * size as u64 {
                 return Err(bad(format!(
