@@ -9,6 +9,7 @@
 //! - [`optim`]: PyTorch's Adam, bit for bit; SGD.
 //! - [`train`]: the lab's training loop, returning a history.
 //! - [`runs`], [`plot`], [`lab`]: run directories, charts, and the lab's main job.
+//! - [`eval`]: a saved run evaluated (loss, accuracy, per class, confusion matrix) and asked to predict.
 //! - [`rbm`], [`dbn`], [`pretrain`], [`rbm_plot`]: RBM/DBN pretraining as an initializer, and its pictures.
 //! - [`lsuv`], [`compare`], [`inspect`], [`study`]: data-dependent init, comparisons, signal inspection, paper studies.
 //! - [`mkl`]: oneMKL's kernel choice on non-Intel CPUs (why the port is fast and bit-exact there).
@@ -21,5 +22,5 @@ pub mod pretraining;
 
 pub use base::{data, init, io, lsuv, mkl, model, optim, plot, pyfmt, pyrandom, train};
 pub use engine::runs;
-pub use experiments::{compare, inspect, lab, pretrain, study};
+pub use experiments::{compare, eval, inspect, lab, pretrain, study};
 pub use pretraining::{dbn, rbm, rbm_plot};
