@@ -203,7 +203,7 @@ fn check_input(model: &Mlp, pixels: i64) -> Result<()> {
 /// precision. The classes are the model's outputs (10 for MNIST).
 pub fn evaluate(model: &Mlp, split: &Split) -> Result<Evaluation> {
     check_input(model, split.rows * split.cols)?;
-    ensure!(split.len() > 0, "there are no test images to evaluate on");
+    ensure!(!split.is_empty(), "there are no test images to evaluate on");
     let classes = model.layers.last().map(|l| l.ws.size()[0]).unwrap_or(0);
     let inputs = split.images_unit(); // [n, 784] f32 in [0, 1]
     let labels = &split.labels; // [n] i64
