@@ -16,7 +16,7 @@ use crate::train::History;
 const SIZE: (u32, u32) = (1000, 600);
 
 /// Registers the embedded DejaVu Sans as plotters' `sans-serif` (once per process).
-pub(crate) fn ensure_font() -> Result<()> {
+fn ensure_font() -> Result<()> {
     static REGISTERED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
