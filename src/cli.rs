@@ -45,6 +45,12 @@ pub enum Command {
     Study(StudyArgs),
     /// Greedy layer-wise DBN pretraining (stacked RBMs); the result initializes `train --init dbn`.
     Pretrain(PretrainArgs),
+    /// Evaluate a saved run on the test set: loss, accuracy, per-class accuracy and a
+    /// confusion-matrix picture.
+    Eval(EvalArgs),
+    /// Classify one digit with a saved run: a test image (--index N) or a 28×28 PNG
+    /// (white digit on black, like MNIST).
+    Predict(PredictArgs),
 }
 
 /// Where the data comes from (every command that reads MNIST).
@@ -473,6 +479,67 @@ impl PretrainArgs {
     }
 }
 
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Run directory written by `initlab train` (config.json, model.safetensors).
+    #[arg(value_name = "RUN_DIR", value_parser = existing_dir)]
+    pub run: PathBuf,
+
+    /// Directory with the MNIST IDX files (default: the one the run was trained on).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Confusion-matrix picture to write (default: RUN_DIR/confusion.png).
+    #[arg(long, value_name = "FILE", value_parser = png_path)]
+    pub out: Option<PathBuf>,
+
+    /// Print the evaluation as JSON (exact numbers) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    group(clap::ArgGroup::new("digit").required(true).args(["image", "index"])),
+    override_usage = "initlab predict <RUN_DIR> <IMAGE|--index <N>> [OPTIONS]"
+)]
+pub struct PredictArgs {
+    /// Run directory written by `initlab train`.
+    #[arg(value_name = "RUN_DIR", value_parser = existing_dir)]
+    pub run: PathBuf,
+
+    /// A 28×28 PNG to classify: 8-bit gray, or RGB/RGBA converted to gray (transparent = black).
+    /// The digit must be white on black, like MNIST.
+    #[arg(value_name = "IMAGE", value_parser = existing_file)]
+    pub image: Option<PathBuf>,
+
+    /// Classify test image N (0-based, `mnist_test[N]`) instead; notebooks 9-3 and 9-4
+    /// (`random.seed(777)`) pick 3757.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(0..))]
+    pub index: Option<i64>,
+
+    /// Directory with the MNIST IDX files for --index (default: the one the run was trained on).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Picture of the digit and its class probabilities (default:
+    /// RUN_DIR/predict-test-N.png or RUN_DIR/predict-<image name>.png).
+    #[arg(long, value_name = "FILE", value_parser = png_path)]
+    pub out: Option<PathBuf>,
+
+    /// Print the prediction as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn png_path(s: &str) -> Result<PathBuf, String> {
+    if s.to_ascii_lowercase().ends_with(".png") {
+        Ok(PathBuf::from(s))
+    } else {
+        Err(format!("{s} must end in .png"))
+    }
+}
+
 fn momentum_value(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
     if (0.0..1.0).contains(&v) {
@@ -549,6 +616,17 @@ fn existing_dir(s: &str) -> Result<PathBuf, String> {
         Err(format!("{s} is not a directory"))
     } else {
         Err(format!("directory {s} does not exist"))
+    }
+}
+
+fn existing_file(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    if p.is_file() {
+        Ok(p)
+    } else if p.exists() {
+        Err(format!("{s} is not a file"))
+    } else {
+        Err(format!("file {s} does not exist"))
     }
 }
 

@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use initlab::dbn::DbnProgress;
 use initlab::engine::executor::{RunEvent, StartKind};
 use initlab::engine::rundir::RunStatus;
+use initlab::eval::{Evaluation, Prediction, TrainedRun};
 use initlab::rbm::RbmProgress;
 use initlab::train::Progress;
 
@@ -226,4 +227,58 @@ impl Console {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The evaluation of a saved run as an aligned plain-text table.
+pub fn evaluation_table(run: &TrainedRun, data_dir: &std::path::Path, e: &Evaluation) -> String {
+    let mut out = format!(
+        "Run:        {} ({})\nTest set:   {} ({} images)\nTest loss:  {:.9}\nAccuracy:   {:.4} ({} of {})\n\n",
+        run.dir.display(),
+        run.spec.label(),
+        data_dir.display(),
+        e.examples,
+        e.loss,
+        e.accuracy,
+        e.correct(),
+        e.examples
+    );
+    out.push_str("class  images  correct  accuracy  precision\n");
+    let ratio = |v: f64| {
+        if v.is_finite() {
+            format!("{v:.4}")
+        } else {
+            "–".to_string()
+        }
+    };
+    for c in &e.per_class {
+        out.push_str(&format!(
+            "{:>5}  {:>6}  {:>7}  {:>8}  {:>9}\n",
+            c.class,
+            c.count,
+            c.correct,
+            ratio(c.accuracy),
+            ratio(c.precision)
+        ));
+    }
+    out.pop();
+    out
+}
+
+/// A prediction as an aligned plain-text table, the predicted class marked.
+pub fn prediction_table(p: &Prediction) -> String {
+    let mut out = format!("Image:       {}\n", p.source);
+    if let Some(label) = p.label {
+        out.push_str(&format!("Label:       {label}\n"));
+    }
+    out.push_str(&format!(
+        "Prediction:  {} (probability {:.6})\n\nclass  probability\n",
+        p.predicted,
+        p.confidence()
+    ));
+    for (c, prob) in p.probabilities.iter().enumerate() {
+        let mark = if c as i64 == p.predicted { "  <" } else { "" };
+        out.push_str(&format!("{c:>5}  {prob:>11.6}{mark}\n"));
+    }
+    out.pop();
+    out
 }

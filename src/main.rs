@@ -16,6 +16,7 @@ use console::Console;
 use initlab::engine::executor::{Executor, PlannedRun, RunResult};
 use initlab::engine::rundir::{self, RunDirError, RunStatus};
 use initlab::engine::spec::{InitSource, RunSpec, SpecError};
+use initlab::eval::{self, TrainedRun};
 use initlab::model::{InitScheme, MlpSpec};
 use initlab::plot::{self, RunCurves};
 use initlab::{compare, data, inspect, lab, pretrain, runs, study};
@@ -100,6 +101,29 @@ fn hint(e: &anyhow::Error) -> Option<String> {
         }
     }
     None
+}
+
+/// The data directory for a saved run: the one given, else the one it was trained on.
+fn run_data_dir(
+    given: &Option<std::path::PathBuf>,
+    run: &TrainedRun,
+) -> Result<std::path::PathBuf> {
+    match given {
+        Some(dir) => Ok(dir.clone()),
+        None if run.data_dir.is_dir() => Ok(run.data_dir.clone()),
+        None => anyhow::bail!(
+            "{} was trained on {}, which is not a directory here; pass --data-dir DIR",
+            run.dir.display(),
+            run.data_dir.display()
+        ),
+    }
+}
+
+/// Prints `value` as pretty JSON.
+fn emit_json(value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).context("formatting JSON")?;
+    console::emit!("{text}");
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -369,6 +393,102 @@ fn run(cli: Cli) -> Result<Done> {
                 shell_word(&config.out_dir)
             );
             Ok(Done::Ok)
+        }
+        Command::Eval(args) => {
+            let run = eval::load_trained(&args.run)?;
+            let data_dir = run_data_dir(&args.data_dir, &run)?;
+            let data = load_mnist(&data_dir)?;
+            let evaluation = eval::evaluate(&run.model, &data.test).with_context(|| {
+                format!(
+                    "evaluating {} on the test set of {}",
+                    run.dir.display(),
+                    data_dir.display()
+                )
+            })?;
+            let chart = args
+                .out
+                .clone()
+                .unwrap_or_else(|| run.dir.join("confusion.png"));
+            let title = format!("{}: confusion matrix", run.name);
+            eval::confusion_png(&evaluation, &title, &chart)?;
+            if args.json {
+                emit_json(&serde_json::json!({
+                    "run": run.dir,
+                    "data_dir": data_dir,
+                    "evaluation": evaluation,
+                    "confusion_png": chart,
+                }))
+                .map(|_| Done::Ok)
+            } else {
+                console::emit!(
+                    "{}",
+                    console::evaluation_table(&run, &data_dir, &evaluation)
+                );
+                console::emit!("Confusion matrix: {}", chart.display());
+                Ok(Done::Ok)
+            }
+        }
+        Command::Predict(args) => {
+            let run = eval::load_trained(&args.run)?;
+            let (digit, short, picture) = match (&args.image, args.index) {
+                (Some(path), _) => {
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| path.display().to_string());
+                    let stem = path
+                        .file_stem()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "image".into());
+                    (
+                        eval::read_digit_png(path)?,
+                        name,
+                        format!("predict-{stem}.png"),
+                    )
+                }
+                (None, Some(index)) => {
+                    let data_dir = run_data_dir(&args.data_dir, &run)?;
+                    let data = load_mnist(&data_dir)?;
+                    (
+                        eval::test_digit(&data.test, index, &data_dir)?,
+                        format!("test image {index}"),
+                        format!("predict-test-{index}.png"),
+                    )
+                }
+                (None, None) => anyhow::bail!("give a PNG file or --index N"),
+            };
+            let prediction = eval::predict(&run.model, &digit)?;
+            let out = args.out.clone().unwrap_or_else(|| run.dir.join(picture));
+            let label = digit
+                .label
+                .map(|l| format!("label {l}, "))
+                .unwrap_or_default();
+            let title = format!(
+                "{short}: {label}predicted {} ({:.1} %)",
+                prediction.predicted,
+                100.0 * prediction.confidence()
+            );
+            eval::prediction_png(&digit, &prediction, &title, &out)?;
+            let brightness = digit.mean_brightness();
+            if brightness > 0.5 {
+                eprintln!(
+                    "note: {} is mostly bright (mean {brightness:.2}); MNIST digits are white on black, \
+                     so invert a dark-on-light picture",
+                    digit.source
+                );
+            }
+            if args.json {
+                emit_json(&serde_json::json!({
+                    "run": run.dir,
+                    "prediction": prediction,
+                    "picture": out,
+                }))
+                .map(|_| Done::Ok)
+            } else {
+                console::emit!("{}", console::prediction_table(&prediction));
+                console::emit!("Picture: {}", out.display());
+                Ok(Done::Ok)
+            }
         }
         Command::Plot(args) => {
             let mut curves = Vec::new();

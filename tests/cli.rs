@@ -68,7 +68,9 @@ fn help_lists_the_commands() {
     let out = initlab(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["train", "lab", "plot", "compare", "inspect", "study"] {
+    for cmd in [
+        "train", "lab", "plot", "compare", "inspect", "study", "pretrain", "eval", "predict",
+    ] {
         assert!(text.contains(cmd), "{text}");
     }
 }

@@ -313,3 +313,153 @@ fn trunc_normal_and_sparse_statistics() {
         vec![1., 0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0.]
     );
 }
+
+/// A weight declared the tch way, `path.f_var("weight", shape, how)`, after `manual_seed(seed)`.
+fn declared(shape: &[i64], seed: i64, how: Init) -> Tensor {
+    tch::manual_seed(seed);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let w = vs.root().f_var("weight", shape, how).unwrap(); // [fan_out, fan_in]
+    w.detach()
+}
+
+/// A fresh zero tensor filled by hand after `manual_seed(seed)`.
+fn filled(shape: &[i64], seed: i64, fill: impl Fn(&mut Tensor)) -> Tensor {
+    tch::manual_seed(seed);
+    let mut t = Tensor::zeros(shape, (Kind::Float, Device::Cpu)); // [fan_out, fan_in]
+    fill(&mut t);
+    t
+}
+
+fn identical_bits(a: &Tensor, b: &[f32]) -> usize {
+    values(a)
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| x.to_bits() == y.to_bits())
+        .count()
+}
+
+/// What `cargo run --example xavier_by_hand` prints as identical or different, asserted.
+#[test]
+fn the_xavier_by_hand_example_claims() {
+    let _g = seed_lock();
+    let shape = [256i64, 784];
+    let relu_kaiming = |dist| Init::Kaiming {
+        dist,
+        fan: nn::init::FanInOut::FanIn,
+        non_linearity: NonLinearity::ReLU,
+    };
+
+    // Xavier: tch has none; nn::Init::Uniform with Xavier's bound draws the same bits.
+    let a = init::xavier_uniform_bound(784, 256, 1.0);
+    let hand = filled(&shape, 777, |t| init::xavier_uniform_(t, 1.0).unwrap());
+    let ours = declared(&shape, 777, Init::Uniform { lo: -a, up: a });
+    assert!(hand.equal(&ours));
+    // The textbook √(6/1040) is another f64 than PyTorch's √3·√(2/1040), the same f32, the same draws.
+    let textbook = (6.0f64 / 1040.0).sqrt();
+    assert_ne!(textbook, a);
+    assert_eq!(textbook as f32, a as f32);
+    let by_textbook = declared(
+        &shape,
+        777,
+        Init::Uniform {
+            lo: -textbook,
+            up: textbook,
+        },
+    );
+    assert!(hand.equal(&by_textbook));
+
+    // Kaiming uniform, fan_in, ReLU: tch's Init::Kaiming is the hand-written one, bit for bit.
+    let hand = filled(&shape, 777, |t| {
+        init::kaiming_uniform_(t, FanMode::FanIn, Nonlinearity::Relu).unwrap()
+    });
+    assert!(hand.equal(&declared(
+        &shape,
+        777,
+        relu_kaiming(NormalOrUniform::Uniform)
+    )));
+    let b = init::kaiming_uniform_bound(784, std::f64::consts::SQRT_2);
+    assert!(hand.equal(&declared(&shape, 777, Init::Uniform { lo: -b, up: b })));
+    // torch.nn.Linear's a=√5 through ExplicitGain: torch_linear's weight.
+    let gain = init::calculate_gain(Nonlinearity::leaky_relu(5f64.sqrt()));
+    let explicit = declared(
+        &[300, 400],
+        3,
+        Init::Kaiming {
+            dist: NormalOrUniform::Uniform,
+            fan: nn::init::FanInOut::FanIn,
+            non_linearity: NonLinearity::ExplicitGain(gain),
+        },
+    );
+    tch::manual_seed(3);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let layer = torch_linear(&vs.root(), 400, 300).unwrap();
+    assert!(explicit.equal(&layer.ws));
+
+    // PyTorch 2.13's own draws (manual_seed(0)): init_zoo.json's uniform_, parity_details.json's
+    // xavier_uniform_ and kaiming_*_ on empty(3, 4).
+    let zoo: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/golden/init_zoo.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let torch = hex_f32s(&zoo["cases"]["uniform_(-1/sqrt(5),1/sqrt(5)) 4x5"]);
+    let u = 1.0 / 5f64.sqrt();
+    assert_eq!(
+        identical_bits(
+            &declared(&[4, 5], 0, Init::Uniform { lo: -u, up: u }),
+            &torch
+        ),
+        20
+    );
+    let details: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/golden/parity_details.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let golden = |name: &str| hex_f32s(&details["init"][name]["values"]);
+    let small = [3i64, 4];
+    let xa = init::xavier_uniform_bound(4, 3, 1.0);
+    let torch = golden("xavier_uniform_ on empty(3,4)");
+    let hand = filled(&small, 0, |t| init::xavier_uniform_(t, 1.0).unwrap());
+    assert_eq!(identical_bits(&hand, &torch), 12);
+    let ours = declared(&small, 0, Init::Uniform { lo: -xa, up: xa });
+    assert_eq!(identical_bits(&ours, &torch), 12);
+    let torch = golden("kaiming_uniform_(fan_in,relu) on empty(3,4)");
+    let hand = filled(&small, 0, |t| {
+        init::kaiming_uniform_(t, FanMode::FanIn, Nonlinearity::Relu).unwrap()
+    });
+    assert_eq!(identical_bits(&hand, &torch), 12);
+    let theirs = declared(&small, 0, relu_kaiming(NormalOrUniform::Uniform));
+    assert_eq!(identical_bits(&theirs, &torch), 12);
+    // Kaiming normal: ours matches PyTorch; tch's randn·std does not on fewer than 16 elements
+    // (ATen's normal_ draws those one by one in f64), but does on a large tensor.
+    let torch = golden("kaiming_normal_(fan_in,relu) on empty(3,4)");
+    let hand = filled(&small, 0, |t| {
+        init::kaiming_normal_(t, FanMode::FanIn, Nonlinearity::Relu).unwrap()
+    });
+    assert_eq!(identical_bits(&hand, &torch), 12);
+    let theirs = declared(&small, 0, relu_kaiming(NormalOrUniform::Normal));
+    assert!(identical_bits(&theirs, &torch) < 12);
+    let hand = filled(&shape, 777, |t| {
+        init::kaiming_normal_(t, FanMode::FanIn, Nonlinearity::Relu).unwrap()
+    });
+    assert!(hand.equal(&declared(
+        &shape,
+        777,
+        relu_kaiming(NormalOrUniform::Normal)
+    )));
+
+    // The notebook's printed linear3.weight through Mlp::new (torch_linear on nn::Init::Uniform).
+    let nb = &details["notebooks"]["lab09_3_mnist_nn_xavier"]["displayed_weight"];
+    tch::manual_seed(777);
+    let mlp = Mlp::new(&MlpSpec::shallow(InitScheme::XavierUniform)).unwrap();
+    let w = &mlp.layers[2].ws; // [10, 256]
+    assert_eq!(values(&w.get(0)), hex_f32s(&nb["first_row"]));
+    assert_eq!(values(&w.get(9)), hex_f32s(&nb["last_row"]));
+}

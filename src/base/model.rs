@@ -15,6 +15,11 @@ use crate::init::{self, FanMode, Nonlinearity};
 /// first, from U(±b) with `b` = [`init::torch_linear_weight_bound`] (`kaiming_uniform_(a=√5)`),
 /// then the bias `[fan_out]` from U(±1/√fan_in).
 ///
+/// Both are declared with tch's own vocabulary, `path.f_var(name, dims, nn::Init::Uniform { lo, up })`:
+/// tch 0.26 creates such a variable as `zeros(dims).uniform_(lo, up)` with the `f64` bounds given,
+/// which is what [`init::uniform_`] does to a fresh tensor — same kernel, same generator
+/// consumption, same bits (`tests/init.rs`, `make parity`).
+///
 /// tch's own `nn::linear` differs: it creates the bias first and draws the weight from
 /// U(±√(6/fan_in)), so it consumes the generator differently and gives other numbers.
 pub fn torch_linear(path: &nn::Path, fan_in: i64, fan_out: i64) -> Result<nn::Linear> {
@@ -22,12 +27,30 @@ pub fn torch_linear(path: &nn::Path, fan_in: i64, fan_out: i64) -> Result<nn::Li
         fan_in > 0 && fan_out > 0,
         "a linear layer needs positive widths, got {fan_in}→{fan_out}"
     );
-    let mut ws = path.zeros("weight", &[fan_out, fan_in]);
     let bound = init::torch_linear_weight_bound(fan_in);
-    init::uniform_(&mut ws, -bound, bound)?;
-    let mut bs = path.zeros("bias", &[fan_out]);
+    // [fan_out, fan_in], drawn before the bias as in torch.nn.Linear.reset_parameters.
+    let ws = path
+        .f_var(
+            "weight",
+            &[fan_out, fan_in],
+            nn::Init::Uniform {
+                lo: -bound,
+                up: bound,
+            },
+        )
+        .with_context(|| format!("creating a {fan_in}→{fan_out} layer's weight"))?;
     let bound = init::torch_linear_bias_bound(fan_in);
-    init::uniform_(&mut bs, -bound, bound)?;
+    // [fan_out]
+    let bs = path
+        .f_var(
+            "bias",
+            &[fan_out],
+            nn::Init::Uniform {
+                lo: -bound,
+                up: bound,
+            },
+        )
+        .with_context(|| format!("creating a {fan_in}→{fan_out} layer's bias"))?;
     Ok(nn::Linear { ws, bs: Some(bs) })
 }
 

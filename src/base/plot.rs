@@ -5,11 +5,12 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use plotters::coord::combinators::{LogCoord, WithKeyPoints};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::io;
 use crate::train::History;
 
 const SIZE: (u32, u32) = (1000, 600);
@@ -456,4 +457,69 @@ pub fn panels_chart(panels: &[Panel], title: &str, path: &Path) -> Result<()> {
         |root| panels_figure(root, title, panels),
         |root| panels_figure(root, title, panels),
     )
+}
+
+/// PNG bytes of 8-bit pixels, row-major: `width × height` values for `ColorType::Grayscale`,
+/// three per pixel for `ColorType::Rgb`.
+pub fn encode_png(
+    width: u32,
+    height: u32,
+    color: png::ColorType,
+    pixels: &[u8],
+) -> Result<Vec<u8>> {
+    let channels = match color {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::Rgb => 3,
+        c => bail!("encode_png: {c:?} pixels are not supported (8-bit gray or RGB)"),
+    };
+    let expected = width as usize * height as usize * channels;
+    ensure!(
+        pixels.len() == expected,
+        "encode_png: {} bytes for a {width}×{height} {color:?} picture, which needs {expected}",
+        pixels.len()
+    );
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(color);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().context("encoding a PNG header")?;
+    writer
+        .write_image_data(pixels)
+        .context("encoding PNG pixels")?;
+    writer.finish().context("finishing a PNG")?;
+    Ok(out)
+}
+
+/// Draws with `draw` on an RGB canvas of `size` (embedded font registered) and writes it to `path`
+/// as PNG through [`io::write_atomic`]: a reader sees the old picture or the new one, never half
+/// of one. The folder is created if needed.
+pub fn render_png_atomic(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+) -> Result<()> {
+    ensure_font()?;
+    ensure!(
+        matches!(format_of(path), Ok(Format::Png)),
+        "picture file {} must end in .png",
+        path.display()
+    );
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let backend = BitMapBackend::with_buffer_and_format(&mut rgb, size)
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(|| format!("drawing {}", path.display()))?;
+        let root = backend.into_drawing_area();
+        draw(&root).with_context(|| format!("drawing {}", path.display()))?;
+        root.present()
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(|| format!("drawing {}", path.display()))?;
+    }
+    let bytes = encode_png(size.0, size.1, png::ColorType::Rgb, &rgb)
+        .with_context(|| format!("writing {}", path.display()))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating directory {}", parent.display()))?;
+    }
+    io::write_atomic(path, &bytes)
 }

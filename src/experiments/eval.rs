@@ -1,0 +1,614 @@
+//! A saved run, evaluated and queried: test loss and accuracy (the numbers training recorded),
+//! per-class accuracy and the confusion matrix, and single-image predictions — a test image
+//! picked by index, as the notebooks' last cell does with `mnist_test[r]`, or a 28×28 PNG.
+//!
+//! Inputs are scaled to [0, 1] like the training inputs (`ToTensor()`); the notebooks' last cell
+//! fed raw 0–255 pixels instead (a quirk the examples keep, not these commands).
+//!
+//! Everything here returns data; the pictures are written with [`crate::plot::render_png_atomic`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use serde::Serialize;
+use tch::nn::Module;
+use tch::{Kind, Tensor};
+
+use crate::data::Split;
+use crate::io::{self, SafeTensors};
+use crate::model::{InitScheme, Mlp, MlpSpec};
+use crate::plot;
+use crate::runs;
+use crate::train;
+
+/// Name of the weights file in a run directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+
+/// Side of the square images `predict` reads from PNG files (MNIST's 28).
+pub const DIGIT_SIDE: u32 = 28;
+
+/// The most bytes a digit PNG may have (a 28×28 picture needs a few kilobytes).
+pub const MAX_DIGIT_PNG_BYTES: u64 = 4 << 20;
+
+/// A run directory read back: its model with the trained weights.
+#[derive(Debug)]
+pub struct TrainedRun {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// The run's name.
+    pub name: String,
+    /// Widths, activation and init of the model.
+    pub spec: MlpSpec,
+    /// The model, holding the weights of `model.safetensors`.
+    pub model: Mlp,
+    /// The data directory the run was trained on.
+    pub data_dir: PathBuf,
+}
+
+/// Reads a run directory: the model's spec from the run's settings ([`runs::load_run`]), then
+/// `model.safetensors` with the strict bounded reader ([`SafeTensors::read`]). Every tensor's name
+/// and shape is checked against the model built from the spec — none missing, none extra, f32 —
+/// and copied into its variable under `no_grad`. Errors name the directory or file and what is
+/// wrong with it.
+///
+/// Building the model draws from tch's global generator (its values are then overwritten).
+pub fn load_trained(dir: &Path) -> Result<TrainedRun> {
+    ensure!(
+        dir.exists(),
+        "run directory {} does not exist",
+        dir.display()
+    );
+    ensure!(
+        dir.is_dir(),
+        "{} is not a run directory (not a directory)",
+        dir.display()
+    );
+    let settings = dir.join(crate::engine::rundir::RUN_FILE);
+    ensure!(
+        settings.is_file(),
+        "{} is not a run directory: it has no {} (run directories are written by `initlab train`, `lab`, `compare` and `study`)",
+        dir.display(),
+        crate::engine::rundir::RUN_FILE
+    );
+    let saved =
+        runs::load_run(dir).with_context(|| format!("reading run directory {}", dir.display()))?;
+    ensure!(
+        dir.join(WEIGHTS_FILE).is_file(),
+        "{} holds no trained weights ({}): its run is {}{}",
+        dir.display(),
+        WEIGHTS_FILE,
+        saved.record.status.name(),
+        if saved.record.status.is_final() {
+            ""
+        } else {
+            " (finish it with `initlab train --resume` first)"
+        }
+    );
+    let spec = saved.record.spec.model.clone();
+    // The weights are overwritten below, so the cheapest per-weight init will do.
+    let shape_only = MlpSpec {
+        init: InitScheme::TorchDefault,
+        ..spec.clone()
+    };
+    let model = Mlp::new(&shape_only).with_context(|| {
+        format!(
+            "building the model described in {} ({})",
+            settings.display(),
+            spec.widths.compact()
+        )
+    })?;
+    let path = dir.join(WEIGHTS_FILE);
+    let file = SafeTensors::read(&path)?;
+    let variables: BTreeMap<String, Tensor> = model.vs.variables().into_iter().collect();
+    let wanted: BTreeSet<&String> = variables.keys().collect();
+    let stored: BTreeSet<&String> = file.tensors.keys().collect();
+    if let Some(extra) = stored.difference(&wanted).next() {
+        bail!(
+            "{} holds a tensor {extra:?} that the {} model of {} does not have",
+            path.display(),
+            spec.widths.compact(),
+            settings.display()
+        );
+    }
+    for (name, var) in &variables {
+        let t = file.tensors.get(name).with_context(|| {
+            format!(
+                "{} has no tensor {name:?}, which the {} model of {} needs",
+                path.display(),
+                spec.widths.compact(),
+                settings.display()
+            )
+        })?;
+        ensure!(
+            t.size() == var.size(),
+            "{}: tensor {name:?} has shape {:?}, but the {} model of {} needs {:?}",
+            path.display(),
+            t.size(),
+            spec.widths.compact(),
+            settings.display(),
+            var.size()
+        );
+        ensure!(
+            t.kind() == Kind::Float,
+            "{}: tensor {name:?} holds {:?} values, the model's weights are f32",
+            path.display(),
+            t.kind()
+        );
+        let mut var = var.shallow_clone();
+        tch::no_grad(|| var.f_copy_(t))
+            .with_context(|| format!("{}: copying tensor {name:?}", path.display()))?;
+    }
+    Ok(TrainedRun {
+        dir: dir.to_path_buf(),
+        name: saved.record.name,
+        spec,
+        model,
+        data_dir: saved.record.spec.data.dir,
+    })
+}
+
+/// How one class fared: recall (the per-class accuracy) and precision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassStats {
+    /// The class (digit).
+    pub class: usize,
+    /// Test images of this class (the confusion matrix's row sum).
+    pub count: u64,
+    /// Of those, classified correctly (the diagonal entry).
+    pub correct: u64,
+    /// Test images predicted as this class (the column sum).
+    pub predicted: u64,
+    /// `correct / count` (NaN when the class has no images).
+    pub accuracy: f64,
+    /// `correct / predicted` (NaN when nothing was predicted as this class).
+    pub precision: f64,
+}
+
+/// A model evaluated on a labelled split.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Number of images.
+    pub examples: u64,
+    /// Mean cross-entropy, computed as training computes its test loss ([`train::evaluate`]).
+    pub loss: f64,
+    /// Fraction classified correctly, as training computes it (an `f32` mean, widened).
+    pub accuracy: f64,
+    /// One entry per class, in order.
+    pub per_class: Vec<ClassStats>,
+    /// `confusion[true][predicted]`: image counts, one row and one column per class.
+    pub confusion: Vec<Vec<u64>>,
+}
+
+impl Evaluation {
+    /// Correct classifications: the confusion matrix's diagonal sum.
+    pub fn correct(&self) -> u64 {
+        self.per_class.iter().map(|c| c.correct).sum()
+    }
+}
+
+/// Flattened `f32` values of a tensor.
+fn f32s(t: &Tensor, what: &str) -> Result<Vec<f32>> {
+    Vec::<f32>::try_from(t.to_kind(Kind::Float).reshape([-1])).map_err(|e| anyhow!("{what}: {e}"))
+}
+
+/// Flattened `i64` values of a tensor.
+fn i64s(t: &Tensor, what: &str) -> Result<Vec<i64>> {
+    Vec::<i64>::try_from(t.to_kind(Kind::Int64).reshape([-1])).map_err(|e| anyhow!("{what}: {e}"))
+}
+
+/// Checks that `model` reads images of `split`'s size.
+fn check_input(model: &Mlp, pixels: i64) -> Result<()> {
+    let input = model.layers.first().map(|l| l.ws.size()[1]).unwrap_or(0);
+    ensure!(
+        input == pixels,
+        "the model reads {input} inputs, but the images have {pixels} pixels"
+    );
+    Ok(())
+}
+
+/// Evaluates `model` on `split` with inputs scaled to [0, 1]: loss and accuracy exactly as
+/// training records them ([`train::evaluate`], so a run's last `test_loss`/`test_accuracy` come
+/// back bit for bit), and the confusion matrix of `argmax` predictions with per-class recall and
+/// precision. The classes are the model's outputs (10 for MNIST).
+pub fn evaluate(model: &Mlp, split: &Split) -> Result<Evaluation> {
+    check_input(model, split.rows * split.cols)?;
+    ensure!(!split.is_empty(), "there are no test images to evaluate on");
+    let classes = model.layers.last().map(|l| l.ws.size()[0]).unwrap_or(0);
+    let inputs = split.images_unit(); // [n, 784] f32 in [0, 1]
+    let labels = &split.labels; // [n] i64
+    let (loss, accuracy) = train::evaluate(model, &inputs, labels);
+    let predicted = tch::no_grad(|| model.forward(&inputs).argmax(-1, false)); // [n]
+    let max_label = labels.max().int64_value(&[]);
+    ensure!(
+        max_label < classes,
+        "the test labels go up to {max_label}, but the model has only {classes} outputs"
+    );
+    // Row-major index true·k + predicted, counted: [k·k]
+    let cells = (labels * classes + &predicted).bincount::<Tensor>(None, classes * classes);
+    let counts = i64s(&cells, "confusion matrix")?;
+    let k = classes as usize;
+    let confusion: Vec<Vec<u64>> = counts
+        .chunks(k)
+        .map(|row| row.iter().map(|&c| c as u64).collect())
+        .collect();
+    let per_class = (0..k)
+        .map(|c| {
+            let count: u64 = confusion[c].iter().sum();
+            let predicted: u64 = confusion.iter().map(|row| row[c]).sum();
+            let correct = confusion[c][c];
+            ClassStats {
+                class: c,
+                count,
+                correct,
+                predicted,
+                accuracy: correct as f64 / count as f64,
+                precision: correct as f64 / predicted as f64,
+            }
+        })
+        .collect();
+    Ok(Evaluation {
+        examples: split.len() as u64,
+        loss,
+        accuracy,
+        per_class,
+        confusion,
+    })
+}
+
+/// A square grayscale image to classify.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Digit {
+    /// Where it came from: `test image 0 of DIR` or the PNG's path.
+    pub source: String,
+    /// Side in pixels (28 for MNIST).
+    pub side: u32,
+    /// `side²` values in [0, 1], row-major, white (1) digit on black (0) like MNIST.
+    pub pixels: Vec<f32>,
+    /// The true class, when known (test images).
+    pub label: Option<i64>,
+}
+
+impl Digit {
+    /// A digit from 8-bit gray values, scaled to [0, 1] the way the test set is scaled
+    /// (`x.float() / 255` in `f32`, as [`Split::images_unit`]), so that a test image written to
+    /// PNG and read back gives bit-identical inputs.
+    pub fn from_gray(source: String, side: u32, gray: &[u8], label: Option<i64>) -> Result<Digit> {
+        ensure!(
+            gray.len() == (side * side) as usize,
+            "{source}: {} pixels for a {side}×{side} image",
+            gray.len()
+        );
+        let unit = Tensor::from_slice(gray).to_kind(Kind::Float) / 255.0; // [side²]
+        Ok(Digit {
+            source,
+            side,
+            pixels: f32s(&unit, "digit pixels")?,
+            label,
+        })
+    }
+
+    /// Mean brightness in [0, 1]; MNIST digits average about 0.13 (mostly black background).
+    pub fn mean_brightness(&self) -> f64 {
+        self.pixels.iter().map(|&p| p as f64).sum::<f64>() / self.pixels.len().max(1) as f64
+    }
+}
+
+/// Test image `index` of `split` (0-based, as `mnist_test[r]`) with its label.
+pub fn test_digit(split: &Split, index: i64, data_dir: &Path) -> Result<Digit> {
+    let n = split.len();
+    ensure!(
+        (0..n).contains(&index),
+        "test image index {index} is out of range: the test set in {} has {n} images (0 to {})",
+        data_dir.display(),
+        n - 1
+    );
+    ensure!(
+        split.rows == split.cols,
+        "the images in {} are {}×{}, not square",
+        data_dir.display(),
+        split.rows,
+        split.cols
+    );
+    let raw = split.images.get(index).contiguous(); // [784] u8
+    let gray = Vec::<u8>::try_from(&raw).with_context(|| format!("reading test image {index}"))?;
+    let label = split.labels.int64_value(&[index]);
+    Digit::from_gray(
+        format!("test image {index} of {}", data_dir.display()),
+        split.rows as u32,
+        &gray,
+        Some(label),
+    )
+}
+
+/// Reads a 28×28 PNG as a [`Digit`]: 8-bit grayscale as is; RGB and RGBA (and palette, 1–16-bit
+/// gray, gray+alpha, expanded to 8 bits first) converted to gray with ITU-R BT.601 luma
+/// (0.299 R + 0.587 G + 0.114 B, rounded, as Pillow's `convert("L")`), transparent pixels
+/// composited over black. The digit must be white on black like MNIST. Any other size, or a file
+/// that is not a PNG, is an error naming the file.
+pub fn read_digit_png(path: &Path) -> Result<Digit> {
+    let bytes = io::read_bounded(path, MAX_DIGIT_PNG_BYTES)?;
+    let bad = |what: String| anyhow!("{} is not a usable digit picture: {what}", path.display());
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder
+        .read_info()
+        .map_err(|e| bad(format!("not a readable PNG ({e})")))?;
+    let (w, h) = (reader.info().width, reader.info().height);
+    if (w, h) != (DIGIT_SIDE, DIGIT_SIDE) {
+        return Err(bad(format!(
+            "it is {w}×{h} pixels, predict needs {DIGIT_SIDE}×{DIGIT_SIDE} (like MNIST)"
+        )));
+    }
+    let mut buf = vec![0u8; reader.output_buffer_size()];
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|e| bad(format!("corrupt PNG data ({e})")))?;
+    let data = &buf[..frame.buffer_size()];
+    if frame.bit_depth != png::BitDepth::Eight {
+        return Err(bad(format!(
+            "{:?} bit depth after expansion",
+            frame.bit_depth
+        )));
+    }
+    let row = frame.line_size;
+    let channels = frame.color_type.samples();
+    let mut gray = Vec::with_capacity((w * h) as usize);
+    for y in 0..h as usize {
+        for x in 0..w as usize {
+            let p = &data[y * row + x * channels..y * row + (x + 1) * channels];
+            gray.push(match frame.color_type {
+                png::ColorType::Grayscale => p[0],
+                png::ColorType::GrayscaleAlpha => over_black(p[0], p[1]),
+                png::ColorType::Rgb => luma(p[0], p[1], p[2]),
+                png::ColorType::Rgba => over_black(luma(p[0], p[1], p[2]), p[3]),
+                png::ColorType::Indexed => {
+                    return Err(bad("a palette image that could not be expanded".into()))
+                }
+            });
+        }
+    }
+    Digit::from_gray(path.display().to_string(), DIGIT_SIDE, &gray, None)
+}
+
+/// BT.601 luma of an RGB pixel in fixed point, as Pillow's `convert("L")` computes it.
+fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
+}
+
+/// A gray value with coverage `alpha`, composited over black.
+fn over_black(v: u8, alpha: u8) -> u8 {
+    ((v as u32 * alpha as u32 + 127) / 255) as u8
+}
+
+/// What the model says about one image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// The image's source (see [`Digit::source`]).
+    pub source: String,
+    /// The true class, when known.
+    pub label: Option<i64>,
+    /// `argmax` of the logits (`torch.argmax(model(x), 1)`).
+    pub predicted: i64,
+    /// `softmax` of the logits, one per class (they sum to 1 up to f32 rounding).
+    pub probabilities: Vec<f64>,
+}
+
+impl Prediction {
+    /// The probability of the predicted class.
+    pub fn confidence(&self) -> f64 {
+        self.probabilities
+            .get(self.predicted as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+}
+
+/// Classifies one digit: logits of the `[1, side²]` input, their `argmax` and `softmax`.
+pub fn predict(model: &Mlp, digit: &Digit) -> Result<Prediction> {
+    check_input(model, digit.pixels.len() as i64)?;
+    let x = Tensor::from_slice(&digit.pixels).reshape([1, -1]); // [1, 784]
+    let (predicted, probs) = tch::no_grad(|| {
+        let logits = model.forward(&x); // [1, classes]
+        (
+            logits.argmax(-1, false).int64_value(&[0]),
+            logits.softmax(-1, Kind::Float), // [1, classes]
+        )
+    });
+    Ok(Prediction {
+        source: digit.source.clone(),
+        label: digit.label,
+        predicted,
+        probabilities: f32s(&probs, "probabilities")?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+    })
+}
+
+/// A drawing error from plotters, as anyhow.
+fn draw_err<E: std::error::Error + Send + Sync + 'static>(
+    e: DrawingAreaErrorKind<E>,
+) -> anyhow::Error {
+    anyhow!("{e:?}")
+}
+
+/// White to blue, by `t` in [0, 1].
+fn blue(t: f64) -> RGBColor {
+    let t = t.clamp(0.0, 1.0);
+    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(mix(247.0, 8.0), mix(251.0, 48.0), mix(255.0, 107.0))
+}
+
+/// Draws `text` centred (or anchored as `pos` says) at `at`.
+fn label<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    at: (i32, i32),
+    size: u32,
+    colour: &RGBColor,
+    pos: Pos,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let style = TextStyle::from(("sans-serif", size).into_font())
+        .color(colour)
+        .pos(pos);
+    area.draw(&Text::new(text.to_string(), at, style))
+        .map_err(draw_err)
+}
+
+const CENTRE: Pos = Pos {
+    h_pos: HPos::Center,
+    v_pos: VPos::Center,
+};
+
+/// The confusion matrix as a PNG (written atomically): one square per (true, predicted) pair,
+/// shaded by the fraction of the true class's images, with the count in it; per-class accuracy
+/// on the right; `title` above.
+pub fn confusion_png(evaluation: &Evaluation, title: &str, path: &Path) -> Result<()> {
+    let k = evaluation.confusion.len();
+    ensure!(k > 0, "no classes to draw");
+    let cell: i32 = if k <= 12 { 54 } else { (640 / k as i32).max(8) };
+    let (left, top) = (90, 130);
+    let width = (left + cell * k as i32 + 130) as u32;
+    let height = (top + cell * k as i32 + 24) as u32;
+    let subtitle = format!(
+        "{} test images: accuracy {:.2} %, loss {:.4}",
+        evaluation.examples,
+        100.0 * evaluation.accuracy,
+        evaluation.loss
+    );
+    plot::render_png_atomic(path, (width, height), |root| {
+        root.fill(&WHITE).map_err(draw_err)?;
+        let w = width as i32;
+        label(root, title, (w / 2, 24), 22, &BLACK, CENTRE)?;
+        label(root, &subtitle, (w / 2, 52), 14, &BLACK, CENTRE)?;
+        let font = if cell >= 40 { 15 } else { 10 };
+        for (t, row) in evaluation.confusion.iter().enumerate() {
+            let total: u64 = row.iter().sum();
+            for (p, &n) in row.iter().enumerate() {
+                let share = if total > 0 {
+                    n as f64 / total as f64
+                } else {
+                    0.0
+                };
+                let (x0, y0) = (left + p as i32 * cell, top + t as i32 * cell);
+                root.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + cell, y0 + cell)],
+                    blue(share.sqrt()).filled(),
+                ))
+                .map_err(draw_err)?;
+                root.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + cell, y0 + cell)],
+                    RGBColor(200, 200, 200),
+                ))
+                .map_err(draw_err)?;
+                if n > 0 && cell >= 24 {
+                    let ink = if share.sqrt() > 0.55 { WHITE } else { BLACK };
+                    let centre = (x0 + cell / 2, y0 + cell / 2);
+                    label(root, &n.to_string(), centre, font, &ink, CENTRE)?;
+                }
+            }
+            let y = top + t as i32 * cell + cell / 2;
+            label(root, &t.to_string(), (left - 14, y), 16, &BLACK, CENTRE)?;
+            let acc = &evaluation.per_class[t];
+            let text = if acc.count > 0 {
+                format!("{:.1} %", 100.0 * acc.accuracy)
+            } else {
+                "–".into()
+            };
+            let right = left + cell * k as i32 + 12;
+            let at_left = Pos::new(HPos::Left, VPos::Center);
+            label(root, &text, (right, y), 15, &BLACK, at_left)?;
+        }
+        for p in 0..k {
+            let x = left + p as i32 * cell + cell / 2;
+            label(root, &p.to_string(), (x, top - 14), 16, &BLACK, CENTRE)?;
+        }
+        let middle = left + cell * k as i32 / 2;
+        label(
+            root,
+            "predicted class",
+            (middle, top - 40),
+            16,
+            &BLACK,
+            CENTRE,
+        )?;
+        label(
+            root,
+            "true class",
+            (left - 40, top - 40),
+            16,
+            &BLACK,
+            CENTRE,
+        )?;
+        let right = left + cell * k as i32 + 12;
+        let at_left = Pos::new(HPos::Left, VPos::Center);
+        label(root, "accuracy", (right, top - 14), 15, &BLACK, at_left)
+    })
+}
+
+/// The digit (every pixel an 8×8 grey square) beside a bar chart of the class probabilities, as
+/// a PNG (written atomically), `title` above.
+pub fn prediction_png(
+    digit: &Digit,
+    prediction: &Prediction,
+    title: &str,
+    path: &Path,
+) -> Result<()> {
+    const SCALE: i32 = 8;
+    let side = digit.side as i32;
+    ensure!(
+        digit.pixels.len() == (side * side) as usize,
+        "{}: {} pixels for a {side}×{side} image",
+        digit.source,
+        digit.pixels.len()
+    );
+    let classes = prediction.probabilities.len() as i32;
+    let (pad, top) = (20, 60);
+    let bar_row = 22;
+    let chart_left = pad + side * SCALE + 40;
+    let bar_max = 220;
+    let width = (chart_left + 30 + bar_max + 70) as u32;
+    let height = (top + (side * SCALE).max(classes * bar_row) + pad) as u32;
+    plot::render_png_atomic(path, (width, height), |root| {
+        root.fill(&WHITE).map_err(draw_err)?;
+        label(root, title, (width as i32 / 2, 26), 18, &BLACK, CENTRE)?;
+        for (i, &v) in digit.pixels.iter().enumerate() {
+            let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+            let (x, y) = (i as i32 % side, i as i32 / side);
+            let (x0, y0) = (pad + x * SCALE, top + y * SCALE);
+            root.draw(&Rectangle::new(
+                [(x0, y0), (x0 + SCALE, y0 + SCALE)],
+                RGBColor(g, g, g).filled(),
+            ))
+            .map_err(draw_err)?;
+        }
+        let at_left = Pos::new(HPos::Left, VPos::Center);
+        for (c, &p) in prediction.probabilities.iter().enumerate() {
+            let y = top + c as i32 * bar_row;
+            let mid = y + bar_row / 2;
+            label(root, &c.to_string(), (chart_left, mid), 15, &BLACK, at_left)?;
+            let x0 = chart_left + 24;
+            let len = (p.clamp(0.0, 1.0) * bar_max as f64).round() as i32;
+            let colour = if c as i64 == prediction.predicted {
+                RGBColor(214, 39, 40)
+            } else {
+                RGBColor(31, 119, 180)
+            };
+            root.draw(&Rectangle::new(
+                [(x0, y + 3), (x0 + len.max(1), y + bar_row - 3)],
+                colour.filled(),
+            ))
+            .map_err(draw_err)?;
+            let text = format!("{:.3}", p);
+            label(root, &text, (x0 + len + 6, mid), 13, &BLACK, at_left)?;
+        }
+        Ok(())
+    })
+}
