@@ -14,7 +14,7 @@ setup:
 build: setup
 	$(CARGO) build --release
 
-## The main job: the lab's four runs, compare.png and report.md under runs/lab/.
+## The main job: the lab's five runs (a DBN pretrained first), compare.png and report.md under runs/lab/.
 run lab: build
 	./target/release/initlab lab
 

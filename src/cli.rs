@@ -31,8 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Train one MLP on MNIST and save its history, weights and loss chart.
     Train(TrainArgs),
-    /// The lab's experiment: shallow net with N(0,1), Xavier and He init, deep net with Xavier;
-    /// writes runs/lab/compare.png and runs/lab/report.md.
+    /// The lab's experiment, five runs: the shallow net with N(0,1), Xavier and He init, the deep
+    /// net with Xavier, and the deep sigmoid net initialized from a DBN pretrained first; writes
+    /// runs/lab/compare.png and runs/lab/report.md. Complete runs are reused, interrupted ones resumed.
     Lab(LabArgs),
     /// Draw a comparison chart from saved run directories.
     Plot(PlotArgs),

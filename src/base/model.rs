@@ -220,7 +220,7 @@ impl InitScheme {
             }
             InitScheme::Orthogonal => "Saxe et al. 2014, orthogonal × the activation's gain",
             InitScheme::Lsuv => "Mishkin & Matas 2015, orthonormal then unit variance on data",
-            InitScheme::Dbn => "a pretrained deep belief net (needs --pretrained DIR)",
+            InitScheme::Dbn => "the hidden layers of a pretrained deep belief net",
         }
     }
 

@@ -197,6 +197,13 @@ impl Executor<'_> {
         self.check(plan)?;
         let mut results = Vec::new();
         for (i, run) in plan.iter().enumerate() {
+            // Asked to stop between runs (or during a planner's pretraining): start no other.
+            if self.stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst)) {
+                return Ok(PlanOutcome {
+                    results,
+                    interrupted: true,
+                });
+            }
             let result = self
                 .run_one(i + 1, plan.len(), run, observer)
                 .with_context(|| format!("run {} ({})", run.name, run.dir.display()))?;

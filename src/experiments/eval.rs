@@ -85,7 +85,7 @@ pub fn load_trained(dir: &Path) -> Result<TrainedRun> {
         if saved.record.status.is_final() {
             ""
         } else {
-            " (finish it with `initlab train --resume` first)"
+            " (resume it to the end first)"
         }
     );
     let spec = saved.record.spec.model.clone();

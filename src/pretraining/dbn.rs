@@ -250,8 +250,7 @@ impl Dbn {
     pub fn load(dir: &Path) -> Result<Dbn> {
         ensure!(
             dir.is_dir(),
-            "pretrained DBN directory {} does not exist or is not a directory (make one with `initlab pretrain --out {}`)",
-            dir.display(),
+            "pretrained DBN directory {} does not exist or is not a directory",
             dir.display()
         );
         let meta_path = dir.join(META_FILE);
