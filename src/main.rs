@@ -17,7 +17,7 @@ use initlab::engine::executor::{Executor, PlannedRun, RunResult};
 use initlab::engine::rundir::{self, RunDirError, RunStatus};
 use initlab::engine::spec::{InitSource, RunSpec, SpecError};
 use initlab::eval::{self, TrainedRun};
-use initlab::model::{InitScheme, MlpSpec};
+use initlab::model::{join_widths as join, InitScheme, MlpSpec};
 use initlab::plot::{self, RunCurves};
 use initlab::{compare, data, inspect, lab, pretrain, runs, study};
 
@@ -182,16 +182,8 @@ fn report_interrupted(dir: &Path, again: &str) -> Done {
 
 /// The command line that ran this process, for "run it again to resume".
 fn this_command() -> String {
-    std::env::args()
-        .map(|a| {
-            if a.is_empty()
-                || a.contains(|c: char| c.is_whitespace() || "'\"$\\;&|<>()*?".contains(c))
-            {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            } else {
-                a
-            }
-        })
+    std::env::args_os()
+        .map(|a| shell_word(Path::new(&a)))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -518,19 +510,10 @@ fn default_run_name(model: &MlpSpec, hash: &str) -> String {
     )
 }
 
-/// Widths as `784,256,10`.
-fn join(widths: &[i64]) -> String {
-    widths
-        .iter()
-        .map(|w| w.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// A path as one shell word.
 fn shell_word(p: &Path) -> String {
     let s = p.display().to_string();
-    if s.contains(|c: char| c.is_whitespace() || "'\"$\\;&|<>()*?".contains(c)) {
+    if s.is_empty() || s.contains(|c: char| c.is_whitespace() || "'\"$\\;&|<>()*?".contains(c)) {
         format!("'{}'", s.replace('\'', "'\\''"))
     } else {
         s

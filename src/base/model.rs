@@ -288,6 +288,15 @@ impl FromStr for InitScheme {
     }
 }
 
+/// Widths written as a list, `784,256,10` (the form `--model` and `--widths` take).
+pub fn join_widths(widths: &[i64]) -> String {
+    widths
+        .iter()
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Layer widths: input, hidden…, output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Widths(pub Vec<i64>);

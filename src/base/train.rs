@@ -328,6 +328,17 @@ pub fn train_split(data: &Mnist, config: &TrainConfig) -> Split {
     }
 }
 
+/// The optimizer `config` names, over `model`'s parameters.
+fn new_optimizer(config: &TrainConfig, model: &Mlp) -> Result<Optimizer> {
+    Optimizer::new(
+        config.optimizer,
+        config.learning_rate,
+        config.momentum,
+        &model.vs,
+        model.parameters(),
+    )
+}
+
 /// The training loop, from scratch or from a checkpoint, with checkpoints and a stop flag.
 ///
 /// A run resumed from a checkpoint computes exactly what the uninterrupted run computes: the
@@ -383,13 +394,7 @@ pub fn train_run(
                 hook.initialize(&mut model, &train_x)
                     .with_context(|| format!("{} initialization", hook.name()))?;
             }
-            let optimizer = Optimizer::new(
-                config.optimizer,
-                config.learning_rate,
-                config.momentum,
-                &model.vs,
-                model.parameters(),
-            )?;
+            let optimizer = new_optimizer(config, &model)?;
             let seeds = TorchLoader::draw_epoch_seeds(config.epochs);
             (
                 model,
@@ -420,13 +425,7 @@ pub fn train_run(
             );
             let mut model = Mlp::new(spec)?;
             model.set_weights(&ck.weights)?;
-            let mut optimizer = Optimizer::new(
-                config.optimizer,
-                config.learning_rate,
-                config.momentum,
-                &model.vs,
-                model.parameters(),
-            )?;
+            let mut optimizer = new_optimizer(config, &model)?;
             optimizer.set_state(ck.optimizer)?;
             let at = (ck.epochs_done, ck.batches_done);
             (

@@ -435,13 +435,7 @@ pub fn init_mlp_from_dbn(dbn: &Dbn, mlp: &mut Mlp) -> Result<()> {
     Ok(())
 }
 
-fn join(widths: &[i64]) -> String {
-    widths
-        .iter()
-        .map(|w| w.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
+use crate::model::join_widths as join;
 
 /// `dir/dbn.safetensors` and `dir/dbn.json`, for messages and listings.
 pub fn files(dir: &Path) -> [PathBuf; 2] {
