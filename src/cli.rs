@@ -482,7 +482,7 @@ impl PretrainArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Run directory written by `initlab train` (config.json, model.safetensors).
+    /// Run directory written by `initlab train`, `lab`, `compare` or `study` (run.json, model.safetensors).
     #[arg(value_name = "RUN_DIR", value_parser = existing_dir)]
     pub run: PathBuf,
 
