@@ -72,6 +72,62 @@ impl DataArgs {
     }
 }
 
+/// Several seeds per configuration (`compare`, `study`).
+#[derive(Debug, Args)]
+pub struct SeedsArgs {
+    /// Seeds per configuration: N (N consecutive seeds from --seed) or a list like 1,2,3. Every
+    /// (configuration, seed) is one run; the summary gives mean ± sd, the 95 % interval and
+    /// Welch's p-value against the baseline.
+    #[arg(long, value_name = "N|LIST", value_parser = parse_seeds)]
+    pub seeds: Option<SeedList>,
+}
+
+/// `--seeds`: a count or an explicit list.
+#[derive(Debug, Clone)]
+pub enum SeedList {
+    /// N consecutive seeds from `--seed`.
+    Count(u32),
+    /// These seeds.
+    List(Vec<i64>),
+}
+
+impl SeedsArgs {
+    /// The seeds, starting from `first` for a count.
+    pub fn resolve(&self, first: i64) -> Vec<i64> {
+        match &self.seeds {
+            None => vec![first],
+            Some(SeedList::Count(n)) => (0..*n as i64).map(|k| first + k).collect(),
+            Some(SeedList::List(v)) => v.clone(),
+        }
+    }
+}
+
+fn parse_seeds(s: &str) -> Result<SeedList, String> {
+    if s.contains(',') {
+        let v = s
+            .split(',')
+            .map(|x| {
+                x.trim()
+                    .parse::<i64>()
+                    .map_err(|_| format!("{x:?} is not a seed (an integer)"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, a) in v.iter().enumerate() {
+            if v[..i].contains(a) {
+                return Err(format!("the seed {a} is listed twice"));
+            }
+        }
+        Ok(SeedList::List(v))
+    } else {
+        match s.trim().parse::<u32>() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(SeedList::Count(n)),
+            _ => Err(format!(
+                "{s:?} is neither a count from 1 to 1000 nor a comma-separated list of seeds"
+            )),
+        }
+    }
+}
+
 /// How runs treat their directories (every command that trains).
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -82,6 +138,12 @@ pub struct RunArgs {
     /// Replace a run directory that holds a run of another configuration.
     #[arg(long)]
     pub force: bool,
+
+    /// Print one self-contained `initlab train` command per run that is not complete yet, and
+    /// train nothing (spread them with `xargs -P`, GNU parallel or a job array; run this command
+    /// again without --emit-plan to draw the summary).
+    #[arg(long)]
+    pub emit_plan: bool,
 
     /// Save a checkpoint every N epochs (0: only when interrupted).
     #[arg(long, value_name = "N", default_value_t = ExecOptions::default().checkpoint_every)]
@@ -294,6 +356,13 @@ pub struct CompareArgs {
     /// Directory of a DBN saved by `initlab pretrain` (needed when the inits include dbn).
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
     pub pretrained: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub seeds: SeedsArgs,
+
+    /// The init the others are tested against (default: the first of --inits).
+    #[arg(long, value_name = "INIT", value_parser = parse_init)]
+    pub baseline: Option<InitScheme>,
 }
 
 impl CompareArgs {
@@ -307,6 +376,8 @@ impl CompareArgs {
             source: Default::default(),
             out_dir: self.out.clone(),
             title: self.title.clone(),
+            seeds: self.seeds.resolve(self.training.seed),
+            baseline: self.baseline,
         }
     }
 }
@@ -392,6 +463,9 @@ pub struct StudyArgs {
     #[command(flatten)]
     pub run: RunArgs,
 
+    #[command(flatten)]
+    pub seeds: SeedsArgs,
+
     /// Output directory (default: runs/study/<study>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -406,7 +480,7 @@ impl StudyArgs {
             epochs: self.epochs.map(|e| e as usize),
             train_limit: self.train_limit,
             width: self.width,
-            seed: self.seed,
+            seeds: self.seeds.resolve(self.seed),
             out_dir: self.out.clone().unwrap_or(default.out_dir.clone()),
             ..default
         }

@@ -308,6 +308,10 @@ fn run(cli: Cli) -> Result<Done> {
                 warn(&p.spec);
             }
             let executor = executor(&data, &args.run);
+            if args.run.emit_plan {
+                let plan = compare::plan(&config, &data)?;
+                return emit_plan(&executor, &plan, args.run.checkpoint_every);
+            }
             let mut console = Console::new(cli.quiet);
             let result = compare::run_compare(&config, &executor, &mut |e| console.run_event(e));
             console.finish();
@@ -316,11 +320,11 @@ fn run(cli: Cli) -> Result<Done> {
                 return Ok(report_interrupted(&config.out_dir, &this_command()));
             }
             console::emit!("\n{}", results_table(result.outcome.results.iter()));
-            console::emit!(
-                "Chart: {}\nSummary: {}",
-                result.chart.display(),
-                result.summary.display()
-            );
+            match &result.chart {
+                Some(chart) => console::emit!("Chart: {}", chart.display()),
+                None => console::emit!("No chart: no run finished an epoch."),
+            }
+            console::emit!("Summary: {}", result.summary.display());
             Ok(Done::Ok)
         }
         Command::Inspect(args) => {
@@ -343,6 +347,13 @@ fn run(cli: Cli) -> Result<Done> {
             let config = args.config();
             let data = load_mnist(&args.data.dir())?;
             let executor = executor(&data, &args.run);
+            if args.run.emit_plan {
+                return emit_plan(
+                    &executor,
+                    &study::plan_runs(&config, &data)?,
+                    args.run.checkpoint_every,
+                );
+            }
             let mut console = Console::new(cli.quiet);
             let result = study::run_study(&config, &executor, &mut |e| console.run_event(e));
             console.finish();
@@ -497,6 +508,66 @@ fn run(cli: Cli) -> Result<Done> {
             Ok(Done::Ok)
         }
     }
+}
+
+/// Prints one self-contained `initlab train` command line per run of `plan` that is not complete
+/// (absolute paths; each writes its own run directory, which the same plan then finds complete).
+fn emit_plan(executor: &Executor, plan: &[PlannedRun], checkpoint_every: usize) -> Result<Done> {
+    let exe = std::env::current_exe().context("finding initlab's own path")?;
+    let abs = |p: &Path| -> Result<std::path::PathBuf> {
+        std::path::absolute(p).with_context(|| format!("making {} absolute", p.display()))
+    };
+    for run in plan.iter().filter(|r| !executor.is_final(r)) {
+        let s = &run.spec;
+        let t = &s.train;
+        let mut args: Vec<String> = vec![
+            shell_word(&exe),
+            "train".into(),
+            "--model".into(),
+            join(&s.model.widths.0),
+            "--activation".into(),
+            s.model.activation.to_string(),
+            "--init".into(),
+            s.model.init.to_string(),
+            "--epochs".into(),
+            t.epochs.to_string(),
+            "--batch-size".into(),
+            t.batch_size.to_string(),
+            "--lr".into(),
+            t.learning_rate.to_string(),
+            "--seed".into(),
+            t.seed.to_string(),
+            "--optim".into(),
+            t.optimizer.to_string(),
+        ];
+        if t.momentum != 0.0 {
+            args.extend(["--momentum".into(), t.momentum.to_string()]);
+        }
+        if let Some(n) = t.train_limit {
+            args.extend(["--train-limit".into(), n.to_string()]);
+        }
+        args.extend(["--data-dir".into(), shell_word(&abs(&s.data.dir)?)]);
+        if let InitSource::Pretrained { dir, .. } = &s.source {
+            args.extend(["--pretrained".into(), shell_word(&abs(dir)?)]);
+        }
+        let parent = run.dir.parent().unwrap_or(Path::new("."));
+        let name = run
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        args.extend([
+            "--out".into(),
+            shell_word(&abs(parent)?),
+            "--name".into(),
+            shell_word(Path::new(&name)),
+            "--checkpoint-every".into(),
+            checkpoint_every.to_string(),
+            "--quiet".into(),
+        ]);
+        console::emit!("{}", args.join(" "));
+    }
+    Ok(Done::Ok)
 }
 
 /// `shallow-relu-xavier-uniform-1a2b3c4d5e6f`: the model, activation, init and the spec's hash, so

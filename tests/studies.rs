@@ -132,9 +132,8 @@ fn small_compare(dir: &std::path::Path, lr: f64) -> CompareConfig {
             learning_rate: lr,
             ..TrainConfig::default()
         },
-        source: Default::default(),
         out_dir: dir.to_path_buf(),
-        title: None,
+        ..CompareConfig::default()
     }
 }
 
@@ -169,12 +168,12 @@ fn compare_writes_summary_and_chart_and_uses_its_cache() {
         csv.lines()
             .nth(2)
             .unwrap()
-            .starts_with("xavier-uniform,complete,,"),
+            .starts_with("xavier-uniform,777,complete,,"),
         "{csv}"
     );
     let md = std::fs::read_to_string(&first.summary).unwrap();
     assert!(
-        md.contains("| normal | complete |") && md.contains("784-32-10"),
+        md.contains("| normal | complete | ") && md.contains("784-32-10"),
         "{md}"
     );
 
@@ -209,7 +208,9 @@ fn compare_reports_divergence_instead_of_failing() {
     }
     let md = std::fs::read_to_string(&result.summary).unwrap();
     assert!(md.contains("diverged at epoch 1"), "{md}");
-    assert!(dir.path().join("compare.png").is_file());
+    assert!(md.contains("No chart: every run stopped"), "{md}");
+    assert!(result.chart.is_none());
+    assert!(!dir.path().join("compare.png").exists());
 }
 
 #[test]

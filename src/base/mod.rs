@@ -12,4 +12,5 @@ pub mod optim;
 pub mod plot;
 pub mod pyfmt;
 pub mod pyrandom;
+pub mod stats;
 pub mod train;

@@ -34,6 +34,9 @@ pub struct Series {
     pub label: String,
     /// Points; non-finite or non-positive values are left out on log axes.
     pub points: Vec<(f64, f64)>,
+    /// A shaded band around the line, `(x, low, high)` per point (empty: none); the legend
+    /// label says what it is.
+    pub band: Band,
 }
 
 /// A run as drawn in comparison charts.
@@ -228,6 +231,23 @@ where
         .draw()
         .map_err(err)?;
     for (i, s) in series.iter().enumerate() {
+        let ok = |y: f64| y.is_finite() && y > 0.0;
+        let band: Vec<&(f64, f64, f64)> = s.band.iter().filter(|b| ok(b.1) && ok(b.2)).collect();
+        if band.len() >= 2 {
+            let outline: Vec<(f64, f64)> = band
+                .iter()
+                .map(|b| (b.0, b.1))
+                .chain(band.iter().rev().map(|b| (b.0, b.2)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    colour(i).mix(0.18).filled(),
+                )))
+                .map_err(err)?;
+        }
+    }
+    for (i, s) in series.iter().enumerate() {
         let c = colour(i);
         let pts: Vec<(f64, f64)> = s
             .points
@@ -264,6 +284,7 @@ fn loss_series(history: &History) -> Vec<Series> {
                 .iter()
                 .map(|e| (e.epoch as f64, e.train_cost))
                 .collect(),
+            band: Vec::new(),
         },
         Series {
             label: "test loss".into(),
@@ -272,6 +293,7 @@ fn loss_series(history: &History) -> Vec<Series> {
                 .iter()
                 .map(|e| (e.epoch as f64, e.test_loss))
                 .collect(),
+            band: Vec::new(),
         },
     ]
 }
@@ -302,6 +324,7 @@ pub fn compare_chart(runs: &[RunCurves], title: &str, path: &Path) -> Result<()>
                     .iter()
                     .map(|e| (e.epoch as f64, f(e)))
                     .collect(),
+                band: Vec::new(),
             })
             .collect()
     };
@@ -318,6 +341,95 @@ pub fn compare_chart(runs: &[RunCurves], title: &str, path: &Path) -> Result<()>
             x_desc: "epoch".into(),
             y_desc: "train cost (log scale)".into(),
             series: per_run(|e| e.train_cost),
+            log_y: true,
+        },
+    ];
+    panels_chart(&panels, title, path)
+}
+
+/// Several runs of one configuration (one per seed), drawn as their mean per epoch with the
+/// band from the lowest to the highest run.
+#[derive(Debug, Clone)]
+pub struct SeedCurves {
+    /// Legend text of the configuration.
+    pub label: String,
+    /// One history per seed.
+    pub histories: Vec<History>,
+}
+
+/// `(x, low, high)` per point of a shaded band.
+pub type Band = Vec<(f64, f64, f64)>;
+
+/// Mean, lowest and highest value per epoch over histories (epochs that any run reached).
+fn mean_band(
+    histories: &[History],
+    f: fn(&crate::train::EpochRecord) -> f64,
+) -> (Vec<(f64, f64)>, Band) {
+    let last = histories
+        .iter()
+        .filter_map(|h| h.last().map(|e| e.epoch))
+        .max()
+        .unwrap_or(0);
+    let mut mean = Vec::new();
+    let mut band = Vec::new();
+    for epoch in 1..=last {
+        let values: Vec<f64> = histories
+            .iter()
+            .filter_map(|h| h.epochs.iter().find(|e| e.epoch == epoch).map(f))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let x = epoch as f64;
+        mean.push((x, values.iter().sum::<f64>() / values.len() as f64));
+        let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        band.push((x, lo, hi));
+    }
+    (mean, band)
+}
+
+/// `compare.png` over seeds: test error % and train cost per epoch, one line per configuration
+/// (the mean over its seeds) with a shaded band from its lowest to its highest seed; the legend
+/// says how many seeds and what the band is.
+pub fn seeds_chart(groups: &[SeedCurves], title: &str, path: &Path) -> Result<()> {
+    if groups
+        .iter()
+        .all(|g| g.histories.iter().all(|h| h.epochs.is_empty()))
+    {
+        bail!("no finished epoch to draw: every run stopped before its first epoch ended");
+    }
+    let per_group = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<Series> {
+        groups
+            .iter()
+            .map(|g| {
+                let (points, band) = mean_band(&g.histories, f);
+                let n = g.histories.len();
+                Series {
+                    label: if n > 1 {
+                        format!("{} (mean of {n} seeds; band: min–max)", g.label)
+                    } else {
+                        g.label.clone()
+                    },
+                    points,
+                    band: if n > 1 { band } else { Vec::new() },
+                }
+            })
+            .collect()
+    };
+    let panels = [
+        Panel {
+            title: "test error".into(),
+            x_desc: "epoch".into(),
+            y_desc: "test error % (log scale)".into(),
+            series: per_group(|e| e.test_error_percent()),
+            log_y: true,
+        },
+        Panel {
+            title: "train cost".into(),
+            x_desc: "epoch".into(),
+            y_desc: "train cost (log scale)".into(),
+            series: per_group(|e| e.train_cost),
             log_y: true,
         },
     ];

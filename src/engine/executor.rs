@@ -188,6 +188,13 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// Whether `run`'s directory already holds its final result (read without taking the lock).
+    pub fn is_final(&self, run: &PlannedRun) -> bool {
+        rundir::read_record(&run.dir)
+            .map(|r| r.hash == run.spec.hash() && r.status.is_final())
+            .unwrap_or(false)
+    }
+
     /// Runs the plan in order; stops after a run that was interrupted.
     pub fn run(
         &self,

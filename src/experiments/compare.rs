@@ -14,7 +14,8 @@ use crate::engine::rundir::RunStatus;
 use crate::engine::spec::{InitSource, RunSpec};
 use crate::io;
 use crate::model::{Activation, InitScheme, MlpSpec, Widths};
-use crate::plot::{self, RunCurves};
+use crate::plot;
+use crate::stats;
 use crate::train::TrainConfig;
 
 /// Settings of a comparison. `Default`: the lab's shallow net under N(0,1), torch's default,
@@ -35,6 +36,10 @@ pub struct CompareConfig {
     pub out_dir: PathBuf,
     /// Chart title (default: the architecture and optimizer).
     pub title: Option<String>,
+    /// The seeds: every (init, seed) is one run (default: the training settings' seed alone).
+    pub seeds: Vec<i64>,
+    /// The init the others are tested against (default: the first).
+    pub baseline: Option<InitScheme>,
 }
 
 impl Default for CompareConfig {
@@ -52,6 +57,8 @@ impl Default for CompareConfig {
             source: InitSource::None,
             out_dir: PathBuf::from("runs").join("compare"),
             title: None,
+            seeds: vec![TrainConfig::default().seed],
+            baseline: None,
         }
     }
 }
@@ -61,25 +68,40 @@ impl Default for CompareConfig {
 pub struct CompareResult {
     /// The runs, in the order of the inits (up to an interrupted one).
     pub outcome: PlanOutcome,
-    /// `compare.png` (not drawn when a run was interrupted).
-    pub chart: PathBuf,
+    /// `compare.png`; `None` when a run was interrupted or no run finished an epoch (the summary
+    /// says so instead of drawing empty axes).
+    pub chart: Option<PathBuf>,
     /// `summary.md`.
     pub summary: PathBuf,
 }
 
-/// The comparison's runs: one spec per init, each in `<out>/runs/<init>-<hash>`.
+/// The comparison's runs: one spec per (init, seed), init by init, each in
+/// `<out>/runs/<init>-seed<seed>-<hash>`.
 pub fn plan(config: &CompareConfig, data: &Mnist) -> Result<Vec<PlannedRun>> {
     ensure!(!config.inits.is_empty(), "no init schemes to compare");
+    ensure!(!config.seeds.is_empty(), "no seeds to run");
     for (i, a) in config.inits.iter().enumerate() {
         ensure!(
             !config.inits[..i].contains(a),
             "the init {a} is listed twice (aliases included): the two runs would be identical"
         );
     }
-    Ok(config
-        .inits
-        .iter()
-        .map(|&init| {
+    for (i, a) in config.seeds.iter().enumerate() {
+        ensure!(
+            !config.seeds[..i].contains(a),
+            "the seed {a} is listed twice"
+        );
+    }
+    if let Some(b) = config.baseline {
+        ensure!(
+            config.inits.contains(&b),
+            "the baseline {b} is not one of the compared inits"
+        );
+    }
+    let several = config.seeds.len() > 1;
+    let mut plan = Vec::new();
+    for &init in &config.inits {
+        for &seed in &config.seeds {
             let spec = RunSpec {
                 model: MlpSpec {
                     widths: config.widths.clone(),
@@ -91,19 +113,27 @@ pub fn plan(config: &CompareConfig, data: &Mnist) -> Result<Vec<PlannedRun>> {
                 } else {
                     InitSource::None
                 },
-                train: config.train.clone(),
+                train: TrainConfig {
+                    seed,
+                    ..config.train.clone()
+                },
                 data: data.identity.clone(),
             };
-            PlannedRun {
-                name: init.to_string(),
+            plan.push(PlannedRun {
+                name: if several {
+                    format!("{init} seed {seed}")
+                } else {
+                    init.to_string()
+                },
                 dir: config
                     .out_dir
                     .join("runs")
-                    .join(format!("{init}-{}", spec.hash())),
+                    .join(format!("{init}-seed{seed}-{}", spec.hash())),
                 spec,
-            }
-        })
-        .collect())
+            });
+        }
+    }
+    Ok(plan)
 }
 
 /// Plans, runs (through `executor`) and summarises the comparison.
@@ -121,16 +151,25 @@ pub fn run_compare(
         )
     })?;
     let outcome = executor.run(&plan, observer)?;
-    let chart = config.out_dir.join("compare.png");
+    let mut chart = None;
     let summary = config.out_dir.join("summary.md");
     if !outcome.interrupted {
         let title = config
             .title
             .clone()
             .unwrap_or_else(|| default_title(config));
-        let curves = curves(&outcome.results, |r| r.run.name.clone());
-        plot::compare_chart(&curves, &title, &chart)?;
-        plot::compare_chart(&curves, &title, &config.out_dir.join("compare.svg"))?;
+        let groups = seed_groups(&outcome.results, |r| r.run.spec.model.init.to_string());
+        if outcome.results.iter().any(|r| !r.history.epochs.is_empty()) {
+            let png = config.out_dir.join("compare.png");
+            plot::seeds_chart(&groups, &title, &png)?;
+            plot::seeds_chart(&groups, &title, &config.out_dir.join("compare.svg"))?;
+            chart = Some(png);
+        } else {
+            // An old chart would belong to other runs.
+            for old in ["compare.png", "compare.svg"] {
+                let _ = std::fs::remove_file(config.out_dir.join(old));
+            }
+        }
         io::write_atomic(
             &summary,
             summary_markdown(config, &outcome.results).as_bytes(),
@@ -147,23 +186,47 @@ pub fn run_compare(
     })
 }
 
-/// One curve per run, labelled by `label`, with "(diverged, epoch k)" added where it diverged.
-pub fn curves(results: &[RunResult], label: impl Fn(&RunResult) -> String) -> Vec<RunCurves> {
-    results
-        .iter()
-        .map(|r| {
-            let base = label(r);
-            let label = match (r.status, &r.detail) {
-                (
-                    RunStatus::Diverged,
-                    Some(crate::engine::rundir::EndDetail::Diverged { epoch, .. }),
-                ) => format!("{base} (diverged, epoch {epoch})"),
-                (RunStatus::Unstable, _) => format!("{base} (unstable)"),
-                _ => base,
-            };
-            RunCurves {
+/// The runs grouped by configuration (consecutive runs with the same `label`, as planned), one
+/// group per configuration with its seeds' histories; labels of groups with a diverged or
+/// unstable run say how many.
+pub fn seed_groups(
+    results: &[RunResult],
+    label: impl Fn(&RunResult) -> String,
+) -> Vec<plot::SeedCurves> {
+    let mut groups: Vec<(String, Vec<&RunResult>)> = Vec::new();
+    for r in results {
+        let l = label(r);
+        match groups.last_mut() {
+            Some((last, rs)) if *last == l => rs.push(r),
+            _ => groups.push((l, vec![r])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(l, rs)| {
+            let diverged: Vec<usize> = rs
+                .iter()
+                .filter_map(|r| match &r.detail {
+                    Some(crate::engine::rundir::EndDetail::Diverged { epoch, .. }) => Some(*epoch),
+                    _ => None,
+                })
+                .collect();
+            let unstable = rs
+                .iter()
+                .filter(|r| r.status == RunStatus::Unstable)
+                .count();
+            let mut label = l;
+            match (diverged.as_slice(), rs.len()) {
+                ([], _) => {}
+                ([epoch], 1) => label.push_str(&format!(" (diverged, epoch {epoch})")),
+                (d, n) => label.push_str(&format!(" ({} of {n} diverged)", d.len())),
+            }
+            if unstable > 0 {
+                label.push_str(&format!(" ({unstable} unstable)"));
+            }
+            plot::SeedCurves {
                 label,
-                history: r.history.clone(),
+                histories: rs.iter().map(|r| r.history.clone()).collect(),
             }
         })
         .collect()
@@ -179,7 +242,152 @@ fn default_title(config: &CompareConfig) -> String {
     )
 }
 
-/// The summary table as markdown.
+/// Per-init statistics over seeds: final and best test error of the runs that finished.
+#[derive(Debug, Clone)]
+pub struct InitStats {
+    /// The init.
+    pub init: InitScheme,
+    /// Runs planned (one per seed).
+    pub runs: usize,
+    /// Runs that diverged.
+    pub diverged: usize,
+    /// Final test error % over the runs with a last epoch.
+    pub final_error: stats::Summary,
+    /// Best test error % over the same runs (chosen on the test set: optimistic).
+    pub best_error: stats::Summary,
+    /// Mean final train cost.
+    pub final_cost: f64,
+    /// Welch's test of the final test error against the baseline (`None` for the baseline itself
+    /// or with fewer than two finished seeds on either side).
+    pub vs_baseline: Option<stats::Welch>,
+    /// Wall-clock seconds of all its runs.
+    pub seconds: f64,
+}
+
+/// The significance level marked in the tables (Glorot & Bengio mark their Table 1 the same way).
+pub const MARK_P: f64 = 0.005;
+
+/// Statistics per init, in the order of `inits`, tested against `baseline` (default: the first).
+pub fn init_stats(
+    inits: &[InitScheme],
+    baseline: Option<InitScheme>,
+    runs: &[RunResult],
+) -> Vec<InitStats> {
+    let finals = |init: InitScheme| -> Vec<f64> {
+        runs.iter()
+            .filter(|r| r.run.spec.model.init == init && r.status != RunStatus::Diverged)
+            .filter_map(|r| r.history.last().map(|e| e.test_error_percent()))
+            .collect()
+    };
+    let base = baseline.or(inits.first().copied());
+    let base_finals = base.map(finals).unwrap_or_default();
+    inits
+        .iter()
+        .map(|&init| {
+            let mine: Vec<&RunResult> = runs
+                .iter()
+                .filter(|r| r.run.spec.model.init == init)
+                .collect();
+            let finished: Vec<&&RunResult> = mine
+                .iter()
+                .filter(|r| r.status != RunStatus::Diverged && r.history.last().is_some())
+                .collect();
+            let f = finals(init);
+            let bests: Vec<f64> = finished
+                .iter()
+                .filter_map(|r| r.best().map(|b| b.1))
+                .collect();
+            let costs: Vec<f64> = finished
+                .iter()
+                .filter_map(|r| r.history.last().map(|e| e.train_cost))
+                .collect();
+            InitStats {
+                init,
+                runs: mine.len(),
+                diverged: mine
+                    .iter()
+                    .filter(|r| r.status == RunStatus::Diverged)
+                    .count(),
+                final_error: stats::summarize(&f),
+                best_error: stats::summarize(&bests),
+                final_cost: stats::summarize(&costs).mean,
+                vs_baseline: if Some(init) == base {
+                    None
+                } else {
+                    stats::welch(&f, &base_finals)
+                },
+                seconds: mine.iter().map(|r| r.seconds).sum(),
+            }
+        })
+        .collect()
+}
+
+/// A p-value with two significant digits.
+fn fmt_p(p: f64) -> String {
+    if p < 0.001 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+fn mean_sd(s: &stats::Summary) -> String {
+    match s.n {
+        0 => "—".into(),
+        1 => format!("{:.2}", s.mean),
+        _ => format!("{:.2} ± {:.2}", s.mean, s.sd),
+    }
+}
+
+fn interval(s: &stats::Summary) -> String {
+    if s.ci95.is_finite() {
+        format!("[{:.2}, {:.2}]", s.mean - s.ci95, s.mean + s.ci95)
+    } else {
+        "—".into()
+    }
+}
+
+/// The statistics table as markdown rows (shared with the studies).
+pub fn stats_table(stats: &[InitStats], label: impl Fn(InitScheme) -> String) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "| init | runs | final test error % (mean ± sd) | 95 % interval | best test error % (mean ± sd) | p vs baseline | final train cost | seconds |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for st in stats {
+        let runs = if st.diverged > 0 {
+            format!("{} ({} diverged)", st.runs, st.diverged)
+        } else {
+            st.runs.to_string()
+        };
+        let p = match st.vs_baseline {
+            Some(w) if w.p < MARK_P => format!("**{}**", fmt_p(w.p)),
+            Some(w) => fmt_p(w.p),
+            None => "—".into(),
+        };
+        let cost = if st.final_cost.is_finite() {
+            format!("{:.6}", st.final_cost)
+        } else {
+            "—".into()
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} |",
+            label(st.init),
+            runs,
+            mean_sd(&st.final_error),
+            interval(&st.final_error),
+            mean_sd(&st.best_error),
+            p,
+            cost,
+            st.seconds
+        );
+    }
+    md
+}
+
+/// The summary as markdown: settings, the statistics table over seeds, each run's status.
 pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
     let t = &config.train;
     let mut md = String::new();
@@ -191,55 +399,71 @@ pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
             .clone()
             .unwrap_or_else(|| default_title(config))
     );
+    let seeds = config
+        .seeds
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let _ = writeln!(
         md,
-        "Model {} ({}), {} epochs, batch {}, {} lr {}, seed {}{}.\n",
+        "Model {} ({}), {} epochs, batch {}, {} lr {}, seed{} {}{}.\n",
         config.widths.compact(),
         config.activation,
         t.epochs,
         t.batch_size,
         t.optimizer,
         t.learning_rate,
-        t.seed,
+        if config.seeds.len() > 1 { "s" } else { "" },
+        seeds,
         t.train_limit
             .map(|n| format!(", first {n} training images"))
             .unwrap_or_default()
     );
-    let _ = writeln!(
-        md,
-        "| init | status | final test error % | best test error % (epoch) | final train cost | seconds |"
-    );
+    let st = init_stats(&config.inits, config.baseline, runs);
+    md.push_str(&stats_table(&st, |i| i.to_string()));
+    let base = config.baseline.or(config.inits.first().copied());
+    if let Some(b) = base {
+        let _ = writeln!(
+            md,
+            "\nThe interval is the 95 % Student-t interval of the mean final test error over seeds; p is Welch's \
+             t-test of the final test error against {b} (bold: p < {MARK_P}). \"Best\" is chosen on the test set \
+             itself, an optimistic number. One seed gives no interval and no test."
+        );
+    }
+    let _ = writeln!(md, "\n| run | status | final test error % | best test error % (epoch) | final train cost | seconds |");
     let _ = writeln!(md, "|---|---|---:|---:|---:|---:|");
     for r in runs {
         let last = r.history.last();
-        let final_err = last
-            .map(|e| format!("{:.2}", e.test_error_percent()))
-            .unwrap_or("—".into());
-        let best = r
-            .best()
-            .map(|(ep, err)| format!("{err:.2} ({ep})"))
-            .unwrap_or("—".into());
-        let cost = last
-            .map(|e| format!("{:.6}", e.train_cost))
-            .unwrap_or("—".into());
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {:.1} |",
             r.run.name,
             r.status_text(),
-            final_err,
-            best,
-            cost,
+            last.map(|e| format!("{:.2}", e.test_error_percent()))
+                .unwrap_or("—".into()),
+            r.best()
+                .map(|(ep, err)| format!("{err:.2} ({ep})"))
+                .unwrap_or("—".into()),
+            last.map(|e| format!("{:.6}", e.train_cost))
+                .unwrap_or("—".into()),
             r.seconds
         );
     }
-    let _ = writeln!(md, "\n![test error and train cost per epoch](compare.png)");
+    if runs.iter().any(|r| !r.history.epochs.is_empty()) {
+        let _ = writeln!(md, "\n![test error and train cost per epoch](compare.png)");
+    } else {
+        let _ = writeln!(
+            md,
+            "\nNo chart: every run stopped before its first epoch ended, so there is no epoch to draw."
+        );
+    }
     md
 }
 
 /// The summary table as CSV.
 pub fn summary_csv(runs: &[RunResult]) -> String {
-    let mut out = String::from("init,status,diverged_epoch,final_test_error_percent,best_test_error_percent,best_epoch,final_train_cost,seconds,run_dir\n");
+    let mut out = String::from("init,seed,status,diverged_epoch,final_test_error_percent,best_test_error_percent,best_epoch,final_train_cost,seconds,run_dir\n");
     for r in runs {
         let last = r.history.last();
         let diverged = match &r.detail {
@@ -252,8 +476,9 @@ pub fn summary_csv(runs: &[RunResult]) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{:.3},{}",
-            r.run.name,
+            "{},{},{},{},{},{},{},{},{:.3},{}",
+            r.run.spec.model.init,
+            r.run.spec.train.seed,
             r.status.name(),
             diverged,
             last.map(|e| format!("{:.4}", e.test_error_percent()))

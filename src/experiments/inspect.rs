@@ -276,6 +276,7 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
             .map(|(k, h)| Series {
                 label: format!("layer {}", k + 1),
                 points: h.clone(),
+                band: Vec::new(),
             })
             .collect()
     };
@@ -312,6 +313,7 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
             .map(|ins| Series {
                 label: ins.init.to_string(),
                 points: ins.layers.iter().map(|l| (l.layer as f64, f(l))).collect(),
+                band: Vec::new(),
             })
             .collect()
     };

@@ -119,6 +119,7 @@ pub fn pretrain_chart(dbn: &Dbn, path: &Path) -> Result<()> {
                     .chain(h.epochs.iter())
                     .map(|r| (r.epoch as f64, f(r)))
                     .collect(),
+                band: Vec::new(),
             })
             .collect()
     };

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::compare::{self, CompareConfig};
+use crate::data::Mnist;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
 use crate::engine::spec::InitSource;
 use crate::io;
@@ -71,8 +72,8 @@ pub struct StudyConfig {
     pub train_limit: Option<i64>,
     /// Override the hidden-layer width (tests use small nets).
     pub width: Option<i64>,
-    /// `torch.manual_seed` of every run.
-    pub seed: i64,
+    /// The seeds: every (configuration, seed) is one run.
+    pub seeds: Vec<i64>,
     /// Output directory (`runs/study/<name>`).
     pub out_dir: PathBuf,
 }
@@ -86,7 +87,7 @@ impl StudyConfig {
             epochs: None,
             train_limit: None,
             width: None,
-            seed: TrainConfig::default().seed,
+            seeds: vec![TrainConfig::default().seed],
             out_dir: PathBuf::from("runs").join("study").join(study.name()),
         }
     }
@@ -116,7 +117,6 @@ pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
     let train = |optimizer, learning_rate, epochs: usize, limit: Option<i64>| TrainConfig {
         epochs: config.epochs.unwrap_or(epochs),
         learning_rate,
-        seed: config.seed,
         optimizer,
         train_limit: config.train_limit.or(limit),
         ..TrainConfig::default()
@@ -135,6 +135,8 @@ pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
                 source: InitSource::None,
                 out_dir: config.out_dir.join(&name),
                 title: None,
+                seeds: config.seeds.clone(),
+                baseline: None,
             },
             name,
             labels,
@@ -237,8 +239,7 @@ pub fn run_study(
     let mut runs: Vec<PlannedRun> = Vec::new();
     let mut sizes = Vec::new();
     for p in &parts {
-        let planned = compare::plan(&p.compare, executor.data)
-            .with_context(|| format!("study {} part {}", config.study.name(), p.name))?;
+        let planned = part_runs(config, p, executor.data)?;
         sizes.push(planned.len());
         runs.extend(planned);
     }
@@ -260,11 +261,11 @@ pub fn run_study(
     if !outcome.interrupted {
         let curves: Vec<_> = parts
             .iter()
-            .flat_map(|(p, rs)| compare::curves(rs, |r| label_of(p, r.run.spec.model.init)))
+            .flat_map(|(p, rs)| compare::seed_groups(rs, |r| label_of(p, r.run.spec.model.init)))
             .collect();
         let title = study_title(config);
-        plot::compare_chart(&curves, &title, &chart)?;
-        plot::compare_chart(
+        plot::seeds_chart(&curves, &title, &chart)?;
+        plot::seeds_chart(
             &curves,
             &title,
             &config.out_dir.join(format!("{}.svg", config.study.name())),
@@ -277,6 +278,20 @@ pub fn run_study(
         chart,
         summary,
     })
+}
+
+fn part_runs(config: &StudyConfig, part: &StudyPart, data: &Mnist) -> Result<Vec<PlannedRun>> {
+    compare::plan(&part.compare, data)
+        .with_context(|| format!("study {} part {}", config.study.name(), part.name))
+}
+
+/// Every run of the study, part by part, as the executor gets them.
+pub fn plan_runs(config: &StudyConfig, data: &Mnist) -> Result<Vec<PlannedRun>> {
+    let mut runs = Vec::new();
+    for p in plan(config) {
+        runs.extend(part_runs(config, &p, data)?);
+    }
+    Ok(runs)
 }
 
 /// The part's legend label of `init`.
@@ -361,5 +376,20 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
         "\nTotal training time: {:.0} s (runs read from the cache count their original time).",
         total
     );
+    if config.seeds.len() > 1 {
+        let _ = writeln!(
+            md,
+            "\n## Over {} seeds\n\nMean ± sd of the final test error, its 95 % Student-t interval, and Welch's \
+             t-test against the part's first init (bold: p < {}).\n",
+            config.seeds.len(),
+            compare::MARK_P
+        );
+        for (p, runs) in parts {
+            let _ = writeln!(md, "### {}\n", p.name);
+            let st = compare::init_stats(&p.compare.inits, None, runs);
+            md.push_str(&compare::stats_table(&st, |i| label_of(p, i)));
+            md.push('\n');
+        }
+    }
     md
 }
