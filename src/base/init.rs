@@ -32,7 +32,9 @@ pub enum Nonlinearity {
         /// The slope for negative inputs; PyTorch's default is 0.01.
         negative_slope: f64,
     },
-    /// SELU (gain 3/4, as PyTorch chose for self-normalising networks).
+    /// SELU: gain 3/4. PyTorch's docstring says this default gives up self-normalisation for more
+    /// stable gradients in rectangular layers; self-normalising networks should use `Linear`
+    /// (gain 1, weight variance 1/N) instead.
     Selu,
 }
 
@@ -196,6 +198,10 @@ pub fn kaiming_uniform_(
     mode: FanMode,
     nonlinearity: Nonlinearity,
 ) -> Result<()> {
+    // PyTorch returns zero-element tensors untouched (with a warning: "a no-op").
+    if tensor.numel() == 0 {
+        return Ok(());
+    }
     let fan = correct_fan(&tensor.size(), mode)?;
     ensure!(
         fan > 0,
@@ -214,6 +220,10 @@ pub fn kaiming_normal_(
     mode: FanMode,
     nonlinearity: Nonlinearity,
 ) -> Result<()> {
+    // PyTorch returns zero-element tensors untouched (with a warning: "a no-op").
+    if tensor.numel() == 0 {
+        return Ok(());
+    }
     let fan = correct_fan(&tensor.size(), mode)?;
     ensure!(
         fan > 0,
@@ -277,8 +287,12 @@ pub fn trunc_normal_(tensor: &mut Tensor, mean: f64, std: f64, a: f64, b: f64) -
     let p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std);
     tch::no_grad(|| -> Result<()> {
         if p > 0.3 {
-            // The bounds as the tensor's dtype represents them.
-            let (lo, hi) = (f64::from(a as f32), f64::from(b as f32));
+            // The bounds as the tensor's dtype represents them (f32 rounds them; f64 keeps them).
+            let (lo, hi) = if tensor.kind() == tch::Kind::Double {
+                (a, b)
+            } else {
+                (f64::from(a as f32), f64::from(b as f32))
+            };
             let _ = tensor.f_normal_(mean, std)?;
             let mut result = tensor.shallow_clone();
             loop {
@@ -433,5 +447,18 @@ mod tests {
         assert_eq!(torch_linear_weight_bound(784), 0.03571428571428571);
         assert_eq!(kaiming_std(512, std::f64::consts::SQRT_2), 0.0625);
         assert_eq!(xavier_std(1, 1, 2.0), 2.0);
+    }
+
+    #[test]
+    fn zero_element_tensors_are_a_no_op_and_f64_bounds_stay_f64() {
+        let mut empty = Tensor::zeros([0, 5], (tch::Kind::Float, tch::Device::Cpu));
+        assert!(kaiming_uniform_(&mut empty, FanMode::FanIn, Nonlinearity::Relu).is_ok());
+        assert!(kaiming_normal_(&mut empty, FanMode::FanOut, Nonlinearity::Relu).is_ok());
+        // 0.1 is not an f32: an f64 tensor must stay within the f64 bounds themselves.
+        let mut t = Tensor::zeros([1_000_000], (tch::Kind::Double, tch::Device::Cpu));
+        tch::manual_seed(3);
+        trunc_normal_(&mut t, 0.0, 0.1, -0.1, 0.1).unwrap();
+        let v: Vec<f64> = Vec::try_from(&t).unwrap();
+        assert!(v.iter().all(|&x| (-0.1..=0.1).contains(&x)));
     }
 }

@@ -10,7 +10,9 @@ use crate::model::Mlp;
 /// weights (done by [`crate::model::InitScheme::Lsuv`]), then, layer by layer from the input,
 /// forward a batch and divide the layer's weights by √Var(output) until the variance of the
 /// layer's output (before its nonlinearity) is within `tolerance` of 1 or `max_iterations` is
-/// reached. Biases are left as they are. No random draws: the batch is given.
+/// reached. Biases are set to zero first, as the authors' reference implementation does in its
+/// orthonormal pre-initialization (not PyTorch's default biases). No random draws: the batch is
+/// given.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Lsuv {
     /// |Var − 1| accepted (paper: 0.1).
@@ -52,6 +54,13 @@ impl DataDependentInit for Lsuv {
             inputs.size()[0] >= 2,
             "LSUV needs a batch of at least 2 examples"
         );
+        tch::no_grad(|| {
+            for layer in mlp.layers.iter_mut() {
+                if let Some(b) = layer.bs.as_mut() {
+                    let _ = b.zero_();
+                }
+            }
+        });
         let batch = inputs
             .narrow(0, 0, self.batch_size.min(inputs.size()[0]))
             .to_kind(Kind::Float); // [b, features]
