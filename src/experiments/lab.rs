@@ -267,9 +267,10 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
     let _ = writeln!(md, "# initlab lab report\n");
     let _ = writeln!(
         md,
-        "MNIST, {} epochs, batch {}, {} lr {}, seed {}{}. Test accuracy on the 10,000 test images scaled to [0, 1] \
+        "MNIST, {} epoch{}, batch {}, {} lr {}, seed {}{}. Test accuracy on the 10,000 test images scaled to [0, 1] \
          like the training images.\n",
         t.epochs,
+        if t.epochs == 1 { "" } else { "s" },
         t.batch_size,
         t.optimizer,
         t.learning_rate,
@@ -281,10 +282,19 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
         "| run | model | init | final train cost | test accuracy | s/epoch | notebook | notebook's final cost | notebook's accuracy |"
     );
     let _ = writeln!(md, "|---|---|---|---:|---:|---:|---|---:|---:|");
+    // The notebooks' numbers sit beside runs of the notebooks' own settings only.
+    let like_notebooks = *t == TrainConfig::default();
+    if !like_notebooks {
+        let _ = writeln!(
+            md,
+            "These runs use other settings than the notebooks (15 epochs on all 60,000 images, Adam lr 0.001, \
+             batch 100, seed 777), so the notebooks' numbers are not shown beside them.\n"
+        );
+    }
     for (run, result) in results {
         let h = &result.history;
         let Some(last) = h.last() else { continue };
-        let (nb, nb_cost, nb_acc) = match run.notebook {
+        let (nb, nb_cost, nb_acc) = match run.notebook.filter(|_| like_notebooks) {
             Some(n) => (
                 n.notebook.to_string(),
                 format!("{:.9}", n.final_cost),
