@@ -277,11 +277,6 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
         t.seed,
         t.train_limit.map(|n| format!(", first {n} training images")).unwrap_or_default()
     );
-    let _ = writeln!(
-        md,
-        "| run | model | init | final train cost | test accuracy | s/epoch | notebook | notebook's final cost | notebook's accuracy |"
-    );
-    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---|---:|---:|");
     // The notebooks' numbers sit beside runs of the notebooks' own settings only.
     let like_notebooks = *t == TrainConfig::default();
     if !like_notebooks {
@@ -291,6 +286,11 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
              batch 100, seed 777), so the notebooks' numbers are not shown beside them.\n"
         );
     }
+    let _ = writeln!(
+        md,
+        "| run | model | init | final train cost | test accuracy | s/epoch | notebook | notebook's final cost | notebook's accuracy |"
+    );
+    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---|---:|---:|");
     for (run, result) in results {
         let h = &result.history;
         let Some(last) = h.last() else { continue };
