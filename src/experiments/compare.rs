@@ -426,20 +426,26 @@ pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
     if let Some(b) = base {
         let _ = writeln!(
             md,
-            "\nThe interval is the 95 % Student-t interval of the mean final test error over seeds; p is Welch's \
+            "\nA net that guesses uniformly over the 10 classes starts at a loss of ln 10 ≈ 2.303 (first-batch loss \
+             below); a loss far above it means the init makes confident wrong guesses before any training. \
+             The interval is the 95 % Student-t interval of the mean final test error over seeds; p is Welch's \
              t-test of the final test error against {b} (bold: p < {MARK_P}). \"Best\" is chosen on the test set \
              itself, an optimistic number. One seed gives no interval and no test."
         );
     }
-    let _ = writeln!(md, "\n| run | status | final test error % | best test error % (epoch) | final train cost | seconds |");
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|");
+    let _ = writeln!(md, "\n| run | status | first-batch loss | final test error % | best test error % (epoch) | final train cost | seconds |");
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
     for r in runs {
         let last = r.history.last();
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {:.1} |",
             r.run.name,
             r.status_text(),
+            r.history
+                .first_batch_loss
+                .map(|l| format!("{l:.3}"))
+                .unwrap_or("—".into()),
             last.map(|e| format!("{:.2}", e.test_error_percent()))
                 .unwrap_or("—".into()),
             r.best()
