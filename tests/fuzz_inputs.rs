@@ -28,11 +28,11 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use initlab::engine::checkpoint;
-use initlab::engine::executor::{ExecOptions, Executor, PlannedRun};
+use initlab::engine::executor::{ExecOptions, Executor, PlannedRun, RunEvent};
 use initlab::engine::rundir;
 use initlab::engine::spec::RunSpec;
 use initlab::model::Mlp;
-use initlab::train::{self, History, TrainConfig};
+use initlab::train::{self, History, Progress, TrainConfig};
 use sha2::Digest;
 use tch::{Device, Kind, Tensor};
 
@@ -484,7 +484,8 @@ fn run_json_files() {
             data: data.identity.clone(),
         },
     };
-    let stop = AtomicBool::new(true);
+    // Raised at the first batch: the run stops there with a checkpoint.
+    let stop = AtomicBool::new(false);
     {
         let _g = seed_lock();
         let executor = Executor {
@@ -493,7 +494,11 @@ fn run_json_files() {
             stop: Some(&stop),
         };
         let outcome = executor
-            .run(std::slice::from_ref(&planned), &mut |_| {})
+            .run(std::slice::from_ref(&planned), &mut |e| {
+                if let RunEvent::Train(Progress::Batch { .. }) = e {
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
             .unwrap();
         assert!(outcome.interrupted);
     }

@@ -653,3 +653,32 @@ fn png_size(path: &std::path::Path) -> (u32, u32) {
     );
     (info.width, info.height)
 }
+
+#[test]
+fn a_dbn_covers_the_hidden_layers_only() {
+    let _g = seed_lock();
+    let rbm = |v, h| initlab::rbm::Rbm::new(v, h, 0.01).unwrap();
+    let dbn = initlab::dbn::Dbn {
+        widths: vec![784, 16, 10],
+        rbms: vec![rbm(784, 16), rbm(16, 10)],
+        config: initlab::rbm::RbmConfig::default(),
+        epochs: 1,
+        histories: Vec::new(),
+    };
+    let spec = |w: &str| initlab::model::MlpSpec {
+        widths: w.parse().unwrap(),
+        activation: initlab::model::Activation::Sigmoid,
+        init: initlab::model::InitScheme::XavierUniform,
+    };
+    // The DBN's last RBM cannot be the model's output layer.
+    let mut mlp = initlab::model::Mlp::new(&spec("784,16,10")).unwrap();
+    let err = initlab::dbn::init_mlp_from_dbn(&dbn, &mut mlp).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("hidden layers only") && msg.contains("784,16"),
+        "{msg}"
+    );
+    // With an output layer on top it fits.
+    let mut mlp = initlab::model::Mlp::new(&spec("784,16,10,10")).unwrap();
+    initlab::dbn::init_mlp_from_dbn(&dbn, &mut mlp).unwrap();
+}
