@@ -21,9 +21,7 @@ pub mod engine;
 pub mod experiments;
 pub mod pretraining;
 
-pub use base::{
-    data, init, io, lsuv, meanfield, mkl, model, optim, plot, pyfmt, pyrandom, train,
-};
+pub use base::{data, init, io, lsuv, meanfield, mkl, model, optim, plot, pyfmt, pyrandom, train};
 pub use engine::runs;
 pub use experiments::{compare, eval, inspect, lab, pretrain, study};
 pub use pretraining::{dbn, rbm, rbm_plot};

@@ -271,7 +271,10 @@ fn meanfield_study_runs_small_and_states_the_critical_point() {
     assert!(md.contains("cells with depth ≤ 6 ξ_c"), "{md}");
     // One row of the accuracy table per depth.
     for d in depths {
-        assert!(md.lines().any(|l| l.starts_with(&format!("| {d} |"))), "{md}");
+        assert!(
+            md.lines().any(|l| l.starts_with(&format!("| {d} |"))),
+            "{md}"
+        );
     }
 }
 

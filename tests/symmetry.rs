@@ -27,6 +27,23 @@ fn distinct_hidden_units(model: &Mlp) -> Vec<usize> {
         .collect()
 }
 
+/// Per hidden layer: the largest difference between a unit's `[W | b]` row and the first unit's,
+/// relative to the largest parameter of the layer. 0 when the units are exactly identical.
+fn spread(model: &Mlp) -> Vec<f64> {
+    let hidden = model.layers.len() - 1;
+    model.layers[..hidden]
+        .iter()
+        .map(|l| {
+            let b = l.bs.as_ref().expect("bias").detach().unsqueeze(1);
+            // [fan_out, fan_in + 1]
+            let p = Tensor::cat(&[l.ws.detach(), b], 1).to_kind(tch::Kind::Double);
+            let first = p.narrow(0, 0, 1);
+            let diff = (&p - &first).abs().max().double_value(&[]);
+            diff / p.abs().max().double_value(&[]).max(1e-300)
+        })
+        .collect()
+}
+
 /// Trains `spec` for 5 steps (500 images, batch 100) with `optimizer`, the model built by
 /// `Mlp::new` and then changed by `tweak`.
 fn train_a_little(
@@ -84,19 +101,37 @@ fn identical_units_stay_identical_under_sgd_and_adam() {
     let _g = seed_lock();
     for (optimizer, lr) in [(OptimizerKind::Sgd, 0.01), (OptimizerKind::Adam, 0.01)] {
         for activation in [Activation::Tanh, Activation::Relu] {
-            let model = train_a_little(&spec(InitScheme::Constant, activation), optimizer, lr, |_| {});
-            assert_eq!(
-                distinct_hidden_units(&model),
-                vec![1, 1],
-                "constant, {optimizer}, {activation}"
+            let model = train_a_little(
+                &spec(InitScheme::Constant, activation),
+                optimizer,
+                lr,
+                |_| {},
+            );
+            // Identical up to the rounding of the matrix kernels, which may sum a row at the
+            // edge of a SIMD block in another order: a few exact groups at most, differing in
+            // the last bits.
+            let distinct = distinct_hidden_units(&model);
+            let s = spread(&model);
+            assert!(
+                s.iter().all(|&v| v < 1e-5) && distinct.iter().all(|&d| d <= 4),
+                "constant, {optimizer}, {activation}: distinct {distinct:?}, spread {s:?}"
             );
             // The second layer's weights did move (the symmetry is kept, not the values); the
             // first layer's may not, where tanh saturates to exactly 1 in f32.
             let w = model.layers[1].ws.double_value(&[0, 0]);
             assert_ne!(w, InitScheme::CONSTANT_VALUE, "{optimizer} {activation}");
         }
-        let model = train_a_little(&spec(InitScheme::Zeros, Activation::Tanh), optimizer, lr, |_| {});
-        assert_eq!(distinct_hidden_units(&model), vec![1, 1], "zeros, {optimizer}");
+        let model = train_a_little(
+            &spec(InitScheme::Zeros, Activation::Tanh),
+            optimizer,
+            lr,
+            |_| {},
+        );
+        assert_eq!(
+            distinct_hidden_units(&model),
+            vec![1, 1],
+            "zeros, {optimizer}"
+        );
     }
 }
 
@@ -116,6 +151,8 @@ fn default_biases_break_the_symmetry_of_constant_weights() {
         }
     });
     assert_eq!(distinct_hidden_units(&model), vec![32, 32]);
+    let s = spread(&model);
+    assert!(s.iter().all(|&v| v > 1e-3), "spread {s:?}");
     let rows = |k: usize| distinct_rows(&model.layers[k].ws.detach()).unwrap();
     assert!(rows(0) > 1 && rows(1) > 1, "{} {}", rows(0), rows(1));
 }

@@ -299,7 +299,8 @@ pub fn propagation(gh: &GaussHermite, sigma_w2: f64, sigma_b2: f64) -> Result<Pr
                 }
                 let c = 0.5 * (lo + hi);
                 let r = (1.0 - c * c).max(0.0).sqrt();
-                let chi_c = sigma_w2 * gh.expect2(|z1, z2| dtanh(s * z1) * dtanh(s * (c * z1 + r * z2)));
+                let chi_c =
+                    sigma_w2 * gh.expect2(|z1, z2| dtanh(s * z1) * dtanh(s * (c * z1 + r * z2)));
                 (c, chi_c)
             }
         }

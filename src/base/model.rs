@@ -222,6 +222,10 @@ pub enum InitScheme {
     /// different value per unit) make the units differ from the first step on — with constant
     /// weights and default biases the symmetry breaks, weakly (see `tests/symmetry.rs`). Keras,
     /// whose biases start at 0, shows the textbook case with `constant` weights alone.
+    ///
+    /// "Identical" is up to rounding: the matrix kernels may sum the row at the edge of a SIMD
+    /// block in another order, so after a few Adam steps a layer can hold two groups of units
+    /// that differ in the last bits (seen with ReLU), far from a broken symmetry.
     Constant,
     /// Poole et al. (2016), Schoenholz et al. (2017): weights N(0, σ_w²/fan_in), biases
     /// N(0, σ_b²), both through [`init::normal_`] — the nets of the mean-field phase diagram
@@ -834,10 +838,26 @@ mod tests {
     #[test]
     fn distinct_rows_counts_exactly_equal_rows() {
         // [4, 3]: rows 0 and 2 equal, row 3 differs from row 1 in the last bit of one entry.
-        let t = Tensor::from_slice(&[1f32, 2., 3., 0., 0., 0., 1., 2., 3., 0., 0., f32::MIN_POSITIVE])
-            .reshape([4, 3]);
+        let t = Tensor::from_slice(&[
+            1f32,
+            2.,
+            3.,
+            0.,
+            0.,
+            0.,
+            1.,
+            2.,
+            3.,
+            0.,
+            0.,
+            f32::MIN_POSITIVE,
+        ])
+        .reshape([4, 3]);
         assert_eq!(distinct_rows(&t).unwrap(), 3);
-        assert_eq!(distinct_rows(&Tensor::zeros([5, 7], (Kind::Float, Device::Cpu))).unwrap(), 1);
+        assert_eq!(
+            distinct_rows(&Tensor::zeros([5, 7], (Kind::Float, Device::Cpu))).unwrap(),
+            1
+        );
         // −0 and +0 are equal numbers.
         let z = Tensor::from_slice(&[0f32, -0.0]).reshape([2, 1]);
         assert_eq!(distinct_rows(&z).unwrap(), 1);

@@ -587,7 +587,11 @@ pub fn scale_colour(t: f64) -> RGBColor {
         (94.0, 201.0, 98.0),
         (253.0, 231.0, 37.0),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (ANCHORS.len() - 1) as f64;
     let k = (x.floor() as usize).min(ANCHORS.len() - 2);
     let f = x - k as f64;
@@ -606,7 +610,7 @@ pub fn clip_y(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<Vec<(f64, f64)>> {
         }
         let bound = if a.1 > hi || b.1 > hi { hi } else { lo };
         let t = (bound - a.1) / (b.1 - a.1);
-        (t.is_finite() && (0.0..=1.0).contains(&t)).then(|| (a.0 + t * (b.0 - a.0), bound))
+        (t.is_finite() && (0.0..=1.0).contains(&t)).then_some((a.0 + t * (b.0 - a.0), bound))
     };
     let mut parts: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut cur: Vec<(f64, f64)> = Vec::new();
@@ -680,13 +684,12 @@ where
             if let (Some((scale, decimals)), true) = (h.annotate, v.is_finite()) {
                 let t = (v - lo) / span;
                 let ink = if t > 0.6 { BLACK } else { WHITE };
-                let style = ("sans-serif", 13)
-                    .into_font()
-                    .color(&ink)
-                    .pos(plotters::style::text_anchor::Pos::new(
+                let style = ("sans-serif", 13).into_font().color(&ink).pos(
+                    plotters::style::text_anchor::Pos::new(
                         plotters::style::text_anchor::HPos::Center,
                         plotters::style::text_anchor::VPos::Center,
-                    ));
+                    ),
+                );
                 let centre = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
                 chart
                     .draw_series(std::iter::once(Text::new(

@@ -198,7 +198,10 @@ impl Executor<'_> {
         let mut results = Vec::new();
         for (i, run) in plan.iter().enumerate() {
             // Asked to stop between runs (or during a planner's pretraining): start no other.
-            if self.stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst)) {
+            if self
+                .stop
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            {
                 return Ok(PlanOutcome {
                     results,
                     interrupted: true,

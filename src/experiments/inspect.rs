@@ -424,7 +424,11 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
             y_desc: "std (log scale)".into(),
             series: by_layer(|l| l.activation_std),
             log_y: true,
-            dashed: if has_prediction { predicted } else { Vec::new() },
+            dashed: if has_prediction {
+                predicted
+            } else {
+                Vec::new()
+            },
         },
         Panel {
             title: "gradient std ∂loss/∂z".into(),

@@ -251,10 +251,7 @@ pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
                         .iter()
                         .filter_map(|&w| {
                             let p = MeanFieldParams::new(w, MEANFIELD_SIGMA_B2).ok()?;
-                            Some((
-                                InitScheme::MeanField(p),
-                                format!("depth {depth} σ_w² {w}"),
-                            ))
+                            Some((InitScheme::MeanField(p), format!("depth {depth} σ_w² {w}")))
                         })
                         .collect();
                     part(
@@ -429,7 +426,10 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
 
 /// The theory's charts (`phase.png`, `xi.png`), the accuracy heatmap with 6 ξ_c
 /// (`meanfield.png`), and the summary's markdown.
-fn meanfield_outputs(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> Result<String> {
+fn meanfield_outputs(
+    config: &StudyConfig,
+    parts: &[(StudyPart, Vec<RunResult>)],
+) -> Result<String> {
     let gh = GaussHermite::default_rule();
     let sb2 = MEANFIELD_SIGMA_B2;
     let critical = meanfield::critical_sigma_w2(&gh, sb2)?;
@@ -437,8 +437,12 @@ fn meanfield_outputs(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]
 
     // Phase diagram: χ₁ over σ_w² ∈ [0.5, 4], σ_b² ∈ [0, 0.3], and the line χ₁ = 1.
     let (nx, ny) = (70, 30);
-    let xs: Vec<f64> = (0..nx).map(|i| 0.5 + 3.5 * (i as f64 + 0.5) / nx as f64).collect();
-    let ys: Vec<f64> = (0..ny).map(|j| 0.3 * (j as f64 + 0.5) / ny as f64).collect();
+    let xs: Vec<f64> = (0..nx)
+        .map(|i| 0.5 + 3.5 * (i as f64 + 0.5) / nx as f64)
+        .collect();
+    let ys: Vec<f64> = (0..ny)
+        .map(|j| 0.3 * (j as f64 + 0.5) / ny as f64)
+        .collect();
     let mut chi = Vec::with_capacity(ny);
     for &b in &ys {
         let row: Vec<f64> = xs
@@ -470,8 +474,8 @@ fn meanfield_outputs(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]
     plot::heatmap_chart(&phase, &out.join("phase.png"))?;
 
     // ξ_c and ξ_q against σ_w² at σ_b² = 0.05.
-    let sweep: Vec<meanfield::Propagation> = (0..=140)
-        .map(|i| meanfield::propagation(&gh, 0.5 + 3.5 * i as f64 / 140.0, sb2))
+    let sweep: Vec<meanfield::Propagation> = (0..=100)
+        .map(|i| meanfield::propagation(&gh, 0.5 + 3.5 * i as f64 / 100.0, sb2))
         .collect::<Result<_>>()?;
     let xi = plot::CurveChart {
         title: format!("Depth scales at σ_b² = {sb2}: ξ_c diverges at the critical σ_w²"),
@@ -499,7 +503,11 @@ fn meanfield_outputs(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]
         .collect();
     let accuracy = |r: &RunResult| match r.status {
         crate::engine::rundir::RunStatus::Diverged => f64::NAN,
-        _ => r.history.last().map(|e| e.test_accuracy).unwrap_or(f64::NAN),
+        _ => r
+            .history
+            .last()
+            .map(|e| e.test_accuracy)
+            .unwrap_or(f64::NAN),
     };
     let mut values = Vec::new();
     for (_, runs) in parts {
@@ -520,9 +528,9 @@ fn meanfield_outputs(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]
     let depth_f: Vec<f64> = depths.iter().map(|&d| d as f64).collect();
     let x_edges = plot::edges_around(&sigmas);
     let y_edges = plot::edges_around(&depth_f);
-    let bound_line: Vec<(f64, f64)> = (0..=200)
+    let bound_line: Vec<(f64, f64)> = (0..=120)
         .map(|i| {
-            let w = x_edges[0] + (x_edges[x_edges.len() - 1] - x_edges[0]) * i as f64 / 200.0;
+            let w = x_edges[0] + (x_edges[x_edges.len() - 1] - x_edges[0]) * i as f64 / 120.0;
             meanfield::propagation(&gh, w, sb2).map(|p| (w, 6.0 * p.xi_c))
         })
         .collect::<Result<_>>()?;
@@ -590,7 +598,10 @@ fn meanfield_outputs(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]
         "**Critical point:** at σ_b² = {sb2}, χ₁ = 1 at **σ_w² = {critical:.4}** (ordered below, \
          chaotic above).\n"
     );
-    let _ = writeln!(md, "![phase diagram](phase.png)\n\n![depth scales](xi.png)\n");
+    let _ = writeln!(
+        md,
+        "![phase diagram](phase.png)\n\n![depth scales](xi.png)\n"
+    );
     let _ = writeln!(md, "| σ_w² | q* | χ₁ | c* | ξ_q | ξ_c | 6 ξ_c |");
     let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|");
     for &w in &sigmas {
@@ -598,7 +609,12 @@ fn meanfield_outputs(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]
         let _ = writeln!(
             md,
             "| {w} | {:.4} | {:.4} | {:.4} | {:.2} | {:.2} | {:.1} |",
-            p.q_star, p.chi1, p.c_star, p.xi_q, p.xi_c, 6.0 * p.xi_c
+            p.q_star,
+            p.chi1,
+            p.c_star,
+            p.xi_q,
+            p.xi_c,
+            6.0 * p.xi_c
         );
     }
     let _ = writeln!(
