@@ -399,9 +399,10 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
     let predicted: Vec<Series> = all
         .iter()
         .map(|ins| Series {
+            // No legend entry where nothing can be drawn on a log axis (zeros: all 0).
             label: match &ins.predicted_activation_std {
-                Some(_) => format!("{} predicted", ins.init),
-                None => String::new(),
+                Some(p) if p.iter().any(|v| *v > 0.0) => format!("{} predicted", ins.init),
+                _ => String::new(),
             },
             points: ins
                 .predicted_activation_std
@@ -483,8 +484,9 @@ pub fn table_markdown(config: &InspectConfig, all: &[Inspection]) -> String {
     let _ = writeln!(
         md,
         "\nDistinct units: rows of the layer's `[weight | bias]` that differ (exact equality); \
-         distinct activations: units whose outputs differ somewhere on the batch. One distinct \
-         unit means the layer acts like a single unit copied (`zeros`, `constant`)."
+         distinct activations: units whose outputs differ somewhere on the batch (ReLU units that \
+         are 0 on the whole batch count as one). One distinct unit means the layer acts like a \
+         single unit copied (`zeros`, `constant`)."
     );
     if all.iter().any(|i| i.predicted_activation_std.is_some()) {
         let _ = writeln!(

@@ -451,9 +451,10 @@ fn meanfield_outputs(
             .collect::<Result<_>>()?;
         chi.push(row);
     }
+    // Denser near σ_b² = 0, where the line is nearly flat: σ_b² = 0.3 (k/40)².
     let mut line = Vec::new();
-    for k in 0..=30 {
-        let b = 0.3 * k as f64 / 30.0;
+    for k in 0..=40 {
+        let b = 0.3 * (k as f64 / 40.0).powi(2);
         line.push((meanfield::critical_sigma_w2(&gh, b)?, b));
     }
     let phase = plot::Heatmap {
