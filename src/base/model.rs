@@ -427,7 +427,9 @@ fn parse_mean_field(rest: &str, whole: &str) -> Result<InitScheme> {
     let (w, b) = parsed.with_context(|| {
         format!("invalid mean-field init {whole:?}: expected mean-field-w<σ_w²>-b<σ_b²>, e.g. mean-field-w1.76-b0.05")
     })?;
-    let p = MeanFieldParams::new(w, b).with_context(|| format!("mean-field init {whole:?}"))?;
+    // One message with the cause: command-line parsers show only the outermost one.
+    let p = MeanFieldParams::new(w, b)
+        .map_err(|e| anyhow::anyhow!("mean-field init {whole:?}: {e}"))?;
     Ok(InitScheme::MeanField(p))
 }
 
