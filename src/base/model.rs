@@ -838,6 +838,45 @@ mod tests {
     }
 
     #[test]
+    fn weight_variances_match_the_formulas_and_the_draws() {
+        let relu = Activation::Relu;
+        let v = |s: InitScheme, fi, fo| s.weight_variance(fi, fo, relu);
+        assert_eq!(v(InitScheme::XavierUniform, 256, 256), Some(1.0 / 256.0));
+        // gain √2 squared is 2 up to one rounding.
+        let he = v(InitScheme::KaimingNormal, 256, 10).unwrap();
+        assert!((he - 2.0 / 256.0).abs() < 1e-17, "{he}");
+        assert_eq!(v(InitScheme::TorchDefault, 256, 10), Some(1.0 / 768.0));
+        assert_eq!(v(InitScheme::Normal, 256, 10), Some(1.0));
+        assert_eq!(v(InitScheme::Lsuv, 256, 10), None);
+        assert_eq!(v(InitScheme::Constant, 256, 10), None);
+        let mf = InitScheme::MeanField(MeanFieldParams::new(2.0, 0.05).unwrap());
+        assert_eq!(v(mf, 400, 10), Some(2.0 / 400.0));
+        assert_eq!(mf.bias_variance(400), 0.05);
+        assert_eq!(InitScheme::Zeros.bias_variance(400), 0.0);
+        // The drawn weights and biases of a 784-400-400-10 net have those variances (±5 %).
+        tch::manual_seed(3);
+        for init in [InitScheme::XavierUniform, InitScheme::Orthogonal, mf] {
+            let net = Mlp::new(&MlpSpec {
+                widths: Widths(vec![784, 400, 400, 10]),
+                activation: relu,
+                init,
+            })
+            .unwrap();
+            let w = &net.layers[1].ws;
+            let want = init.weight_variance(400, 400, relu).unwrap();
+            let got = w.to_kind(Kind::Double).var(true).double_value(&[]);
+            assert!((got / want - 1.0).abs() < 0.05, "{init}: {got} vs {want}");
+            let b = net.layers[1].bs.as_ref().unwrap();
+            let want = init.bias_variance(400);
+            let got = b.to_kind(Kind::Double).var(true).double_value(&[]);
+            assert!(
+                (got / want - 1.0).abs() < 0.25,
+                "{init} bias: {got} vs {want}"
+            );
+        }
+    }
+
+    #[test]
     fn distinct_rows_counts_exactly_equal_rows() {
         // [4, 3]: rows 0 and 2 equal, row 3 differs from row 1 in the last bit of one entry.
         let t = Tensor::from_slice(&[
