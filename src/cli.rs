@@ -42,7 +42,7 @@ pub enum Command {
     /// Forward real MNIST through fresh networks: per-layer activation and gradient histograms,
     /// and their std by depth.
     Inspect(InspectArgs),
-    /// Reproduce a paper's experiment on a 2-core budget: glorot, he or lab.
+    /// Reproduce a paper's experiment on a 2-core budget: glorot, he, lab or meanfield.
     Study(StudyArgs),
     /// Greedy layer-wise DBN pretraining (stacked RBMs); the result initializes `train --init dbn`.
     Pretrain(PretrainArgs),
@@ -433,7 +433,9 @@ impl InspectArgs {
 
 #[derive(Debug, Args)]
 pub struct StudyArgs {
-    /// glorot (Glorot & Bengio 2010), he (He et al. 2015) or lab (the lab's nets, five inits).
+    /// glorot (Glorot & Bengio 2010), he (He et al. 2015), lab (the lab's nets, five inits) or
+    /// meanfield (Poole et al. 2016 / Schoenholz et al. 2017: phase diagram, ξ_c, and a trained
+    /// depth × σ_w² grid of tanh nets under 6 ξ_c).
     #[arg(value_parser = parse_study)]
     pub study: Study,
 

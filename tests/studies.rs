@@ -245,6 +245,41 @@ fn studies_run_at_small_width() {
 }
 
 #[test]
+fn meanfield_study_runs_small_and_states_the_critical_point() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = StudyConfig {
+        epochs: Some(1),
+        train_limit: Some(300),
+        width: Some(8),
+        out_dir: dir.path().to_path_buf(),
+        ..StudyConfig::new(Study::Meanfield)
+    };
+    let result = study::run_study(&config, &executor(&data), &mut |_| {}).unwrap();
+    let (depths, sigmas) = study::meanfield_grid(false);
+    assert_eq!(
+        result.parts.iter().map(|(_, r)| r.len()).sum::<usize>(),
+        depths.len() * sigmas.len()
+    );
+    assert_eq!(result.chart, dir.path().join("meanfield.png"));
+    for f in ["meanfield.png", "meanfield.svg", "phase.png", "xi.png"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    assert_eq!(png_size(&dir.path().join("phase.png")), (1000, 650));
+    let md = std::fs::read_to_string(&result.summary).unwrap();
+    assert!(md.contains("χ₁ = 1 at **σ_w² = 1.76"), "{md}");
+    assert!(md.contains("cells with depth ≤ 6 ξ_c"), "{md}");
+    // One row of the accuracy table per depth.
+    for d in depths {
+        assert!(
+            md.lines().any(|l| l.starts_with(&format!("| {d} |"))),
+            "{md}"
+        );
+    }
+}
+
+#[test]
 fn lab_runs_small_through_the_executor_and_uses_its_cache() {
     let _g = seed_lock();
     let data = load_dir(&mnist_dir()).unwrap();

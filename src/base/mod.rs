@@ -6,6 +6,7 @@ pub mod hook;
 pub mod init;
 pub mod io;
 pub mod lsuv;
+pub mod meanfield;
 pub mod mkl;
 pub mod model;
 pub mod optim;

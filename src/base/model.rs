@@ -126,8 +126,64 @@ impl FromStr for Activation {
     }
 }
 
+/// σ_w² and σ_b² of the [`InitScheme::MeanField`] init, in millionths.
+///
+/// Stored as integers so that [`InitScheme`] stays `Copy + Eq` and serialises (and hashes into a
+/// [`RunSpec`](crate::engine::spec::RunSpec)) to the same text on every machine: σ_w² = 1.76 is
+/// `sigma_w2_micro: 1760000`. Six decimals are more than the phase diagram needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeanFieldParams {
+    /// σ_w² × 10⁶: weights are drawn from N(0, σ_w²/fan_in).
+    pub sigma_w2_micro: u32,
+    /// σ_b² × 10⁶: biases are drawn from N(0, σ_b²).
+    pub sigma_b2_micro: u32,
+}
+
+impl MeanFieldParams {
+    /// σ_w² = 1.76, σ_b² = 0.05: next to the order-to-chaos transition of tanh nets at
+    /// σ_b² = 0.05 (σ_w² ≈ 1.761, [`crate::meanfield::critical_sigma_w2`]).
+    pub const EDGE_OF_CHAOS: MeanFieldParams = MeanFieldParams {
+        sigma_w2_micro: 1_760_000,
+        sigma_b2_micro: 50_000,
+    };
+
+    /// The parameters for σ_w² > 0 and σ_b² ≥ 0, rounded to millionths (σ_w² at least 10⁻⁶, both
+    /// at most 4000).
+    pub fn new(sigma_w2: f64, sigma_b2: f64) -> Result<Self> {
+        let micro = |v: f64, what: &str, positive: bool| -> Result<u32> {
+            ensure!(
+                v.is_finite() && v <= 4000.0 && (if positive { v > 0.0 } else { v >= 0.0 }),
+                "{what} must be a number in {} 4000], got {v}",
+                if positive { "(0," } else { "[0," }
+            );
+            Ok((v * 1e6).round() as u32)
+        };
+        let w = micro(sigma_w2, "σ_w²", true)?;
+        ensure!(w > 0, "σ_w² {sigma_w2} rounds to 0 in millionths");
+        Ok(MeanFieldParams {
+            sigma_w2_micro: w,
+            sigma_b2_micro: micro(sigma_b2, "σ_b²", false)?,
+        })
+    }
+
+    /// σ_w² (weight variance times fan-in).
+    pub fn sigma_w2(self) -> f64 {
+        f64::from(self.sigma_w2_micro) / 1e6
+    }
+
+    /// σ_b² (bias variance).
+    pub fn sigma_b2(self) -> f64 {
+        f64::from(self.sigma_b2_micro) / 1e6
+    }
+}
+
 /// How the weights of every layer are (re)initialized after the layers are built. Biases keep
-/// `torch.nn.Linear`'s default, as in the lab's notebooks.
+/// `torch.nn.Linear`'s default, as in the lab's notebooks — except under [`InitScheme::Zeros`],
+/// [`InitScheme::Constant`] (biases 0) and [`InitScheme::MeanField`] (biases N(0, σ_b²)).
+///
+/// Every scheme but `mean-field` is a plain name; `mean-field` carries its variances as integers
+/// ([`MeanFieldParams`]), so the type stays `Copy + Eq` and the existing schemes serialise as
+/// before (`"xavier-uniform"`), keeping run-spec hashes stable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InitScheme {
@@ -154,11 +210,36 @@ pub enum InitScheme {
     /// ([`crate::dbn::DbnInit`], given to training); the layers the DBN does not cover (the output
     /// layer) get Xavier-uniform.
     Dbn,
+    /// Every weight and every bias 0 (`zeros_` on both). Every hidden unit computes the same
+    /// function and receives the same gradient, so the units stay identical for ever (the
+    /// symmetry problem); with ReLU or tanh the hidden weights never even move.
+    Zeros,
+    /// Every weight [`InitScheme::CONSTANT_VALUE`] (`constant_(w, 0.1)`), every bias 0: the
+    /// symmetry problem with a non-zero signal. Units of a layer stay identical under any
+    /// gradient step.
+    ///
+    /// The biases are set too because `torch.nn.Linear`'s default biases (U(±1/√fan_in), a
+    /// different value per unit) make the units differ from the first step on — with constant
+    /// weights and default biases the symmetry breaks, weakly (see `tests/symmetry.rs`). Keras,
+    /// whose biases start at 0, shows the textbook case with `constant` weights alone.
+    ///
+    /// "Identical" is up to rounding: the matrix kernels may sum the row at the edge of a SIMD
+    /// block in another order, so after a few Adam steps a layer can hold two groups of units
+    /// that differ in the last bits (seen with ReLU), far from a broken symmetry.
+    Constant,
+    /// Poole et al. (2016), Schoenholz et al. (2017): weights N(0, σ_w²/fan_in), biases
+    /// N(0, σ_b²), both through [`init::normal_`] — the nets of the mean-field phase diagram
+    /// ([`crate::meanfield`]). `mean-field` alone is [`MeanFieldParams::EDGE_OF_CHAOS`];
+    /// `mean-field-w2.5-b0.05` names σ_w² = 2.5, σ_b² = 0.05.
+    MeanField(MeanFieldParams),
 }
 
 impl InitScheme {
-    /// Every scheme, in the order shown to users.
-    pub const ALL: [InitScheme; 10] = [
+    /// The weight of [`InitScheme::Constant`].
+    pub const CONSTANT_VALUE: f64 = 0.1;
+
+    /// Every scheme, in the order shown to users (`mean-field` with its default variances).
+    pub const ALL: [InitScheme; 13] = [
         InitScheme::TorchDefault,
         InitScheme::Normal,
         InitScheme::XavierUniform,
@@ -169,9 +250,13 @@ impl InitScheme {
         InitScheme::Orthogonal,
         InitScheme::Lsuv,
         InitScheme::Dbn,
+        InitScheme::Zeros,
+        InitScheme::Constant,
+        InitScheme::MeanField(MeanFieldParams::EDGE_OF_CHAOS),
     ];
 
-    /// The name used on the command line and in files.
+    /// The name of the scheme's family, as on the command line (`Display` adds `mean-field`'s
+    /// variances: `mean-field-w1.76-b0.05`).
     pub fn name(self) -> &'static str {
         match self {
             InitScheme::TorchDefault => "torch-default",
@@ -184,6 +269,9 @@ impl InitScheme {
             InitScheme::Orthogonal => "orthogonal",
             InitScheme::Lsuv => "lsuv",
             InitScheme::Dbn => "dbn",
+            InitScheme::Zeros => "zeros",
+            InitScheme::Constant => "constant",
+            InitScheme::MeanField(_) => "mean-field",
         }
     }
 
@@ -196,6 +284,9 @@ impl InitScheme {
             InitScheme::XavierNormal => &["glorot-normal"],
             InitScheme::KaimingUniform => &["he-uniform"],
             InitScheme::KaimingNormal => &["he", "he-normal"],
+            InitScheme::Zeros => &["zero"],
+            InitScheme::Constant => &["const"],
+            InitScheme::MeanField(_) => &["meanfield"],
             _ => &[],
         }
     }
@@ -221,6 +312,12 @@ impl InitScheme {
             InitScheme::Orthogonal => "Saxe et al. 2014, orthogonal × the activation's gain",
             InitScheme::Lsuv => "Mishkin & Matas 2015, orthonormal then unit variance on data",
             InitScheme::Dbn => "the hidden layers of a pretrained deep belief net",
+            InitScheme::Zeros => "all weights and biases 0: the units never differ (symmetry)",
+            InitScheme::Constant => "all weights 0.1, biases 0: the units never differ (symmetry)",
+            InitScheme::MeanField(_) => {
+                "Poole/Schoenholz: N(0, σ_w²/fan_in) weights, N(0, σ_b²) biases; \
+                 mean-field-w<σ_w²>-b<σ_b²>, default σ_w² 1.76, σ_b² 0.05 (edge of chaos)"
+            }
         }
     }
 
@@ -248,14 +345,92 @@ impl InitScheme {
             }
             InitScheme::Lsuv => init::orthogonal_(weight, 1.0),
             InitScheme::Dbn => init::xavier_uniform_(weight, 1.0),
+            InitScheme::Zeros => init::zeros_(weight),
+            InitScheme::Constant => init::constant_(weight, InitScheme::CONSTANT_VALUE),
+            InitScheme::MeanField(p) => {
+                let (fan_in, _) = init::fan_in_and_fan_out(&weight.size())?;
+                ensure!(fan_in > 0, "mean-field init: a weight with zero fan-in");
+                init::normal_(weight, 0.0, (p.sigma_w2() / fan_in as f64).sqrt())
+            }
+        }
+    }
+
+    /// Re-initializes one bias, after its layer's weight: 0 for `zeros` and `constant`,
+    /// N(0, σ_b²) for `mean-field`, untouched (`torch.nn.Linear`'s default) for the others — so
+    /// that the others draw exactly what they drew before the bias step existed.
+    pub fn apply_bias(self, bias: &mut Tensor) -> Result<()> {
+        match self {
+            InitScheme::Zeros | InitScheme::Constant => init::zeros_(bias),
+            InitScheme::MeanField(p) => init::normal_(bias, 0.0, p.sigma_b2().sqrt()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The variance of one weight for a layer of `fan_in` inputs and `fan_out` outputs followed
+    /// by `activation`, where the scheme fixes it in advance: N(0,1) 1; Xavier 2/(fan_in+fan_out);
+    /// Kaiming gain²/fan_in; torch's default and Glorot's standard U(±1/√fan_in) 1/(3·fan_in);
+    /// orthogonal gain²/max(fan_in, fan_out) (rows or columns of unit length); zeros 0;
+    /// mean-field σ_w²/fan_in. `None` for data-dependent schemes (LSUV, DBN) and for `constant`,
+    /// whose weights are not zero-mean.
+    pub fn weight_variance(self, fan_in: i64, fan_out: i64, activation: Activation) -> Option<f64> {
+        let (fi, fo) = (fan_in as f64, fan_out as f64);
+        let gain = init::calculate_gain(activation.nonlinearity());
+        match self {
+            InitScheme::Normal => Some(1.0),
+            InitScheme::XavierUniform | InitScheme::XavierNormal => Some(2.0 / (fi + fo)),
+            InitScheme::KaimingUniform | InitScheme::KaimingNormal => Some(gain * gain / fi),
+            InitScheme::TorchDefault | InitScheme::GlorotStandard => Some(1.0 / (3.0 * fi)),
+            InitScheme::Orthogonal => Some(gain * gain / fi.max(fo)),
+            InitScheme::Zeros => Some(0.0),
+            InitScheme::MeanField(p) => Some(p.sigma_w2() / fi),
+            InitScheme::Lsuv | InitScheme::Dbn | InitScheme::Constant => None,
+        }
+    }
+
+    /// The variance of one bias of a layer of `fan_in` inputs: `torch.nn.Linear`'s U(±1/√fan_in)
+    /// gives 1/(3·fan_in); 0 for `zeros` and `constant`; σ_b² for `mean-field`.
+    pub fn bias_variance(self, fan_in: i64) -> f64 {
+        match self {
+            InitScheme::Zeros | InitScheme::Constant => 0.0,
+            InitScheme::MeanField(p) => p.sigma_b2(),
+            _ => 1.0 / (3.0 * fan_in as f64),
         }
     }
 }
 
+/// σ² written short: `1.76`, `0.05`, `2`.
+fn short_decimal(micro: u32) -> String {
+    let s = format!("{:.6}", f64::from(micro) / 1e6);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 impl fmt::Display for InitScheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self {
+            InitScheme::MeanField(p) => write!(
+                f,
+                "mean-field-w{}-b{}",
+                short_decimal(p.sigma_w2_micro),
+                short_decimal(p.sigma_b2_micro)
+            ),
+            s => f.write_str(s.name()),
+        }
     }
+}
+
+/// `w<σ_w²>-b<σ_b²>` after `mean-field-`.
+fn parse_mean_field(rest: &str, whole: &str) -> Result<InitScheme> {
+    let parsed = rest
+        .strip_prefix('w')
+        .and_then(|r| r.split_once("-b"))
+        .and_then(|(w, b)| Some((w.parse::<f64>().ok()?, b.parse::<f64>().ok()?)));
+    let (w, b) = parsed.with_context(|| {
+        format!("invalid mean-field init {whole:?}: expected mean-field-w<σ_w²>-b<σ_b²>, e.g. mean-field-w1.76-b0.05")
+    })?;
+    // One message with the cause: command-line parsers show only the outermost one.
+    let p = MeanFieldParams::new(w, b)
+        .map_err(|e| anyhow::anyhow!("mean-field init {whole:?}: {e}"))?;
+    Ok(InitScheme::MeanField(p))
 }
 
 impl FromStr for InitScheme {
@@ -268,6 +443,11 @@ impl FromStr for InitScheme {
             .trim_end_matches('_')
             .to_ascii_lowercase()
             .replace('_', "-");
+        for prefix in ["mean-field-", "meanfield-"] {
+            if let Some(rest) = key.strip_prefix(prefix) {
+                return parse_mean_field(rest, s);
+            }
+        }
         InitScheme::ALL
             .into_iter()
             .find(|i| i.name() == key || i.aliases().contains(&key.as_str()))
@@ -424,7 +604,8 @@ pub struct Mlp {
 impl Mlp {
     /// Builds the layers in order, torch-style (weight then bias of `linear1`, then `linear2`, …),
     /// then re-initializes the weights in layer order with `spec.init` — the notebooks' order of
-    /// random draws.
+    /// random draws (each layer's bias right after its weight, for the schemes that set biases:
+    /// [`InitScheme::apply_bias`]).
     pub fn new(spec: &MlpSpec) -> Result<Self> {
         let vs = nn::VarStore::new(Device::Cpu);
         let root = vs.root();
@@ -438,6 +619,9 @@ impl Mlp {
         }
         for layer in layers.iter_mut() {
             spec.init.apply(&mut layer.ws, spec.activation)?;
+            if let Some(bias) = layer.bs.as_mut() {
+                spec.init.apply_bias(bias)?;
+            }
         }
         Ok(Mlp {
             vs,
@@ -547,6 +731,42 @@ impl Module for Mlp {
     }
 }
 
+/// How many different rows a 2-D tensor has, by exact equality of the values (−0 equals +0; a
+/// NaN equals a NaN of the same bits). Rows of a weight matrix `[fan_out, fan_in]` are the units'
+/// incoming weights; columns of activations `[n, width]` (pass the transpose) are what each unit
+/// computes on a batch. Identical rows are units the network cannot tell apart (symmetry).
+pub fn distinct_rows(matrix: &Tensor) -> Result<usize> {
+    let size = matrix.size();
+    ensure!(
+        size.len() == 2,
+        "distinct_rows: expected a matrix, got shape {size:?}"
+    );
+    let cols = size[1] as usize;
+    // [rows · cols], row-major, as f64 (exact for f32 and f64 values).
+    let values = Vec::<f64>::try_from(
+        matrix
+            .detach()
+            .to_kind(Kind::Double)
+            .contiguous()
+            .reshape([-1]),
+    )
+    .context("distinct_rows: reading the matrix")?;
+    if cols == 0 {
+        return Ok(usize::from(size[0] > 0));
+    }
+    let mut rows: Vec<Vec<u64>> = values
+        .chunks(cols)
+        .map(|r| {
+            r.iter()
+                .map(|&v| if v == 0.0 { 0u64 } else { v.to_bits() })
+                .collect()
+        })
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    Ok(rows.len())
+}
+
 /// Predicted class per row of `logits` (`argmax` over the last dimension).
 pub fn predictions(logits: &Tensor) -> Tensor {
     logits.argmax(-1, false)
@@ -587,5 +807,110 @@ mod tests {
             InitScheme::KaimingNormal
         );
         assert!("glorot-ish".parse::<InitScheme>().is_err());
+        assert_eq!("zeros_".parse::<InitScheme>().unwrap(), InitScheme::Zeros);
+        assert_eq!(
+            "constant_".parse::<InitScheme>().unwrap(),
+            InitScheme::Constant
+        );
+        let mf = "mean-field-w2.5-b0.05".parse::<InitScheme>().unwrap();
+        assert_eq!(
+            mf,
+            InitScheme::MeanField(MeanFieldParams {
+                sigma_w2_micro: 2_500_000,
+                sigma_b2_micro: 50_000
+            })
+        );
+        assert_eq!(mf.to_string(), "mean-field-w2.5-b0.05");
+        assert_eq!(mf.to_string().parse::<InitScheme>().unwrap(), mf);
+        assert_eq!(
+            "mean_field".parse::<InitScheme>().unwrap().to_string(),
+            "mean-field-w1.76-b0.05"
+        );
+        assert!("mean-field-w-1-b0".parse::<InitScheme>().is_err());
+        assert!("mean-field-w1".parse::<InitScheme>().is_err());
+        assert!("mean-field-wnan-b0".parse::<InitScheme>().is_err());
+    }
+
+    #[test]
+    fn existing_schemes_serialise_as_before() {
+        assert_eq!(
+            serde_json::to_string(&InitScheme::XavierUniform).unwrap(),
+            "\"xavier-uniform\""
+        );
+        let mf = InitScheme::MeanField(MeanFieldParams::EDGE_OF_CHAOS);
+        let json = serde_json::to_string(&mf).unwrap();
+        assert_eq!(
+            json,
+            r#"{"mean-field":{"sigma_w2_micro":1760000,"sigma_b2_micro":50000}}"#
+        );
+        assert_eq!(serde_json::from_str::<InitScheme>(&json).unwrap(), mf);
+    }
+
+    #[test]
+    fn weight_variances_match_the_formulas_and_the_draws() {
+        let relu = Activation::Relu;
+        let v = |s: InitScheme, fi, fo| s.weight_variance(fi, fo, relu);
+        assert_eq!(v(InitScheme::XavierUniform, 256, 256), Some(1.0 / 256.0));
+        // gain √2 squared is 2 up to one rounding.
+        let he = v(InitScheme::KaimingNormal, 256, 10).unwrap();
+        assert!((he - 2.0 / 256.0).abs() < 1e-17, "{he}");
+        assert_eq!(v(InitScheme::TorchDefault, 256, 10), Some(1.0 / 768.0));
+        assert_eq!(v(InitScheme::Normal, 256, 10), Some(1.0));
+        assert_eq!(v(InitScheme::Lsuv, 256, 10), None);
+        assert_eq!(v(InitScheme::Constant, 256, 10), None);
+        let mf = InitScheme::MeanField(MeanFieldParams::new(2.0, 0.05).unwrap());
+        assert_eq!(v(mf, 400, 10), Some(2.0 / 400.0));
+        assert_eq!(mf.bias_variance(400), 0.05);
+        assert_eq!(InitScheme::Zeros.bias_variance(400), 0.0);
+        // The drawn weights and biases of a 784-400-400-10 net have those variances (±5 %).
+        tch::manual_seed(3);
+        for init in [InitScheme::XavierUniform, InitScheme::Orthogonal, mf] {
+            let net = Mlp::new(&MlpSpec {
+                widths: Widths(vec![784, 400, 400, 10]),
+                activation: relu,
+                init,
+            })
+            .unwrap();
+            let w = &net.layers[1].ws;
+            let want = init.weight_variance(400, 400, relu).unwrap();
+            let got = w.to_kind(Kind::Double).var(true).double_value(&[]);
+            assert!((got / want - 1.0).abs() < 0.05, "{init}: {got} vs {want}");
+            let b = net.layers[1].bs.as_ref().unwrap();
+            let want = init.bias_variance(400);
+            let got = b.to_kind(Kind::Double).var(true).double_value(&[]);
+            assert!(
+                (got / want - 1.0).abs() < 0.25,
+                "{init} bias: {got} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn distinct_rows_counts_exactly_equal_rows() {
+        // [4, 3]: rows 0 and 2 equal, row 3 differs from row 1 in the last bit of one entry.
+        let t = Tensor::from_slice(&[
+            1f32,
+            2.,
+            3.,
+            0.,
+            0.,
+            0.,
+            1.,
+            2.,
+            3.,
+            0.,
+            0.,
+            f32::MIN_POSITIVE,
+        ])
+        .reshape([4, 3]);
+        assert_eq!(distinct_rows(&t).unwrap(), 3);
+        assert_eq!(
+            distinct_rows(&Tensor::zeros([5, 7], (Kind::Float, Device::Cpu))).unwrap(),
+            1
+        );
+        // −0 and +0 are equal numbers.
+        let z = Tensor::from_slice(&[0f32, -0.0]).reshape([2, 1]);
+        assert_eq!(distinct_rows(&z).unwrap(), 1);
+        assert!(distinct_rows(&Tensor::zeros([3], (Kind::Float, Device::Cpu))).is_err());
     }
 }

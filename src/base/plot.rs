@@ -199,6 +199,7 @@ fn panel<DB: DrawingBackend>(
     x_desc: &str,
     y_desc: &str,
     series: &[Series],
+    dashed: &[Series],
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -206,13 +207,14 @@ where
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing chart: {e:?}");
     area.fill(&WHITE).map_err(err)?;
     let epochs = epoch_range(series);
+    let all: Vec<Series> = series.iter().chain(dashed).cloned().collect();
     let x_ticks = (epochs.end - epochs.start) as usize + 1;
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(42)
         .y_label_area_size(70)
-        .build_cartesian_2d(epochs, log_axis(series))
+        .build_cartesian_2d(epochs, log_axis(&all))
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -264,6 +266,23 @@ where
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, c.filled())))
             .map_err(err)?;
     }
+    for (i, s) in dashed.iter().enumerate() {
+        let c = colour(i);
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.1.is_finite() && p.1 > 0.0)
+            .collect();
+        let drawn = chart
+            .draw_series(DashedLineSeries::new(pts, 8, 6, c.stroke_width(2)))
+            .map_err(err)?;
+        if !s.label.is_empty() {
+            drawn.label(s.label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 8, y)], c.stroke_width(2))
+            });
+        }
+    }
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -304,8 +323,8 @@ pub fn loss_chart(history: &History, title: &str, path: &Path) -> Result<()> {
     render(
         path,
         SIZE,
-        |root| panel(root, title, "epoch", "loss (log scale)", &series),
-        |root| panel(root, title, "epoch", "loss (log scale)", &series),
+        |root| panel(root, title, "epoch", "loss (log scale)", &series, &[]),
+        |root| panel(root, title, "epoch", "loss (log scale)", &series, &[]),
     )
 }
 
@@ -335,6 +354,7 @@ pub fn compare_chart(runs: &[RunCurves], title: &str, path: &Path) -> Result<()>
             y_desc: "test error % (log scale)".into(),
             series: per_run(|e| e.test_error_percent()),
             log_y: true,
+            dashed: Vec::new(),
         },
         Panel {
             title: "train cost".into(),
@@ -342,6 +362,7 @@ pub fn compare_chart(runs: &[RunCurves], title: &str, path: &Path) -> Result<()>
             y_desc: "train cost (log scale)".into(),
             series: per_run(|e| e.train_cost),
             log_y: true,
+            dashed: Vec::new(),
         },
     ];
     panels_chart(&panels, title, path)
@@ -419,6 +440,7 @@ pub fn seeds_chart(groups: &[SeedCurves], title: &str, path: &Path) -> Result<()
     };
     let panels = [
         Panel {
+            dashed: Vec::new(),
             title: "test error".into(),
             x_desc: "epoch".into(),
             y_desc: "test error % (log scale)".into(),
@@ -426,6 +448,7 @@ pub fn seeds_chart(groups: &[SeedCurves], title: &str, path: &Path) -> Result<()
             log_y: true,
         },
         Panel {
+            dashed: Vec::new(),
             title: "train cost".into(),
             x_desc: "epoch".into(),
             y_desc: "train cost (log scale)".into(),
@@ -450,6 +473,9 @@ pub struct Panel {
     /// Log-scale y with integer x ticks (depth and epoch charts); otherwise linear axes with lines
     /// only (histograms).
     pub log_y: bool,
+    /// Dashed lines drawn over the series (predictions), the `i`-th in the colour of the `i`-th
+    /// series; log-y panels only.
+    pub dashed: Vec<Series>,
 }
 
 /// A linear-axes panel with one line per series (no markers): histograms.
@@ -549,7 +575,7 @@ where
     let areas = root.split_evenly((1, panels.len()));
     for (area, p) in areas.iter().zip(panels) {
         if p.log_y {
-            panel(area, &p.title, &p.x_desc, &p.y_desc, &p.series)?;
+            panel(area, &p.title, &p.x_desc, &p.y_desc, &p.series, &p.dashed)?;
         } else {
             linear_panel(area, p)?;
         }
@@ -634,4 +660,372 @@ pub fn render_png_atomic(
             .with_context(|| format!("creating directory {}", parent.display()))?;
     }
     io::write_atomic(path, &bytes)
+}
+
+/// A heatmap: one coloured rectangle per cell of a (possibly uneven) grid, lines drawn over it,
+/// and a colour bar.
+#[derive(Debug, Clone)]
+pub struct Heatmap {
+    /// Caption.
+    pub title: String,
+    /// X axis label.
+    pub x_desc: String,
+    /// Y axis label.
+    pub y_desc: String,
+    /// Label of the colour bar.
+    pub value_desc: String,
+    /// Cell boundaries along x, ascending (`nx + 1` values).
+    pub x_edges: Vec<f64>,
+    /// Cell boundaries along y, ascending (`ny + 1` values).
+    pub y_edges: Vec<f64>,
+    /// `values[j][i]`: the cell between `y_edges[j..=j+1]` and `x_edges[i..=i+1]`; NaN is drawn
+    /// grey (no value).
+    pub values: Vec<Vec<f64>>,
+    /// The values at the two ends of the colour scale.
+    pub range: (f64, f64),
+    /// Write each cell's value in it with this many decimals after scaling by the `f64` (e.g.
+    /// `Some((100.0, 0))` for percentages); `None`: no text.
+    pub annotate: Option<(f64, usize)>,
+    /// Lines drawn over the cells (clipped to the chart), black, then red, then white, dashed after
+    /// the first.
+    pub lines: Vec<Series>,
+}
+
+/// The colour of `t ∈ [0, 1]` on a viridis-like scale (dark purple → blue → green → yellow),
+/// linear between five anchors.
+pub fn scale_colour(t: f64) -> RGBColor {
+    const ANCHORS: [(f64, f64, f64); 5] = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let x = t * (ANCHORS.len() - 1) as f64;
+    let k = (x.floor() as usize).min(ANCHORS.len() - 2);
+    let f = x - k as f64;
+    let (a, b) = (ANCHORS[k], ANCHORS[k + 1]);
+    let mix = |p: f64, q: f64| (p + (q - p) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// The parts of a polyline inside `lo ≤ y ≤ hi`, cut where it crosses a bound (points outside are
+/// dropped; a crossing adds the point on the bound). Infinite y counts as outside.
+pub fn clip_y(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<Vec<(f64, f64)>> {
+    let inside = |p: &(f64, f64)| p.1.is_finite() && p.1 >= lo && p.1 <= hi;
+    let cross = |a: (f64, f64), b: (f64, f64)| -> Option<(f64, f64)> {
+        if !(a.1.is_finite() && b.1.is_finite()) {
+            return None;
+        }
+        let bound = if a.1 > hi || b.1 > hi { hi } else { lo };
+        let t = (bound - a.1) / (b.1 - a.1);
+        (t.is_finite() && (0.0..=1.0).contains(&t)).then_some((a.0 + t * (b.0 - a.0), bound))
+    };
+    let mut parts: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut cur: Vec<(f64, f64)> = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        let prev = if i > 0 { Some(points[i - 1]) } else { None };
+        match (prev.map(|q| inside(&q)), inside(p)) {
+            (Some(true), false) => {
+                if let Some(c) = prev.and_then(|q| cross(q, *p)) {
+                    cur.push(c);
+                }
+                parts.push(std::mem::take(&mut cur));
+            }
+            (Some(false), true) => {
+                if let Some(c) = prev.and_then(|q| cross(q, *p)) {
+                    cur.push(c);
+                }
+                cur.push(*p);
+            }
+            (_, true) => cur.push(*p),
+            _ => {}
+        }
+    }
+    parts.push(cur);
+    parts.retain(|p| p.len() >= 2);
+    parts
+}
+
+fn heatmap_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heatmap) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing chart: {e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let (w, _) = root.dim_in_pixel();
+    let (main, bar) = root.split_horizontally(w.saturating_sub(130));
+    let (x0, x1) = (h.x_edges[0], h.x_edges[h.x_edges.len() - 1]);
+    let (y0, y1) = (h.y_edges[0], h.y_edges[h.y_edges.len() - 1]);
+    let mut chart = ChartBuilder::on(&main)
+        .caption(&h.title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(h.x_desc.as_str())
+        .y_desc(h.y_desc.as_str())
+        .x_label_formatter(&|x| tick_label(*x))
+        .y_label_formatter(&|y| tick_label(*y))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    let (lo, hi) = h.range;
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    for (j, row) in h.values.iter().enumerate() {
+        for (i, &v) in row.iter().enumerate() {
+            let (a, b) = (
+                (h.x_edges[i], h.y_edges[j]),
+                (h.x_edges[i + 1], h.y_edges[j + 1]),
+            );
+            let fill = if v.is_finite() {
+                scale_colour((v - lo) / span)
+            } else {
+                RGBColor(200, 200, 200)
+            };
+            chart
+                .draw_series(std::iter::once(Rectangle::new([a, b], fill.filled())))
+                .map_err(err)?;
+            if let (Some((scale, decimals)), true) = (h.annotate, v.is_finite()) {
+                let t = (v - lo) / span;
+                let ink = if t > 0.6 { BLACK } else { WHITE };
+                let style = ("sans-serif", 13).into_font().color(&ink).pos(
+                    plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Center,
+                        plotters::style::text_anchor::VPos::Center,
+                    ),
+                );
+                let centre = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        format!("{:.*}", decimals, v * scale),
+                        centre,
+                        style,
+                    )))
+                    .map_err(err)?;
+            }
+        }
+    }
+    let inks = [BLACK, RGBColor(214, 39, 40), WHITE];
+    for (k, line) in h.lines.iter().enumerate() {
+        let c = inks[k % inks.len()];
+        let mut first = true;
+        for part in clip_y(&line.points, y0, y1) {
+            let part: Vec<(f64, f64)> = part
+                .into_iter()
+                .filter(|p| p.0 >= x0 && p.0 <= x1)
+                .collect();
+            let drawn = if k == 0 {
+                chart
+                    .draw_series(LineSeries::new(part, c.stroke_width(3)))
+                    .map_err(err)?
+            } else {
+                chart
+                    .draw_series(DashedLineSeries::new(part, 10, 6, c.stroke_width(3)))
+                    .map_err(err)?
+            };
+            if first {
+                drawn.label(line.label.clone()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                });
+                first = false;
+            }
+        }
+    }
+    if !h.lines.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 15))
+            .draw()
+            .map_err(err)?;
+    }
+    // The colour bar: 100 bands from lo to hi.
+    let mut scale = ChartBuilder::on(&bar)
+        .margin_top(50)
+        .margin_bottom(57)
+        .margin_right(10)
+        .y_label_area_size(60)
+        .caption(&h.value_desc, ("sans-serif", 14))
+        .build_cartesian_2d(0.0..1.0, lo..(lo + span))
+        .map_err(err)?;
+    scale
+        .configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_label_formatter(&|y| tick_label(*y))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    let bands = 100;
+    scale
+        .draw_series((0..bands).map(|k| {
+            let a = lo + span * k as f64 / bands as f64;
+            let b = lo + span * (k + 1) as f64 / bands as f64;
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                scale_colour((k as f64 + 0.5) / bands as f64).filled(),
+            )
+        }))
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Draws a [`Heatmap`] (PNG or SVG by extension), 1000 × 650 pixels.
+pub fn heatmap_chart(h: &Heatmap, path: &Path) -> Result<()> {
+    ensure!(
+        h.x_edges.len() >= 2 && h.y_edges.len() >= 2,
+        "a heatmap needs at least one cell"
+    );
+    ensure!(
+        h.values.len() + 1 == h.y_edges.len()
+            && h.values.iter().all(|r| r.len() + 1 == h.x_edges.len()),
+        "heatmap values do not match its {}×{} cells",
+        h.y_edges.len() - 1,
+        h.x_edges.len() - 1
+    );
+    render(
+        path,
+        (1000, 650),
+        |root| heatmap_figure(root, h),
+        |root| heatmap_figure(root, h),
+    )
+}
+
+/// Cell boundaries around ascending centres: midpoints between neighbours, and half a step beyond
+/// the first and the last.
+pub fn edges_around(centres: &[f64]) -> Vec<f64> {
+    match centres {
+        [] => Vec::new(),
+        [c] => vec![c - 0.5, c + 0.5],
+        _ => {
+            let n = centres.len();
+            let mut e = vec![centres[0] - (centres[1] - centres[0]) / 2.0];
+            e.extend(centres.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+            e.push(centres[n - 1] + (centres[n - 1] - centres[n - 2]) / 2.0);
+            e
+        }
+    }
+}
+
+/// A chart of lines over a linear x axis with a log y axis, and vertical marker lines.
+#[derive(Debug, Clone)]
+pub struct CurveChart {
+    /// Caption.
+    pub title: String,
+    /// X axis label.
+    pub x_desc: String,
+    /// Y axis label.
+    pub y_desc: String,
+    /// The lines (non-finite or non-positive values are left out).
+    pub series: Vec<Series>,
+    /// Vertical dashed lines: `(x, legend text)`.
+    pub markers: Vec<(f64, String)>,
+}
+
+fn curve_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &CurveChart) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing chart: {e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let xs = c
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .filter(|x| x.is_finite());
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let (x0, x1) = if x0 < x1 { (x0, x1) } else { (0.0, 1.0) };
+    let y_axis = log_axis(&c.series);
+    let (ylo, yhi) = (log_range(&c.series).start, log_range(&c.series).end);
+    let mut chart = ChartBuilder::on(root)
+        .caption(&c.title, ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, y_axis)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(c.x_desc.as_str())
+        .y_desc(c.y_desc.as_str())
+        .x_label_formatter(&|x| tick_label(*x))
+        .y_label_formatter(&|y| tick_label(*y))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    for (i, s) in c.series.iter().enumerate() {
+        let col = colour(i);
+        for part in clip_y(&s.points, ylo, yhi) {
+            chart
+                .draw_series(LineSeries::new(part, col.stroke_width(2)))
+                .map_err(err)?;
+        }
+        chart
+            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+            .map_err(err)?
+            .label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+    }
+    for (k, (x, label)) in c.markers.iter().enumerate() {
+        let col = colour(c.series.len() + k);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(*x, ylo), (*x, yhi)],
+                8,
+                6,
+                col.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], col.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Draws a [`CurveChart`] (PNG or SVG by extension), 1000 × 600 pixels.
+pub fn curve_chart(c: &CurveChart, path: &Path) -> Result<()> {
+    ensure!(!c.series.is_empty(), "no curves to draw");
+    render(
+        path,
+        SIZE,
+        |root| curve_figure(root, c),
+        |root| curve_figure(root, c),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipping_cuts_at_the_bounds() {
+        let pts = [(0.0, 1.0), (1.0, 3.0), (2.0, f64::INFINITY), (3.0, 1.0)];
+        let parts = clip_y(&pts, 0.0, 2.0);
+        assert_eq!(parts, vec![vec![(0.0, 1.0), (0.5, 2.0)]]);
+        assert_eq!(edges_around(&[1.0, 2.0, 4.0]), vec![0.5, 1.5, 3.0, 5.0]);
+        assert_eq!(scale_colour(0.0), RGBColor(68, 1, 84));
+        assert_eq!(scale_colour(1.0), RGBColor(253, 231, 37));
+    }
 }

@@ -1,6 +1,8 @@
 //! `initlab inspect`: what a freshly initialized network does to real data — per-layer
 //! activation and back-propagated gradient distributions (Glorot & Bengio 2010, Figs. 6–7) and
-//! their standard deviations by depth, the picture of vanishing and exploding signals.
+//! their standard deviations by depth, the picture of vanishing and exploding signals; how many
+//! distinct units each layer has (symmetry: `zeros` and `constant` leave one); and for ReLU nets
+//! the variance-propagation prediction drawn over the measured stds.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -50,6 +52,12 @@ pub struct LayerStats {
     pub gradient_std: f64,
     /// Std of ∂loss/∂W of the layer's weight.
     pub weight_gradient_std: f64,
+    /// Units with different incoming parameters: distinct rows of `[W | b]` (exact equality).
+    pub distinct_units: usize,
+    /// Units that compute different things on the batch: distinct columns of the activations.
+    pub distinct_activations: usize,
+    /// The layer's width.
+    pub width: usize,
 }
 
 /// What one init does to the batch.
@@ -63,6 +71,45 @@ pub struct Inspection {
     pub activation_histograms: Vec<Vec<(f64, f64)>>,
     /// Normalized histograms of the hidden layers' back-propagated gradients.
     pub gradient_histograms: Vec<Vec<(f64, f64)>>,
+    /// ReLU nets whose scheme fixes the weight variance: the predicted activation std per layer
+    /// ([`relu_prediction`]); `None` otherwise.
+    pub predicted_activation_std: Option<Vec<f64>>,
+}
+
+/// The mean-field prediction of a fresh ReLU net's activation std per layer, for a scheme whose
+/// weight and bias variances are known in advance ([`InitScheme::weight_variance`],
+/// [`InitScheme::bias_variance`]): pre-activation second moments `q_l` by
+/// [`crate::meanfield::relu_second_moments`] from the input's mean squared norm, then
+/// `std(relu(z)) = √q_l · √(1/2 − 1/(2π))` for the hidden layers and `√q_L` for the logits. Each
+/// hidden layer multiplies `q` by `fan_in · Var(w) / 2`: Xavier-uniform at fan_in = fan_out
+/// halves it, He keeps it.
+pub fn relu_prediction(
+    widths: &Widths,
+    init: InitScheme,
+    input_second_moment: f64,
+) -> Option<Vec<f64>> {
+    let layers: Vec<(i64, f64, f64)> = widths
+        .0
+        .windows(2)
+        .map(|w| {
+            let v = init.weight_variance(w[0], w[1], Activation::Relu)?;
+            Some((w[0], v, init.bias_variance(w[0])))
+        })
+        .collect::<Option<_>>()?;
+    let q = crate::meanfield::relu_second_moments(input_second_moment, &layers);
+    let last = q.len().saturating_sub(1);
+    Some(
+        q.iter()
+            .enumerate()
+            .map(|(k, &v)| {
+                if k < last {
+                    crate::meanfield::relu_output_std(v)
+                } else {
+                    v.sqrt()
+                }
+            })
+            .collect(),
+    )
 }
 
 const BINS: usize = 60;
@@ -143,8 +190,26 @@ pub fn inspect_model(
     let (z_grads, w_grads) = grads.split_at(n_layers);
 
     let std = |t: &Tensor| t.to_kind(Kind::Double).std(true).double_value(&[]);
+    let mut distinct = Vec::with_capacity(n_layers);
+    for (k, layer) in model.layers.iter().enumerate() {
+        // [fan_out, fan_in + 1]: each unit's incoming weights and its bias.
+        let params = match &layer.bs {
+            Some(b) => Tensor::cat(&[layer.ws.detach(), b.detach().unsqueeze(1)], 1),
+            None => layer.ws.detach(),
+        };
+        // [width, n]: each unit's activations over the batch.
+        let acts = post[k].detach().transpose(0, 1);
+        distinct.push((
+            crate::model::distinct_rows(&params)?,
+            crate::model::distinct_rows(&acts)?,
+            layer.ws.size()[0] as usize,
+        ));
+    }
     let layers: Vec<LayerStats> = (0..n_layers)
         .map(|k| LayerStats {
+            distinct_units: distinct[k].0,
+            distinct_activations: distinct[k].1,
+            width: distinct[k].2,
             layer: k + 1,
             pre_activation_std: std(&pre[k]),
             activation_mean: post[k]
@@ -179,6 +244,7 @@ pub fn inspect_model(
         layers,
         activation_histograms: acts.iter().map(|v| histogram(v, a_lo, a_hi)).collect(),
         gradient_histograms: gs.iter().map(|v| histogram(v, -g, g)).collect(),
+        predicted_activation_std: None,
     })
 }
 
@@ -226,6 +292,13 @@ pub fn run_inspect(config: &InspectConfig, data: &Mnist) -> Result<InspectResult
     );
     std::fs::create_dir_all(&config.out_dir)
         .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
+    // E[‖x‖²] over the inspected batch, the start of the ReLU prediction.
+    let input_second_moment = inputs
+        .to_kind(Kind::Double)
+        .square()
+        .sum_dim_intlist(1, false, Kind::Double)
+        .mean(Kind::Double)
+        .double_value(&[]);
     let mut inspections = Vec::new();
     let mut figures = Vec::new();
     for &init in &config.inits {
@@ -241,7 +314,11 @@ pub fn run_inspect(config: &InspectConfig, data: &Mnist) -> Result<InspectResult
             hook.initialize(&mut model, &calibration)
                 .with_context(|| format!("{} initialization", hook.name()))?;
         }
-        let ins = inspect_model(&model, init, inputs, labels)?;
+        let mut ins = inspect_model(&model, init, inputs, labels)?;
+        if config.activation == Activation::Relu {
+            ins.predicted_activation_std =
+                relu_prediction(&config.widths, init, input_second_moment);
+        }
         let path = config.out_dir.join(format!("{init}.png"));
         histogram_figure(&ins, config, &path)?;
         figures.push(path);
@@ -287,6 +364,7 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
             y_desc: "density".into(),
             series: layer_series(&ins.activation_histograms),
             log_y: false,
+            dashed: Vec::new(),
         },
         Panel {
             title: "back-propagated gradients ∂loss/∂z".into(),
@@ -294,6 +372,7 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
             y_desc: "density".into(),
             series: layer_series(&ins.gradient_histograms),
             log_y: false,
+            dashed: Vec::new(),
         },
     ];
     plot::panels_chart(
@@ -317,13 +396,43 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
             })
             .collect()
     };
+    // The prediction of each init with one, in its series' colour (an init without one gets an
+    // empty line, so that colours stay matched).
+    let predicted: Vec<Series> = all
+        .iter()
+        .map(|ins| Series {
+            band: Vec::new(),
+            // No legend entry where nothing can be drawn on a log axis (zeros: all 0).
+            label: match &ins.predicted_activation_std {
+                Some(p) if p.iter().any(|v| *v > 0.0) => format!("{} predicted", ins.init),
+                _ => String::new(),
+            },
+            points: ins
+                .predicted_activation_std
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(k, &v)| ((k + 1) as f64, v))
+                .collect(),
+        })
+        .collect();
+    let has_prediction = predicted.iter().any(|s| !s.points.is_empty());
     let panels = [
         Panel {
-            title: "activation std".into(),
+            title: if has_prediction {
+                "activation std (dashed: fan_in·Var(w)/2 per layer)".into()
+            } else {
+                "activation std".into()
+            },
             x_desc: "layer".into(),
             y_desc: "std (log scale)".into(),
             series: by_layer(|l| l.activation_std),
             log_y: true,
+            dashed: if has_prediction {
+                predicted
+            } else {
+                Vec::new()
+            },
         },
         Panel {
             title: "gradient std ∂loss/∂z".into(),
@@ -331,6 +440,7 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
             y_desc: "std (log scale)".into(),
             series: by_layer(|l| l.gradient_std),
             log_y: true,
+            dashed: Vec::new(),
         },
     ];
     plot::panels_chart(
@@ -347,22 +457,47 @@ fn sci(v: f64) -> String {
 /// The per-layer table as markdown.
 pub fn table_markdown(config: &InspectConfig, all: &[Inspection]) -> String {
     let mut md = format!("# Fresh {} network on one batch of MNIST\n\n", arch(config));
-    let _ = writeln!(md, "| init | layer | pre-activation std | activation mean | activation std | gradient std ∂L/∂z | weight-gradient std |");
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "| init | layer | pre-activation std | activation mean | activation std | predicted activation std | gradient std ∂L/∂z | weight-gradient std | distinct units (of width) | distinct activations |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for ins in all {
-        for l in &ins.layers {
+        for (k, l) in ins.layers.iter().enumerate() {
+            let predicted = ins
+                .predicted_activation_std
+                .as_ref()
+                .and_then(|p| p.get(k))
+                .map(|&v| sci(v))
+                .unwrap_or("—".into());
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} of {} | {} |",
                 ins.init,
                 l.layer,
                 sci(l.pre_activation_std),
                 sci(l.activation_mean),
                 sci(l.activation_std),
+                predicted,
                 sci(l.gradient_std),
-                sci(l.weight_gradient_std)
+                sci(l.weight_gradient_std),
+                l.distinct_units,
+                l.width,
+                l.distinct_activations
             );
         }
+    }
+    let _ = writeln!(
+        md,
+        "\nDistinct units: rows of the layer's `[weight | bias]` that differ (exact equality); \
+         distinct activations: units whose outputs differ somewhere on the batch (ReLU units that \
+         are 0 on the whole batch count as one). One distinct unit means the layer acts like a \
+         single unit copied (`zeros`, `constant`)."
+    );
+    if all.iter().any(|i| i.predicted_activation_std.is_some()) {
+        let _ = writeln!(
+            md,
+            "\nPredicted (ReLU): each layer multiplies the pre-activations' second moment by \
+             fan_in·Var(w)/2 and adds Var(b), from the batch's mean ‖x‖²; the activation std is \
+             √(q(1/2 − 1/(2π))) (He et al. 2015, eq. 9)."
+        );
     }
     let _ = writeln!(md, "\n![std by depth](depth.png)");
     md
@@ -370,19 +505,29 @@ pub fn table_markdown(config: &InspectConfig, all: &[Inspection]) -> String {
 
 /// The per-layer table as CSV.
 pub fn table_csv(all: &[Inspection]) -> String {
-    let mut out = String::from("init,layer,pre_activation_std,activation_mean,activation_std,gradient_std,weight_gradient_std\n");
+    let mut out = String::from("init,layer,pre_activation_std,activation_mean,activation_std,predicted_activation_std,gradient_std,weight_gradient_std,width,distinct_units,distinct_activations\n");
     for ins in all {
-        for l in &ins.layers {
+        for (k, l) in ins.layers.iter().enumerate() {
+            let predicted = ins
+                .predicted_activation_std
+                .as_ref()
+                .and_then(|p| p.get(k))
+                .map(|v| format!("{v:e}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{},{},{:e},{:e},{:e},{:e},{:e}",
+                "{},{},{:e},{:e},{:e},{},{:e},{:e},{},{},{}",
                 ins.init,
                 l.layer,
                 l.pre_activation_std,
                 l.activation_mean,
                 l.activation_std,
+                predicted,
                 l.gradient_std,
-                l.weight_gradient_std
+                l.weight_gradient_std,
+                l.width,
+                l.distinct_units,
+                l.distinct_activations
             );
         }
     }

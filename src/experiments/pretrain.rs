@@ -130,6 +130,7 @@ pub fn pretrain_chart(dbn: &Dbn, path: &Path) -> Result<()> {
             y_desc: "mean squared error (log scale)".into(),
             series: series(|r| r.reconstruction_error),
             log_y: true,
+            dashed: Vec::new(),
         },
         Panel {
             title: "pseudo-log-likelihood per example".into(),
@@ -137,6 +138,7 @@ pub fn pretrain_chart(dbn: &Dbn, path: &Path) -> Result<()> {
             y_desc: "PLL (scikit-learn's estimator)".into(),
             series: series(|r| r.pseudo_log_likelihood),
             log_y: false,
+            dashed: Vec::new(),
         },
     ];
     let title = format!(

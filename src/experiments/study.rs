@@ -8,6 +8,9 @@
 //!   trains with He (`kaiming_normal_`, fan-in); at 22 layers both train, He earlier.
 //! - [`Study::Lab`]: the lab's shallow and deep nets with Adam under N(0,1), torch's default,
 //!   Xavier, He and LSUV.
+//! - [`Study::Meanfield`]: Poole et al. (2016) and Schoenholz et al. (2017) — the order-to-chaos
+//!   phase diagram of tanh nets computed ([`crate::meanfield`]), then a grid of depth × σ_w²
+//!   trained with SGD and its test accuracy drawn under the 6 ξ_c line.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -19,7 +22,8 @@ use crate::data::Mnist;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
 use crate::engine::spec::InitSource;
 use crate::io;
-use crate::model::{Activation, InitScheme, Widths};
+use crate::meanfield::{self, GaussHermite};
+use crate::model::{Activation, InitScheme, MeanFieldParams, Widths};
 use crate::optim::OptimizerKind;
 use crate::plot;
 use crate::train::TrainConfig;
@@ -33,11 +37,13 @@ pub enum Study {
     He,
     /// The lab's nets with Adam under five inits.
     Lab,
+    /// Mean-field theory beside experiment: the phase diagram, ξ_c, and a depth × σ_w² grid.
+    Meanfield,
 }
 
 impl Study {
     /// Every study.
-    pub const ALL: [Study; 3] = [Study::Glorot, Study::He, Study::Lab];
+    pub const ALL: [Study; 4] = [Study::Glorot, Study::He, Study::Lab, Study::Meanfield];
 
     /// Its name on the command line and in paths.
     pub fn name(self) -> &'static str {
@@ -45,6 +51,7 @@ impl Study {
             Study::Glorot => "glorot",
             Study::He => "he",
             Study::Lab => "lab",
+            Study::Meanfield => "meanfield",
         }
     }
 }
@@ -55,7 +62,7 @@ impl std::str::FromStr for Study {
         Study::ALL
             .into_iter()
             .find(|x| x.name() == s)
-            .with_context(|| format!("unknown study {s:?} (expected glorot, he or lab)"))
+            .with_context(|| format!("unknown study {s:?} (expected glorot, he, lab or meanfield)"))
     }
 }
 
@@ -109,6 +116,27 @@ fn hidden(n: usize, width: i64) -> Widths {
     w.extend(std::iter::repeat_n(width, n));
     w.push(10);
     Widths(w)
+}
+
+/// σ_b² of the mean-field study (Schoenholz et al.'s MNIST heatmap).
+pub const MEANFIELD_SIGMA_B2: f64 = 0.05;
+
+/// Test accuracy at or above which a cell of the mean-field grid counts as trained.
+pub const MEANFIELD_TRAINED_ACCURACY: f64 = 0.5;
+
+/// The mean-field study's grid: numbers of hidden tanh layers (depths) and σ_w² values.
+pub fn meanfield_grid(full: bool) -> (Vec<usize>, Vec<f64>) {
+    if full {
+        (
+            (1..=10).map(|k| 10 * k).collect(),
+            (0..=12).map(|k| 1.0 + 0.25 * k as f64).collect(),
+        )
+    } else {
+        (
+            vec![2, 4, 8, 16, 32],
+            vec![0.5, 1.0, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0],
+        )
+    }
 }
 
 /// The parts of a study with their budgets.
@@ -212,6 +240,32 @@ pub fn plan(config: &StudyConfig) -> Vec<StudyPart> {
                 })
                 .collect()
         }
+        Study::Meanfield => {
+            let width = config.width.unwrap_or(if full { 300 } else { 64 });
+            // 1 epoch of 15,000 images at batch 100: 150 SGD steps per net (5 epochs of 60,000
+            // when --full).
+            let (epochs, limit) = if full { (5, None) } else { (1, Some(15_000)) };
+            let (depths, sigmas) = meanfield_grid(full);
+            depths
+                .into_iter()
+                .map(|depth| {
+                    let labels = sigmas
+                        .iter()
+                        .filter_map(|&w| {
+                            let p = MeanFieldParams::new(w, MEANFIELD_SIGMA_B2).ok()?;
+                            Some((InitScheme::MeanField(p), format!("depth {depth} σ_w² {w}")))
+                        })
+                        .collect();
+                    part(
+                        format!("depth{depth}"),
+                        hidden(depth, width),
+                        Activation::Tanh,
+                        labels,
+                        train(OptimizerKind::Sgd, 0.01, epochs, limit),
+                    )
+                })
+                .collect()
+        }
     }
 }
 
@@ -258,7 +312,10 @@ pub fn run_study(
         .collect();
     let chart = config.out_dir.join(format!("{}.png", config.study.name()));
     let summary = config.out_dir.join("summary.md");
-    if !outcome.interrupted {
+    if !outcome.interrupted && config.study == Study::Meanfield {
+        let md = meanfield_outputs(config, &parts)?;
+        io::write_atomic(&summary, md.as_bytes())?;
+    } else if !outcome.interrupted {
         let curves: Vec<_> = parts
             .iter()
             .flat_map(|(p, rs)| compare::seed_groups(rs, |r| label_of(p, r.run.spec.model.init)))
@@ -310,6 +367,9 @@ fn study_title(config: &StudyConfig) -> String {
         }
         Study::He => "He et al. 2015: Xavier vs He init for deep ReLU nets, SGD".into(),
         Study::Lab => "The lab's nets with Adam: N(0,1), torch default, Xavier, He, LSUV".into(),
+        Study::Meanfield => format!(
+            "Mean-field theory beside experiment: tanh nets, σ_b² = {MEANFIELD_SIGMA_B2}, SGD"
+        ),
     }
 }
 
@@ -392,4 +452,253 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
         }
     }
     md
+}
+
+/// The theory's charts (`phase.png`, `xi.png`), the accuracy heatmap with 6 ξ_c
+/// (`meanfield.png`), and the summary's markdown.
+fn meanfield_outputs(
+    config: &StudyConfig,
+    parts: &[(StudyPart, Vec<RunResult>)],
+) -> Result<String> {
+    let gh = GaussHermite::default_rule();
+    let sb2 = MEANFIELD_SIGMA_B2;
+    let critical = meanfield::critical_sigma_w2(&gh, sb2)?;
+    let out = &config.out_dir;
+
+    // Phase diagram: χ₁ over σ_w² ∈ [0.5, 4], σ_b² ∈ [0, 0.3], and the line χ₁ = 1.
+    let (nx, ny) = (70, 30);
+    let xs: Vec<f64> = (0..nx)
+        .map(|i| 0.5 + 3.5 * (i as f64 + 0.5) / nx as f64)
+        .collect();
+    let ys: Vec<f64> = (0..ny)
+        .map(|j| 0.3 * (j as f64 + 0.5) / ny as f64)
+        .collect();
+    let mut chi = Vec::with_capacity(ny);
+    for &b in &ys {
+        let row: Vec<f64> = xs
+            .iter()
+            .map(|&w| meanfield::chi1(&gh, w, b))
+            .collect::<Result<_>>()?;
+        chi.push(row);
+    }
+    // Denser near σ_b² = 0, where the line is nearly flat: σ_b² = 0.3 (k/40)².
+    let mut line = Vec::new();
+    for k in 0..=40 {
+        let b = 0.3 * (k as f64 / 40.0).powi(2);
+        line.push((meanfield::critical_sigma_w2(&gh, b)?, b));
+    }
+    let phase = plot::Heatmap {
+        title: "Order-to-chaos phase diagram of tanh nets: χ₁ = σ_w² E[tanh′(√q* z)²]".into(),
+        x_desc: "σ_w²".into(),
+        y_desc: "σ_b²".into(),
+        value_desc: "χ₁".into(),
+        x_edges: (0..=nx).map(|i| 0.5 + 3.5 * i as f64 / nx as f64).collect(),
+        y_edges: (0..=ny).map(|j| 0.3 * j as f64 / ny as f64).collect(),
+        values: chi,
+        range: (0.0, 2.0),
+        annotate: None,
+        lines: vec![plot::Series {
+            band: Vec::new(),
+            label: "χ₁ = 1 (ordered left, chaotic right)".into(),
+            points: line,
+        }],
+    };
+    plot::heatmap_chart(&phase, &out.join("phase.png"))?;
+
+    // ξ_c and ξ_q against σ_w² at σ_b² = 0.05.
+    let sweep: Vec<meanfield::Propagation> = (0..=100)
+        .map(|i| meanfield::propagation(&gh, 0.5 + 3.5 * i as f64 / 100.0, sb2))
+        .collect::<Result<_>>()?;
+    let xi = plot::CurveChart {
+        title: format!("Depth scales at σ_b² = {sb2}: ξ_c diverges at the critical σ_w²"),
+        x_desc: "σ_w²".into(),
+        y_desc: "depth scale (layers, log scale)".into(),
+        series: vec![
+            plot::Series {
+                band: Vec::new(),
+                label: "ξ_c (correlations)".into(),
+                points: sweep.iter().map(|p| (p.sigma_w2, p.xi_c)).collect(),
+            },
+            plot::Series {
+                band: Vec::new(),
+                label: "ξ_q (lengths)".into(),
+                points: sweep.iter().map(|p| (p.sigma_w2, p.xi_q)).collect(),
+            },
+        ],
+        markers: vec![(critical, format!("critical σ_w² = {critical:.3}"))],
+    };
+    plot::curve_chart(&xi, &out.join("xi.png"))?;
+
+    // The trained grid: rows by depth, columns by σ_w².
+    let (_, sigmas) = meanfield_grid(config.full);
+    let depths: Vec<usize> = parts
+        .iter()
+        .map(|(p, _)| p.compare.widths.0.len() - 2)
+        .collect();
+    let accuracy = |r: &RunResult| match r.status {
+        crate::engine::rundir::RunStatus::Diverged => f64::NAN,
+        _ => r
+            .history
+            .last()
+            .map(|e| e.test_accuracy)
+            .unwrap_or(f64::NAN),
+    };
+    let mut values = Vec::new();
+    for (_, runs) in parts {
+        let row: Vec<f64> = sigmas
+            .iter()
+            .map(|&w| {
+                runs.iter()
+                    .find(|r| match r.run.spec.model.init {
+                        InitScheme::MeanField(m) => (m.sigma_w2() - w).abs() < 1e-9,
+                        _ => false,
+                    })
+                    .map(accuracy)
+                    .unwrap_or(f64::NAN)
+            })
+            .collect();
+        values.push(row);
+    }
+    let depth_f: Vec<f64> = depths.iter().map(|&d| d as f64).collect();
+    let x_edges = plot::edges_around(&sigmas);
+    let y_edges = plot::edges_around(&depth_f);
+    let bound_line: Vec<(f64, f64)> = (0..=120)
+        .map(|i| {
+            let w = x_edges[0] + (x_edges[x_edges.len() - 1] - x_edges[0]) * i as f64 / 120.0;
+            meanfield::propagation(&gh, w, sb2).map(|p| (w, 6.0 * p.xi_c))
+        })
+        .collect::<Result<_>>()?;
+    let train = &parts
+        .first()
+        .map(|(p, _)| p.compare.train.clone())
+        .unwrap_or_default();
+    let width = parts
+        .first()
+        .map(|(p, _)| p.compare.widths.0[1])
+        .unwrap_or_default();
+    let images = train.train_limit.unwrap_or(60_000);
+    let steps = train.epochs as i64 * (images / train.batch_size);
+    let heat = plot::Heatmap {
+        title: format!(
+            "Test accuracy of tanh nets, width {width}, {steps} SGD steps (lr {}), σ_b² = {sb2}",
+            train.learning_rate
+        ),
+        x_desc: "σ_w²".into(),
+        y_desc: "depth (hidden layers)".into(),
+        value_desc: "test accuracy".into(),
+        x_edges,
+        y_edges,
+        values: values.clone(),
+        range: (0.1, 1.0),
+        annotate: Some((100.0, 0)),
+        lines: vec![plot::Series {
+            band: Vec::new(),
+            label: "6 ξ_c (Schoenholz et al. 2017)".into(),
+            points: bound_line,
+        }],
+    };
+    plot::heatmap_chart(&heat, &out.join("meanfield.png"))?;
+    plot::heatmap_chart(&heat, &out.join("meanfield.svg"))?;
+
+    // How well 6 ξ_c separates the cells that trained from those that did not.
+    let six_xi: Vec<f64> = sigmas
+        .iter()
+        .map(|&w| meanfield::propagation(&gh, w, sb2).map(|p| 6.0 * p.xi_c))
+        .collect::<Result<_>>()?;
+    let (mut below, mut below_ok, mut above, mut above_ok) = (0, 0, 0, 0);
+    for (d, row) in depths.iter().zip(&values) {
+        for (acc, bound) in row.iter().zip(&six_xi) {
+            let trained = *acc >= MEANFIELD_TRAINED_ACCURACY;
+            if (*d as f64) <= *bound {
+                below += 1;
+                below_ok += usize::from(trained);
+            } else {
+                above += 1;
+                above_ok += usize::from(trained);
+            }
+        }
+    }
+
+    let mut md = format!("# {}\n\n", study_title(config));
+    let _ = writeln!(
+        md,
+        "Command: `initlab study meanfield{}`. Poole et al. (2016), Schoenholz et al. (2017): \
+         weights N(0, σ_w²/fan_in), biases N(0, σ_b²), tanh. Theory by Gauss–Hermite quadrature \
+         with {} nodes.\n",
+        if config.full { " --full" } else { "" },
+        gh.len()
+    );
+    let _ = writeln!(
+        md,
+        "**Critical point:** at σ_b² = {sb2}, χ₁ = 1 at **σ_w² = {critical:.4}** (ordered below, \
+         chaotic above).\n"
+    );
+    let _ = writeln!(
+        md,
+        "![phase diagram](phase.png)\n\n![depth scales](xi.png)\n"
+    );
+    let _ = writeln!(md, "| σ_w² | q* | χ₁ | c* | ξ_q | ξ_c | 6 ξ_c |");
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|");
+    for &w in &sigmas {
+        let p = meanfield::propagation(&gh, w, sb2)?;
+        let _ = writeln!(
+            md,
+            "| {w} | {:.4} | {:.4} | {:.4} | {:.2} | {:.2} | {:.1} |",
+            p.q_star,
+            p.chi1,
+            p.c_star,
+            p.xi_q,
+            p.xi_c,
+            6.0 * p.xi_c
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n## Trained grid\n\nWidth {width}, {} epoch(s) of {images} training images at batch {} \
+         ({steps} SGD steps, lr {}), seed {}. Test accuracy (%), rows by depth (hidden tanh \
+         layers), columns by σ_w²; `div` = diverged.\n",
+        train.epochs, train.batch_size, train.learning_rate, train.seed
+    );
+    let _ = write!(md, "| depth |");
+    for w in &sigmas {
+        let _ = write!(md, " σ_w² {w} |");
+    }
+    let _ = write!(md, "\n|---:|");
+    for _ in &sigmas {
+        let _ = write!(md, "---:|");
+    }
+    md.push('\n');
+    for (d, row) in depths.iter().zip(&values) {
+        let _ = write!(md, "| {d} |");
+        for a in row {
+            if a.is_finite() {
+                let _ = write!(md, " {:.1} |", 100.0 * a);
+            } else {
+                let _ = write!(md, " div |");
+            }
+        }
+        md.push('\n');
+    }
+    let pct = |a: usize, n: usize| {
+        if n == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.0} %", 100.0 * a as f64 / n as f64)
+        }
+    };
+    let _ = writeln!(
+        md,
+        "\n![accuracy with 6 ξ_c](meanfield.png)\n\n**How well 6 ξ_c bounds the trainable region** \
+         (trained = test accuracy ≥ {:.0} %): of the {below} cells with depth ≤ 6 ξ_c, \
+         {below_ok} trained ({}); of the {above} cells above the line, {above_ok} trained ({}).",
+        100.0 * MEANFIELD_TRAINED_ACCURACY,
+        pct(below_ok, below),
+        pct(above_ok, above)
+    );
+    let total: f64 = parts.iter().flat_map(|(_, rs)| rs).map(|r| r.seconds).sum();
+    let _ = writeln!(
+        md,
+        "\nTotal training time: {total:.0} s (runs read from the cache count their original time)."
+    );
+    Ok(md)
 }
