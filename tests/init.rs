@@ -35,8 +35,8 @@ fn xavier_uniform_reproduces_the_notebooks_tensor() {
     let last = values(&w.get(9));
     assert_eq!(round4(&last[..3]), vec![-0.1433, 0.0200, -0.0568]);
     assert_eq!(round4(&last[253..]), vec![0.0787, 0.0428, -0.0036]);
-    // Exact f32 values of our reference run of PyTorch 2.13 (tests/golden/parity_details.json
-    // carries them too): the first three of row 0.
+    // Exact f32 values of our reference runs of PyTorch 2.13 (each golden set's
+    // parity_details.json carries them too): the first three of row 0.
     assert_eq!(&first[..3], &[-0.021475306f32, -0.089424886, 0.059786312]);
     // The Mlp builder draws in the same order.
     tch::manual_seed(777);
@@ -226,9 +226,7 @@ fn bad_shapes_are_errors() {
 #[test]
 fn zoo_matches_pytorch_bit_for_bit() {
     let _g = seed_lock();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/init_zoo.json");
-    let golden: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let golden = common::golden_json("init_zoo.json");
     type Fill = fn(&mut Tensor);
     let fills: [(&str, Fill); 8] = [
         ("trunc_normal_(0,1,1,3) 6x5", |t| {

@@ -1,10 +1,12 @@
-//! Bit-parity with PyTorch 2.13 on the cheap parts, against tests/golden/ (made by
-//! tools/reference/): the notebooks' printed tensors and first batches, Python's `random`,
-//! `torch.nn.init` values and Adam's step sequence.
+//! Bit-parity with PyTorch 2.13 on the cheap parts, against the golden set of this CPU's kernel
+//! family, tests/golden/<family>/ (made by tools/reference/): the notebooks' printed tensors and
+//! first batches, Python's `random`, `torch.nn.init` values and Adam's step sequence.
 
 mod common;
 
-use common::{f32_from_hex, hex_f32s, mnist_dir, seed_lock, values};
+use common::{
+    f32_from_hex, golden_dir_for, golden_json, golden_text, hex_f32s, mnist_dir, seed_lock, values,
+};
 use initlab::data::{load_dir, TorchLoader};
 use initlab::init::{self, FanMode, Nonlinearity};
 use initlab::model::{torch_linear, InitScheme, MlpSpec};
@@ -16,20 +18,32 @@ use serde_json::Value;
 use tch::{nn, Device, Kind, Tensor};
 
 fn details() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/golden/parity_details.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    golden_json("parity_details.json")
 }
 
 fn golden_lines(name: &str) -> Vec<String> {
-    let path = format!("{}/tests/golden/{name}.txt", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(path)
-        .unwrap()
+    golden_text(&format!("{name}.txt"))
         .lines()
         .map(String::from)
         .collect()
+}
+
+/// Each kernel family reads its own golden set, made by PyTorch on a CPU of that family; a family
+/// without one is an error that says how to make it.
+#[test]
+fn golden_set_is_chosen_by_kernel_family() {
+    for (family, capability) in [("avx512", "AVX512"), ("avx2", "AVX2")] {
+        let dir = golden_dir_for(family).unwrap_or_else(|e| panic!("{e}"));
+        assert!(dir.ends_with(format!("tests/golden/{family}")), "{dir:?}");
+        let text = std::fs::read_to_string(dir.join("parity_details.json")).expect("readable");
+        let d: Value = serde_json::from_str(&text).expect("json");
+        let env = &d["environment"];
+        assert_eq!(env["cpu_capability"], capability, "{family}: {env}");
+        assert_eq!(env["mkl_takes_intel_path"], true, "{family}: {env}");
+    }
+    let err = golden_dir_for("other").expect_err("no golden set for \"other\"");
+    assert!(err.contains("tests/golden/other"), "{err}");
+    assert!(err.contains("tools/reference/run.sh"), "{err}");
 }
 
 fn hex_f32(v: &Value) -> f32 {

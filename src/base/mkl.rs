@@ -7,8 +7,9 @@
 //! Two consequences for a port that promises PyTorch's numbers:
 //!
 //! - the same PyTorch program prints different epoch costs on AMD and on Intel. Notebook 9-3's
-//!   epoch-1 cost is `0.246763036` on the fast path (PyTorch 2.13 on Intel, and `tests/golden/`),
-//!   but `0.246979773` on the fallback with two threads and `0.246896714` with one;
+//!   epoch-1 cost is `0.246763036` on the fast path of an AVX-512 CPU (PyTorch 2.13 on Intel, and
+//!   `tests/golden/avx512/`), but `0.246979773` on the fallback with two threads and `0.246896714`
+//!   with one;
 //! - training is slower: on this project's 2-core AMD machines `sgemm` 2048² runs at ≈100 GFLOP/s
 //!   on the fallback and ≈450 GFLOP/s on the fast path.
 //!
@@ -22,6 +23,12 @@
 //!
 //! Other crates that link `initlab` as a library get this only if their own `build.rs` passes the
 //! same two linker arguments (or they preload such a library).
+//!
+//! With the vendor check answered, the kernels still depend on the CPU's instruction sets: an
+//! AVX-512 CPU gets oneMKL's AVX-512 `sgemm`/LAPACK kernels (and ATen its AVX-512 kernels), an
+//! AVX2-only CPU the AVX2 ones, and the two round differently. [`kernel_family`] names the family
+//! this CPU gets; the golden files of the parity tests come in one set per family
+//! (`tests/golden/<family>/`, see `tools/reference/README.md`).
 
 use std::os::raw::c_int;
 
@@ -54,5 +61,57 @@ pub fn kernel_choice() -> String {
         "Intel CPU: oneMKL's own kernel choice".to_string()
     } else {
         "non-Intel CPU: oneMKL's vendor check overridden, kernels chosen by CPU features (see initlab::mkl)".to_string()
+    }
+}
+
+/// The family of oneMKL kernels this process runs, as the name of a golden-file set:
+/// `"avx512"` when the CPU has AVX-512F, `"avx2"` when it has AVX2 but not AVX-512F, `"other"`
+/// otherwise (x86-64 CPUs without AVX2, other architectures).
+///
+/// This is oneMKL's dispatch by CPU features, which applies to every x86-64 CPU here because
+/// initlab overrides oneMKL's vendor check (see the module documentation). It assumes oneMKL's and
+/// ATen's own choice is not narrowed by environment variables such as `MKL_ENABLE_INSTRUCTIONS`,
+/// `MKL_CBWR` or `ATEN_CPU_CAPABILITY`. `scripts/parity.sh` and `tools/reference/run.sh` apply the
+/// same rule to the flags of `/proc/cpuinfo` (`avx512f`, `avx2`).
+pub fn kernel_family() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        family_of(
+            std::arch::is_x86_feature_detected!("avx512f"),
+            std::arch::is_x86_feature_detected!("avx2"),
+        )
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        "other"
+    }
+}
+
+/// The x86-64 rule of [`kernel_family`], given whether the CPU has AVX-512F and AVX2.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn family_of(avx512f: bool, avx2: bool) -> &'static str {
+    if avx512f {
+        "avx512"
+    } else if avx2 {
+        "avx2"
+    } else {
+        "other"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn family_follows_the_cpu_flags() {
+        assert_eq!(family_of(true, true), "avx512");
+        assert_eq!(family_of(false, true), "avx2");
+        assert_eq!(family_of(false, false), "other");
+    }
+
+    #[test]
+    fn family_of_this_cpu_is_a_known_name() {
+        assert!(["avx512", "avx2", "other"].contains(&kernel_family()));
     }
 }

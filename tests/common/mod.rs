@@ -13,6 +13,66 @@ pub fn seed_lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The files of one golden set (`tests/golden/<kernel family>/`), all made by
+/// `tools/reference/run.sh` on a CPU of that family.
+pub const GOLDEN_SET_FILES: [&str; 5] = [
+    "lab09_2_mnist_nn.txt",
+    "lab09_3_mnist_nn_xavier.txt",
+    "lab09_4_mnist_nn_deep.txt",
+    "parity_details.json",
+    "init_zoo.json",
+];
+
+/// `tests/golden/`: the CPU-independent golden files, and one folder per kernel family.
+pub fn golden_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// The golden set of a kernel family (`"avx512"`, `"avx2"`, see `initlab::mkl::kernel_family`),
+/// or a message naming what is missing and how to make it.
+pub fn golden_dir_for(family: &str) -> Result<PathBuf, String> {
+    let dir = golden_root().join(family);
+    let missing: Vec<&str> = GOLDEN_SET_FILES
+        .iter()
+        .copied()
+        .filter(|f| !dir.join(f).is_file())
+        .collect();
+    if missing.is_empty() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "no complete golden set for kernel family {family:?}: {} lacks {}. \
+             PyTorch's numbers depend on the CPU's oneMKL/ATen kernels, so bit parity can only be \
+             checked against files made by real PyTorch 2.13 on a CPU of the same family: run \
+             `INITLAB_GOLDEN_DIR=tests/golden/{family} tools/reference/run.sh` on such a CPU \
+             (tools/reference/README.md) and commit the result",
+            dir.display(),
+            missing.join(", ")
+        ))
+    }
+}
+
+/// The golden set of this CPU's kernel family; panics with [`golden_dir_for`]'s message if there
+/// is none, so that the bit-exact tests fail rather than pass without a reference.
+pub fn golden_dir() -> PathBuf {
+    let family = initlab::mkl::kernel_family();
+    golden_dir_for(family).unwrap_or_else(|e| {
+        panic!("this CPU's kernel family is {family:?} (initlab::mkl::kernel_family); {e}")
+    })
+}
+
+/// A file of this CPU's golden set, as text.
+pub fn golden_text(name: &str) -> String {
+    let path = golden_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A JSON file of this CPU's golden set.
+pub fn golden_json(name: &str) -> serde_json::Value {
+    let text = golden_text(name);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("golden {name}: {e}"))
+}
+
 /// The bundled MNIST directory.
 pub fn mnist_dir() -> PathBuf {
     initlab::data::mnist::bundled_dir()

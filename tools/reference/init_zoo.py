@@ -1,14 +1,20 @@
-"""Golden values of the torch.nn.init functions added for issue 4 (tests/golden/init_zoo.json).
+"""Golden values of the torch.nn.init functions added for issue 4 (<golden set>/init_zoo.json, the golden set being
+$INITLAB_GOLDEN_DIR or tests/golden/<kernel family>: orthogonal_'s QR goes through oneMKL's LAPACK, whose kernels
+depend on the CPU's instruction sets).
 
 Each case: torch.manual_seed(0), then the initializer on torch.empty(shape); values as f32 bit patterns.
 """
 import json
 import os
 import struct
+import sys
 
 import torch
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden", "init_zoo.json")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lab_notebooks as ln  # noqa: E402
+
+OUT = os.path.join(ln.GOLDEN_DIR, "init_zoo.json")
 
 
 def hexes(t):
@@ -34,6 +40,7 @@ def main():
         case("eye_ 3x5", (3, 5), lambda t: init.eye_(t)),
         case("uniform_(-1/sqrt(5),1/sqrt(5)) 4x5", (4, 5), lambda t: init.uniform_(t, -1 / 5 ** 0.5, 1 / 5 ** 0.5)),
     ])
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump({"torch": torch.__version__, "cases": cases}, f, indent=1)
     print("wrote", OUT)

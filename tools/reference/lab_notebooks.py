@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Re-run the three MNIST notebooks of DLZTA season 2, Lab 9 (weight initialisation) on CPU.
 
-Each notebook's stdout is written verbatim to tests/golden/<name>.txt (for full 15-epoch runs).
+Each notebook's stdout is written verbatim to <golden set>/<name>.txt (for full 15-epoch runs), where the golden set
+is $INITLAB_GOLDEN_DIR or tests/golden/<kernel family of this CPU> (avx512, avx2; see kernel_family()).
 The computation follows the notebooks statement by statement (see shared/reference/lab-facts.md):
   random.seed(s); torch.manual_seed(777); MNIST datasets (ToTensor); DataLoader(100, shuffle, drop_last);
   Linear layers built in order; weights re-initialised in order (the last call's value is displayed);
@@ -30,7 +31,39 @@ import torchvision.transforms as transforms
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MNIST_GZ_DIR = os.path.join(REPO, "data", "mnist")
-GOLDEN_DIR = os.path.join(REPO, "tests", "golden")
+GOLDEN_ROOT = os.path.join(REPO, "tests", "golden")
+
+
+def kernel_family():
+    """The golden set this CPU's numbers belong to: 'avx512' when /proc/cpuinfo lists avx512f, 'avx2' when it lists
+    avx2 (and not avx512f), 'other' otherwise. oneMKL (with the dispatch shim) and ATen choose their kernels by these
+    instruction sets, and the kernels round differently. Same rule as initlab::mkl::kernel_family (Rust) and
+    scripts/parity.sh."""
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    if "avx512f" in flags:
+        return "avx512"
+    if "avx2" in flags:
+        return "avx2"
+    return "other"
+
+
+def golden_dir():
+    """$INITLAB_GOLDEN_DIR (relative paths are taken from the repository root), else tests/golden/<kernel family>."""
+    env = os.environ.get("INITLAB_GOLDEN_DIR")
+    if env:
+        return os.path.join(REPO, env)
+    return os.path.join(GOLDEN_ROOT, kernel_family())
+
+
+GOLDEN_DIR = golden_dir()
 FULL_EPOCHS = 15
 
 MNIST_FILES = (
@@ -87,18 +120,28 @@ def mkl_shim_loaded():
     return "initlab_mkl_intel" in os.environ.get("LD_PRELOAD", "")
 
 
+ATEN_CAPABILITY = {"avx512": "AVX512", "avx2": "AVX2"}
+
+
 def warn_if_host_differs():
-    """The golden files were made with MKL on its Intel AVX-512 path. On other CPUs (AMD) MKL picks a generic
-    sgemm kernel whose rounding differs, and the training runs drift apart from batch 4 or so; run.sh preloads
-    a one-function library that makes MKL take the Intel path there too (see README.md)."""
+    """The golden files are made with MKL on its Intel code path, which picks its kernels by the CPU's instruction
+    sets (one golden set per kernel family). On other CPUs (AMD) MKL picks a generic sgemm kernel whose rounding
+    differs, and the training runs drift apart from batch 4 or so; run.sh preloads a one-function library that
+    makes MKL take the Intel path there too (see README.md)."""
     intel = mkl_intel_path()
     if intel is False:
         print("WARNING: MKL does not take its Intel code path on this CPU, so matrix products round differently "
               "from the golden files; use tools/reference/run.sh (it preloads the MKL dispatch shim).",
               file=sys.stderr)
-    if torch.backends.cpu.get_cpu_capability() != "AVX512":
-        print("WARNING: ATen CPU capability is %s, the golden files were made with AVX512"
-              % torch.backends.cpu.get_cpu_capability(), file=sys.stderr)
+    family = kernel_family()
+    capability = torch.backends.cpu.get_cpu_capability()
+    if ATEN_CAPABILITY.get(family) != capability:
+        print("WARNING: ATen CPU capability is %s, but this CPU's kernel family is %s" % (capability, family),
+              file=sys.stderr)
+    target = os.path.basename(os.path.normpath(GOLDEN_DIR))
+    if target in ("avx512", "avx2", "other") and target != family:
+        print("WARNING: writing into the %s golden set (%s) on a CPU of kernel family %s: its numbers are not "
+              "that set's" % (target, GOLDEN_DIR, family), file=sys.stderr)
 
 
 class NoProbe:
@@ -226,7 +269,8 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=FULL_EPOCHS,
                     help="training epochs (default 15; other values print only, unless --out-dir is given)")
     ap.add_argument("--out-dir", default=None,
-                    help="where <name>.txt goes (default tests/golden for 15-epoch runs, nowhere otherwise)")
+                    help="where <name>.txt goes (default $INITLAB_GOLDEN_DIR or tests/golden/<kernel family> for "
+                         "15-epoch runs, nowhere otherwise)")
     args = ap.parse_args(argv)
 
     names = args.notebooks or list(NOTEBOOKS)
@@ -235,9 +279,10 @@ def main(argv=None):
             ap.error("unknown notebook %r; known: %s" % (n, ", ".join(NOTEBOOKS)))
     out_dir = args.out_dir or (GOLDEN_DIR if args.epochs == FULL_EPOCHS else None)
 
-    print("torch %s, torchvision %s, %d threads, ATen %s, MKL Intel path: %s, epochs=%d, output: %s"
+    print("torch %s, torchvision %s, %d threads, ATen %s, MKL Intel path: %s, kernel family %s, epochs=%d, output: %s"
           % (torch.__version__, sys.modules["torchvision"].__version__, torch.get_num_threads(),
-             torch.backends.cpu.get_cpu_capability(), mkl_intel_path(), args.epochs, out_dir or "stdout only"),
+             torch.backends.cpu.get_cpu_capability(), mkl_intel_path(), kernel_family(), args.epochs,
+             out_dir or "stdout only"),
           file=sys.stderr)
     warn_if_host_differs()
     with mnist_root() as root:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write tests/golden/parity_details.json: exact reference values for bit-parity tests of the Rust port.
+"""Write <golden set>/parity_details.json ($INITLAB_GOLDEN_DIR or tests/golden/<kernel family>): exact reference values for bit-parity tests of the Rust port.
 
 Every float32 is given twice: as a decimal with 9 significant digits ("f32", round-trips exactly) and as its
 IEEE-754 bit pattern ("hex", e.g. "0x3c1a2b3c"). Losses and costs are also given the way the notebooks print
@@ -257,6 +257,7 @@ def environment():
         "python": platform.python_version(), "torch_threads": torch.get_num_threads(),
         "cpu_vendor": vendor, "cpu_model": model,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "kernel_family": ln.kernel_family(),
         "mkl_intel_dispatch_shim_preloaded": ln.mkl_shim_loaded(),
         "mkl_takes_intel_path": ln.mkl_intel_path(),
     }

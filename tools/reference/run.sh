@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Produce the golden files in tests/golden/ from real PyTorch 2.13.0 on CPU.
+# Produce the golden files from real PyTorch 2.13.0 on CPU: this CPU's kernel family's set in
+# tests/golden/<family>/ (avx512 or avx2, see README.md) and the CPU-independent tests/golden/pyfmt_cases.txt.
 #
-#   tools/reference/run.sh                          all three notebooks (15 epochs) + parity_details.json
+#   tools/reference/run.sh                          all three notebooks (15 epochs) + parity_details, pyfmt, init_zoo
 #   tools/reference/run.sh lab09_3_mnist_nn_xavier  one notebook only
 #   tools/reference/run.sh parity_details           parity_details.json only
 #   tools/reference/run.sh lab09_2_mnist_nn --epochs 1   quick trial: prints, writes nothing
 #
-# Idempotent: the venv (tools/reference/.venv, ~5 GB with torch's CUDA wheels) is made and filled once.
-# Environment: PYTHON (default python3), INITLAB_REF_NO_MKL_SHIM=1 to skip the MKL dispatch shim (README.md).
+# Idempotent: the venv (tools/reference/.venv, 4.5 GB with torch's CUDA wheels) is made and filled once.
+# Environment: PYTHON (default python3), INITLAB_REF_NO_MKL_SHIM=1 to skip the MKL dispatch shim (README.md),
+# INITLAB_GOLDEN_DIR (default tests/golden/<kernel family of this CPU>; relative to the repository root) for the
+# CPU-dependent files, INITLAB_WHEELS (default ~/.cache/initlab/wheels) a folder of wheels pip may take first.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,12 +27,18 @@ STAMP="$VENV/.initlab-requirements.sha256"
 WANT="$(sha256sum "$HERE/requirements.txt" | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ] || ! "$PY" -c 'import torch, torchvision' 2>/dev/null; then
     echo "run.sh: pip install -r requirements.txt (torch pulls ~3.5 GB of wheels)" >&2
-    "$PY" -m pip install --disable-pip-version-check -q -r "$HERE/requirements.txt"
+    # torch's PyPI wheel needs its CUDA wheels even on CPU (libtorch.so links libtorch_cuda.so, which links cuBLAS,
+    # cuDNN, ...), so there is no smaller install that imports; the wheel cache of scripts/setup-libtorch.sh is
+    # offered to pip as an extra source
+    WHEELS="${INITLAB_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/initlab/wheels}"
+    FIND=()
+    if [ -d "$WHEELS" ]; then FIND=(--find-links "$WHEELS"); fi
+    "$PY" -m pip install --disable-pip-version-check -q "${FIND[@]}" -r "$HERE/requirements.txt"
     echo "$WANT" > "$STAMP"
 fi
 
 # ---- MKL dispatch shim: MKL (inside libtorch_cpu) gives non-Intel CPUs a generic sgemm kernel whose rounding
-# differs from its AVX-512 kernel; the golden numbers are those of the AVX-512 path. This one-function library,
+# differs from its AVX2/AVX-512 kernels; the golden numbers are those of the Intel paths. This one-function library,
 # preloaded, tells MKL it runs on an Intel CPU; it then picks its kernel by the CPU's features (cpuid) as on Intel.
 # On an Intel CPU it changes nothing.
 if [ "${INITLAB_REF_NO_MKL_SHIM:-0}" != 1 ]; then
@@ -51,8 +60,20 @@ fi
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 export PYTHONDONTWRITEBYTECODE=1
 
+# ---- which golden set: the kernel family of this CPU. Same rule as initlab::mkl::kernel_family (Rust),
+# lab_notebooks.kernel_family (Python) and scripts/parity.sh: avx512f -> avx512, else avx2 -> avx2, else other.
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+    FAMILY=avx512
+elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
+    FAMILY=avx2
+else
+    FAMILY=other
+fi
+export INITLAB_GOLDEN_DIR="${INITLAB_GOLDEN_DIR:-tests/golden/$FAMILY}"
+echo "run.sh: kernel family $FAMILY, CPU-dependent golden files go to $INITLAB_GOLDEN_DIR" >&2
+
 cd "$REPO"
-mkdir -p tests/golden
+mkdir -p tests/golden "$INITLAB_GOLDEN_DIR"
 case "${1:-all}" in
     all)
         shift || true
