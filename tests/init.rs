@@ -395,14 +395,7 @@ fn the_xavier_by_hand_example_claims() {
 
     // PyTorch 2.13's own draws (manual_seed(0)): init_zoo.json's uniform_, parity_details.json's
     // xavier_uniform_ and kaiming_*_ on empty(3, 4).
-    let zoo: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/golden/init_zoo.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let zoo = common::golden_json("init_zoo.json");
     let torch = hex_f32s(&zoo["cases"]["uniform_(-1/sqrt(5),1/sqrt(5)) 4x5"]);
     let u = 1.0 / 5f64.sqrt();
     assert_eq!(
@@ -412,14 +405,7 @@ fn the_xavier_by_hand_example_claims() {
         ),
         20
     );
-    let details: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/golden/parity_details.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let details = common::golden_json("parity_details.json");
     let golden = |name: &str| hex_f32s(&details["init"][name]["values"]);
     let small = [3i64, 4];
     let xa = init::xavier_uniform_bound(4, 3, 1.0);
