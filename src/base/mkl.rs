@@ -9,7 +9,7 @@
 //! - the same PyTorch program prints different epoch costs on AMD and on Intel. Notebook 9-3's
 //!   epoch-1 cost is `0.246763036` on the fast path of an AVX-512 CPU (PyTorch 2.13 on Intel, and
 //!   `tests/golden/avx512/`), but `0.246979773` on the fallback with two threads and `0.246896714`
-//!   with one;
+//!   with one (on an AVX2-only CPU the fast path gives `0.246859848`, see below);
 //! - training is slower: on this project's 2-core AMD machines `sgemm` 2048² runs at ≈100 GFLOP/s
 //!   on the fallback and ≈450 GFLOP/s on the fast path.
 //!
@@ -17,8 +17,8 @@
 //! always answering "yes", and export it: `build.rs` passes `--undefined` and
 //! `--export-dynamic-symbol` to the linker, so the dynamic linker binds oneMKL's call to this
 //! definition (an executable's symbols come first). oneMKL then picks its kernels by the CPU's
-//! features, as it does on Intel, with the same results as on Intel and independent of the thread
-//! count. On an Intel CPU nothing changes. The reference PyTorch runs under `tools/reference/`
+//! features, as it does on Intel, with the same results as on an Intel CPU with the same
+//! instruction sets and independent of the thread count. On an Intel CPU nothing changes. The reference PyTorch runs under `tools/reference/`
 //! do the same with a preloaded one-line C library.
 //!
 //! Other crates that link `initlab` as a library get this only if their own `build.rs` passes the

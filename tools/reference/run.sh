@@ -58,6 +58,9 @@ fi
 
 # the golden files were made on 2 cores; pin the thread count so bigger machines compute the same way
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# idle OpenMP threads sleep instead of spinning: the same bytes (notebook 9-2 compared); on a shared, loaded 2-core
+# machine 9-2 took 149 s this way and 887 s spinning (two runs at different moments)
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export PYTHONDONTWRITEBYTECODE=1
 
 # ---- which golden set: the kernel family of this CPU. Same rule as initlab::mkl::kernel_family (Rust),
