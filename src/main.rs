@@ -171,12 +171,20 @@ fn warn(spec: &RunSpec) {
     }
 }
 
-/// After an interrupted plan: where it stopped and the command that continues it.
-fn report_interrupted(dir: &Path, again: &str) -> Done {
-    console::emit!(
-        "Interrupted: {} holds the checkpoint (status \"interrupted\").\nResume with: {again}",
-        dir.display()
-    );
+/// After an interrupted plan: where it stopped (the last result, if it was the interrupted run)
+/// and the command that continues it.
+fn report_interrupted<'a>(results: impl Iterator<Item = &'a RunResult>, again: &str) -> Done {
+    match results
+        .filter(|r| r.status == RunStatus::Interrupted)
+        .last()
+    {
+        Some(r) => console::emit!(
+            "Interrupted: {} holds its checkpoint (status \"interrupted\").",
+            r.run.dir.display()
+        ),
+        None => console::emit!("Interrupted before the next run started."),
+    }
+    console::emit!("Resume with: {again}");
     Done::Interrupted
 }
 
@@ -254,7 +262,7 @@ fn run(cli: Cli) -> Result<Done> {
             };
             match result.status {
                 RunStatus::Interrupted => Ok(report_interrupted(
-                    &planned.dir,
+                    outcome.results.iter(),
                     &format!("initlab train --resume {}", shell_word(&planned.dir)),
                 )),
                 RunStatus::Complete => Ok(Done::Ok),
@@ -286,7 +294,10 @@ fn run(cli: Cli) -> Result<Done> {
             console.finish();
             let result = result?;
             if result.interrupted {
-                return Ok(report_interrupted(&config.out_dir, &this_command()));
+                return Ok(report_interrupted(
+                    result.runs.iter().map(|(_, r)| r),
+                    &this_command(),
+                ));
             }
             console::emit!("\n{}", results_table(result.runs.iter().map(|(_, r)| r)));
             console::emit!(
@@ -317,7 +328,10 @@ fn run(cli: Cli) -> Result<Done> {
             console.finish();
             let result = result?;
             if result.outcome.interrupted {
-                return Ok(report_interrupted(&config.out_dir, &this_command()));
+                return Ok(report_interrupted(
+                    result.outcome.results.iter(),
+                    &this_command(),
+                ));
             }
             console::emit!("\n{}", results_table(result.outcome.results.iter()));
             match &result.chart {
@@ -359,7 +373,10 @@ fn run(cli: Cli) -> Result<Done> {
             console.finish();
             let result = result?;
             if result.interrupted {
-                return Ok(report_interrupted(&config.out_dir, &this_command()));
+                return Ok(report_interrupted(
+                    result.parts.iter().flat_map(|(_, rs)| rs.iter()),
+                    &this_command(),
+                ));
             }
             console::emit!(
                 "\n{}",
