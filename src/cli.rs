@@ -290,6 +290,9 @@ pub struct LabArgs {
     #[command(flatten)]
     pub run: RunArgs,
 
+    #[command(flatten)]
+    pub seeds: SeedsArgs,
+
     /// Output directory.
     #[arg(long, default_value = "runs/lab", value_name = "DIR")]
     pub out: PathBuf,
@@ -305,6 +308,10 @@ impl LabArgs {
         LabConfig {
             train: self.training.train_config(),
             out_dir: self.out.clone(),
+            seeds: match self.seeds.seeds {
+                Some(_) => self.seeds.resolve(self.training.seed),
+                None => Vec::new(),
+            },
             dbn_epochs: self.dbn_epochs as usize,
         }
     }

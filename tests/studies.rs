@@ -292,6 +292,7 @@ fn lab_runs_small_through_the_executor_and_uses_its_cache() {
         },
         out_dir: dir.path().to_path_buf(),
         dbn_epochs: 1,
+        seeds: Vec::new(),
     };
     let first = initlab::lab::run_lab(&config, &executor(&data), &mut |_| {}).unwrap();
     assert_eq!(first.runs.len(), 5);
@@ -306,4 +307,32 @@ fn lab_runs_small_through_the_executor_and_uses_its_cache() {
     for ((_, a), (_, b)) in first.runs.iter().zip(&again.runs) {
         assert_eq!(a.history.epochs, b.history.epochs);
     }
+}
+
+#[test]
+fn lab_over_seeds_reports_mean_and_interval() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = initlab::lab::LabConfig {
+        train: TrainConfig {
+            epochs: 1,
+            train_limit: Some(500),
+            ..TrainConfig::default()
+        },
+        out_dir: dir.path().to_path_buf(),
+        dbn_epochs: 1,
+        seeds: vec![1, 2],
+    };
+    let result = initlab::lab::run_lab(&config, &executor(&data), &mut |_| {}).unwrap();
+    assert_eq!(result.runs.len(), 10);
+    assert!(dir
+        .path()
+        .join("shallow-normal-seed2")
+        .join("run.json")
+        .is_file());
+    let md = std::fs::read_to_string(&result.report).unwrap();
+    assert!(md.contains("### Over 2 seeds (1, 2)"), "{md}");
+    assert!(md.contains("| deep-sigmoid-dbn | 2 | "), "{md}");
+    assert!(!md.contains("| lab-09-2"), "{md}");
 }

@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Mnist;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
-use crate::engine::rundir::RunDir;
+use crate::engine::rundir::{RunDir, RunStatus};
 use crate::engine::spec::{InitSource, RunSpec};
 use crate::io;
 use crate::model::{Activation, InitScheme, MlpSpec, Widths};
-use crate::plot::{self, RunCurves};
+use crate::plot;
 use crate::pretrain::{self, PretrainConfig};
 use crate::rbm::RbmConfig;
 use crate::train::TrainConfig;
@@ -28,6 +28,10 @@ pub struct LabConfig {
     pub out_dir: PathBuf,
     /// Epochs per RBM when pretraining the DBN of the `deep-sigmoid-dbn` run.
     pub dbn_epochs: usize,
+    /// Seeds of every run (empty: the training settings' seed alone, in `<out>/<name>`; several:
+    /// `<out>/<name>-seed<seed>` each, and the report gives mean ± sd over them). The DBN is
+    /// pretrained once, with the training settings' seed.
+    pub seeds: Vec<i64>,
 }
 
 impl Default for LabConfig {
@@ -36,6 +40,7 @@ impl Default for LabConfig {
             train: TrainConfig::default(),
             out_dir: PathBuf::from("runs").join("lab"),
             dbn_epochs: 3,
+            seeds: Vec::new(),
         }
     }
 }
@@ -192,27 +197,43 @@ pub fn prepare_dbn(
 /// takes its weights from `dbn` (see [`prepare_dbn`]).
 pub fn plan(config: &LabConfig, data: &Mnist, dbn: &Path) -> Result<Vec<(LabRun, PlannedRun)>> {
     let pretrained = InitSource::pretrained(dbn)?;
-    Ok(lab_runs()
-        .into_iter()
-        .map(|run| {
+    let seeds: Vec<Option<i64>> = if config.seeds.is_empty() {
+        vec![None]
+    } else {
+        config.seeds.iter().map(|&s| Some(s)).collect()
+    };
+    let mut plan = Vec::new();
+    for run in lab_runs() {
+        for seed in &seeds {
             let source = if run.spec.init == InitScheme::Dbn {
                 pretrained.clone()
             } else {
                 InitSource::None
             };
+            let (name, train) = match seed {
+                None => (run.name.to_string(), config.train.clone()),
+                Some(s) => (
+                    format!("{}-seed{s}", run.name),
+                    TrainConfig {
+                        seed: *s,
+                        ..config.train.clone()
+                    },
+                ),
+            };
             let planned = PlannedRun {
-                name: run.name.to_string(),
-                dir: config.out_dir.join(run.name),
+                dir: config.out_dir.join(&name),
+                name,
                 spec: RunSpec {
                     model: run.spec.clone(),
                     source,
-                    train: config.train.clone(),
+                    train,
                     data: data.identity.clone(),
                 },
             };
-            (run, planned)
-        })
-        .collect())
+            plan.push((run.clone(), planned));
+        }
+    }
+    Ok(plan)
 }
 
 /// Pretrains the DBN if needed, then trains (or reads from the cache, or resumes) the lab's runs,
@@ -237,19 +258,14 @@ pub fn run_lab(
     let chart = config.out_dir.join("compare.png");
     let report = config.out_dir.join("report.md");
     if !outcome.interrupted {
-        let curves: Vec<RunCurves> = results
-            .iter()
-            .map(|(r, res)| RunCurves {
-                label: r.spec.label(),
-                history: res.history.clone(),
-            })
-            .collect();
+        let runs: Vec<RunResult> = results.iter().map(|(_, r)| r.clone()).collect();
+        let groups = crate::compare::seed_groups(&runs, |r| r.run.spec.label());
         let title = format!(
             "MNIST, {} lr {}: initialization schemes",
             config.train.optimizer, config.train.learning_rate
         );
-        plot::compare_chart(&curves, &title, &chart)?;
-        plot::compare_chart(&curves, &title, &config.out_dir.join("compare.svg"))?;
+        plot::seeds_chart(&groups, &title, &chart)?;
+        plot::seeds_chart(&groups, &title, &config.out_dir.join("compare.svg"))?;
         io::write_atomic(&report, report_markdown(config, &results).as_bytes())?;
     }
     Ok(LabResult {
@@ -294,7 +310,8 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
     for (run, result) in results {
         let h = &result.history;
         let Some(last) = h.last() else { continue };
-        let (nb, nb_cost, nb_acc) = match run.notebook.filter(|_| like_notebooks) {
+        let notebook_settings = result.run.spec.train == TrainConfig::default();
+        let (nb, nb_cost, nb_acc) = match run.notebook.filter(|_| notebook_settings) {
             Some(n) => (
                 n.notebook.to_string(),
                 format!("{:.9}", n.final_cost),
@@ -305,7 +322,7 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
         let _ = writeln!(
             md,
             "| {} | {} | {} | {:.9} | {:.4} | {:.2} | {} | {} | {} |",
-            run.name,
+            result.run.name,
             run.spec.widths.label(),
             run.spec.init,
             last.train_cost,
@@ -315,6 +332,37 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
             nb_cost,
             nb_acc
         );
+    }
+    if config.seeds.len() > 1 {
+        let _ = writeln!(
+            md,
+            "\n### Over {} seeds ({})\n\n| run | seeds finished | final test error % (mean ± sd) | 95 % interval |\n|---|---:|---:|---:|",
+            config.seeds.len(),
+            config
+                .seeds
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for lab_run in lab_runs() {
+            let errors: Vec<f64> = results
+                .iter()
+                .filter(|(r, res)| r.name == lab_run.name && res.status != RunStatus::Diverged)
+                .filter_map(|(_, res)| res.history.last().map(|e| e.test_error_percent()))
+                .collect();
+            let st = crate::stats::summarize(&errors);
+            let interval = if st.ci95.is_finite() {
+                format!("[{:.2}, {:.2}]", st.mean - st.ci95, st.mean + st.ci95)
+            } else {
+                "—".into()
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.2} ± {:.2} | {} |",
+                lab_run.name, st.n, st.mean, st.sd, interval
+            );
+        }
     }
     let _ = writeln!(
         md,
