@@ -328,44 +328,20 @@ pub fn loss_chart(history: &History, title: &str, path: &Path) -> Result<()> {
     )
 }
 
-/// `compare.png`/`.svg`: test error % and train cost per epoch, one line per run, log-scale y.
+/// `compare.png`/`.svg`: test error % and train cost per epoch, one line per run, log-scale y
+/// ([`seeds_chart`] with one seed per line).
 pub fn compare_chart(runs: &[RunCurves], title: &str, path: &Path) -> Result<()> {
     if runs.is_empty() {
         bail!("no runs to compare");
     }
-    let per_run = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<Series> {
-        runs.iter()
-            .map(|r| Series {
-                label: r.label.clone(),
-                points: r
-                    .history
-                    .epochs
-                    .iter()
-                    .map(|e| (e.epoch as f64, f(e)))
-                    .collect(),
-                band: Vec::new(),
-            })
-            .collect()
-    };
-    let panels = [
-        Panel {
-            title: "test error".into(),
-            x_desc: "epoch".into(),
-            y_desc: "test error % (log scale)".into(),
-            series: per_run(|e| e.test_error_percent()),
-            log_y: true,
-            dashed: Vec::new(),
-        },
-        Panel {
-            title: "train cost".into(),
-            x_desc: "epoch".into(),
-            y_desc: "train cost (log scale)".into(),
-            series: per_run(|e| e.train_cost),
-            log_y: true,
-            dashed: Vec::new(),
-        },
-    ];
-    panels_chart(&panels, title, path)
+    let groups: Vec<SeedCurves> = runs
+        .iter()
+        .map(|r| SeedCurves {
+            label: r.label.clone(),
+            histories: vec![r.history.clone()],
+        })
+        .collect();
+    seeds_chart(&groups, title, path)
 }
 
 /// Several runs of one configuration (one per seed), drawn as their mean per epoch with the
