@@ -189,6 +189,21 @@ pub fn xavier_normal_(tensor: &mut Tensor, gain: f64) -> Result<()> {
     normal_(tensor, 0.0, xavier_std(fan_in, fan_out, gain))
 }
 
+/// The fan Kaiming's formulas use, or `None` for a zero-element tensor, which PyTorch returns
+/// untouched (with a warning: "a no-op").
+fn kaiming_fan(tensor: &Tensor, mode: FanMode, what: &str) -> Result<Option<i64>> {
+    if tensor.numel() == 0 {
+        return Ok(None);
+    }
+    let fan = correct_fan(&tensor.size(), mode)?;
+    ensure!(
+        fan > 0,
+        "{what}: a tensor of shape {:?} has a zero fan",
+        tensor.size()
+    );
+    Ok(Some(fan))
+}
+
 /// He/Kaiming uniform: U(−b, b) with `b = √3 · gain / √fan`.
 ///
 /// He et al. (2015). Mirrors `torch.nn.init.kaiming_uniform_(tensor, a, mode, nonlinearity)`;
@@ -198,16 +213,9 @@ pub fn kaiming_uniform_(
     mode: FanMode,
     nonlinearity: Nonlinearity,
 ) -> Result<()> {
-    // PyTorch returns zero-element tensors untouched (with a warning: "a no-op").
-    if tensor.numel() == 0 {
+    let Some(fan) = kaiming_fan(tensor, mode, "kaiming_uniform_")? else {
         return Ok(());
-    }
-    let fan = correct_fan(&tensor.size(), mode)?;
-    ensure!(
-        fan > 0,
-        "kaiming_uniform_: a tensor of shape {:?} has a zero fan",
-        tensor.size()
-    );
+    };
     let bound = kaiming_uniform_bound(fan, calculate_gain(nonlinearity));
     uniform_(tensor, -bound, bound)
 }
@@ -220,16 +228,9 @@ pub fn kaiming_normal_(
     mode: FanMode,
     nonlinearity: Nonlinearity,
 ) -> Result<()> {
-    // PyTorch returns zero-element tensors untouched (with a warning: "a no-op").
-    if tensor.numel() == 0 {
+    let Some(fan) = kaiming_fan(tensor, mode, "kaiming_normal_")? else {
         return Ok(());
-    }
-    let fan = correct_fan(&tensor.size(), mode)?;
-    ensure!(
-        fan > 0,
-        "kaiming_normal_: a tensor of shape {:?} has a zero fan",
-        tensor.size()
-    );
+    };
     normal_(tensor, 0.0, kaiming_std(fan, calculate_gain(nonlinearity)))
 }
 

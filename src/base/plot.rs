@@ -192,6 +192,15 @@ fn epoch_range(series: &[Series]) -> Range<f64> {
     start..max.max(start + 1.0)
 }
 
+/// The points of `s` a log axis can show (finite, positive values).
+fn log_points(s: &Series) -> Vec<(f64, f64)> {
+    s.points
+        .iter()
+        .copied()
+        .filter(|p| p.1.is_finite() && p.1 > 0.0)
+        .collect()
+}
+
 /// One log-y panel with a line (and markers) per series, integer x (epochs, layers).
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -251,12 +260,7 @@ where
     }
     for (i, s) in series.iter().enumerate() {
         let c = colour(i);
-        let pts: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .copied()
-            .filter(|p| p.1.is_finite() && p.1 > 0.0)
-            .collect();
+        let pts = log_points(s);
         chart
             .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
             .map_err(err)?
@@ -268,12 +272,7 @@ where
     }
     for (i, s) in dashed.iter().enumerate() {
         let c = colour(i);
-        let pts: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .copied()
-            .filter(|p| p.1.is_finite() && p.1 > 0.0)
-            .collect();
+        let pts = log_points(s);
         let drawn = chart
             .draw_series(DashedLineSeries::new(pts, 8, 6, c.stroke_width(2)))
             .map_err(err)?;
