@@ -1,8 +1,9 @@
 //! `make bench`: seconds per epoch and achieved GFLOP/s of the lab's training (shallow and deep
 //! nets, Adam, batch 100, data preloaded), and sgemm GFLOP/s through libtorch for scale.
 //!
-//! Usage: `cargo run --release --example bench_training [shallow|deep|all] [epochs]`
-//! (default: all, 3 epochs; the first epoch is reported apart as warm-up). Prints the process's
+//! Usage: `cargo run --release --example bench_training [shallow|deep|all] [epochs] [monitor-every]`
+//! (default: all, 3 epochs, the dynamics monitor's default; the first epoch is reported apart as
+//! warm-up). Each net trains twice, without and with the dynamics monitor, to measure its cost. Prints the process's
 //! peak resident memory at the end (VmHWM).
 
 use std::time::Instant;
@@ -96,6 +97,7 @@ fn main() -> Result<()> {
             checkpoint_every: 1,
             stop: None,
             on_checkpoint: &mut save,
+            monitor_every: 0,
         };
         let outcome = train::train_run(
             &spec,
@@ -128,6 +130,49 @@ fn main() -> Result<()> {
             save * 1e3,
             ck_bytes as f64 / 1e6,
             100.0 * save / per_epoch
+        );
+        // The same run with the dynamics monitor at its default sampling.
+        let every = match args.get(2) {
+            Some(s) => s
+                .parse()
+                .with_context(|| format!("monitor steps must be a positive integer, got {s:?}"))?,
+            None => initlab::dynamics::DEFAULT_EVERY,
+        };
+        let mut ignore = |_: &train::Checkpoint| Ok(());
+        let monitored = train::train_run(
+            &spec,
+            &mnist,
+            &config,
+            train::Start::Fresh { hook: None },
+            train::Control {
+                checkpoint_every: 0,
+                stop: None,
+                on_checkpoint: &mut ignore,
+                monitor_every: every,
+            },
+            &mut |_| {},
+        )?;
+        let m_steady: Vec<f64> = monitored
+            .history
+            .epochs
+            .iter()
+            .skip(1)
+            .map(|e| e.seconds)
+            .collect();
+        let m_per_epoch = m_steady.iter().sum::<f64>() / m_steady.len() as f64;
+        let same = monitored
+            .history
+            .epochs
+            .iter()
+            .zip(&history.epochs)
+            .all(|(a, b)| a.train_cost.to_bits() == b.train_cost.to_bits());
+        println!(
+            "{:<8} dynamics monitor every {every} steps: {:.2} s per epoch = {:+.1} % ({} samples; train costs {})",
+            "",
+            m_per_epoch,
+            100.0 * (m_per_epoch / per_epoch - 1.0),
+            monitored.dynamics.as_ref().map_or(0, |d| d.records.len()),
+            if same { "bit-identical to the unmonitored run" } else { "DIFFER from the unmonitored run" }
         );
     }
     if let Some(mib) = peak_rss_mib() {

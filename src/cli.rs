@@ -37,6 +37,8 @@ pub enum Command {
     Lab(LabArgs),
     /// Draw a comparison chart from saved run directories.
     Plot(PlotArgs),
+    /// Redraw a run's training dynamics (dynamics.png), or put several runs side by side.
+    Dynamics(DynamicsArgs),
     /// Train one architecture under several inits and draw test error per epoch (the seed's figure).
     Compare(CompareArgs),
     /// Forward real MNIST through fresh networks: per-layer activation and gradient histograms,
@@ -148,6 +150,11 @@ pub struct RunArgs {
     /// Save a checkpoint every N epochs (0: only when interrupted).
     #[arg(long, value_name = "N", default_value_t = ExecOptions::default().checkpoint_every)]
     pub checkpoint_every: usize,
+
+    /// Sample the training dynamics (per-layer activations, gradients, update:data ratios) every
+    /// N steps into dynamics.csv and dynamics.png of each run (0: off).
+    #[arg(long, value_name = "N", default_value_t = ExecOptions::default().monitor_every)]
+    pub monitor_every: usize,
 }
 
 impl RunArgs {
@@ -157,6 +164,7 @@ impl RunArgs {
             use_cache: !self.no_cache,
             force: self.force,
             checkpoint_every: self.checkpoint_every,
+            monitor_every: self.monitor_every,
         }
     }
 }
@@ -330,6 +338,18 @@ pub struct PlotArgs {
     /// Chart title.
     #[arg(long, default_value = "initialization schemes compared")]
     pub title: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DynamicsArgs {
+    /// Run directories with dynamics.csv (written by every run trained with --monitor-every > 0).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+
+    /// Chart file to write (.png or .svg). Default: RUN_DIR/dynamics.png for one run,
+    /// dynamics-compare.png in the current directory for several.
+    #[arg(long, value_parser = chart_path)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

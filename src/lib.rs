@@ -22,7 +22,8 @@ pub mod experiments;
 pub mod pretraining;
 
 pub use base::{
-    data, init, io, lsuv, meanfield, mkl, model, optim, plot, pyfmt, pyrandom, stats, train,
+    data, dynamics, init, io, lsuv, meanfield, mkl, model, optim, plot, pyfmt, pyrandom, stats,
+    train,
 };
 pub use engine::runs;
 pub use experiments::{compare, eval, inspect, lab, pretrain, study};

@@ -321,7 +321,7 @@ fn run(cli: Cli) -> Result<Done> {
             let executor = executor(&data, &args.run);
             if args.run.emit_plan {
                 let plan = compare::plan(&config, &data)?;
-                return emit_plan(&executor, &plan, args.run.checkpoint_every);
+                return emit_plan(&executor, &plan, &args.run);
             }
             let mut console = Console::new(cli.quiet);
             let result = compare::run_compare(&config, &executor, &mut |e| console.run_event(e));
@@ -362,11 +362,7 @@ fn run(cli: Cli) -> Result<Done> {
             let data = load_mnist(&args.data.dir())?;
             let executor = executor(&data, &args.run);
             if args.run.emit_plan {
-                return emit_plan(
-                    &executor,
-                    &study::plan_runs(&config, &data)?,
-                    args.run.checkpoint_every,
-                );
+                return emit_plan(&executor, &study::plan_runs(&config, &data)?, &args.run);
             }
             let mut console = Console::new(cli.quiet);
             let result = study::run_study(&config, &executor, &mut |e| console.run_event(e));
@@ -510,6 +506,43 @@ fn run(cli: Cli) -> Result<Done> {
                 Ok(Done::Ok)
             }
         }
+        Command::Dynamics(args) => {
+            let mut logs = Vec::new();
+            for dir in &args.runs {
+                let run = runs::load_run(dir)
+                    .with_context(|| format!("reading run directory {}", dir.display()))?;
+                let log = initlab::engine::rundir::read_dynamics(dir, &run.record.spec)?;
+                if log.records.is_empty() {
+                    anyhow::bail!(
+                        "{}: its dynamics.csv has no samples (the run stopped before its first \
+                         sampled step)",
+                        dir.display()
+                    );
+                }
+                logs.push((run, log));
+            }
+            let out = match (&args.out, logs.as_slice()) {
+                (Some(out), _) => out.clone(),
+                (None, [(run, _)]) => run.dir.join("dynamics.png"),
+                (None, _) => "dynamics-compare.png".into(),
+            };
+            if let [(run, log)] = logs.as_slice() {
+                let title = format!(
+                    "{} — {} init",
+                    run.record.spec.model.widths.label(),
+                    run.record.spec.model.init
+                );
+                initlab::dynamics::chart(log, &title, run.history.first_batch_loss, &out)?;
+            } else {
+                let named: Vec<(String, initlab::dynamics::DynamicsLog)> = logs
+                    .into_iter()
+                    .map(|(run, log)| (run.record.spec.label(), log))
+                    .collect();
+                initlab::dynamics::compare_chart(&named, "training dynamics side by side", &out)?;
+            }
+            console::emit!("Wrote {}", out.display());
+            Ok(Done::Ok)
+        }
         Command::Plot(args) => {
             let mut curves = Vec::new();
             for dir in &args.runs {
@@ -529,7 +562,7 @@ fn run(cli: Cli) -> Result<Done> {
 
 /// Prints one self-contained `initlab train` command line per run of `plan` that is not complete
 /// (absolute paths; each writes its own run directory, which the same plan then finds complete).
-fn emit_plan(executor: &Executor, plan: &[PlannedRun], checkpoint_every: usize) -> Result<Done> {
+fn emit_plan(executor: &Executor, plan: &[PlannedRun], run_args: &cli::RunArgs) -> Result<Done> {
     let exe = std::env::current_exe().context("finding initlab's own path")?;
     let abs = |p: &Path| -> Result<std::path::PathBuf> {
         std::path::absolute(p).with_context(|| format!("making {} absolute", p.display()))
@@ -579,7 +612,9 @@ fn emit_plan(executor: &Executor, plan: &[PlannedRun], checkpoint_every: usize) 
             "--name".into(),
             shell_word(Path::new(&name)),
             "--checkpoint-every".into(),
-            checkpoint_every.to_string(),
+            run_args.checkpoint_every.to_string(),
+            "--monitor-every".into(),
+            run_args.monitor_every.to_string(),
             "--quiet".into(),
         ]);
         console::emit!("{}", args.join(" "));

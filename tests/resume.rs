@@ -1,5 +1,5 @@
 //! Durable runs through the binary: Ctrl-C and `kill -9` in the middle of `initlab train`, then
-//! `--resume`, give the same history and weights as a run never interrupted; a second process on
+//! `--resume`, give the same history, weights and training dynamics as a run never interrupted; a second process on
 //! a run directory is refused and touches nothing; an unwritable `--out` fails before training.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +17,8 @@ const ARGS: &[&str] = &[
     "4",
     "--train-limit",
     "20000",
+    "--monitor-every",
+    "37",
     "--quiet",
 ];
 
@@ -83,6 +85,19 @@ fn assert_same_history(a: &History, b: &History) {
     assert_eq!(a.first_batch_loss, b.first_batch_loss);
 }
 
+/// The dynamics files' bytes (sampled every 37 steps: 200 steps an epoch, so samples fall in
+/// every epoch and on both sides of each interruption).
+fn dynamics(dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    let csv = std::fs::read(dir.join("dynamics.csv")).unwrap();
+    let hist = std::fs::read(dir.join("dynamics-histograms.csv")).unwrap();
+    assert!(dir.join("dynamics.png").exists());
+    assert_eq!(
+        String::from_utf8_lossy(&csv).lines().count(),
+        1 + 800_usize.div_ceil(37)
+    );
+    (csv, hist)
+}
+
 fn weights(dir: &Path) -> Vec<u8> {
     std::fs::read(dir.join("model.safetensors")).unwrap()
 }
@@ -137,6 +152,7 @@ fn ctrl_c_and_kill_9_then_resume_are_bit_identical_to_an_uninterrupted_run() {
     );
     assert_same_history(&history(&whole), &history(&dir));
     assert_eq!(weights(&whole), weights(&dir));
+    assert_eq!(dynamics(&whole), dynamics(&dir));
 
     // kill -9 after the second epoch's checkpoint: the record still says "running", the lock is
     // free, and the run continues from that checkpoint.
@@ -160,6 +176,7 @@ fn ctrl_c_and_kill_9_then_resume_are_bit_identical_to_an_uninterrupted_run() {
     assert!(!stdout.contains("Epoch: 0001"), "{stdout}");
     assert_same_history(&history(&whole), &history(&dir));
     assert_eq!(weights(&whole), weights(&dir));
+    assert_eq!(dynamics(&whole), dynamics(&dir));
 
     // The same command once more reuses the complete run.
     let o = finished(&mut train(out, "whole", &[]));

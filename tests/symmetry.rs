@@ -81,6 +81,7 @@ fn train_a_little(
             checkpoint_every: 0,
             stop: None,
             on_checkpoint: &mut on_checkpoint,
+            monitor_every: 0,
         },
         &mut |_| {},
     )

@@ -2,6 +2,7 @@
 //! Nothing here knows about RBMs, run directories or experiments.
 
 pub mod data;
+pub mod dynamics;
 pub mod hook;
 pub mod init;
 pub mod io;

@@ -654,6 +654,25 @@ impl Mlp {
         h
     }
 
+    /// The forward pass of [`Module::forward`], keeping every layer's pre-activation z
+    /// (`[batch, width]`, the last is the logits) and every hidden layer's activation a = f(z).
+    /// The same operations in the same order, so the logits are bit-identical to `forward`'s.
+    pub fn forward_trace(&self, x: &Tensor) -> (Vec<Tensor>, Vec<Tensor>) {
+        let n = self.layers.len();
+        let mut zs = Vec::with_capacity(n);
+        let mut acts = Vec::with_capacity(n.saturating_sub(1));
+        let mut h = x.shallow_clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let z = layer.forward(&h);
+            if i + 1 < n {
+                h = self.activation.apply(&z);
+                acts.push(h.shallow_clone());
+            }
+            zs.push(z);
+        }
+        (zs, acts)
+    }
+
     /// Copies of the variables by name (`linear1.weight`, `linear1.bias`, …), sorted by name.
     pub fn weights(&self) -> Vec<(String, Tensor)> {
         let mut vars: Vec<(String, Tensor)> = self

@@ -1004,3 +1004,68 @@ mod tests {
         assert_eq!(scale_colour(1.0), RGBColor(253, 231, 37));
     }
 }
+
+/// One cell of a [`grid_chart`]: a line panel or a heatmap.
+#[derive(Debug, Clone)]
+pub enum Cell {
+    /// A [`Panel`].
+    Lines(Panel),
+    /// A [`Heatmap`] with its colour bar.
+    Heat(Heatmap),
+}
+
+fn grid_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    rows: &[Vec<Cell>],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)
+        .map_err(|e| anyhow!("drawing chart: {e:?}"))?;
+    let root = root
+        .titled(title, ("sans-serif", 24))
+        .map_err(|e| anyhow!("drawing chart: {e:?}"))?;
+    let row_areas = root.split_evenly((rows.len(), 1));
+    for (area, row) in row_areas.iter().zip(rows) {
+        let cells = area.split_evenly((1, row.len().max(1)));
+        for (cell_area, cell) in cells.iter().zip(row) {
+            match cell {
+                Cell::Lines(p) if p.log_y => panel(
+                    cell_area, &p.title, &p.x_desc, &p.y_desc, &p.series, &p.dashed,
+                )?,
+                Cell::Lines(p) => linear_panel(cell_area, p)?,
+                Cell::Heat(h) => heatmap_figure(cell_area, h)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A figure of rows of cells (PNG or SVG by extension); each row is split evenly among its cells,
+/// `cell` pixels (width, height) for a cell of the widest row.
+pub fn grid_chart(rows: &[Vec<Cell>], title: &str, cell: (u32, u32), path: &Path) -> Result<()> {
+    let widest = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    ensure!(widest > 0, "no cells to draw");
+    for h in rows.iter().flatten().filter_map(|c| match c {
+        Cell::Heat(h) => Some(h),
+        Cell::Lines(_) => None,
+    }) {
+        ensure!(
+            h.x_edges.len() >= 2
+                && h.y_edges.len() >= 2
+                && h.values.len() + 1 == h.y_edges.len()
+                && h.values.iter().all(|r| r.len() + 1 == h.x_edges.len()),
+            "heatmap {:?}: its values do not match its cells",
+            h.title
+        );
+    }
+    let size = (cell.0 * widest as u32, cell.1 * rows.len() as u32 + 40);
+    render(
+        path,
+        size,
+        |root| grid_figure(root, title, rows),
+        |root| grid_figure(root, title, rows),
+    )
+}

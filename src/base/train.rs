@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
 
+use crate::base::dynamics::{self, DynamicsLog, StepTrace};
 use crate::base::hook::DataDependentInit;
 use crate::data::{Mnist, Split, TorchLoader};
 use crate::model::{self, Mlp, MlpSpec};
@@ -182,6 +183,8 @@ pub struct Checkpoint {
     pub partial_seconds: f64,
     /// The finished epochs.
     pub history: History,
+    /// The training dynamics sampled so far (monitored runs).
+    pub dynamics: Option<DynamicsLog>,
 }
 
 /// How a run ended. Expected endings are values, not errors.
@@ -231,6 +234,9 @@ pub struct TrainOutcome {
     pub history: History,
     /// How it ended.
     pub ending: Ending,
+    /// The training dynamics (when [`Control::monitor_every`] is not 0, or the resumed checkpoint
+    /// had them), up to where the run ended.
+    pub dynamics: Option<DynamicsLog>,
 }
 
 /// Where a run starts.
@@ -241,7 +247,7 @@ pub enum Start<'a> {
         hook: Option<&'a dyn DataDependentInit>,
     },
     /// Continue from a checkpoint.
-    Resume(Checkpoint),
+    Resume(Box<Checkpoint>),
 }
 
 /// Checkpointing and stopping.
@@ -252,6 +258,9 @@ pub struct Control<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// Receives each checkpoint to store (an error ends training with that error).
     pub on_checkpoint: &'a mut dyn FnMut(&Checkpoint) -> Result<()>,
+    /// Sample the training dynamics every this many steps ([`dynamics`]; 0: never). A resumed
+    /// run keeps the checkpoint's sampling.
+    pub monitor_every: usize,
 }
 
 impl Control<'_> {
@@ -301,6 +310,7 @@ pub fn train_with(
         checkpoint_every: 0,
         stop: None,
         on_checkpoint: &mut ignore,
+        monitor_every: 0,
     };
     let outcome = train_run(spec, data, config, Start::Fresh { hook }, control, observer)?;
     match outcome.ending {
@@ -376,7 +386,17 @@ pub fn train_run(
     let loader = TorchLoader::new(train_split.len(), config.batch_size, true)?;
     let total_batch = loader.num_batches();
 
-    let (model, mut optimizer, seeds, mut history, resume_at, partial) = match start {
+    let fresh_log = || {
+        (control.monitor_every > 0).then(|| {
+            DynamicsLog::new(
+                spec.activation,
+                spec.widths.0.len() - 1,
+                control.monitor_every,
+                total_batch,
+            )
+        })
+    };
+    let (model, mut optimizer, seeds, mut history, resume_at, partial, mut dynamics) = match start {
         Start::Fresh { hook } => {
             ensure!(
                 hook.is_some() || !spec.init.has_data_step(),
@@ -403,9 +423,11 @@ pub fn train_run(
                 History::default(),
                 None,
                 (0f32, 0.0),
+                fresh_log(),
             )
         }
         Start::Resume(ck) => {
+            let ck = *ck;
             ensure!(
                 ck.epoch_seeds.len() == config.epochs,
                 "the checkpoint was taken for {} epochs, the run asks for {}",
@@ -435,6 +457,7 @@ pub fn train_run(
                 ck.history,
                 Some(at),
                 (ck.partial_cost, ck.partial_seconds),
+                ck.dynamics.or_else(fresh_log),
             )
         }
     };
@@ -447,6 +470,7 @@ pub fn train_run(
     let snapshot = |model: &Mlp,
                     optimizer: &Optimizer,
                     history: &History,
+                    dynamics: &Option<DynamicsLog>,
                     epochs_done: usize,
                     batches_done: i64,
                     partial_cost: f32,
@@ -466,6 +490,7 @@ pub fn train_run(
             partial_cost,
             partial_seconds,
             history: history.clone(),
+            dynamics: dynamics.clone(),
         })
     };
 
@@ -485,13 +510,21 @@ pub fn train_run(
         };
         for (b, idx) in loader.batches(&permutation).enumerate().skip(skip as usize) {
             let batch = b as i64 + 1;
+            let step = e as i64 * total_batch + batch;
+            let monitored = dynamics.as_ref().is_some_and(|d| d.due(step));
             // [batch, 784]
             let x = train_x.index_select(0, &idx);
             // [batch]
             let y = train_y.index_select(0, &idx);
             optimizer.zero_grad();
-            // [batch, classes]
-            let hypothesis = model.forward(&x);
+            // A sampled step keeps each layer's z ([batch, width]) and a; the same operations.
+            let (hypothesis, trace) = if monitored {
+                let (zs, acts) = model.forward_trace(&x);
+                (zs[zs.len() - 1].shallow_clone(), Some((zs, acts)))
+            } else {
+                // [batch, classes]
+                (model.forward(&x), None)
+            };
             let cost =
                 hypothesis.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
             let loss = cost.double_value(&[]);
@@ -503,10 +536,41 @@ pub fn train_run(
                     model,
                     history,
                     ending: Ending::Diverged { epoch, batch, loss },
+                    dynamics,
                 });
             }
+            // ∂loss/∂z of every layer, without touching the parameters' gradients.
+            let grad_zs = match &trace {
+                Some((zs, _)) => Tensor::f_run_backward(&[&cost], zs, true, false)
+                    .context("computing the gradients of the pre-activations")?,
+                None => Vec::new(),
+            };
             cost.backward();
+            let before: Vec<Tensor> = match &trace {
+                Some(_) => model.layers.iter().map(|l| l.ws.detach().copy()).collect(),
+                None => Vec::new(),
+            };
             optimizer.step();
+            if let (Some(log), Some((zs, acts))) = (dynamics.as_mut(), &trace) {
+                let grad_ws: Vec<Tensor> = model.layers.iter().map(|l| l.ws.grad()).collect();
+                let after: Vec<Tensor> = model.layers.iter().map(|l| l.ws.detach()).collect();
+                let record = dynamics::measure(
+                    spec.activation,
+                    &StepTrace {
+                        step,
+                        epoch,
+                        batch,
+                        loss,
+                        zs,
+                        acts,
+                        grad_zs: &grad_zs,
+                        grad_ws: &grad_ws,
+                        before: &before,
+                        after: &after,
+                    },
+                )?;
+                log.records.push(record);
+            }
             avg_cost += cost.detach() / total_batch as f64;
             observer(Progress::Batch { epoch, batch, loss });
             if control.stop_requested() {
@@ -515,6 +579,7 @@ pub fn train_run(
                     &model,
                     &optimizer,
                     &history,
+                    &dynamics,
                     e,
                     batch,
                     avg_cost.double_value(&[]) as f32,
@@ -525,6 +590,7 @@ pub fn train_run(
                     model,
                     history,
                     ending: Ending::Interrupted(Box::new(ck)),
+                    dynamics,
                 });
             }
         }
@@ -546,13 +612,14 @@ pub fn train_run(
                     batch: 0,
                     loss: test_loss,
                 },
+                dynamics,
             });
         }
         observer(Progress::Epoch(&record));
         history.epochs.push(record);
         let due = control.checkpoint_every > 0 && epoch % control.checkpoint_every == 0;
         if epoch < config.epochs && (due || control.stop_requested()) {
-            let ck = snapshot(&model, &optimizer, &history, epoch, 0, 0.0, 0.0)?;
+            let ck = snapshot(&model, &optimizer, &history, &dynamics, epoch, 0, 0.0, 0.0)?;
             (control.on_checkpoint)(&ck)?;
             observer(Progress::Checkpoint {
                 epochs_done: epoch,
@@ -563,6 +630,7 @@ pub fn train_run(
                     model,
                     history,
                     ending: Ending::Interrupted(Box::new(ck)),
+                    dynamics,
                 });
             }
         }
@@ -578,5 +646,6 @@ pub fn train_run(
         model,
         history,
         ending,
+        dynamics,
     })
 }

@@ -8,7 +8,9 @@ use std::path::Path;
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::dynamics::DynamicsLog;
 use crate::io::SafeTensors;
+use crate::model::Activation;
 use crate::optim::{AdamState, OptimizerState};
 use crate::train::{Checkpoint, History};
 
@@ -33,6 +35,18 @@ struct State {
     partial_cost_bits: u32,
     partial_seconds: f64,
     history: History,
+    /// The sampled training dynamics' shape (their values are the `dynamics/values` and
+    /// `dynamics/hist` tensors); absent when the run is not monitored.
+    #[serde(default)]
+    dynamics: Option<DynamicsMeta>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct DynamicsMeta {
+    activation: Activation,
+    layers: usize,
+    every: usize,
+    batches_per_epoch: i64,
 }
 
 fn idx(i: usize) -> String {
@@ -98,7 +112,18 @@ pub fn save(path: &Path, ck: &Checkpoint, spec_hash: &str) -> Result<()> {
         partial_cost_bits: ck.partial_cost.to_bits(),
         partial_seconds: ck.partial_seconds,
         history: ck.history.clone(),
+        dynamics: ck.dynamics.as_ref().map(|d| DynamicsMeta {
+            activation: d.activation,
+            layers: d.layers,
+            every: d.every,
+            batches_per_epoch: d.batches_per_epoch,
+        }),
     };
+    if let Some(d) = &ck.dynamics {
+        let (values, hist) = d.to_tensors();
+        st.tensors.insert("dynamics/values".into(), values);
+        st.tensors.insert("dynamics/hist".into(), hist);
+    }
     st.metadata.insert(
         "state".into(),
         serde_json::to_string(&state).context("serialising the checkpoint state")?,
@@ -183,6 +208,29 @@ pub fn load(path: &Path, spec_hash: &str) -> Result<Checkpoint> {
         }
         other => return Err(bad(format!("unknown optimizer {other:?}"))),
     };
+    let dynamics = match &state.dynamics {
+        Some(meta) => {
+            ensure!(
+                meta.layers >= 1 && meta.layers <= 4096,
+                "{}: implausible layer count {} in the dynamics",
+                path.display(),
+                meta.layers
+            );
+            let mut log = DynamicsLog::new(
+                meta.activation,
+                meta.layers,
+                meta.every,
+                meta.batches_per_epoch,
+            );
+            log.set_from_tensors(
+                &get("dynamics/values".into())?,
+                &get("dynamics/hist".into())?,
+            )
+            .with_context(|| format!("{}: the training dynamics", path.display()))?;
+            Some(log)
+        }
+        None => None,
+    };
     Ok(Checkpoint {
         weights,
         optimizer,
@@ -192,5 +240,6 @@ pub fn load(path: &Path, spec_hash: &str) -> Result<Checkpoint> {
         partial_cost: f32::from_bits(state.partial_cost_bits),
         partial_seconds: state.partial_seconds,
         history: state.history,
+        dynamics,
     })
 }

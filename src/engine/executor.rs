@@ -43,6 +43,9 @@ pub struct ExecOptions {
     pub force: bool,
     /// Checkpoint every this many epochs (0: only when interrupted).
     pub checkpoint_every: usize,
+    /// Sample the training dynamics every this many steps (0: off). Not part of the spec: it
+    /// does not change what the run computes.
+    pub monitor_every: usize,
 }
 
 impl Default for ExecOptions {
@@ -51,6 +54,7 @@ impl Default for ExecOptions {
             use_cache: true,
             force: false,
             checkpoint_every: 1,
+            monitor_every: crate::dynamics::DEFAULT_EVERY,
         }
     }
 }
@@ -331,7 +335,7 @@ impl Executor<'_> {
 
         let hook;
         let start = match resume {
-            Some((_, ck)) => Start::Resume(ck),
+            Some((_, ck)) => Start::Resume(Box::new(ck)),
             None => {
                 hook = hooks::resolve(run.spec.model.init, &run.spec.source)?;
                 Start::Fresh {
@@ -344,6 +348,9 @@ impl Executor<'_> {
         let mut on_checkpoint = |ck: &Checkpoint| -> Result<()> {
             checkpoint::save(&checkpoint_path, ck, &hash)?;
             rundir::write_history(&run.dir, &ck.history)?;
+            if let Some(log) = &ck.dynamics {
+                rundir::write_dynamics(&run.dir, log)?;
+            }
             record.checkpoint = Some(CheckpointRef {
                 file: checkpoint::FILE.into(),
                 epochs_done: ck.epochs_done,
@@ -356,6 +363,7 @@ impl Executor<'_> {
             checkpoint_every: self.options.checkpoint_every,
             stop: self.stop,
             on_checkpoint: &mut on_checkpoint,
+            monitor_every: self.options.monitor_every,
         };
         let resuming = matches!(start, Start::Resume(_));
         let outcome = train::train_run(
@@ -411,6 +419,15 @@ impl Executor<'_> {
             );
             if !outcome.history.epochs.is_empty() {
                 plot::loss_chart(&outcome.history, &title, &run.dir.join("loss.png"))?;
+            }
+            if let Some(log) = outcome.dynamics.as_ref().filter(|d| !d.records.is_empty()) {
+                rundir::write_dynamics(&run.dir, log)?;
+                crate::dynamics::chart(
+                    log,
+                    &title,
+                    outcome.history.first_batch_loss,
+                    &run.dir.join(rundir::DYNAMICS_PNG),
+                )?;
             }
             record.checkpoint = None;
             record.ended = Some(now_utc());

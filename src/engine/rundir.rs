@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::dynamics::DynamicsLog;
 use crate::engine::spec::RunSpec;
 use crate::io;
 use crate::train::History;
@@ -356,4 +357,49 @@ pub fn write_history(dir: &Path, history: &History) -> Result<()> {
 /// Reads `history.json` of a run directory.
 pub fn read_history(dir: &Path) -> Result<History> {
     io::read_json(&dir.join("history.json"))
+}
+
+/// The sampled training dynamics of a run directory ([`DynamicsLog::csv`]).
+pub const DYNAMICS_CSV: &str = "dynamics.csv";
+/// Their activation histograms ([`DynamicsLog::histograms_csv`]).
+pub const DYNAMICS_HISTOGRAMS: &str = "dynamics-histograms.csv";
+/// Their chart.
+pub const DYNAMICS_PNG: &str = "dynamics.png";
+/// Largest dynamics file read back (a 30-layer net sampled every step of 100 epochs stays below).
+const MAX_DYNAMICS_BYTES: u64 = 512 << 20;
+
+/// Writes `dynamics.csv` and `dynamics-histograms.csv` atomically.
+pub fn write_dynamics(dir: &Path, log: &DynamicsLog) -> Result<()> {
+    io::write_atomic(&dir.join(DYNAMICS_CSV), log.csv().as_bytes())?;
+    io::write_atomic(
+        &dir.join(DYNAMICS_HISTOGRAMS),
+        log.histograms_csv().as_bytes(),
+    )
+}
+
+/// Reads a run directory's dynamics files for the net of `spec`; the error names the file and
+/// says when the run has none.
+pub fn read_dynamics(dir: &Path, spec: &RunSpec) -> Result<DynamicsLog> {
+    let csv_path = dir.join(DYNAMICS_CSV);
+    if !csv_path.exists() {
+        anyhow::bail!(
+            "{} has no {DYNAMICS_CSV}: the run was trained without monitoring, or by an initlab \
+             older than the dynamics monitor",
+            dir.display()
+        );
+    }
+    let text = |p: &Path| -> Result<String> {
+        String::from_utf8(io::read_bounded(p, MAX_DYNAMICS_BYTES)?)
+            .with_context(|| format!("{} is not UTF-8 text", p.display()))
+    };
+    let csv = text(&csv_path)?;
+    let hist = text(&dir.join(DYNAMICS_HISTOGRAMS))?;
+    let mut log = DynamicsLog::new(spec.model.activation, spec.model.widths.0.len() - 1, 0, 1);
+    log.parse(&csv, &hist)
+        .with_context(|| format!("reading the dynamics of {}", dir.display()))?;
+    log.every = match log.records.as_slice() {
+        [a, b, ..] => (b.step - a.step).max(0) as usize,
+        _ => 0,
+    };
+    Ok(log)
 }

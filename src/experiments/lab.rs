@@ -304,9 +304,9 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
     }
     let _ = writeln!(
         md,
-        "| run | model | init | final train cost | test accuracy | s/epoch | notebook | notebook's final cost | notebook's accuracy |"
+        "| run | model | init | first-batch loss | final train cost | test accuracy | s/epoch | notebook | notebook's final cost | notebook's accuracy |"
     );
-    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---|---:|---:|");
+    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|---|---:|---:|");
     for (run, result) in results {
         let h = &result.history;
         let Some(last) = h.last() else { continue };
@@ -321,10 +321,13 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.9} | {:.4} | {:.2} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.9} | {:.4} | {:.2} | {} | {} | {} |",
             result.run.name,
             run.spec.widths.label(),
             run.spec.init,
+            h.first_batch_loss
+                .map(|l| format!("{l:.3}"))
+                .unwrap_or("—".into()),
             last.train_cost,
             last.test_accuracy,
             h.seconds_per_epoch(),
@@ -385,6 +388,14 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
          output layer starts from Xavier. Its s/epoch excludes the pretraining.",
         config.dbn_epochs
     );
-    let _ = writeln!(md, "\nPer-run files: `<run>/history.csv`, `history.json`, `config.json`, `model.safetensors`, `loss.png`.");
+    let _ = writeln!(
+        md,
+        "\nThe first-batch loss is the cross-entropy of the untrained net on its first batch. A net that guesses \
+         uniformly over the 10 classes scores ln 10 ≈ 2.303; N(0, 1) weights start far above it because the \
+         signal's variance grows by about fan_in/2 per ReLU layer, so the logits are in the hundreds and the \
+         net is confidently wrong before it has learned anything. Each run's `dynamics.png` shows what \
+         happens next, layer by layer."
+    );
+    let _ = writeln!(md, "\nPer-run files: `<run>/run.json`, `history.csv`, `history.json`, `model.safetensors`, `loss.png`, `dynamics.csv`, `dynamics-histograms.csv`, `dynamics.png` (`initlab dynamics <run>…` redraws and compares them).");
     md
 }
