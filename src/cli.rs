@@ -8,7 +8,7 @@ use initlab::compare::CompareConfig;
 use initlab::engine::executor::ExecOptions;
 use initlab::inspect::InspectConfig;
 use initlab::lab::LabConfig;
-use initlab::model::{Activation, InitScheme, MlpSpec, Widths};
+use initlab::model::{Activation, BiasInit, InitScheme, MlpSpec, Widths};
 use initlab::optim::OptimizerKind;
 use initlab::pretrain::PretrainConfig;
 use initlab::rbm::RbmConfig;
@@ -197,9 +197,14 @@ pub struct TrainingArgs {
     #[arg(long, default_value_t = TrainConfig::default().momentum, allow_negative_numbers = true, value_parser = momentum_value)]
     pub momentum: f64,
 
-    /// Train on the first N training images only (default: all of them).
+    /// Train on the first N training images only (default: all of them but the validation split).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
     pub train_limit: Option<i64>,
+
+    /// Hold out the last N training images as a validation split: the best epoch is chosen on
+    /// them instead of on the test set (0: none, as the lab does).
+    #[arg(long, value_name = "N", default_value_t = TrainConfig::default().validation, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(0..))]
+    pub validation: i64,
 
     #[command(flatten)]
     pub data: DataArgs,
@@ -215,6 +220,7 @@ impl TrainingArgs {
             optimizer: self.optim,
             train_limit: self.train_limit,
             momentum: self.momentum,
+            validation: self.validation,
         }
     }
 }
@@ -228,6 +234,11 @@ pub struct TrainArgs {
     /// Weight init (see the list below; torch.nn.init's names like xavier_uniform_ work too).
     #[arg(long, default_value_t = InitScheme::XavierUniform, value_parser = parse_init, long_help = init_help())]
     pub init: InitScheme,
+
+    /// Biases: torch-default (torch.nn.Linear's U(±1/√fan_in), as in the lab) or zeros (the
+    /// papers' convention). Mean-field and dbn set their own.
+    #[arg(long, default_value_t = BiasInit::default(), value_parser = parse_bias)]
+    pub bias: BiasInit,
 
     /// Nonlinearity between layers: relu, tanh, sigmoid, softsign.
     #[arg(long, default_value = "relu", value_parser = parse_activation)]
@@ -254,7 +265,7 @@ pub struct TrainArgs {
     /// Continue the interrupted run in RUN_DIR (its run.json says what to train; the other
     /// training flags are not used).
     #[arg(long, value_name = "RUN_DIR", value_parser = existing_dir,
-          conflicts_with_all = ["model", "init", "activation", "epochs", "batch_size", "lr", "seed", "optim", "momentum", "train_limit", "name", "pretrained", "out"])]
+          conflicts_with_all = ["model", "init", "activation", "epochs", "batch_size", "lr", "seed", "optim", "momentum", "train_limit", "validation", "bias", "name", "pretrained", "out"])]
     pub resume: Option<PathBuf>,
 }
 
@@ -262,6 +273,7 @@ impl TrainArgs {
     /// Model spec and training settings.
     pub fn configs(&self) -> (MlpSpec, TrainConfig) {
         let spec = MlpSpec {
+            bias: self.bias,
             widths: self.model.clone(),
             activation: self.activation,
             init: self.init,
@@ -390,6 +402,11 @@ pub struct CompareArgs {
     /// The init the others are tested against (default: the first of --inits).
     #[arg(long, value_name = "INIT", value_parser = parse_init)]
     pub baseline: Option<InitScheme>,
+
+    /// Biases of every run: torch-default (torch.nn.Linear's, as in the lab) or zeros (the
+    /// papers' convention; mean-field and dbn keep their own).
+    #[arg(long, default_value_t = BiasInit::default(), value_parser = parse_bias)]
+    pub bias: BiasInit,
 }
 
 impl CompareArgs {
@@ -405,6 +422,7 @@ impl CompareArgs {
             title: self.title.clone(),
             seeds: self.seeds.resolve(self.training.seed),
             baseline: self.baseline,
+            bias: self.bias,
         }
     }
 }
@@ -482,6 +500,16 @@ pub struct StudyArgs {
     #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
     pub width: Option<i64>,
 
+    /// Override the biases: torch-default or zeros (default: zeros in glorot and he, the papers'
+    /// convention; torch-default in lab; mean-field sets its own).
+    #[arg(long, value_parser = parse_bias)]
+    pub bias: Option<BiasInit>,
+
+    /// Override the validation split, in training images held out to choose the best epoch
+    /// (default: 10000 in glorot and he, 0 in lab and meanfield).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(0..))]
+    pub validation: Option<i64>,
+
     /// Seed of torch's global generator, set before each model is built.
     #[arg(long, default_value_t = TrainConfig::default().seed, allow_negative_numbers = true)]
     pub seed: i64,
@@ -505,6 +533,8 @@ impl StudyArgs {
     pub fn config(&self) -> StudyConfig {
         let default = StudyConfig::new(self.study);
         StudyConfig {
+            bias: self.bias.unwrap_or(default.bias),
+            validation: self.validation.unwrap_or(default.validation),
             full: self.full,
             epochs: self.epochs.map(|e| e as usize),
             train_limit: self.train_limit,
@@ -748,6 +778,10 @@ fn parse_widths(s: &str) -> Result<Widths, String> {
 }
 
 fn parse_init(s: &str) -> Result<InitScheme, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
+}
+
+fn parse_bias(s: &str) -> Result<BiasInit, String> {
     s.parse().map_err(|e: anyhow::Error| e.to_string())
 }
 

@@ -17,7 +17,7 @@ use initlab::engine::executor::{Executor, PlannedRun, RunResult};
 use initlab::engine::rundir::{self, RunDirError, RunStatus};
 use initlab::engine::spec::{InitSource, RunSpec, SpecError};
 use initlab::eval::{self, TrainedRun};
-use initlab::model::{join_widths as join, InitScheme, MlpSpec};
+use initlab::model::{join_widths as join, BiasInit, InitScheme, MlpSpec};
 use initlab::plot::{self, RunCurves};
 use initlab::{compare, data, inspect, lab, pretrain, runs, study};
 
@@ -74,6 +74,14 @@ fn hint(e: &anyhow::Error) -> Option<String> {
                 SpecError::TrainLimitTooLarge { available, .. } => {
                     Some(format!("use --train-limit {available} or less"))
                 }
+                SpecError::ValidationTooLarge {
+                    available, limit, ..
+                } => Some(if *limit > 0 {
+                    "lower --validation or --train-limit so that they add up to at most the training images".into()
+                } else {
+                    format!("use --validation {} or less", available - 1)
+                }),
+                SpecError::BiasSetByInit(_) => Some("drop --bias zeros for this init".into()),
                 SpecError::MomentumWithoutSgd(_) => {
                     Some("use --optim sgd with --momentum, or drop --momentum".into())
                 }
@@ -595,6 +603,12 @@ fn emit_plan(executor: &Executor, plan: &[PlannedRun], run_args: &cli::RunArgs) 
         }
         if let Some(n) = t.train_limit {
             args.extend(["--train-limit".into(), n.to_string()]);
+        }
+        if s.model.bias != BiasInit::default() {
+            args.extend(["--bias".into(), s.model.bias.to_string()]);
+        }
+        if t.validation > 0 {
+            args.extend(["--validation".into(), t.validation.to_string()]);
         }
         args.extend(["--data-dir".into(), shell_word(&abs(&s.data.dir)?)]);
         if let InitSource::Pretrained { dir, .. } = &s.source {

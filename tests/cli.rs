@@ -163,6 +163,26 @@ fn settings_that_make_no_sense_are_refused_or_warned_about() {
             &["xavier_uniform_", "kaiming-normal (or he"],
         ),
         (&["train", "--data-dir", ""], &["empty path"]),
+        (
+            &["train", "--validation", "300"],
+            &["validation split of 300", "leaves 0", "--validation 299"],
+        ),
+        (
+            &["train", "--validation", "100", "--train-limit", "250"],
+            &["leaves 200", "training subset of 250", "--train-limit"],
+        ),
+        (
+            &[
+                "train",
+                "--init",
+                "mean-field-w1.5-b0.05",
+                "--bias",
+                "zeros",
+            ],
+            &["sets the biases itself", "drop --bias zeros"],
+        ),
+        (&["train", "--bias", "ones"], &["torch-default or zeros"]),
+        (&["train", "--validation", "-5"], &["-5"]),
     ] {
         let (code, stderr) = run(args);
         assert_eq!(code, Some(2), "{args:?}: {stderr}");

@@ -38,6 +38,7 @@ fn run(data: &Mnist, spec: &MlpSpec, monitor_every: usize) -> TrainOutcome {
 
 fn spec(widths: &str, activation: Activation, init: InitScheme) -> MlpSpec {
     MlpSpec {
+        bias: Default::default(),
         widths: widths.parse().unwrap(),
         activation,
         init,

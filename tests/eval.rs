@@ -251,6 +251,7 @@ fn eval_and_predict_a_run_trained_by_the_binary() {
 fn untrained_run(parent: &Path, name: &str, widths: &str) -> PathBuf {
     let _g = seed_lock();
     let spec = MlpSpec {
+        bias: Default::default(),
         widths: widths.parse().unwrap(),
         ..MlpSpec::shallow(InitScheme::KaimingNormal)
     };
@@ -293,6 +294,7 @@ fn load_trained_gives_back_the_saved_weights() {
     let _g = seed_lock();
     tch::manual_seed(5);
     let original = Mlp::new(&MlpSpec {
+        bias: Default::default(),
         widths: "784,20,12,10".parse().unwrap(),
         ..MlpSpec::shallow(InitScheme::KaimingNormal)
     })

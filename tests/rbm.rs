@@ -538,6 +538,7 @@ fn init_mlp_from_dbn_copies_the_right_tensors() {
     tch::manual_seed(5);
     let dbn = small_dbn();
     let spec = MlpSpec {
+        bias: Default::default(),
         widths: Widths(vec![16, 8, 4, 3]),
         activation: Activation::Sigmoid,
         init: InitScheme::XavierUniform,
@@ -574,6 +575,7 @@ fn init_mlp_from_dbn_copies_the_right_tensors() {
     // Mismatched widths.
     for widths in [vec![16, 9, 4, 3], vec![16, 8], vec![15, 8, 4, 3]] {
         let mut other = Mlp::new(&MlpSpec {
+            bias: Default::default(),
             widths: Widths(widths.clone()),
             ..spec.clone()
         })
@@ -666,6 +668,7 @@ fn a_dbn_covers_the_hidden_layers_only() {
         histories: Vec::new(),
     };
     let spec = |w: &str| initlab::model::MlpSpec {
+        bias: Default::default(),
         widths: w.parse().unwrap(),
         activation: initlab::model::Activation::Sigmoid,
         init: initlab::model::InitScheme::XavierUniform,

@@ -99,6 +99,7 @@ fn lsuv_gives_unit_variance_on_held_out_data() {
     let data = load_dir(&mnist_dir()).unwrap();
     tch::manual_seed(5);
     let spec = initlab::model::MlpSpec {
+        bias: Default::default(),
         widths: "784,128,128,128,10".parse().unwrap(),
         activation: Activation::Relu,
         init: InitScheme::Lsuv,
@@ -123,6 +124,7 @@ fn lsuv_gives_unit_variance_on_held_out_data() {
 
 fn small_compare(dir: &std::path::Path, lr: f64) -> CompareConfig {
     CompareConfig {
+        bias: Default::default(),
         widths: "784,32,10".parse().unwrap(),
         activation: Activation::Relu,
         inits: vec![InitScheme::Normal, InitScheme::XavierUniform],

@@ -91,6 +91,7 @@ fn train_a_little(
 
 fn spec(init: InitScheme, activation: Activation) -> MlpSpec {
     MlpSpec {
+        bias: Default::default(),
         widths: "784,32,32,10".parse().unwrap(),
         activation,
         init,

@@ -7,7 +7,7 @@ use initlab::data::load_dir;
 use initlab::engine::executor::{ExecOptions, Executor, PlannedRun};
 use initlab::engine::rundir::RunStatus;
 use initlab::engine::spec::RunSpec;
-use initlab::model::{InitScheme, MlpSpec};
+use initlab::model::{InitScheme, Mlp, MlpSpec};
 use initlab::runs;
 use initlab::train::{self, Progress, TrainConfig};
 
@@ -159,6 +159,7 @@ fn same_seed_same_history() {
         ..TrainConfig::default()
     };
     let spec = MlpSpec {
+        bias: Default::default(),
         widths: "784,32,10".parse().unwrap(),
         ..MlpSpec::shallow(InitScheme::KaimingNormal)
     };
@@ -188,6 +189,7 @@ fn dbn_pretraining_initializes_and_fine_tunes_an_mlp() {
     }
     decode_png(&dir.path().join("dbn/pretrain.png"));
     let spec = MlpSpec {
+        bias: Default::default(),
         widths: "784,64,32,10".parse().unwrap(),
         activation: initlab::model::Activation::Sigmoid,
         init: InitScheme::Dbn,
@@ -214,6 +216,7 @@ fn dbn_pretraining_initializes_and_fine_tunes_an_mlp() {
     let (_, history) = train::train_with(&spec, &data, &config, Some(&hook), &mut |_| {}).unwrap();
     let acc = history.last().unwrap().test_accuracy;
     let xavier = MlpSpec {
+        bias: Default::default(),
         init: InitScheme::XavierUniform,
         ..spec
     };
@@ -224,4 +227,83 @@ fn dbn_pretraining_initializes_and_fine_tunes_an_mlp() {
         acc > 0.7 && base > 0.7,
         "accuracy after fine-tuning: DBN {acc}, Xavier {base}"
     );
+}
+
+#[test]
+fn a_validation_split_is_held_out_and_chooses_the_best_epoch() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let config = TrainConfig {
+        epochs: 3,
+        train_limit: Some(2_000),
+        validation: 1_000,
+        ..TrainConfig::default()
+    };
+    // The last 1,000 training images are the validation split, the first 2,000 the training set.
+    let train = train::train_split(&data, &config);
+    let val = train::validation_split(&data, &config).unwrap();
+    assert_eq!((train.len(), val.len()), (2_000, 1_000));
+    assert!(val
+        .labels
+        .equal(&data.train.labels.narrow(0, 59_000, 1_000)));
+    let all = TrainConfig {
+        train_limit: None,
+        ..config.clone()
+    };
+    assert_eq!(train::train_split(&data, &all).len(), 59_000);
+    assert!(train::validation_split(&data, &TrainConfig::default()).is_none());
+
+    let spec = MlpSpec {
+        bias: Default::default(),
+        widths: "784,32,10".parse().unwrap(),
+        ..MlpSpec::shallow(InitScheme::KaimingNormal)
+    };
+    let (model, h) = train::train(&spec, &data, &config, &mut |_| {}).unwrap();
+    for e in &h.epochs {
+        let (_, acc) = train::evaluate(&model, &val.images_unit(), &val.labels);
+        assert!(e.validation_accuracy.is_some() && e.validation_loss.is_some());
+        if e.epoch == 3 {
+            assert_eq!(e.validation_accuracy, Some(acc));
+        }
+    }
+    let best = h.best().unwrap();
+    assert!(best.on_validation);
+    let top = h
+        .epochs
+        .iter()
+        .map(|e| e.validation_accuracy.unwrap())
+        .fold(f64::MIN, f64::max);
+    assert_eq!(h.epochs[best.epoch - 1].validation_accuracy.unwrap(), top);
+}
+
+#[test]
+fn zero_biases_keep_the_weight_draws() {
+    let _g = seed_lock();
+    let build = |bias| {
+        tch::manual_seed(5);
+        Mlp::new(&MlpSpec {
+            bias,
+            widths: "784,16,16,10".parse().unwrap(),
+            activation: initlab::model::Activation::Tanh,
+            init: InitScheme::XavierUniform,
+        })
+        .unwrap()
+    };
+    let torch = build(initlab::model::BiasInit::TorchDefault);
+    let zeros = build(initlab::model::BiasInit::Zeros);
+    for (a, b) in torch.layers.iter().zip(&zeros.layers) {
+        assert!(a.ws.equal(&b.ws));
+        let bz = b.bs.as_ref().unwrap();
+        assert_eq!(bz.abs().max().double_value(&[]), 0.0);
+        assert!(a.bs.as_ref().unwrap().abs().max().double_value(&[]) > 0.0);
+    }
+    // Mean-field sets its own biases: zeros would undo them.
+    let p = initlab::model::MeanFieldParams::new(1.5, 0.05).unwrap();
+    assert!(Mlp::new(&MlpSpec {
+        bias: initlab::model::BiasInit::Zeros,
+        widths: "784,16,10".parse().unwrap(),
+        activation: initlab::model::Activation::Tanh,
+        init: InitScheme::MeanField(p),
+    })
+    .is_err());
 }

@@ -559,6 +559,64 @@ pub struct MlpSpec {
     pub activation: Activation,
     /// Weight initialization, applied after every layer is built.
     pub init: InitScheme,
+    /// The biases: `torch.nn.Linear`'s default (the lab) or zeros (the papers' convention).
+    #[serde(default, skip_serializing_if = "BiasInit::is_default")]
+    pub bias: BiasInit,
+}
+
+/// How the biases start, for the schemes that leave them alone.
+///
+/// `torch.nn.Linear` draws its biases from U(±1/√fan_in) when it is built, and most schemes of
+/// `torch.nn.init` (and the lab) touch only the weights, so the biases stay as drawn. The papers
+/// (Glorot & Bengio 2010, He et al. 2015) start from zero biases. `Zeros` sets them to 0 after the
+/// scheme, which leaves the order of random draws, and so the weights, unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BiasInit {
+    /// Keep `torch.nn.Linear`'s default biases (or the scheme's own).
+    #[default]
+    TorchDefault,
+    /// Zero biases, as the papers assume.
+    Zeros,
+}
+
+impl BiasInit {
+    /// Both, in the order shown to users.
+    pub const ALL: [BiasInit; 2] = [BiasInit::TorchDefault, BiasInit::Zeros];
+
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            BiasInit::TorchDefault => "torch-default",
+            BiasInit::Zeros => "zeros",
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == BiasInit::TorchDefault
+    }
+
+    /// Whether `init` sets the biases itself, so that zeros would contradict it (mean-field's
+    /// N(0, σ_b²), a DBN's pretrained biases).
+    pub fn conflicts_with(self, init: InitScheme) -> bool {
+        self == BiasInit::Zeros && matches!(init, InitScheme::MeanField(_) | InitScheme::Dbn)
+    }
+}
+
+impl fmt::Display for BiasInit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BiasInit {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        BiasInit::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .with_context(|| format!("unknown bias init {s:?} (expected torch-default or zeros)"))
+    }
 }
 
 impl MlpSpec {
@@ -574,6 +632,7 @@ impl MlpSpec {
     /// The lab's shallow ReLU net with the given init.
     pub fn shallow(init: InitScheme) -> Self {
         MlpSpec {
+            bias: Default::default(),
             widths: Widths::shallow(),
             activation: Activation::Relu,
             init,
@@ -583,6 +642,7 @@ impl MlpSpec {
     /// The lab's deep ReLU net with the given init.
     pub fn deep(init: InitScheme) -> Self {
         MlpSpec {
+            bias: Default::default(),
             widths: Widths::deep(),
             activation: Activation::Relu,
             init,
@@ -622,6 +682,20 @@ impl Mlp {
             if let Some(bias) = layer.bs.as_mut() {
                 spec.init.apply_bias(bias)?;
             }
+        }
+        ensure!(
+            !spec.bias.conflicts_with(spec.init),
+            "the {} init sets the biases itself; zero biases would undo it",
+            spec.init
+        );
+        if spec.bias == BiasInit::Zeros {
+            tch::no_grad(|| {
+                for layer in layers.iter_mut() {
+                    if let Some(bias) = layer.bs.as_mut() {
+                        let _ = bias.zero_();
+                    }
+                }
+            });
         }
         Ok(Mlp {
             vs,
@@ -885,6 +959,7 @@ mod tests {
         tch::manual_seed(3);
         for init in [InitScheme::XavierUniform, InitScheme::Orthogonal, mf] {
             let net = Mlp::new(&MlpSpec {
+                bias: Default::default(),
                 widths: Widths(vec![784, 400, 400, 10]),
                 activation: relu,
                 init,

@@ -32,6 +32,16 @@ pub struct TrainConfig {
     /// Momentum of SGD (0: plain SGD; ignored by Adam).
     #[serde(default)]
     pub momentum: f64,
+    /// Hold out the last `n` training images as a validation set (0: none, as in the lab). The
+    /// run trains on the images before them (the first `train_limit` of those), reports the
+    /// validation loss and accuracy of every epoch, and its best epoch is chosen on them
+    /// ([`History::best`]) instead of on the test set.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub validation: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl Default for TrainConfig {
@@ -44,6 +54,7 @@ impl Default for TrainConfig {
             optimizer: OptimizerKind::Adam,
             train_limit: None,
             momentum: 0.0,
+            validation: 0,
         }
     }
 }
@@ -69,6 +80,11 @@ impl TrainConfig {
         if let Some(n) = self.train_limit {
             ensure!(n >= 1, "train limit must be at least 1, got {n}");
         }
+        ensure!(
+            self.validation >= 0,
+            "the validation split must be 0 or more images, got {}",
+            self.validation
+        );
         Ok(())
     }
 }
@@ -86,6 +102,53 @@ pub struct EpochRecord {
     pub test_accuracy: f64,
     /// Wall-clock seconds of the epoch's training (evaluation not included).
     pub seconds: f64,
+    /// Mean cross-entropy on the validation split ([`TrainConfig::validation`]), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_loss: Option<f64>,
+    /// Fraction of the validation split classified correctly, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_accuracy: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(epoch: usize, test_accuracy: f64, validation_accuracy: Option<f64>) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            train_cost: 0.1,
+            test_loss: 0.1,
+            test_accuracy,
+            seconds: 1.0,
+            validation_loss: validation_accuracy.map(|_| 0.1),
+            validation_accuracy,
+        }
+    }
+
+    #[test]
+    fn best_epoch_is_chosen_on_validation_when_there_is_one() {
+        // Test accuracy peaks at epoch 2, validation accuracy at epoch 3 (tied with 4: the
+        // earliest wins).
+        let mut h = History {
+            epochs: vec![
+                record(1, 0.90, Some(0.91)),
+                record(2, 0.97, Some(0.93)),
+                record(3, 0.95, Some(0.95)),
+                record(4, 0.96, Some(0.95)),
+            ],
+            first_batch_loss: None,
+        };
+        let b = h.best().unwrap();
+        assert_eq!((b.epoch, b.on_validation), (3, true));
+        assert!((b.test_error_percent - 5.0).abs() < 1e-9);
+        for e in h.epochs.iter_mut() {
+            e.validation_accuracy = None;
+        }
+        let b = h.best().unwrap();
+        assert_eq!((b.epoch, b.on_validation), (2, false));
+        assert!(History::default().best().is_none());
+    }
 }
 
 impl EpochRecord {
@@ -117,12 +180,63 @@ impl History {
         self.epochs.last()
     }
 
+    /// The best epoch: the one of highest validation accuracy when the run held out a validation
+    /// split (the earliest of equals), else the one of lowest test error — an optimistic choice,
+    /// since the test set then both picks and scores the epoch.
+    pub fn best(&self) -> Option<Best> {
+        let validated = self.epochs.iter().all(|e| e.validation_accuracy.is_some());
+        let pick = if validated {
+            self.epochs.iter().reduce(|a, b| {
+                if b.validation_accuracy > a.validation_accuracy {
+                    b
+                } else {
+                    a
+                }
+            })
+        } else {
+            self.epochs.iter().reduce(|a, b| {
+                if b.test_error_percent() < a.test_error_percent() {
+                    b
+                } else {
+                    a
+                }
+            })
+        }?;
+        Some(Best {
+            epoch: pick.epoch,
+            test_error_percent: pick.test_error_percent(),
+            on_validation: validated,
+        })
+    }
+
     /// Mean training seconds per epoch.
     pub fn seconds_per_epoch(&self) -> f64 {
         if self.epochs.is_empty() {
             return 0.0;
         }
         self.epochs.iter().map(|e| e.seconds).sum::<f64>() / self.epochs.len() as f64
+    }
+}
+
+/// The best epoch of a run and its test error ([`History::best`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Best {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Test error at that epoch, in percent.
+    pub test_error_percent: f64,
+    /// Chosen on a validation split (`false`: on the test set itself).
+    pub on_validation: bool,
+}
+
+impl Best {
+    /// How the epoch was chosen, for table headers and notes.
+    pub fn chosen_on(on_validation: bool) -> &'static str {
+        if on_validation {
+            "epoch chosen on the validation split"
+        } else {
+            "epoch chosen on the test set: optimistic"
+        }
     }
 }
 
@@ -330,12 +444,17 @@ pub fn train_with(
     }
 }
 
-/// The training split `config` uses (its first `train_limit` examples).
+/// The training split `config` uses: the training images before the validation split, the
+/// first `train_limit` of them.
 pub fn train_split(data: &Mnist, config: &TrainConfig) -> Split {
-    match config.train_limit {
-        Some(n) => data.train.take(n),
-        None => data.train.take(data.train.len()),
-    }
+    let available = (data.train.len() - config.validation).max(0);
+    data.train
+        .take(config.train_limit.unwrap_or(available).min(available))
+}
+
+/// The validation split `config` holds out: the last `validation` training images (`None` for 0).
+pub fn validation_split(data: &Mnist, config: &TrainConfig) -> Option<Split> {
+    (config.validation > 0).then(|| data.train.last(config.validation))
 }
 
 /// The optimizer `config` names, over `model`'s parameters.
@@ -383,6 +502,13 @@ pub fn train_run(
     let train_y = &train_split.labels;
     // [10000, 784] f32 in [0, 1]
     let test_x = data.test.images_unit();
+    ensure!(
+        !train_split.is_empty(),
+        "the validation split of {} images leaves no training images",
+        config.validation
+    );
+    // [validation, 784] f32 in [0, 1], and its labels
+    let validation = validation_split(data, config).map(|v| (v.images_unit(), v.labels));
     let loader = TorchLoader::new(train_split.len(), config.batch_size, true)?;
     let total_batch = loader.num_batches();
 
@@ -596,12 +722,21 @@ pub fn train_run(
         }
         let seconds = seconds_before + started.elapsed().as_secs_f64();
         let (test_loss, test_accuracy) = evaluate(&model, &test_x, &data.test.labels);
+        let (validation_loss, validation_accuracy) = match &validation {
+            Some((vx, vy)) => {
+                let (l, a) = evaluate(&model, vx, vy);
+                (Some(l), Some(a))
+            }
+            None => (None, None),
+        };
         let record = EpochRecord {
             epoch,
             train_cost: avg_cost.double_value(&[]),
             test_loss,
             test_accuracy,
             seconds,
+            validation_loss,
+            validation_accuracy,
         };
         if !test_loss.is_finite() {
             return Ok(TrainOutcome {

@@ -126,13 +126,10 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// Lowest test error % and its epoch.
+    /// The best epoch and its test error % ([`History::best`]: chosen on the validation split
+    /// when the run has one, else on the test set).
     pub fn best(&self) -> Option<(usize, f64)> {
-        self.history
-            .epochs
-            .iter()
-            .map(|e| (e.epoch, e.test_error_percent()))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
+        self.history.best().map(|b| (b.epoch, b.test_error_percent))
     }
 
     /// `complete`, `unstable (…)`, `diverged at epoch k`, `interrupted`.

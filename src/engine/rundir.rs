@@ -344,12 +344,32 @@ pub fn read_record(dir: &Path) -> Result<RunRecord> {
 /// atomically.
 pub fn write_history(dir: &Path, history: &History) -> Result<()> {
     io::write_json(&dir.join("history.json"), history)?;
-    let mut out = String::from("epoch,train_cost,test_loss,test_accuracy,seconds\n");
+    // The validation columns only for runs that hold out a validation split.
+    let validated = history
+        .epochs
+        .iter()
+        .any(|e| e.validation_accuracy.is_some());
+    let mut out = String::from("epoch,train_cost,test_loss,test_accuracy,seconds");
+    out.push_str(if validated {
+        ",validation_loss,validation_accuracy\n"
+    } else {
+        "\n"
+    });
+    let opt =
+        |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_default();
     for e in &history.epochs {
         out.push_str(&format!(
-            "{},{:.9},{:.9},{:.6},{:.3}\n",
+            "{},{:.9},{:.9},{:.6},{:.3}",
             e.epoch, e.train_cost, e.test_loss, e.test_accuracy, e.seconds
         ));
+        if validated {
+            out.push_str(&format!(
+                ",{},{}",
+                opt(e.validation_loss, 9),
+                opt(e.validation_accuracy, 6)
+            ));
+        }
+        out.push('\n');
     }
     io::write_atomic(&dir.join("history.csv"), out.as_bytes())
 }

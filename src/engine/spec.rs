@@ -95,6 +95,25 @@ pub enum SpecError {
         /// Training images in the data.
         available: i64,
     },
+    /// Zero biases asked for an init that sets its own.
+    #[error("the {0} init sets the biases itself; zero biases would undo it")]
+    BiasSetByInit(InitScheme),
+    /// The validation split leaves too few training images.
+    #[error(
+        "a validation split of {asked} images leaves {left} of the {available} training images to \
+         train on{}",
+        if *limit > 0 { format!(", fewer than the training subset of {limit}") } else { String::new() }
+    )]
+    ValidationTooLarge {
+        /// The split asked for.
+        asked: i64,
+        /// Training images in the data.
+        available: i64,
+        /// Images left to train on.
+        left: i64,
+        /// The training subset asked for (0: all).
+        limit: i64,
+    },
     /// The model's input width is not the images' pixel count.
     #[error("the model's input width {width} does not match the {pixels} pixels of the images")]
     InputWidth {
@@ -175,11 +194,22 @@ impl RunSpec {
                 .into());
             }
         }
-        let images = self
-            .train
-            .train_limit
-            .unwrap_or(train_images)
-            .min(train_images);
+        if self.model.bias.conflicts_with(self.model.init) {
+            return Err(SpecError::BiasSetByInit(self.model.init).into());
+        }
+        let v = self.train.validation;
+        let left = train_images - v;
+        let limit = self.train.train_limit.unwrap_or(0);
+        if v > 0 && (left < 1 || limit > left) {
+            return Err(SpecError::ValidationTooLarge {
+                asked: v,
+                available: train_images,
+                left: left.max(0),
+                limit,
+            }
+            .into());
+        }
+        let images = self.train.train_limit.unwrap_or(left).min(left);
         if self.train.batch_size > images {
             return Err(SpecError::BatchTooLarge {
                 batch: self.train.batch_size,

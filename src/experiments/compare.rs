@@ -13,7 +13,7 @@ use crate::engine::executor::{Executor, PlanOutcome, PlannedRun, RunEvent, RunRe
 use crate::engine::rundir::RunStatus;
 use crate::engine::spec::{InitSource, RunSpec};
 use crate::io;
-use crate::model::{Activation, InitScheme, MlpSpec, Widths};
+use crate::model::{Activation, BiasInit, InitScheme, MlpSpec, Widths};
 use crate::plot;
 use crate::stats;
 use crate::train::TrainConfig;
@@ -40,6 +40,8 @@ pub struct CompareConfig {
     pub seeds: Vec<i64>,
     /// The init the others are tested against (default: the first).
     pub baseline: Option<InitScheme>,
+    /// The biases of every run (default: `torch.nn.Linear`'s, as in the lab).
+    pub bias: BiasInit,
 }
 
 impl Default for CompareConfig {
@@ -59,6 +61,7 @@ impl Default for CompareConfig {
             title: None,
             seeds: vec![TrainConfig::default().seed],
             baseline: None,
+            bias: BiasInit::default(),
         }
     }
 }
@@ -104,6 +107,12 @@ pub fn plan(config: &CompareConfig, data: &Mnist) -> Result<Vec<PlannedRun>> {
         for &seed in &config.seeds {
             let spec = RunSpec {
                 model: MlpSpec {
+                    bias: if config.bias.conflicts_with(init) {
+                        // Mean-field and DBN set their own biases; the others get the choice.
+                        BiasInit::TorchDefault
+                    } else {
+                        config.bias
+                    },
                     widths: config.widths.clone(),
                     activation: config.activation,
                     init,
@@ -429,8 +438,28 @@ pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
             "\nA net that guesses uniformly over the 10 classes starts at a loss of ln 10 ≈ 2.303 (first-batch loss \
              below); a loss far above it means the init makes confident wrong guesses before any training. \
              The interval is the 95 % Student-t interval of the mean final test error over seeds; p is Welch's \
-             t-test of the final test error against {b} (bold: p < {MARK_P}). \"Best\" is chosen on the test set \
-             itself, an optimistic number. One seed gives no interval and no test."
+             t-test of the final test error against {b} (bold: p < {MARK_P}). {} One seed gives no interval \
+             and no test.",
+            if config.train.validation > 0 {
+                format!(
+                    "\"Best\" is the test error at the epoch of highest accuracy on the validation split (the last \
+                     {} training images, held out from training).",
+                    config.train.validation
+                )
+            } else {
+                "\"Best\" is chosen on the test set itself, an optimistic number (`--validation N` holds out a \
+                 validation split to choose it honestly)."
+                    .to_string()
+            }
+        );
+    }
+    if config.inits.contains(&InitScheme::GlorotStandard)
+        && config.inits.contains(&InitScheme::TorchDefault)
+    {
+        let _ = writeln!(
+            md,
+            "\n`glorot-standard` and `torch-default` draw from the same distribution, U(±1/√fan_in): their runs \
+             differ only by their random draws, so their difference is seed noise by construction."
         );
     }
     let _ = writeln!(md, "\n| run | status | first-batch loss | final test error % | best test error % (epoch) | final train cost | seconds |");

@@ -91,6 +91,7 @@ pub fn load_trained(dir: &Path) -> Result<TrainedRun> {
     let spec = saved.record.spec.model.clone();
     // The weights are overwritten below, so the cheapest per-weight init will do.
     let shape_only = MlpSpec {
+        bias: Default::default(),
         init: InitScheme::TorchDefault,
         ..spec.clone()
     };

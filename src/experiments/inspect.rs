@@ -304,6 +304,7 @@ pub fn run_inspect(config: &InspectConfig, data: &Mnist) -> Result<InspectResult
     for &init in &config.inits {
         tch::manual_seed(config.seed);
         let spec = MlpSpec {
+            bias: Default::default(),
             widths: config.widths.clone(),
             activation: config.activation,
             init,

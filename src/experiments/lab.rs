@@ -105,6 +105,7 @@ pub fn lab_runs() -> Vec<LabRun> {
         LabRun {
             name: "deep-sigmoid-dbn",
             spec: MlpSpec {
+                bias: Default::default(),
                 activation: Activation::Sigmoid,
                 ..MlpSpec::deep(InitScheme::Dbn)
             },

@@ -91,6 +91,18 @@ pub struct Split {
 }
 
 impl Split {
+    /// The last `n` examples (all of them when there are fewer).
+    pub fn last(&self, n: i64) -> Split {
+        let n = n.clamp(0, self.len());
+        let start = self.len() - n;
+        Split {
+            images: self.images.narrow(0, start, n),
+            labels: self.labels.narrow(0, start, n),
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+
     /// Number of examples.
     pub fn len(&self) -> i64 {
         self.labels.size()[0]
