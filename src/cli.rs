@@ -13,7 +13,7 @@ use initlab::optim::OptimizerKind;
 use initlab::pretrain::PretrainConfig;
 use initlab::rbm::RbmConfig;
 use initlab::study::{Study, StudyConfig};
-use initlab::train::TrainConfig;
+use initlab::train::{LrSchedule, TrainConfig};
 
 /// Weight initialization, seen with your own eyes: the PyTorch lab 9-2 on MNIST, in Rust.
 #[derive(Debug, Parser)]
@@ -201,6 +201,11 @@ pub struct TrainingArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(1..))]
     pub train_limit: Option<i64>,
 
+    /// How the learning rate changes over the epochs: constant (the lab) or cosine (annealed to
+    /// zero, stepped per epoch, like CosineAnnealingLR).
+    #[arg(long, default_value_t = TrainConfig::default().lr_schedule, value_parser = parse_schedule)]
+    pub lr_schedule: LrSchedule,
+
     /// Hold out the last N training images as a validation split: the best epoch is chosen on
     /// them instead of on the test set (0: none, as the lab does).
     #[arg(long, value_name = "N", default_value_t = TrainConfig::default().validation, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(0..))]
@@ -221,6 +226,7 @@ impl TrainingArgs {
             train_limit: self.train_limit,
             momentum: self.momentum,
             validation: self.validation,
+            lr_schedule: self.lr_schedule,
         }
     }
 }
@@ -265,7 +271,7 @@ pub struct TrainArgs {
     /// Continue the interrupted run in RUN_DIR (its run.json says what to train; the other
     /// training flags are not used).
     #[arg(long, value_name = "RUN_DIR", value_parser = existing_dir,
-          conflicts_with_all = ["model", "init", "activation", "epochs", "batch_size", "lr", "seed", "optim", "momentum", "train_limit", "validation", "bias", "name", "pretrained", "out"])]
+          conflicts_with_all = ["model", "init", "activation", "epochs", "batch_size", "lr", "seed", "optim", "momentum", "train_limit", "validation", "lr_schedule", "bias", "name", "pretrained", "out"])]
     pub resume: Option<PathBuf>,
 }
 
@@ -778,6 +784,10 @@ fn parse_widths(s: &str) -> Result<Widths, String> {
 }
 
 fn parse_init(s: &str) -> Result<InitScheme, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
+}
+
+fn parse_schedule(s: &str) -> Result<LrSchedule, String> {
     s.parse().map_err(|e: anyhow::Error| e.to_string())
 }
 

@@ -607,6 +607,9 @@ fn emit_plan(executor: &Executor, plan: &[PlannedRun], run_args: &cli::RunArgs) 
         if s.model.bias != BiasInit::default() {
             args.extend(["--bias".into(), s.model.bias.to_string()]);
         }
+        if t.lr_schedule != initlab::train::LrSchedule::Constant {
+            args.extend(["--lr-schedule".into(), t.lr_schedule.to_string()]);
+        }
         if t.validation > 0 {
             args.extend(["--validation".into(), t.validation.to_string()]);
         }

@@ -432,6 +432,15 @@ impl Optimizer {
         }
     }
 
+    /// Sets the learning rate of the next steps (a schedule's value for the epoch).
+    pub fn set_lr(&mut self, lr: f64) {
+        match self {
+            Optimizer::Adam(o) => o.config.lr = lr,
+            Optimizer::TchAdam(o) => o.set_lr(lr),
+            Optimizer::Sgd(o) => o.lr = lr,
+        }
+    }
+
     /// Clears the gradients.
     pub fn zero_grad(&mut self) {
         match self {

@@ -38,6 +38,68 @@ pub struct TrainConfig {
     /// ([`History::best`]) instead of on the test set.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub validation: i64,
+    /// How the learning rate changes from epoch to epoch (constant in the lab).
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
+}
+
+/// The learning rate per epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// The same rate every epoch (the lab).
+    #[default]
+    Constant,
+    /// Cosine annealing to zero over the run, stepped per epoch: epoch `e` (0-based) of `E` uses
+    /// `lr · (1 + cos(π e / E)) / 2` — `torch.optim.lr_scheduler.CosineAnnealingLR(T_max=E,
+    /// eta_min=0)` stepped after every epoch.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// Both, in the order shown to users.
+    pub const ALL: [LrSchedule; 2] = [LrSchedule::Constant, LrSchedule::Cosine];
+
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            LrSchedule::Constant => "constant",
+            LrSchedule::Cosine => "cosine",
+        }
+    }
+
+    fn is_constant(&self) -> bool {
+        *self == LrSchedule::Constant
+    }
+
+    /// The rate of 0-based epoch `e` of `epochs`, starting from `lr`.
+    pub fn rate(self, lr: f64, e: usize, epochs: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let t = e as f64 / epochs.max(1) as f64;
+                lr * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for LrSchedule {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        LrSchedule::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .with_context(|| {
+                format!("unknown learning-rate schedule {s:?} (expected constant or cosine)")
+            })
+    }
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -55,6 +117,7 @@ impl Default for TrainConfig {
             train_limit: None,
             momentum: 0.0,
             validation: 0,
+            lr_schedule: LrSchedule::Constant,
         }
     }
 }
@@ -124,6 +187,17 @@ mod tests {
             validation_loss: validation_accuracy.map(|_| 0.1),
             validation_accuracy,
         }
+    }
+
+    #[test]
+    fn cosine_schedule_anneals_from_lr_towards_zero() {
+        let s = LrSchedule::Cosine;
+        assert_eq!(s.rate(0.1, 0, 10), 0.1);
+        assert!((s.rate(0.1, 5, 10) - 0.05).abs() < 1e-15);
+        assert!(s.rate(0.1, 9, 10) > 0.0 && s.rate(0.1, 9, 10) < 0.003);
+        assert_eq!(LrSchedule::Constant.rate(0.1, 9, 10), 0.1);
+        assert_eq!("cosine".parse::<LrSchedule>().unwrap(), s);
+        assert!("step".parse::<LrSchedule>().is_err());
     }
 
     #[test]
@@ -628,6 +702,13 @@ pub fn train_run(
         } else {
             (0, 0.0)
         };
+        if config.lr_schedule != LrSchedule::Constant {
+            optimizer.set_lr(
+                config
+                    .lr_schedule
+                    .rate(config.learning_rate, e, config.epochs),
+            );
+        }
         let permutation = loader.permutation(seed);
         let mut avg_cost = if e == first_epoch {
             Tensor::from(partial.0)
