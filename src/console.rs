@@ -282,3 +282,109 @@ pub fn prediction_table(p: &Prediction) -> String {
     out.pop();
     out
 }
+
+/// A plain-text table with columns padded to their widest cell; the columns listed in `right`
+/// are right-aligned (numbers).
+pub fn aligned(head: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            let pad = " ".repeat(w - c.chars().count());
+            if right.contains(&i) {
+                s.push_str(&pad);
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&pad);
+            }
+            s.push_str("  ");
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(head.to_vec());
+    for row in rows {
+        out.push('\n');
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// `inspect`'s terminal summary: per init, the activation and gradient std of the first and last
+/// layer and the fewest distinct units of a hidden layer (the whole table is in inspect.md).
+pub fn inspect_table(result: &initlab::inspect::InspectResult) -> String {
+    let g = |x: f64| format!("{x:.3e}");
+    let rows: Vec<Vec<String>> = result
+        .inspections
+        .iter()
+        .map(|i| {
+            let (first, last) = (i.layers.first(), i.layers.last());
+            let hidden = &i.layers[..i.layers.len().saturating_sub(1)];
+            vec![
+                i.init.to_string(),
+                first.map_or("—".into(), |l| g(l.activation_std)),
+                last.map_or("—".into(), |l| g(l.activation_std)),
+                first.map_or("—".into(), |l| g(l.gradient_std)),
+                last.map_or("—".into(), |l| g(l.gradient_std)),
+                hidden
+                    .iter()
+                    .map(|l| format!("{}/{}", l.distinct_activations, l.width))
+                    .min_by_key(|s| s.split('/').next().and_then(|n| n.parse::<usize>().ok()))
+                    .unwrap_or("—".into()),
+            ]
+        })
+        .collect();
+    aligned(
+        &[
+            "init",
+            "act std L1",
+            "act std out",
+            "grad std L1",
+            "grad std out",
+            "fewest distinct units",
+        ],
+        &rows,
+        &[1, 2, 3, 4, 5],
+    )
+}
+
+/// `pretrain`'s terminal summary: per RBM, its size and its first and last monitoring values.
+pub fn pretrain_table(dbn: &initlab::dbn::Dbn) -> String {
+    let rows: Vec<Vec<String>> = dbn
+        .rbms
+        .iter()
+        .zip(&dbn.histories)
+        .enumerate()
+        .map(|(l, (_, h))| {
+            let first = h.initial.as_ref().or(h.epochs.first());
+            let last = h.epochs.last();
+            vec![
+                format!("RBM {}", l + 1),
+                format!("{}-{}", dbn.widths[l], dbn.widths[l + 1]),
+                h.epochs.len().to_string(),
+                first.map_or("—".into(), |r| format!("{:.4}", r.reconstruction_error)),
+                last.map_or("—".into(), |r| format!("{:.4}", r.reconstruction_error)),
+                last.map_or("—".into(), |r| format!("{:.1}", r.pseudo_log_likelihood)),
+                format!("{:.1}", h.epochs.iter().map(|r| r.seconds).sum::<f64>()),
+            ]
+        })
+        .collect();
+    aligned(
+        &[
+            "layer",
+            "visible-hidden",
+            "epochs",
+            "recon. error start",
+            "end",
+            "pseudo-LL end",
+            "seconds",
+        ],
+        &rows,
+        &[2, 3, 4, 5, 6],
+    )
+}

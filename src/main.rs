@@ -81,6 +81,9 @@ fn hint(e: &anyhow::Error) -> Option<String> {
                 } else {
                     format!("use --validation {} or less", available - 1)
                 }),
+                SpecError::DbnBelow { found, .. } => {
+                    Some(format!("use --pretrained {}", shell_word(found)))
+                }
                 SpecError::BiasSetByInit(_) => Some("drop --bias zeros for this init".into()),
                 SpecError::MomentumWithoutSgd(_) => {
                     Some("use --optim sgd with --momentum, or drop --momentum".into())
@@ -95,6 +98,14 @@ fn hint(e: &anyhow::Error) -> Option<String> {
                     Some("end --model with 10, e.g. --model 784,100,10".into())
                 }
             };
+        }
+        if let Some(r) = cause.downcast_ref::<initlab::runs::RunsBelow>() {
+            let parent = r.runs.first().and_then(|p| p.parent()).unwrap_or(&r.dir);
+            let glob = parent.join("*");
+            return Some(format!(
+                "pass the run directories themselves, e.g. {}/",
+                glob.display()
+            ));
         }
         if let Some(r) = cause.downcast_ref::<RunDirError>() {
             return match r {
@@ -354,7 +365,7 @@ fn run(cli: Cli) -> Result<Done> {
             config.source = source(&args.pretrained)?;
             let data = load_mnist(&args.data.dir())?;
             let result = inspect::run_inspect(&config, &data)?;
-            console::emit!("{}", read(&result.table)?);
+            console::emit!("{}", console::inspect_table(&result));
             for f in &result.figures {
                 console::emit!("Histograms: {}", f.display());
             }
@@ -407,7 +418,7 @@ fn run(cli: Cli) -> Result<Done> {
             let result = pretrain::run_pretrain(&config, &data, &mut |p| console.dbn_progress(p));
             console.finish();
             let result = result?;
-            console::emit!("\n{}", read(&config.out_dir.join("pretrain.md"))?);
+            console::emit!("\n{}", console::pretrain_table(&result.dbn));
             for f in &result.files {
                 console::emit!("Wrote {}", f.display());
             }
@@ -662,10 +673,10 @@ fn shell_word(p: &Path) -> String {
 
 /// A short aligned table of runs: name, status, final test error, final train cost, directory.
 fn results_table<'a>(results: impl Iterator<Item = &'a RunResult>) -> String {
-    let rows: Vec<[String; 5]> = results
+    let rows: Vec<Vec<String>> = results
         .map(|r| {
             let last = r.history.last();
-            [
+            vec![
                 r.run.name.clone(),
                 r.status_text(),
                 last.map(|e| format!("{:.2} %", e.test_error_percent()))
@@ -676,37 +687,9 @@ fn results_table<'a>(results: impl Iterator<Item = &'a RunResult>) -> String {
             ]
         })
         .collect();
-    let head = ["run", "status", "test error", "train cost", "directory"];
-    let mut widths = head.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: [&str; 5]| {
-        let mut s = String::new();
-        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
-            let pad = w - c.chars().count();
-            if i == 2 || i == 3 {
-                s.push_str(&" ".repeat(pad));
-                s.push_str(c);
-            } else {
-                s.push_str(c);
-                s.push_str(&" ".repeat(pad));
-            }
-            s.push_str("  ");
-        }
-        s.trim_end().to_string()
-    };
-    let mut out = line(head);
-    for row in &rows {
-        out.push('\n');
-        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
-    }
-    out
-}
-
-/// Reads a text file the program has just written.
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    console::aligned(
+        &["run", "status", "test error", "train cost", "directory"],
+        &rows,
+        &[2, 3],
+    )
 }

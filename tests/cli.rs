@@ -231,3 +231,46 @@ fn settings_that_make_no_sense_are_refused_or_warned_about() {
         assert_eq!(code, Some(0), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn a_parent_folder_given_for_a_run_or_a_dbn_points_to_what_lies_below() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("lab");
+    for name in ["a", "b"] {
+        std::fs::create_dir_all(runs.join(name)).unwrap();
+        std::fs::write(runs.join(name).join("run.json"), "{}").unwrap();
+    }
+    let out = initlab(&["plot", runs.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 run directories lie below it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}/*/", runs.display())),
+        "{stderr}"
+    );
+
+    let dbn = dir.path().join("x").join("dbn");
+    std::fs::create_dir_all(&dbn).unwrap();
+    std::fs::write(dbn.join("dbn.safetensors"), b"").unwrap();
+    let parent = dir.path().join("x");
+    let out = initlab(&[
+        "train",
+        "--init",
+        "dbn",
+        "--activation",
+        "sigmoid",
+        "--pretrained",
+        parent.to_str().unwrap(),
+        "--epochs",
+        "1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("use --pretrained {}", dbn.display())),
+        "{stderr}"
+    );
+}

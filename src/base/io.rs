@@ -329,6 +329,37 @@ impl SafeTensors {
     }
 }
 
+/// Directories below `dir` (at most `depth` levels down, `dir` itself excluded) that contain a
+/// file named `marker`, sorted; unreadable directories are skipped. Used to point a user who
+/// named a parent folder to the folders they meant.
+pub fn find_below(dir: &Path, marker: &str, depth: usize) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut level = vec![dir.to_path_buf()];
+    for _ in 0..depth {
+        let mut next = Vec::new();
+        for d in &level {
+            let Ok(entries) = std::fs::read_dir(d) else {
+                continue;
+            };
+            let mut subdirs: Vec<std::path::PathBuf> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect();
+            subdirs.sort();
+            for p in subdirs {
+                if p.join(marker).is_file() {
+                    found.push(p.clone());
+                }
+                next.push(p);
+            }
+        }
+        level = next;
+    }
+    found.sort();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,28 @@ pub struct SavedRun {
     pub history: History,
 }
 
+/// A folder was given where a run directory was expected, and run directories lie below it.
+#[derive(Debug, thiserror::Error)]
+#[error("{} is not a run directory (no run.json), but {} run director{} below it: {}", dir.display(), runs.len(), if runs.len() == 1 { "y lies" } else { "ies lie" }, list(runs))]
+pub struct RunsBelow {
+    /// The folder given.
+    pub dir: PathBuf,
+    /// The run directories below it.
+    pub runs: Vec<PathBuf>,
+}
+
+fn list(runs: &[PathBuf]) -> String {
+    let mut names: Vec<String> = runs
+        .iter()
+        .take(4)
+        .map(|p| p.display().to_string())
+        .collect();
+    if runs.len() > 4 {
+        names.push("…".into());
+    }
+    names.join(", ")
+}
+
 /// Reads `run.json` and `history.json` of a run directory.
 pub fn load_run(dir: &Path) -> Result<SavedRun> {
     anyhow::ensure!(
@@ -28,6 +50,16 @@ pub fn load_run(dir: &Path) -> Result<SavedRun> {
         "{} is not a directory (expected a run directory with run.json)",
         dir.display()
     );
+    if !dir.join("run.json").exists() {
+        let runs = crate::io::find_below(dir, "run.json", 2);
+        if !runs.is_empty() {
+            return Err(RunsBelow {
+                dir: dir.to_path_buf(),
+                runs,
+            }
+            .into());
+        }
+    }
     let record = rundir::read_record(dir)?;
     let history = rundir::read_history(dir)
         .with_context(|| format!("reading the history of {}", dir.display()))?;

@@ -33,6 +33,18 @@ pub enum InitSource {
 impl InitSource {
     /// A saved DBN in `dir`, identified by the SHA-256 of its files (read with a bound).
     pub fn pretrained(dir: &Path) -> Result<InitSource> {
+        if !dir.join(crate::dbn::WEIGHTS_FILE).exists() {
+            if let Some(found) = crate::io::find_below(dir, crate::dbn::WEIGHTS_FILE, 2)
+                .into_iter()
+                .next()
+            {
+                return Err(SpecError::DbnBelow {
+                    dir: dir.to_path_buf(),
+                    found,
+                }
+                .into());
+            }
+        }
         let mut hasher = Sha256::new();
         for file in crate::dbn::files(dir) {
             let bytes = crate::io::read_bounded(&file, crate::io::MAX_SAFETENSORS_BYTES)
@@ -98,6 +110,14 @@ pub enum SpecError {
     /// Zero biases asked for an init that sets its own.
     #[error("the {0} init sets the biases itself; zero biases would undo it")]
     BiasSetByInit(InitScheme),
+    /// The pretrained-DBN folder holds no DBN, but a folder below it does.
+    #[error("{} holds no pretrained DBN ({}), but {} below it does", dir.display(), crate::dbn::WEIGHTS_FILE, found.display())]
+    DbnBelow {
+        /// The folder given.
+        dir: PathBuf,
+        /// The first DBN folder found below it.
+        found: PathBuf,
+    },
     /// The validation split leaves too few training images.
     #[error(
         "a validation split of {asked} images leaves {left} of the {available} training images to \
