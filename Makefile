@@ -54,7 +54,7 @@ bench-rbm: setup
 parity: setup
 	scripts/parity.sh
 
-## Golden files from real PyTorch 2.13 (≈3.5 GB venv under tools/reference/.venv).
+## Golden files from real PyTorch 2.13 (a venv of about 4.8 GB under tools/reference/.venv).
 reference:
 	tools/reference/run.sh
 
