@@ -506,7 +506,7 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
             .map(|(k, (h, l))| {
                 let zeros = binning.zero_share.get(k).copied().unwrap_or(0.0);
                 let zeros = if binning.symlog.is_some() && zeros >= 0.005 {
-                    format!(", {:.0} % = 0", 100.0 * zeros)
+                    format!(", {:.0} % zero", 100.0 * zeros)
                 } else {
                     String::new()
                 };
