@@ -623,16 +623,25 @@ fn mnist_smoke_pretrain_lowers_reconstruction_error_and_draws_pictures() {
     rbm_plot::filters_png(rbm, &filters).unwrap();
     rbm_plot::reconstructions_png(rbm, &test, &dir.path().join("reconstructions.png")).unwrap();
     rbm_plot::samples_png(rbm, &dir.path().join("samples.png"), 20).unwrap();
-    // filters: 64 units → 7 rows of 10 tiles of 28 px, 1-px separators, doubled.
-    let (w, h) = png_size(&filters);
-    assert_eq!((w, h), ((10 * 28 + 11) * 2, (7 * 28 + 8) * 2));
-    assert_eq!(
-        png_size(&dir.path().join("reconstructions.png")),
-        ((20 * 28 + 21) * 2, (2 * 28 + 3) * 2)
+    // filters: 64 units → 7 rows of 10 tiles of 28 px, 1-px separators, doubled, under a band
+    // with a title and a caption.
+    let captioned = |path: &std::path::Path, grid: (u32, u32)| {
+        let (w, h) = png_size(path);
+        assert_eq!(w, grid.0, "{}", path.display());
+        assert!(
+            h > grid.1 + 40 && h < grid.1 + 200,
+            "{}: {h}",
+            path.display()
+        );
+    };
+    captioned(&filters, ((10 * 28 + 11) * 2, (7 * 28 + 8) * 2));
+    captioned(
+        &dir.path().join("reconstructions.png"),
+        ((20 * 28 + 21) * 2, (2 * 28 + 3) * 2),
     );
-    assert_eq!(
-        png_size(&dir.path().join("samples.png")),
-        ((10 * 28 + 11) * 2, (10 * 28 + 11) * 2)
+    captioned(
+        &dir.path().join("samples.png"),
+        ((10 * 28 + 11) * 2, (10 * 28 + 11) * 2),
     );
     let e = rbm_plot::filters_png(rbm, &dir.path().join("f.jpg"))
         .unwrap_err()

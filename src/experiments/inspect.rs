@@ -67,13 +67,29 @@ pub struct Inspection {
     pub init: InitScheme,
     /// Per-layer statistics, input side first.
     pub layers: Vec<LayerStats>,
-    /// Normalized histograms of the hidden layers' activations: `(bin centre, density)`.
+    /// Normalized histograms of the hidden layers' activations: `(bin centre, density)`, the
+    /// density per unit of the x axis (per decade on a symmetric-log axis).
     pub activation_histograms: Vec<Vec<(f64, f64)>>,
+    /// How the activation histograms were binned.
+    pub activation_binning: Binning,
     /// Normalized histograms of the hidden layers' back-propagated gradients.
     pub gradient_histograms: Vec<Vec<(f64, f64)>>,
+    /// How the gradient histograms were binned.
+    pub gradient_binning: Binning,
     /// ReLU nets whose scheme fixes the weight variance: the predicted activation std per layer
     /// ([`relu_prediction`]); `None` otherwise.
     pub predicted_activation_std: Option<Vec<f64>>,
+}
+
+/// How the histograms of one quantity (activations or gradients) were binned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Binning {
+    /// The linear threshold of the symmetric-log axis they were binned on ([`plot::symlog`]),
+    /// when the layers' stds differ by more than [`SYMLOG_SPREAD`]; `None`: linear bins.
+    pub symlog: Option<f64>,
+    /// Per layer, the share of values that are exactly 0, which symmetric-log bins leave out (a
+    /// saturated tanh unit passes back exactly 0; a dead ReLU unit outputs 0).
+    pub zero_share: Vec<f64>,
 }
 
 /// The mean-field prediction of a fresh ReLU net's activation std per layer, for a scheme whose
@@ -113,17 +129,36 @@ pub fn relu_prediction(
 }
 
 const BINS: usize = 60;
+/// Bins of a histogram on a symmetric-log axis.
+const SYMLOG_BINS: usize = 120;
+/// Layers whose stds differ by more than this factor get symmetric-log histograms: on a linear
+/// axis the narrow ones would sit on one spike at 0.
+pub const SYMLOG_SPREAD: f64 = 10.0;
 
 /// Density histogram of `values` over `[lo, hi]` in `BINS` bins; values outside the range are
 /// left out of the bins but still count in the normalisation (so the curves show the share of
 /// values in range).
 fn histogram(values: &[f32], lo: f64, hi: f64) -> Vec<(f64, f64)> {
-    let width = (hi - lo) / BINS as f64;
-    let mut counts = vec![0usize; BINS];
+    binned(values, lo, hi, BINS, |x| x, |t| t)
+}
+
+/// Density histogram of `values` in `bins` bins of equal width in the units `to` maps values to
+/// (`[lo, hi]` in those units, `from` the inverse): `(bin centre in data units, share of the
+/// values per unit)`. Values outside the range count in the normalisation only.
+fn binned(
+    values: &[f32],
+    lo: f64,
+    hi: f64,
+    bins: usize,
+    to: impl Fn(f64) -> f64,
+    from: impl Fn(f64) -> f64,
+) -> Vec<(f64, f64)> {
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
     for &v in values {
-        let x = v as f64;
+        let x = to(v as f64);
         if x.is_finite() && x >= lo && x <= hi {
-            let b = (((x - lo) / width).floor() as usize).min(BINS - 1);
+            let b = (((x - lo) / width).floor() as usize).min(bins - 1);
             counts[b] += 1;
         }
     }
@@ -131,8 +166,97 @@ fn histogram(values: &[f32], lo: f64, hi: f64) -> Vec<(f64, f64)> {
     counts
         .iter()
         .enumerate()
-        .map(|(i, &c)| (lo + (i as f64 + 0.5) * width, c as f64 / n / width))
+        .map(|(i, &c)| (from(lo + (i as f64 + 0.5) * width), c as f64 / n / width))
         .collect()
+}
+
+/// The value below which `q` of the non-zero |values| lie (`None` when all are 0).
+fn nonzero_abs_quantile(values: &[f32], q: f64) -> Option<f64> {
+    let mut a: Vec<f32> = values
+        .iter()
+        .map(|v| v.abs())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    if a.is_empty() {
+        return None;
+    }
+    let k = ((a.len() - 1) as f64 * q) as usize;
+    let (_, v, _) = a.select_nth_unstable_by(k, |x, y| x.total_cmp(y));
+    Some(*v as f64)
+}
+
+/// The symmetric-log threshold for layers of these `values` and `stds`, when the largest std is
+/// more than [`SYMLOG_SPREAD`] times the smallest positive one (`None` otherwise): the smallest
+/// layer's 5 % quantile of its non-zero magnitudes, so that almost every value lies on the
+/// logarithmic part (but no less than 10⁻³⁰ of the largest std, which keeps denormal-sized
+/// values off the axis).
+pub fn symlog_threshold(values: &[Vec<f32>], stds: &[f64]) -> Option<f64> {
+    let positive = stds.iter().copied().filter(|s| s.is_finite() && *s > 0.0);
+    let (lo, hi) = positive.fold((f64::INFINITY, 0.0f64), |(lo, hi), s| {
+        (lo.min(s), hi.max(s))
+    });
+    if hi <= SYMLOG_SPREAD * lo {
+        return None;
+    }
+    let small = values
+        .iter()
+        .filter_map(|v| nonzero_abs_quantile(v, 0.05))
+        .fold(f64::INFINITY, f64::min);
+    small.is_finite().then(|| small.max(hi * 1e-30))
+}
+
+/// Histograms of each layer's `values` on one range so that layers compare, and how they were
+/// binned: with `c`, [`SYMLOG_BINS`] symmetric-log bins from the largest magnitude that 99.9 %
+/// of all values stay under (from 0 up for values that are never negative), exact zeros left
+/// out of the bins; else `BINS` linear bins over `linear`.
+fn layer_histograms(
+    layers: &[Vec<f32>],
+    c: Option<f64>,
+    linear: (f64, f64),
+) -> (Vec<Vec<(f64, f64)>>, Binning) {
+    let zero_share = layers
+        .iter()
+        .map(|v| v.iter().filter(|x| **x == 0.0).count() as f64 / v.len().max(1) as f64)
+        .collect();
+    let Some(c) = c else {
+        let h = layers
+            .iter()
+            .map(|v| histogram(v, linear.0, linear.1))
+            .collect();
+        return (
+            h,
+            Binning {
+                symlog: None,
+                zero_share,
+            },
+        );
+    };
+    let all: Vec<f32> = layers.iter().flatten().copied().collect();
+    let top = plot::symlog(abs_quantile(&all, 0.999), c);
+    let bottom = if all.iter().any(|v| *v < 0.0) {
+        -top
+    } else {
+        0.0
+    };
+    // Exact zeros map outside every bin.
+    let to = |x: f64| {
+        if x == 0.0 {
+            f64::NAN
+        } else {
+            plot::symlog(x, c)
+        }
+    };
+    let h = layers
+        .iter()
+        .map(|v| binned(v, bottom, top, SYMLOG_BINS, to, |t| plot::symlog_inv(t, c)))
+        .collect();
+    (
+        h,
+        Binning {
+            symlog: Some(c),
+            zero_share,
+        },
+    )
 }
 
 fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
@@ -239,11 +363,20 @@ pub fn inspect_model(
     };
     let all_g: Vec<f32> = gs.iter().flatten().copied().collect();
     let g = abs_quantile(&all_g, 0.99);
+    let hidden_stds =
+        |f: fn(&LayerStats) -> f64| -> Vec<f64> { layers[..hidden].iter().map(f).collect() };
+    let activation_symlog = symlog_threshold(&acts, &hidden_stds(|l| l.activation_std));
+    let gradient_symlog = symlog_threshold(&gs, &hidden_stds(|l| l.gradient_std));
+    let (activation_histograms, activation_binning) =
+        layer_histograms(&acts, activation_symlog, (a_lo, a_hi));
+    let (gradient_histograms, gradient_binning) = layer_histograms(&gs, gradient_symlog, (-g, g));
     Ok(Inspection {
         init,
+        activation_histograms,
+        activation_binning,
+        gradient_histograms,
+        gradient_binning,
         layers,
-        activation_histograms: acts.iter().map(|v| histogram(v, a_lo, a_hi)).collect(),
-        gradient_histograms: gs.iter().map(|v| histogram(v, -g, g)).collect(),
         predicted_activation_std: None,
     })
 }
@@ -346,34 +479,81 @@ fn arch(config: &InspectConfig) -> String {
     format!("{} {}", config.widths.compact(), config.activation)
 }
 
+/// A number for a legend, two significant digits: `2.3`, `0.42`, `3.1e-5`.
+fn short(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || !a.is_finite() {
+        format!("{v}")
+    } else if !(0.01..1e4).contains(&a) {
+        format!("{v:.1e}")
+    } else if a < 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{:.*}", if a < 10.0 { 1 } else { 0 }, v)
+    }
+}
+
 fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Result<()> {
-    let layer_series = |hists: &[Vec<(f64, f64)>]| -> Vec<Series> {
+    // One line per layer; on a symmetric-log axis the legend gives the share of exact zeros,
+    // which the axis cannot place.
+    let layer_series = |hists: &[Vec<(f64, f64)>],
+                        binning: &Binning,
+                        std: fn(&LayerStats) -> f64|
+     -> Vec<Series> {
         hists
             .iter()
+            .zip(&ins.layers)
             .enumerate()
-            .map(|(k, h)| Series {
-                label: format!("layer {}", k + 1),
-                points: h.clone(),
-                band: Vec::new(),
+            .map(|(k, (h, l))| {
+                let zeros = binning.zero_share.get(k).copied().unwrap_or(0.0);
+                let zeros = if binning.symlog.is_some() && zeros >= 0.005 {
+                    format!(", {:.0} % zero", 100.0 * zeros)
+                } else {
+                    String::new()
+                };
+                Series {
+                    label: format!("layer {} (std {}{zeros})", l.layer, short(std(l))),
+                    points: h.clone(),
+                    band: Vec::new(),
+                }
             })
             .collect()
     };
+    // What a symmetric-log axis means, in the axis label.
+    let x_desc = |what: String, c: Option<f64>| match c {
+        Some(c) => format!(
+            "{what} (symmetric log scale, linear within ±{}; exact zeros not drawn)",
+            short(c)
+        ),
+        None => what,
+    };
+    let y_desc = |c: Option<f64>| {
+        if c.is_some() {
+            "share of values per decade"
+        } else {
+            "density"
+        }
+        .to_string()
+    };
+    let (a, g) = (&ins.activation_binning, &ins.gradient_binning);
     let panels = [
         Panel {
             title: "activations (hidden layers)".into(),
-            x_desc: format!("{} output", config.activation),
-            y_desc: "density".into(),
-            series: layer_series(&ins.activation_histograms),
+            x_desc: x_desc(format!("{} output", config.activation), a.symlog),
+            y_desc: y_desc(a.symlog),
+            series: layer_series(&ins.activation_histograms, a, |l| l.activation_std),
             log_y: false,
             dashed: Vec::new(),
+            x_symlog: a.symlog,
         },
         Panel {
             title: "back-propagated gradients ∂loss/∂z".into(),
-            x_desc: "gradient".into(),
-            y_desc: "density".into(),
-            series: layer_series(&ins.gradient_histograms),
+            x_desc: x_desc("gradient".into(), g.symlog),
+            y_desc: y_desc(g.symlog),
+            series: layer_series(&ins.gradient_histograms, g, |l| l.gradient_std),
             log_y: false,
             dashed: Vec::new(),
+            x_symlog: g.symlog,
         },
     ];
     plot::panels_chart(
@@ -434,6 +614,7 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
             } else {
                 Vec::new()
             },
+            x_symlog: None,
         },
         Panel {
             title: "gradient std ∂loss/∂z".into(),
@@ -442,6 +623,7 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
             series: by_layer(|l| l.gradient_std),
             log_y: true,
             dashed: Vec::new(),
+            x_symlog: None,
         },
     ];
     plot::panels_chart(
@@ -533,4 +715,45 @@ pub fn table_csv(all: &[Inspection]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_of_very_different_scales_get_symmetric_log_bins_without_zeros() {
+        let narrow: Vec<f32> = (1..=100).map(|k| k as f32 * 1e-6).collect();
+        let mut wide: Vec<f32> = (1..=100).map(|k| -(k as f32)).collect();
+        wide.extend([0.0; 100]);
+        // Scales within SYMLOG_SPREAD: linear.
+        assert_eq!(
+            symlog_threshold(std::slice::from_ref(&narrow), &[1.0, 5.0]),
+            None
+        );
+        assert_eq!(symlog_threshold(&[vec![0.0; 4]], &[1e-6, 1.0]), None);
+        let c = symlog_threshold(&[narrow.clone(), wide.clone()], &[3e-5, 30.0]);
+        // The 5 % quantile of the narrow layer's non-zero magnitudes.
+        assert_eq!(c, Some(5e-6f32 as f64));
+        let (h, binning) = layer_histograms(&[narrow, wide], c, (-1.0, 1.0));
+        assert_eq!(binning.symlog, c);
+        assert_eq!(binning.zero_share, vec![0.0, 0.5]);
+        // The zeros are left out of the bins but count in the normalisation; the bins cover
+        // the rest (all but the 0.1 % above the range).
+        let mass = |h: &[(f64, f64)]| {
+            let width = plot::symlog(h[1].0, 5e-6) - plot::symlog(h[0].0, 5e-6);
+            h.iter().map(|p| p.1).sum::<f64>() * width
+        };
+        assert!((mass(&h[0]) - 1.0).abs() < 0.02, "{}", mass(&h[0]));
+        assert!((mass(&h[1]) - 0.5).abs() < 0.02, "{}", mass(&h[1]));
+        // Each layer sits where its values are: the narrow one near ±1e-4, the wide one near -50.
+        let peak = |h: &[(f64, f64)]| {
+            h.iter()
+                .copied()
+                .fold((0.0, 0.0), |a, p| if p.1 > a.1 { p } else { a })
+                .0
+        };
+        assert!(peak(&h[0]) > 1e-5 && peak(&h[0]) < 1e-3, "{}", peak(&h[0]));
+        assert!(peak(&h[1]) < -1.0, "{}", peak(&h[1]));
+    }
 }

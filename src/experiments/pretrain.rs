@@ -131,6 +131,7 @@ pub fn pretrain_chart(dbn: &Dbn, path: &Path) -> Result<()> {
             series: series(|r| r.reconstruction_error),
             log_y: true,
             dashed: Vec::new(),
+            x_symlog: None,
         },
         Panel {
             title: "pseudo-log-likelihood per example".into(),
@@ -139,6 +140,7 @@ pub fn pretrain_chart(dbn: &Dbn, path: &Path) -> Result<()> {
             series: series(|r| r.pseudo_log_likelihood),
             log_y: false,
             dashed: Vec::new(),
+            x_symlog: None,
         },
     ];
     let title = format!(

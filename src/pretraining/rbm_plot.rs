@@ -1,15 +1,16 @@
-//! Pictures of an RBM as pixel grids (no text): its filters, reconstructions and Gibbs samples.
+//! Pictures of an RBM as pixel grids: its filters, reconstructions and Gibbs samples.
 //!
 //! Each picture is a grid of square grey tiles (e.g. 28×28 for MNIST) on a dark separator
-//! colour, every pixel enlarged to [`SCALE`]×[`SCALE`], written as PNG through plotters'
-//! `BitMapBackend` (headless, no fonts needed).
+//! colour, every pixel enlarged to [`SCALE`]×[`SCALE`], under a band with a title and a caption
+//! that says what the rows and columns are ([`crate::plot::captioned_png`]: headless, with the
+//! embedded font).
 
 use std::path::Path;
 
-use anyhow::{anyhow, ensure, Context, Result};
-use plotters::backend::{BitMapBackend, DrawingBackend};
+use anyhow::{anyhow, ensure, Result};
 use tch::{Kind, Tensor};
 
+use crate::plot;
 use crate::rbm::Rbm;
 
 /// Every image pixel becomes a `SCALE`×`SCALE` block.
@@ -66,29 +67,9 @@ impl Grid {
         buf
     }
 
-    fn write_png(&self, path: &Path) -> Result<()> {
-        ensure!(
-            path.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case("png")),
-            "picture file {} must end in .png",
-            path.display()
-        );
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating directory {}", parent.display()))?;
-        }
-        let size = self.size();
-        let rgb = self.rgb();
-        let mut backend = BitMapBackend::new(path, size);
-        backend
-            .blit_bitmap((0, 0), size, &rgb)
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(|| format!("drawing {}", path.display()))?;
-        backend
-            .present()
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(|| format!("writing picture {}", path.display()))
+    /// Writes the grid under `title` and `caption` as PNG.
+    fn write_png(&self, path: &Path, title: &str, caption: &str) -> Result<()> {
+        plot::captioned_png(path, title, caption, self.size(), &self.rgb())
     }
 }
 
@@ -129,7 +110,16 @@ pub fn filters_png(rbm: &Rbm, path: &Path) -> Result<()> {
         side,
         tiles: rows_of(&w)?,
     };
-    grid.write_png(path)
+    let (v, h) = (rbm.n_visible(), rbm.n_hidden());
+    grid.write_png(
+        path,
+        &format!("RBM {v}→{h}: what its hidden units look for"),
+        &format!(
+            "Hidden units 1–{n} of {h}, 10 per row: each tile is one unit's {v} incoming weights \
+             as a {side}×{side} image, scaled from black (its most negative weight) to white (its \
+             most positive) on its own."
+        ),
+    )
 }
 
 /// `reconstructions.png`: the first 20 of `images` (`[n, V]` in [0, 1]; fewer if `n < 20`) beside
@@ -150,7 +140,19 @@ pub fn reconstructions_png(rbm: &Rbm, images: &Tensor, path: &Path) -> Result<()
         side,
         tiles: rows_of(&pairs)?,
     };
-    grid.write_png(path)
+    grid.write_png(
+        path,
+        &format!(
+            "RBM {}→{}: one-step reconstructions",
+            rbm.n_visible(),
+            rbm.n_hidden()
+        ),
+        &format!(
+            "{n} images in pairs, {} pairs per row: the image (left) and its reconstruction \
+             p(v | h) with h drawn from p(h | v) (right).",
+            cols / 2
+        ),
+    )
 }
 
 /// `samples.png`: 10 Gibbs chains of `steps` steps, one per row, shown at 10 evenly spaced steps
@@ -171,12 +173,29 @@ pub fn samples_png(rbm: &Rbm, path: &Path, steps: usize) -> Result<()> {
             .expand([10, rbm.n_visible()], false)
             .bernoulli()
     }); // [10, V]
-    samples_png_from(rbm, &start, path, steps)
+    samples_picture(
+        rbm,
+        &start,
+        path,
+        steps,
+        "binary noise drawn from σ(visible bias)",
+    )
 }
 
 /// [`samples_png`] with the chains starting from the rows of `start` (`[chains, V]`, e.g. test
 /// digits): one row per chain, 10 snapshots per row.
 pub fn samples_png_from(rbm: &Rbm, start: &Tensor, path: &Path, steps: usize) -> Result<()> {
+    samples_picture(rbm, start, path, steps, "its row of the start images")
+}
+
+/// [`samples_png_from`], the caption saying the chains started from `start_desc`.
+fn samples_picture(
+    rbm: &Rbm,
+    start: &Tensor,
+    path: &Path,
+    steps: usize,
+    start_desc: &str,
+) -> Result<()> {
     rbm.check_visible(start, "chain start")?;
     let side = tile_side(rbm.n_visible())?;
     let chains = start.size()[0];
@@ -205,5 +224,19 @@ pub fn samples_png_from(rbm: &Rbm, start: &Tensor, path: &Path, steps: usize) ->
         side,
         tiles: rows_of(&snapshots)?,
     };
-    grid.write_png(path)
+    grid.write_png(
+        path,
+        &format!(
+            "RBM {}→{}: {chains} Gibbs chains of {} steps",
+            rbm.n_visible(),
+            rbm.n_hidden(),
+            10 * every
+        ),
+        &format!(
+            "Row = one Gibbs chain started from {start_desc}; column = the chain's p(v | h) after \
+             step {every}, {}, …, {} (left to right).",
+            2 * every,
+            10 * every
+        ),
+    )
 }
