@@ -755,6 +755,7 @@ fn line_panels(log: &DynamicsLog, caption: &str) -> [Panel; 3] {
             series: update,
             log_y: false,
             dashed: Vec::new(),
+            ..Default::default()
         },
         Panel {
             title: format!("{caption}activation std per layer"),
@@ -763,6 +764,7 @@ fn line_panels(log: &DynamicsLog, caption: &str) -> [Panel; 3] {
             series: per_hidden(&|a| a.std),
             log_y: true,
             dashed: Vec::new(),
+            ..Default::default()
         },
         Panel {
             title: format!("{caption}{sat} share per layer"),
@@ -771,6 +773,7 @@ fn line_panels(log: &DynamicsLog, caption: &str) -> [Panel; 3] {
             series: per_hidden(&|a| 100.0 * a.saturated),
             log_y: false,
             dashed: Vec::new(),
+            ..Default::default()
         },
     ]
 }

@@ -2386,10 +2386,12 @@ where
         let cells = area.split_evenly((1, row.len().max(1)));
         for (cell_area, cell) in cells.iter().zip(row) {
             match cell {
-                Cell::Lines(p) if p.log_y => panel(
-                    cell_area, &p.title, &p.x_desc, &p.y_desc, &p.series, &p.dashed,
-                )?,
-                Cell::Lines(p) => linear_panel(cell_area, p)?,
+                Cell::Lines(p) if p.log_y => {
+                    log_panel(cell_area, p, LegendRole::OWN)?;
+                }
+                Cell::Lines(p) => {
+                    linear_panel(cell_area, p, LegendRole::OWN)?;
+                }
                 Cell::Heat(h) => heatmap_figure(cell_area, h)?,
             }
         }
