@@ -426,7 +426,15 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
         let t = &p.compare.train;
         for r in runs {
             total += r.seconds;
-            let label = label_of(p, r.run.spec.model.init);
+            let label = if config.seeds.len() > 1 {
+                format!(
+                    "{}, seed {}",
+                    label_of(p, r.run.spec.model.init),
+                    r.run.spec.train.seed
+                )
+            } else {
+                label_of(p, r.run.spec.model.init)
+            };
             let final_err = r
                 .history
                 .last()
