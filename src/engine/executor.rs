@@ -343,8 +343,8 @@ impl Executor<'_> {
         // A new event file, also for a resumed run: it starts after the checkpoint (see
         // `board`).
         let board = RefCell::new(RunBoard::create(&run.dir, run.spec.model.activation)?);
-        // The training loop's stop flag: raised by the executor's (Ctrl-C), copied at every
-        // progress event, or by a failed write to the TensorBoard log.
+        // The training loop's stop flag: the executor's (Ctrl-C) copied after every progress
+        // event, or raised by a failed write to the TensorBoard log.
         let halt = AtomicBool::new(false);
         let checkpoint_path = run.dir.join(checkpoint::FILE);
         let mut on_checkpoint = |ck: &Checkpoint| -> Result<()> {
@@ -383,9 +383,11 @@ impl Executor<'_> {
                     board.observe(&p);
                     board.failed()
                 };
+                observer(RunEvent::Train(p));
+                // After the observer, which may itself raise the stop flag; the loop checks
+                // `halt` right after its events.
                 let asked = self.stop.is_some_and(|s| s.load(Ordering::SeqCst));
                 halt.store(asked || failed, Ordering::SeqCst);
-                observer(RunEvent::Train(p))
             },
         )
         .with_context(|| {
