@@ -94,7 +94,7 @@ impl Console {
             Progress::Epoch(record) => {
                 self.println(&record.lab_line());
             }
-            Progress::Checkpoint { .. } => {}
+            Progress::Checkpoint { .. } | Progress::EpochModel { .. } | Progress::Dynamics(_) => {}
         }
     }
 

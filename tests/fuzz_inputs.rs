@@ -1,7 +1,8 @@
 //! Property test of the input loaders: thousands of mutated and truncated versions of real inputs
 //! (MNIST IDX files raw and gzipped, `SHA256SUMS`, a DBN's `dbn.safetensors` and `dbn.json`, a
-//! run's `run.json`, `history.json` and `checkpoint.safetensors`) are fed to the loaders the program uses. Each one must
-//! either load or be rejected with an error that names the file; none may panic.
+//! run's `run.json`, `history.json` and `checkpoint.safetensors`, a TensorBoard event file) are
+//! fed to the loaders the program uses. Each one must either load or be rejected with an error
+//! that names the file; none may panic.
 //!
 //! The mutations are deterministic (a seeded xorshift): byte flips, truncations, header fields
 //! overwritten with extreme values, deletions and duplications, appended garbage, edits of JSON
@@ -417,6 +418,28 @@ fn checksum_file() {
         7,
         |p| load_dir(p.parent().unwrap()),
     );
+}
+
+#[test]
+fn tensorboard_event_files() {
+    use initlab::tensorboard::{read_events, EventWriter, Histogram};
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = EventWriter::create(dir.path()).unwrap();
+    w.session_start(3).unwrap();
+    for step in 3..40 {
+        w.scalar("train/loss_step", step, 2.0 / step as f32)
+            .unwrap();
+    }
+    let values: Vec<f32> = (0..500).map(|i| (i as f32 * 0.37).sin()).collect();
+    w.histogram("weights/linear1.weight", 1, Histogram::of(&values, 30))
+        .unwrap();
+    w.flush().unwrap();
+    let path = w.path().to_path_buf();
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    let bytes = std::fs::read(&path).unwrap();
+    mutate_and_check(dir.path(), &name, &bytes, false, 1000, 43, |p| {
+        read_events(p)
+    });
 }
 
 /// A small DBN (12-6-3) pretrained for two epochs on random binary data, saved in `dir`.

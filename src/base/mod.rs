@@ -1,4 +1,5 @@
-//! The reusable core: data, networks, initializers, optimizers, the training loop and charts.
+//! The reusable core: data, networks, initializers, optimizers, the training loop, charts and
+//! TensorBoard event files.
 //! Nothing here knows about RBMs, run directories or experiments.
 
 pub mod data;
@@ -15,4 +16,5 @@ pub mod plot;
 pub mod pyfmt;
 pub mod pyrandom;
 pub mod stats;
+pub mod tensorboard;
 pub mod train;

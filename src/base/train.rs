@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
 
-use crate::base::dynamics::{self, DynamicsLog, StepTrace};
+use crate::base::dynamics::{self, DynamicsLog, StepRecord, StepTrace};
 use crate::base::hook::DataDependentInit;
 use crate::data::{Mnist, Split, TorchLoader};
 use crate::model::{self, Mlp, MlpSpec};
@@ -337,6 +337,18 @@ pub enum Progress<'a> {
     },
     /// An epoch finished and was evaluated.
     Epoch(&'a EpochRecord),
+    /// The model at the end of an epoch, right after [`Progress::Epoch`] and before the epoch's
+    /// checkpoint: its weights, and in `.grad()` the gradients of the epoch's last batch (the
+    /// optimizer's step leaves them; they are zeroed at the start of the next batch). A run
+    /// resumed exactly at the end of an epoch's batches has no gradients yet (undefined tensors).
+    EpochModel {
+        /// 1-based epoch.
+        epoch: usize,
+        /// The model.
+        model: &'a Mlp,
+    },
+    /// A step of a monitored run was sampled ([`dynamics`]), just before its [`Progress::Batch`].
+    Dynamics(&'a StepRecord),
     /// A checkpoint was taken (after `epochs_done` epochs and `batches_done` batches of the next).
     Checkpoint {
         /// Epochs finished.
@@ -776,6 +788,7 @@ pub fn train_run(
                         after: &after,
                     },
                 )?;
+                observer(Progress::Dynamics(&record));
                 log.records.push(record);
             }
             avg_cost += cost.detach() / total_batch as f64;
@@ -832,6 +845,10 @@ pub fn train_run(
             });
         }
         observer(Progress::Epoch(&record));
+        observer(Progress::EpochModel {
+            epoch,
+            model: &model,
+        });
         history.epochs.push(record);
         let due = control.checkpoint_every > 0 && epoch % control.checkpoint_every == 0;
         if epoch < config.epochs && (due || control.stop_requested()) {

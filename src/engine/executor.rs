@@ -4,14 +4,16 @@
 //! stopping cleanly when asked, and recording how it ended. Outcomes (complete, unstable,
 //! diverged, interrupted) are values in [`RunResult`], not errors.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 
 use crate::data::Mnist;
 use crate::dbn::DbnProgress;
+use crate::engine::board::RunBoard;
 use crate::engine::checkpoint;
 use crate::engine::hooks;
 use crate::engine::rundir::{
@@ -206,10 +208,7 @@ impl Executor<'_> {
         let mut results = Vec::new();
         for (i, run) in plan.iter().enumerate() {
             // Asked to stop between runs (or during a planner's pretraining): start no other.
-            if self
-                .stop
-                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
-            {
+            if self.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
                 return Ok(PlanOutcome {
                     results,
                     interrupted: true,
@@ -341,8 +340,17 @@ impl Executor<'_> {
             }
         };
 
+        // A new event file, also for a resumed run: it starts after the checkpoint (see
+        // `board`).
+        let board = RefCell::new(RunBoard::create(&run.dir, run.spec.model.activation)?);
+        // The training loop's stop flag: the executor's (Ctrl-C) copied after every progress
+        // event, or raised by a failed write to the TensorBoard log.
+        let halt = AtomicBool::new(false);
         let checkpoint_path = run.dir.join(checkpoint::FILE);
         let mut on_checkpoint = |ck: &Checkpoint| -> Result<()> {
+            // No checkpoint past what the TensorBoard log holds: it is on disk first, and its
+            // write error ends the run.
+            board.borrow_mut().flush()?;
             checkpoint::save(&checkpoint_path, ck, &hash)?;
             rundir::write_history(&run.dir, &ck.history)?;
             if let Some(log) = &ck.dynamics {
@@ -358,7 +366,7 @@ impl Executor<'_> {
         };
         let control = Control {
             checkpoint_every: self.options.checkpoint_every,
-            stop: self.stop,
+            stop: Some(&halt),
             on_checkpoint: &mut on_checkpoint,
             monitor_every: self.options.monitor_every,
         };
@@ -369,7 +377,18 @@ impl Executor<'_> {
             &run.spec.train,
             start,
             control,
-            &mut |p| observer(RunEvent::Train(p)),
+            &mut |p| {
+                let failed = {
+                    let mut board = board.borrow_mut();
+                    board.observe(&p);
+                    board.failed()
+                };
+                observer(RunEvent::Train(p));
+                // After the observer, which may itself raise the stop flag; the loop checks
+                // `halt` right after its events.
+                let asked = self.stop.is_some_and(|s| s.load(Ordering::SeqCst));
+                halt.store(asked || failed, Ordering::SeqCst);
+            },
         )
         .with_context(|| {
             if resuming {
@@ -378,6 +397,7 @@ impl Executor<'_> {
                 "training".into()
             }
         })?;
+        board.into_inner().flush()?;
 
         let (status, detail) = match &outcome.ending {
             Ending::Complete => (RunStatus::Complete, None),

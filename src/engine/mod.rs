@@ -1,8 +1,10 @@
 //! The run engine: plain run specs with a content hash, the one place that resolves an init
-//! scheme to its data-dependent hook, durable run directories with checkpoints and locks, and the
-//! executor that runs, caches and resumes lists of specs. Built on [`crate::base`] and
-//! [`crate::pretraining`]; the experiments above only plan specs and summarise outcomes.
+//! scheme to its data-dependent hook, durable run directories with checkpoints and locks, each
+//! run's TensorBoard log, and the executor that runs, caches and resumes lists of specs. Built on
+//! [`crate::base`] and [`crate::pretraining`]; the experiments above only plan specs and
+//! summarise outcomes.
 
+pub mod board;
 pub mod checkpoint;
 pub mod executor;
 pub mod hooks;

@@ -1,7 +1,8 @@
 //! Reading finished runs back: a run directory holds `run.json` (status, spec, hash,
 //! provenance), `history.json`/`history.csv` (one row per epoch), `model.safetensors` (the
 //! trained weights, once final) and `loss.png`; while running or interrupted also
-//! `checkpoint.safetensors`.
+//! `checkpoint.safetensors`; and one TensorBoard event file per session,
+//! `events.out.tfevents.*` ([`crate::engine::board`]).
 
 use std::path::{Path, PathBuf};
 
