@@ -116,9 +116,25 @@ fn provenance() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     if let Some(c) = commit.filter(|c| !c.is_empty()) {
         println!("cargo:rustc-env=INITLAB_GIT_COMMIT={c}");
-        if std::path::Path::new(".git/HEAD").exists() {
-            println!("cargo:rerun-if-changed=.git/HEAD");
-            println!("cargo:rerun-if-changed=.git/refs/heads");
+        // Rebuild when HEAD moves: its file, and the branches (in the common folder, which a
+        // worktree shares with its main checkout).
+        let git_path = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        };
+        let head = git_path(&["rev-parse", "--git-path", "HEAD"]);
+        let common = git_path(&["rev-parse", "--git-common-dir"]);
+        let watched = [
+            head,
+            common.as_ref().map(|c| c.join("refs").join("heads")),
+            common.map(|c| c.join("packed-refs")),
+        ];
+        for path in watched.into_iter().flatten().filter(|p| p.exists()) {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
     }
 }

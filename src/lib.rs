@@ -7,9 +7,9 @@
 //!
 //! | level | folder | modules | what it is |
 //! |---|---|---|---|
-//! | reusable core | `src/base/` | [`data`], [`model`], [`init`], [`meanfield`], [`hook`](base::hook), [`lsuv`], [`optim`], [`train`], [`plot`], [`io`], [`pyfmt`], [`pyrandom`], [`mkl`] | MNIST and PyTorch's batch order, MLPs built like `torch.nn.Linear`, `torch.nn.init` by hand, PyTorch's Adam, the training loop (resumable, typed endings), charts, atomic writes and bounded reads |
+//! | reusable core | `src/base/` | [`data`], [`model`], [`init`], [`meanfield`], [`hook`](base::hook), [`lsuv`], [`optim`], [`train`], [`plot`], [`io`], [`pyfmt`], [`pyrandom`], [`mkl`] | MNIST, where it comes from ([`data::locate`]) and its compiled-in copy, PyTorch's batch order, MLPs built like `torch.nn.Linear`, `torch.nn.init` by hand, PyTorch's Adam, the training loop (resumable, typed endings), charts, atomic writes and bounded reads |
 //! | RBM/DBN family | `src/pretraining/` | [`rbm`], [`dbn`], [`rbm_plot`] | restricted Boltzmann machines, greedy DBN pretraining, their pictures |
-//! | run engine | `src/engine/` | [`spec`](engine::spec), [`hooks`](engine::hooks), [`executor`](engine::executor), [`rundir`](engine::rundir), [`checkpoint`](engine::checkpoint), [`runs`] | run specs with a content hash, the one place an init scheme gets its data-dependent step, durable locked run directories, checkpoints, the executor that runs, caches and resumes plans |
+//! | run engine | `src/engine/` | [`spec`](engine::spec), [`hooks`](engine::hooks), [`executor`](engine::executor), [`rundir`](engine::rundir), [`checkpoint`](engine::checkpoint), [`runs`], [`doctor`](engine::doctor) | run specs with a content hash, the one place an init scheme gets its data-dependent step, durable locked run directories, checkpoints, the executor that runs, caches and resumes plans; the facts of `initlab doctor` |
 //! | experiments | `src/experiments/` | [`lab`], [`compare`], [`study`], [`inspect`], [`pretrain`], [`eval`] | planners that describe their runs as specs, then summarise and draw; a saved run evaluated and asked to predict |
 //!
 //! The modules are re-exported at the top (`initlab::train`, `initlab::dbn`, …). The binary
