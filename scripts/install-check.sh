@@ -44,13 +44,14 @@ export XDG_DATA_HOME="$CHECK_TMP/xdg" OMP_WAIT_POLICY=PASSIVE
 INNER
 
 hidden=no
-if unshare -rm true 2>/dev/null; then
+mkdir "$tmp/probe"
+if unshare -rm mount -t tmpfs -o size=1m initlab-probe "$tmp/probe" 2>/dev/null; then
     hidden=yes
     CHECK_TMP="$tmp" CHECK_BIN="$bin" CHECK_ROOT="$root" unshare -rm bash -c \
         'mount -t tmpfs -o ro,size=1m initlab-hidden "$CHECK_ROOT" && bash "$CHECK_TMP/inner.sh"' \
         || status=$?
 else
-    say "note: mount namespaces are not permitted here (unshare -rm); running with the checkout in place"
+    say "note: private mounts are not permitted here (unshare -rm mount …); running with the checkout in place"
     CHECK_TMP="$tmp" CHECK_BIN="$bin" bash "$tmp/inner.sh" || status=$?
 fi
 if [ "${status:-0}" != 0 ]; then
@@ -77,6 +78,7 @@ run=$(ls -d "$tmp"/runs/*/ 2>/dev/null | head -1)
     || { cat "$tmp/train.txt" >&2; fail "no complete run under $tmp/runs"; }
 grep -q 'Accuracy' "$tmp/train.txt" || { cat "$tmp/train.txt" >&2; fail "train printed no accuracy"; }
 
+data=$(grep -m1 -E '^ok +data ' "$tmp/doctor-after.txt" | sed -E 's/^ok +data +//')
 secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 say "ok: installed into a temporary PREFIX, ran from / with the checkout $( [ "$hidden" = yes ] && echo hidden || echo "in place" ): \
-libtorch from $loaded, MNIST unpacked into XDG_DATA_HOME, $(grep -m1 Accuracy "$tmp/train.txt") (${secs} s)"
+libtorch from $loaded; data $data; $(grep -m1 Accuracy "$tmp/train.txt" | sed -E 's/ +\(.*//'); ${secs} s"
