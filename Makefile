@@ -3,8 +3,16 @@
 
 CARGO ?= cargo
 SETUP := scripts/setup-libtorch.sh
+BIN := target/release/initlab
 
-.PHONY: all setup build run lab test lint fmt clippy bench bench-rbm reference parity examples clean
+## Where `make install` puts initlab: $(DESTDIR)$(PREFIX)/bin and $(DESTDIR)$(PREFIX)/share/….
+PREFIX ?= $(HOME)/.local
+DESTDIR ?=
+COMPLETIONS := bash:share/bash-completion/completions/initlab zsh:share/zsh/site-functions/_initlab \
+	fish:share/fish/vendor_completions.d/initlab.fish
+
+.PHONY: all setup build run lab test lint fmt clippy bench bench-rbm reference parity examples clean \
+	install uninstall install-check
 
 all: build
 
@@ -17,6 +25,30 @@ build: setup
 ## The main job: the lab's five runs (a DBN pretrained first), compare.png and report.md under runs/lab/.
 run lab: build
 	./target/release/initlab lab
+
+## The binary into $(PREFIX)/bin (default ~/.local/bin) and its shell completions under $(PREFIX)/share.
+## Reuses the release build when it is up to date. The installed binary finds libtorch through an
+## rpath to the cached libtorch (~/.cache/initlab/…) and carries MNIST inside (unpacked into
+## $${XDG_DATA_HOME:-~/.local/share}/initlab/mnist on first use), so the checkout may go.
+install: build
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	install -m 755 $(BIN) "$(DESTDIR)$(PREFIX)/bin/initlab"
+	@set -e; for c in $(COMPLETIONS); do \
+	  shell=$${c%%:*}; file="$(DESTDIR)$(PREFIX)/$${c#*:}"; \
+	  install -d "$$(dirname "$$file")"; \
+	  $(BIN) completions $$shell > "$$file.tmp"; mv "$$file.tmp" "$$file"; \
+	  echo "installed $$file"; done
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/initlab; check it with: initlab doctor"
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "note: $(PREFIX)/bin is not on your PATH";; esac
+
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/bin/initlab"
+	@for c in $(COMPLETIONS); do rm -f "$(DESTDIR)$(PREFIX)/$${c#*:}"; done
+
+## make install into a temporary PREFIX, then the installed initlab run from / with the checkout
+## hidden (≈30 s once built; part of .ci/run).
+install-check:
+	scripts/install-check.sh
 
 examples: setup
 	$(CARGO) build --release --examples

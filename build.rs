@@ -1,7 +1,12 @@
-//! Adds an rpath to libtorch's `lib/` so that the binary, examples and tests run without
-//! `LD_LIBRARY_PATH`. torch-sys links libtorch but sets no rpath for downstream crates.
-//! Also exports initlab's replacement of oneMKL's CPU-vendor check (src/base/mkl.rs).
-use std::path::PathBuf;
+//! Adds rpaths to libtorch's `lib/` so that the binary, examples and tests run without
+//! `LD_LIBRARY_PATH`, also once installed and the checkout is gone. torch-sys links libtorch but
+//! sets no rpath for downstream crates.
+//! Also exports initlab's replacement of oneMKL's CPU-vendor check (src/base/mkl.rs), and records
+//! what `run.json` and `initlab doctor` report: versions, the rpath, the kernel families that have a
+//! golden set.
+use std::path::{Path, PathBuf};
+
+include!("src/base/golden_set.rs");
 
 fn main() {
     // Link and export initlab::mkl::mkl_serv_intel_cpu_true from every executable of the package
@@ -10,13 +15,77 @@ fn main() {
     println!("cargo:rustc-link-arg=-Wl,--export-dynamic-symbol=mkl_serv_intel_cpu_true");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=LIBTORCH_USE_PYTORCH");
+    println!("cargo:rerun-if-env-changed=INITLAB_LIBTORCH");
     provenance();
-    if let Ok(dir) = std::env::var("LIBTORCH") {
-        // Keep the path as given (through the `.libtorch` symlink, not resolved): re-running
-        // scripts/setup-libtorch.sh with another cache then needs no rebuild.
-        let lib = PathBuf::from(dir).join("lib");
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    golden_families();
+    let rpath = rpath();
+    for dir in &rpath {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
     }
+    let joined: Vec<String> = rpath.iter().map(|d| d.display().to_string()).collect();
+    println!("cargo:rustc-env=INITLAB_RPATH={}", joined.join(":"));
+}
+
+/// The folders the dynamic linker searches for libtorch, in order (after `LD_LIBRARY_PATH`, which
+/// comes first with a RUNPATH):
+///
+/// 1. `INITLAB_LIBTORCH/lib`, when set at build time: where an installed binary should find
+///    libtorch at run time, if not where it was built against;
+/// 2. `LIBTORCH/lib` resolved to an absolute path without symlinks: for the project's own set-up
+///    the cached `~/.cache/initlab/libtorch-2.13.0-cpu/lib`, which outlives the checkout, so a
+///    copy of the binary (`make install`, `cargo install --path .`) keeps working when the
+///    checkout is moved or deleted;
+/// 3. `LIBTORCH/lib` as given (through the checkout's `.libtorch` symlink): re-running
+///    scripts/setup-libtorch.sh with another cache then needs no rebuild.
+fn rpath() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut push = |dir: PathBuf| {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    };
+    if let Some(dir) = std::env::var_os("INITLAB_LIBTORCH").filter(|d| !d.is_empty()) {
+        push(absolute(&PathBuf::from(dir).join("lib")));
+    }
+    if let Some(dir) = std::env::var_os("LIBTORCH").filter(|d| !d.is_empty()) {
+        let lib = PathBuf::from(dir).join("lib");
+        // Relink when `.libtorch` is pointed at another libtorch: the resolved path changes.
+        println!(
+            "cargo:rerun-if-changed={}",
+            lib.join("libtorch_cpu.so").display()
+        );
+        if let Ok(resolved) = lib.canonicalize() {
+            push(resolved);
+        }
+        push(absolute(&lib));
+    }
+    dirs
+}
+
+/// `path` made absolute against the build script's directory (the package root), unresolved.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The kernel families with a complete golden set under `tests/golden/` (comma-separated), for
+/// `initlab::mkl::golden_families`: whether bit parity with PyTorch is checked for a CPU's family
+/// is known to an installed binary without the checkout.
+fn golden_families() {
+    let root = Path::new("tests/golden");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut families: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter(|e| GOLDEN_SET_FILES.iter().all(|f| e.path().join(f).is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    families.sort();
+    println!(
+        "cargo:rustc-env=INITLAB_GOLDEN_FAMILIES={}",
+        families.join(",")
+    );
 }
 
 /// Versions recorded in every run's `run.json`: tch's (from Cargo.lock), libtorch's (its
@@ -47,9 +116,25 @@ fn provenance() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     if let Some(c) = commit.filter(|c| !c.is_empty()) {
         println!("cargo:rustc-env=INITLAB_GIT_COMMIT={c}");
-        if std::path::Path::new(".git/HEAD").exists() {
-            println!("cargo:rerun-if-changed=.git/HEAD");
-            println!("cargo:rerun-if-changed=.git/refs/heads");
+        // Rebuild when HEAD moves: its file, and the branches (in the common folder, which a
+        // worktree shares with its main checkout).
+        let git_path = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        };
+        let head = git_path(&["rev-parse", "--git-path", "HEAD"]);
+        let common = git_path(&["rev-parse", "--git-common-dir"]);
+        let watched = [
+            head,
+            common.as_ref().map(|c| c.join("refs").join("heads")),
+            common.map(|c| c.join("packed-refs")),
+        ];
+        for path in watched.into_iter().flatten().filter(|p| p.exists()) {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
 use initlab::compare::CompareConfig;
 use initlab::engine::executor::ExecOptions;
 use initlab::inspect::InspectConfig;
@@ -54,24 +55,41 @@ pub enum Command {
     /// Classify one digit with a saved run: a test image (--index N) or a 28×28 PNG
     /// (white digit on black, like MNIST).
     Predict(PredictArgs),
+    /// What to paste into a bug report: versions, where libtorch and the data were found, the
+    /// CPU and oneMKL's kernels, whether bit parity with PyTorch is expected here; exits 1 when
+    /// something needed is missing.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell
+    /// (`make install` installs bash's, zsh's and fish's).
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: Shell,
 }
 
 /// Where the data comes from (every command that reads MNIST).
 #[derive(Debug, Args)]
 pub struct DataArgs {
     /// Directory with the four MNIST IDX files (gz or raw); Fashion-MNIST works too.
-    /// Default: the project's bundled data/mnist.
+    /// Default: $INITLAB_DATA, else the user data folder ($XDG_DATA_HOME/initlab/mnist,
+    /// ~/.local/share/initlab/mnist), else the checkout's data/mnist, else the MNIST compiled
+    /// into initlab, unpacked into the user data folder on first use.
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
     pub data_dir: Option<PathBuf>,
-}
-
-impl DataArgs {
-    /// The data directory, defaulting to the bundled MNIST.
-    pub fn dir(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(initlab::data::mnist::bundled_dir)
-    }
 }
 
 /// Several seeds per configuration (`compare`, `study`).

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use initlab::dbn::DbnProgress;
+use initlab::engine::doctor::{Report, Verdict};
 use initlab::engine::executor::{RunEvent, StartKind};
 use initlab::engine::rundir::RunStatus;
 use initlab::eval::{Evaluation, Prediction, TrainedRun};
@@ -387,4 +388,47 @@ pub fn pretrain_table(dbn: &initlab::dbn::Dbn) -> String {
         &rows,
         &[2, 3, 4, 5, 6],
     )
+}
+
+/// `initlab doctor`'s report as plain text: one line per fact (`ok`, `note` or `MISSING`), its
+/// details indented below, then what to do, and a closing verdict.
+pub fn doctor_report(report: &Report) -> String {
+    let width = report
+        .findings
+        .iter()
+        .map(|f| f.topic.chars().count())
+        .max()
+        .unwrap_or(0);
+    let indent = " ".repeat(9 + width + 2);
+    let mut out = String::from("initlab doctor (paste this into a bug report)\n\n");
+    for f in &report.findings {
+        let mark = match f.verdict {
+            Verdict::Ok => "ok",
+            Verdict::Note => "note",
+            Verdict::Missing => "MISSING",
+        };
+        out.push_str(&format!("{mark:<7}  {:<width$}  {}\n", f.topic, f.value));
+        for d in &f.details {
+            out.push_str(&format!("{indent}{d}\n"));
+        }
+        if let Some(advice) = &f.advice {
+            out.push_str(&format!("{indent}fix: {advice}\n"));
+        }
+    }
+    let missing: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.verdict == Verdict::Missing)
+        .map(|f| f.topic)
+        .collect();
+    out.push('\n');
+    if missing.is_empty() {
+        out.push_str("Everything initlab needs is in place.");
+    } else {
+        out.push_str(&format!(
+            "Missing: {} (see the fix lines above).",
+            missing.join(", ")
+        ));
+    }
+    out
 }

@@ -9,10 +9,12 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
 use console::Console;
 
+use initlab::data::{DataError, Origin};
+use initlab::engine::doctor;
 use initlab::engine::executor::{Executor, PlannedRun, RunResult};
 use initlab::engine::rundir::{self, RunDirError, RunStatus};
 use initlab::engine::spec::{InitSource, RunSpec, SpecError};
@@ -53,6 +55,25 @@ fn install_signal_handler() {
 /// Loads the MNIST-layout data set in `dir`, naming the folder in any error.
 fn load_mnist(dir: &Path) -> Result<data::Mnist> {
     data::load_dir(dir).with_context(|| format!("loading MNIST from {}", dir.display()))
+}
+
+/// Loads the MNIST a command's data flags lead to (`--data-dir`, else where
+/// `initlab::data::locate::search` finds it), naming the folder and why it was chosen in any error.
+fn load_data(args: &cli::DataArgs) -> Result<data::Mnist> {
+    let (origin, dir) = data::data_dir(args.data_dir.as_deref())?;
+    data::load_dir(&dir).with_context(|| match origin {
+        Origin::Flag => format!("loading MNIST from {}", dir.display()),
+        Origin::UserDir | Origin::Embedded => format!(
+            "loading MNIST from {} (the user data folder; delete it to have initlab unpack its \
+             own copy there again, or pass --data-dir DIR or set INITLAB_DATA=DIR)",
+            dir.display()
+        ),
+        _ => format!(
+            "loading MNIST from {} ({})",
+            dir.display(),
+            origin.describe()
+        ),
+    })
 }
 
 /// Whether an error is about values the user gave (exit status 2, like clap's).
@@ -106,6 +127,19 @@ fn hint(e: &anyhow::Error) -> Option<String> {
                 "pass the run directories themselves, e.g. {}/",
                 glob.display()
             ));
+        }
+        if let Some(d) = cause.downcast_ref::<DataError>() {
+            return Some(match d {
+                DataError::Incomplete {
+                    origin: Origin::Env,
+                    ..
+                } => "point INITLAB_DATA at a folder with the four MNIST files, or unset it to use the user data folder, the checkout's data/mnist or the copy compiled into initlab".into(),
+                DataError::Incomplete { .. } => {
+                    "pass --data-dir a folder with the four MNIST files (gz or raw)".into()
+                }
+                DataError::NotFound { .. } => "pass --data-dir DIR or set INITLAB_DATA=DIR (a folder with the four MNIST files), or set HOME or XDG_DATA_HOME so that initlab can unpack its own copy".into(),
+                DataError::Unpack { .. } => "set XDG_DATA_HOME to a writable folder, or pass --data-dir DIR or set INITLAB_DATA=DIR (a folder with the four MNIST files)".into(),
+            });
         }
         if let Some(r) = cause.downcast_ref::<RunDirError>() {
             return match r {
@@ -248,7 +282,7 @@ fn run(cli: Cli) -> Result<Done> {
                 }
                 None => {
                     let (model, train) = args.configs();
-                    let data = load_mnist(&args.training.data.dir())?;
+                    let data = load_data(&args.training.data)?;
                     let spec = RunSpec {
                         model,
                         source: source(&args.pretrained)?,
@@ -306,7 +340,7 @@ fn run(cli: Cli) -> Result<Done> {
         }
         Command::Lab(args) => {
             let config = args.config();
-            let data = load_mnist(&args.training.data.dir())?;
+            let data = load_data(&args.training.data)?;
             let executor = executor(&data, &args.run);
             let mut console = Console::new(cli.quiet);
             let result = lab::run_lab(&config, &executor, &mut |e| console.run_event(e));
@@ -329,7 +363,7 @@ fn run(cli: Cli) -> Result<Done> {
         Command::Compare(args) => {
             let mut config = args.config();
             config.source = source(&args.pretrained)?;
-            let data = load_mnist(&args.training.data.dir())?;
+            let data = load_data(&args.training.data)?;
             if args.pretrained.is_some() && !config.inits.contains(&InitScheme::Dbn) {
                 return Err(SpecError::UnusedPretrainedDbn(config.inits[0]).into());
             }
@@ -363,7 +397,7 @@ fn run(cli: Cli) -> Result<Done> {
         Command::Inspect(args) => {
             let mut config = args.config();
             config.source = source(&args.pretrained)?;
-            let data = load_mnist(&args.data.dir())?;
+            let data = load_data(&args.data)?;
             let result = inspect::run_inspect(&config, &data)?;
             console::emit!("{}", console::inspect_table(&result));
             for f in &result.figures {
@@ -378,7 +412,7 @@ fn run(cli: Cli) -> Result<Done> {
         }
         Command::Study(args) => {
             let config = args.config();
-            let data = load_mnist(&args.data.dir())?;
+            let data = load_data(&args.data)?;
             let executor = executor(&data, &args.run);
             if args.run.emit_plan {
                 return emit_plan(&executor, &study::plan_runs(&config, &data)?, &args.run);
@@ -413,7 +447,7 @@ fn run(cli: Cli) -> Result<Done> {
                     join(&config.widths[..config.widths.len() - 1])
                 );
             }
-            let data = load_mnist(&args.data.dir())?;
+            let data = load_data(&args.data)?;
             let mut console = Console::new(cli.quiet);
             let result = pretrain::run_pretrain(&config, &data, &mut |p| console.dbn_progress(p));
             console.finish();
@@ -560,6 +594,26 @@ fn run(cli: Cli) -> Result<Done> {
                 initlab::dynamics::compare_chart(&named, "training dynamics side by side", &out)?;
             }
             console::emit!("Wrote {}", out.display());
+            Ok(Done::Ok)
+        }
+        Command::Doctor(args) => {
+            let report = doctor::examine(args.data.data_dir.as_deref());
+            if args.json {
+                emit_json(&serde_json::to_value(&report).context("formatting the report")?)?;
+            } else {
+                console::emit!("{}", console::doctor_report(&report));
+            }
+            Ok(if report.healthy() {
+                Done::Ok
+            } else {
+                Done::Failed
+            })
+        }
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "initlab", &mut script);
+            let text = String::from_utf8(script).context("the completion script is not UTF-8")?;
+            console::emit!("{}", text.trim_end());
             Ok(Done::Ok)
         }
         Command::Plot(args) => {

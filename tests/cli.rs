@@ -69,7 +69,17 @@ fn help_lists_the_commands() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in [
-        "train", "lab", "plot", "compare", "inspect", "study", "pretrain", "eval", "predict",
+        "train",
+        "lab",
+        "plot",
+        "compare",
+        "inspect",
+        "study",
+        "pretrain",
+        "eval",
+        "predict",
+        "doctor",
+        "completions",
     ] {
         assert!(text.contains(cmd), "{text}");
     }

@@ -30,7 +30,9 @@
 //! this CPU gets; the golden files of the parity tests come in one set per family
 //! (`tests/golden/<family>/`, see `tools/reference/README.md`).
 
-use std::os::raw::c_int;
+use std::os::raw::{c_char, c_int, c_void};
+
+include!("golden_set.rs");
 
 /// oneMKL's "is this an Intel CPU?" check, replaced: always 1 (see the module documentation).
 #[no_mangle]
@@ -87,6 +89,62 @@ pub fn kernel_family() -> &'static str {
     }
 }
 
+/// The instruction sets that decide the kernels, and whether this CPU has them (for reports).
+pub fn cpu_features() -> Vec<(&'static str, bool)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        vec![
+            ("avx", has!("avx")),
+            ("avx2", has!("avx2")),
+            ("fma", has!("fma")),
+            ("avx512f", has!("avx512f")),
+            ("avx512bw", has!("avx512bw")),
+            ("avx512vl", has!("avx512vl")),
+            ("avx512vnni", has!("avx512vnni")),
+        ]
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        Vec::new()
+    }
+}
+
+/// The kernel families that have a complete golden set (`tests/golden/<family>/`, every file of
+/// [`GOLDEN_SET_FILES`]) in the source initlab was built from, recorded by `build.rs`: bit parity
+/// with PyTorch 2.13 is checked, hence expected, on CPUs of these families.
+pub fn golden_families() -> Vec<&'static str> {
+    env!("INITLAB_GOLDEN_FAMILIES")
+        .split(',')
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
+extern "C" {
+    /// The dynamic linker's symbol lookup (glibc's `dlsym`; libdl is part of libc since 2.34 and
+    /// linked by std before that).
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+}
+
+/// Whether oneMKL's calls to its vendor check reach [`mkl_serv_intel_cpu_true`] here: true when
+/// the process-wide lookup of that name (what the dynamic linker binds `libtorch_cpu.so`'s call
+/// to) finds this definition, i.e. when the executable exports it (`build.rs`'s linker
+/// arguments). `None` when the name is not found at all (no oneMKL loaded).
+pub fn vendor_override_bound() -> Option<bool> {
+    // glibc's RTLD_DEFAULT: search the global scope in load order, executable first.
+    const RTLD_DEFAULT: *mut c_void = std::ptr::null_mut();
+    // SAFETY: dlsym only reads the NUL-terminated name; the result is compared, never called.
+    let found = unsafe { dlsym(RTLD_DEFAULT, c"mkl_serv_intel_cpu_true".as_ptr()) };
+    if found.is_null() {
+        None
+    } else {
+        Some(std::ptr::eq(
+            found as *const (),
+            mkl_serv_intel_cpu_true as *const (),
+        ))
+    }
+}
+
 /// The x86-64 rule of [`kernel_family`], given whether the CPU has AVX-512F and AVX2.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn family_of(avx512f: bool, avx2: bool) -> &'static str {
@@ -108,6 +166,19 @@ mod tests {
         assert_eq!(family_of(true, true), "avx512");
         assert_eq!(family_of(false, true), "avx2");
         assert_eq!(family_of(false, false), "other");
+    }
+
+    #[test]
+    fn the_override_is_what_onemkl_binds_to_in_this_package() {
+        // build.rs links and exports it from every executable of the package, this test's too.
+        assert_eq!(vendor_override_bound(), Some(true));
+    }
+
+    #[test]
+    fn golden_families_are_known_names() {
+        for f in golden_families() {
+            assert!(["avx512", "avx2", "other"].contains(&f), "{f}");
+        }
     }
 
     #[test]

@@ -13,15 +13,9 @@ pub fn seed_lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The files of one golden set (`tests/golden/<kernel family>/`), all made by
-/// `tools/reference/run.sh` on a CPU of that family.
-pub const GOLDEN_SET_FILES: [&str; 5] = [
-    "lab09_2_mnist_nn.txt",
-    "lab09_3_mnist_nn_xavier.txt",
-    "lab09_4_mnist_nn_deep.txt",
-    "parity_details.json",
-    "init_zoo.json",
-];
+/// The files of one golden set (`tests/golden/<kernel family>/`): the library's list, which
+/// `build.rs` also uses to tell `initlab doctor` which families have a set.
+pub use initlab::mkl::GOLDEN_SET_FILES;
 
 /// `tests/golden/`: the CPU-independent golden files, and one folder per kernel family.
 pub fn golden_root() -> PathBuf {

@@ -70,7 +70,12 @@ const NUM_CLASSES: u8 = 10;
 /// only trusted this far before the data backs it.
 const INITIAL_BODY_CAPACITY: u64 = 64 << 20;
 
-/// The MNIST directory bundled with the project (`data/mnist/` of the source tree).
+/// The four files' base names in the order of [`DataIdentity::files`].
+pub const FILE_NAMES: [&str; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
+
+/// The MNIST directory bundled with the project (`data/mnist/` of the source tree, at the path it
+/// had when initlab was built). Where a command takes its data from is decided by
+/// [`super::locate::search`]; this is one of the places it looks.
 pub fn bundled_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data")
@@ -190,6 +195,48 @@ impl Idx {
         }
         v
     }
+}
+
+/// The base names of the four files that `dir` lacks (neither `name.gz` nor `name` is a file
+/// there): all four when `dir` does not exist, none for a complete folder.
+pub fn missing_files(dir: &Path) -> Vec<&'static str> {
+    FILE_NAMES
+        .into_iter()
+        .filter(|name| find_file(dir, name).is_err())
+        .collect()
+}
+
+/// What [`verify_dir`] found in a folder that loads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirCheck {
+    /// The four files and their checksums.
+    pub identity: DataIdentity,
+    /// Whether the folder has a `SHA256SUMS` file.
+    pub has_checksum_file: bool,
+    /// The base names of the files `SHA256SUMS` lists, hence verified against it.
+    pub verified: Vec<&'static str>,
+}
+
+impl DirCheck {
+    /// True when all four files were verified against `SHA256SUMS`.
+    pub fn fully_verified(&self) -> bool {
+        self.verified.len() == FILE_NAMES.len()
+    }
+}
+
+/// Loads `dir` as [`load_dir`] does (so every check of the loader applies, checksums included)
+/// and reports which files `SHA256SUMS` listed: a folder without one loads but is not verified.
+pub fn verify_dir(dir: &Path) -> Result<DirCheck> {
+    let mnist = load_dir(dir)?;
+    let sums = read_checksums(dir)?;
+    Ok(DirCheck {
+        identity: mnist.identity,
+        has_checksum_file: dir.join(CHECKSUM_FILE).is_file(),
+        verified: FILE_NAMES
+            .into_iter()
+            .filter(|name| sums.contains_key(*name))
+            .collect(),
+    })
 }
 
 /// Loads the four files of `dir`, validated, and checks them against `dir/SHA256SUMS` if present.
@@ -535,12 +582,18 @@ fn split_from(
 /// `.gz`) to lowercase hex digest.
 fn read_checksums(dir: &Path) -> Result<HashMap<String, String>> {
     let path = dir.join(CHECKSUM_FILE);
-    let mut sums = HashMap::new();
     if !path.exists() {
-        return Ok(sums);
+        return Ok(HashMap::new());
     }
     let bytes = crate::io::read_bounded(&path, MAX_CHECKSUM_FILE_BYTES)?;
-    let text = String::from_utf8(bytes)
+    parse_checksums(&path, &bytes)
+}
+
+/// Parses the bytes of a `SHA256SUMS` file (`path` is for messages) into a map from file name
+/// (without `.gz`) to lowercase hex digest.
+pub(crate) fn parse_checksums(path: &Path, bytes: &[u8]) -> Result<HashMap<String, String>> {
+    let mut sums = HashMap::new();
+    let text = std::str::from_utf8(bytes)
         .map_err(|e| anyhow!(e).context(format!("{} is not UTF-8 text", path.display())))?;
     for (no, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -568,7 +621,7 @@ fn read_checksums(dir: &Path) -> Result<HashMap<String, String>> {
 }
 
 /// Lowercase hex of a digest.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
