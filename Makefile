@@ -4,7 +4,7 @@
 CARGO ?= cargo
 SETUP := scripts/setup-libtorch.sh
 
-.PHONY: all setup build run lab test lint fmt clippy bench bench-rbm reference parity examples clean
+.PHONY: all setup build run lab test lint fmt clippy bench bench-rbm reference parity examples check-report-html clean
 
 all: build
 
@@ -53,6 +53,10 @@ bench-rbm: setup
 ## The three notebook examples against PyTorch 2.13's output, line by line (≈35 s).
 parity: setup
 	scripts/parity.sh
+
+## report.html of a tiny compare in headless Chromium (apt-get installs chromium-headless-shell if missing).
+check-report-html: build
+	scripts/check-report-html.sh
 
 ## Golden files from real PyTorch 2.13 (a venv of about 4.8 GB under tools/reference/.venv).
 reference:

@@ -48,8 +48,9 @@ pub struct RunCurves {
     pub history: History,
 }
 
-/// The colour of the `i`-th line (a palette that reads well on white).
-fn colour(i: usize) -> RGBColor {
+/// The colour of the `i`-th line (a palette that reads well on white; the HTML report's charts
+/// use it too).
+pub fn colour(i: usize) -> RGBColor {
     const PALETTE: [RGBColor; 10] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
