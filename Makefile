@@ -12,7 +12,7 @@ COMPLETIONS := bash:share/bash-completion/completions/initlab zsh:share/zsh/site
 	fish:share/fish/vendor_completions.d/initlab.fish
 
 .PHONY: all setup build run lab test lint fmt clippy bench bench-rbm reference parity examples clean \
-	install uninstall install-check
+	install uninstall install-check check-report-html
 
 all: build
 
@@ -85,6 +85,10 @@ bench-rbm: setup
 ## The three notebook examples against PyTorch 2.13's output, line by line (≈35 s).
 parity: setup
 	scripts/parity.sh
+
+## report.html of a tiny compare in headless Chromium (apt-get installs chromium-headless-shell if missing).
+check-report-html: build
+	scripts/check-report-html.sh
 
 ## Golden files from real PyTorch 2.13 (a venv of about 4.8 GB under tools/reference/.venv).
 reference:

@@ -10,7 +10,7 @@
 //! | reusable core | `src/base/` | [`data`], [`model`], [`init`], [`meanfield`], [`hook`](base::hook), [`lsuv`], [`optim`], [`train`], [`plot`], [`tensorboard`], [`io`], [`pyfmt`], [`pyrandom`], [`mkl`] | MNIST, where it comes from ([`data::locate`]) and its compiled-in copy, PyTorch's batch order, MLPs built like `torch.nn.Linear`, `torch.nn.init` by hand, PyTorch's Adam, the training loop (resumable, typed endings), charts, TensorBoard event files (written and read back), atomic writes and bounded reads |
 //! | RBM/DBN family | `src/pretraining/` | [`rbm`], [`dbn`], [`rbm_plot`] | restricted Boltzmann machines, greedy DBN pretraining, their pictures |
 //! | run engine | `src/engine/` | [`spec`](engine::spec), [`hooks`](engine::hooks), [`executor`](engine::executor), [`rundir`](engine::rundir), [`checkpoint`](engine::checkpoint), [`board`](engine::board), [`runs`], [`doctor`](engine::doctor) | run specs with a content hash, the one place an init scheme gets its data-dependent step, durable locked run directories, checkpoints, each run's TensorBoard log, the executor that runs, caches and resumes plans; the facts of `initlab doctor` |
-//! | experiments | `src/experiments/` | [`lab`], [`compare`], [`study`], [`inspect`], [`pretrain`], [`eval`] | planners that describe their runs as specs, then summarise and draw; a saved run evaluated and asked to predict |
+//! | experiments | `src/experiments/` | [`lab`], [`compare`], [`study`], [`inspect`], [`pretrain`], [`eval`], [`report_html`] | planners that describe their runs as specs, then summarise and draw; a saved run evaluated and asked to predict; the self-contained `report.html` page (inline SVG charts, the summaries' tables, each run's `run.json`) |
 //!
 //! The modules are re-exported at the top (`initlab::train`, `initlab::dbn`, …). The binary
 //! (`src/main.rs`, `src/cli.rs`, `src/console.rs`) only parses flags, prints and shows progress;
@@ -26,5 +26,5 @@ pub use base::{
     tensorboard, train,
 };
 pub use engine::runs;
-pub use experiments::{compare, eval, inspect, lab, pretrain, study};
+pub use experiments::{compare, eval, inspect, lab, pretrain, report_html, study};
 pub use pretraining::{dbn, rbm, rbm_plot};

@@ -354,9 +354,10 @@ fn run(cli: Cli) -> Result<Done> {
             }
             console::emit!("\n{}", results_table(result.runs.iter().map(|(_, r)| r)));
             console::emit!(
-                "Chart: {}\nReport: {}",
+                "Chart: {}\nReport: {}\nReport page: {}",
                 result.chart.display(),
-                result.report.display()
+                result.report.display(),
+                result.html.display()
             );
             Ok(Done::Ok)
         }
@@ -391,7 +392,11 @@ fn run(cli: Cli) -> Result<Done> {
                 Some(chart) => console::emit!("Chart: {}", chart.display()),
                 None => console::emit!("No chart: no run finished an epoch."),
             }
-            console::emit!("Summary: {}", result.summary.display());
+            console::emit!(
+                "Summary: {}\nReport page: {}",
+                result.summary.display(),
+                result.html.display()
+            );
             Ok(Done::Ok)
         }
         Command::Inspect(args) => {
@@ -432,9 +437,10 @@ fn run(cli: Cli) -> Result<Done> {
                 results_table(result.parts.iter().flat_map(|(_, rs)| rs.iter()))
             );
             console::emit!(
-                "Chart: {}\nSummary: {}",
+                "Chart: {}\nSummary: {}\nReport page: {}",
                 result.chart.display(),
-                result.summary.display()
+                result.summary.display(),
+                result.html.display()
             );
             Ok(Done::Ok)
         }

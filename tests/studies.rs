@@ -211,6 +211,8 @@ fn compare_reports_divergence_instead_of_failing() {
     let md = std::fs::read_to_string(&result.summary).unwrap();
     assert!(md.contains("diverged at epoch 1"), "{md}");
     assert!(md.contains("No chart: every run stopped"), "{md}");
+    let html = std::fs::read_to_string(&result.html).unwrap();
+    assert!(html.contains("diverged at epoch 1") && html.contains("No chart: every run stopped"));
     assert!(result.chart.is_none());
     assert!(!dir.path().join("compare.png").exists());
 }
@@ -243,6 +245,16 @@ fn studies_run_at_small_width() {
             runs,
             "{md}"
         );
+        // report.html: per part test error, train cost and (with a validation split) validation
+        // error charts; one collapsible section per run.
+        let html = std::fs::read_to_string(&result.html).unwrap();
+        let charts = if config.validation > 0 { 3 } else { 2 };
+        assert_eq!(
+            html.matches("<svg class=\"chart\"").count(),
+            charts * result.parts.len(),
+            "{which:?}"
+        );
+        assert_eq!(html.matches("<details>").count(), runs, "{which:?}");
     }
 }
 
@@ -272,6 +284,10 @@ fn meanfield_study_runs_small_and_states_the_critical_point() {
     let md = std::fs::read_to_string(&result.summary).unwrap();
     assert!(md.contains("χ₁ = 1 at **σ_w² = 1.76"), "{md}");
     assert!(md.contains("cells with depth ≤ 6 ξ_c"), "{md}");
+    let html = std::fs::read_to_string(&result.html).unwrap();
+    assert!(html.contains("χ₁ = 1 at <strong>σ_w² = 1.76"), "{html}");
+    assert!(html.contains("<img src=\"meanfield.png\""));
+    assert!(html.contains("<th class=\"num\">σ_w² 0.5</th>"));
     // One row of the accuracy table per depth.
     for d in depths {
         assert!(
@@ -336,5 +352,9 @@ fn lab_over_seeds_reports_mean_and_interval() {
     let md = std::fs::read_to_string(&result.report).unwrap();
     assert!(md.contains("### Over 2 seeds (1, 2)"), "{md}");
     assert!(md.contains("| deep-sigmoid-dbn | 2 | "), "{md}");
+    let html = std::fs::read_to_string(&result.html).unwrap();
+    assert!(html.contains("<h2>Over 2 seeds (1, 2)</h2>"));
+    assert!(html.contains("<td>deep-sigmoid-dbn</td><td class=\"num\">2</td>"));
+    assert!(html.contains("<a href=\"dbn\">"));
     assert!(!md.contains("| lab-09-2"), "{md}");
 }

@@ -4,7 +4,7 @@
 //! resumes them (`<out>/runs/<init>-<hash>/`), and the summary is drawn from the results.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Result};
 
@@ -15,6 +15,7 @@ use crate::engine::spec::{InitSource, RunSpec};
 use crate::io;
 use crate::model::{Activation, BiasInit, InitScheme, MlpSpec, Widths};
 use crate::plot;
+use crate::report_html::{self, Block, Cell, Report, Table};
 use crate::stats;
 use crate::train::TrainConfig;
 
@@ -32,7 +33,8 @@ pub struct CompareConfig {
     pub train: TrainConfig,
     /// Where the `dbn` init takes its weights from.
     pub source: InitSource,
-    /// Output directory: `compare.png`/`.svg`, `summary.md`/`.csv`, `runs/<init>-<hash>/`.
+    /// Output directory: `compare.png`/`.svg`, `summary.md`/`.csv`, `report.html`,
+    /// `runs/<init>-<hash>/`.
     pub out_dir: PathBuf,
     /// Chart title (default: the architecture and optimizer).
     pub title: Option<String>,
@@ -76,6 +78,8 @@ pub struct CompareResult {
     pub chart: Option<PathBuf>,
     /// `summary.md`.
     pub summary: PathBuf,
+    /// `report.html`, beside it.
+    pub html: PathBuf,
 }
 
 /// The comparison's runs: one spec per (init, seed), init by init, each in
@@ -162,6 +166,7 @@ pub fn run_compare(
     let outcome = executor.run(&plan, observer)?;
     let mut chart = None;
     let summary = config.out_dir.join("summary.md");
+    let html = config.out_dir.join(report_html::REPORT_FILE);
     if !outcome.interrupted {
         let title = config
             .title
@@ -187,11 +192,13 @@ pub fn run_compare(
             &config.out_dir.join("summary.csv"),
             summary_csv(&outcome.results).as_bytes(),
         )?;
+        report_html::write(&html_report(config, &outcome.results), &html)?;
     }
     Ok(CompareResult {
         outcome,
         chart,
         summary,
+        html,
     })
 }
 
@@ -332,7 +339,7 @@ pub fn init_stats(
 }
 
 /// A p-value with two significant digits.
-fn fmt_p(p: f64) -> String {
+pub fn fmt_p(p: f64) -> String {
     if p < 0.001 {
         format!("{p:.1e}")
     } else {
@@ -340,7 +347,8 @@ fn fmt_p(p: f64) -> String {
     }
 }
 
-fn mean_sd(s: &stats::Summary) -> String {
+/// `mean ± sd` with two decimals (the mean alone for one value, `—` for none).
+pub fn mean_sd(s: &stats::Summary) -> String {
     match s.n {
         0 => "—".into(),
         1 => format!("{:.2}", s.mean),
@@ -348,7 +356,8 @@ fn mean_sd(s: &stats::Summary) -> String {
     }
 }
 
-fn interval(s: &stats::Summary) -> String {
+/// The 95 % interval of the mean as `[low, high]` (`—` without one).
+pub fn interval(s: &stats::Summary) -> String {
     if s.ci95.is_finite() {
         format!("[{:.2}, {:.2}]", s.mean - s.ci95, s.mean + s.ci95)
     } else {
@@ -358,12 +367,23 @@ fn interval(s: &stats::Summary) -> String {
 
 /// The statistics table as markdown rows (shared with the studies).
 pub fn stats_table(stats: &[InitStats], label: impl Fn(InitScheme) -> String) -> String {
-    let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "| init | runs | final test error % (mean ± sd) | 95 % interval | best test error % (mean ± sd) | p vs baseline | final train cost | seconds |"
-    );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    stats_rows(stats, label).markdown()
+}
+
+/// The statistics table: per init its runs, final test error (mean ± sd, 95 % interval), best
+/// test error, Welch's p against the baseline (bold below [`MARK_P`]), final train cost and
+/// seconds. The Markdown summaries and `report.html` are both written from it.
+pub fn stats_rows(stats: &[InitStats], label: impl Fn(InitScheme) -> String) -> Table {
+    let mut table = Table::new(&[
+        ("init", false),
+        ("runs", true),
+        ("final test error % (mean ± sd)", true),
+        ("95 % interval", true),
+        ("best test error % (mean ± sd)", true),
+        ("p vs baseline", true),
+        ("final train cost", true),
+        ("seconds", true),
+    ]);
     for st in stats {
         let runs = if st.diverged > 0 {
             format!("{} ({} diverged)", st.runs, st.diverged)
@@ -371,8 +391,8 @@ pub fn stats_table(stats: &[InitStats], label: impl Fn(InitScheme) -> String) ->
             st.runs.to_string()
         };
         let p = match st.vs_baseline {
-            Some(w) if w.p < MARK_P => format!("**{}**", fmt_p(w.p)),
-            Some(w) => fmt_p(w.p),
+            Some(w) if w.p < MARK_P => Cell::strong(fmt_p(w.p)),
+            Some(w) => fmt_p(w.p).into(),
             None => "—".into(),
         };
         let cost = if st.final_cost.is_finite() {
@@ -380,25 +400,63 @@ pub fn stats_table(stats: &[InitStats], label: impl Fn(InitScheme) -> String) ->
         } else {
             "—".into()
         };
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.1} |",
-            label(st.init),
-            runs,
-            mean_sd(&st.final_error),
-            interval(&st.final_error),
-            mean_sd(&st.best_error),
+        table.push(vec![
+            label(st.init).into(),
+            runs.into(),
+            mean_sd(&st.final_error).into(),
+            interval(&st.final_error).into(),
+            mean_sd(&st.best_error).into(),
             p,
-            cost,
-            st.seconds
-        );
+            cost.into(),
+            format!("{:.1}", st.seconds).into(),
+        ]);
     }
-    md
+    table
+}
+
+/// Each run's row: name (linked to its directory, relative to `base`, in HTML), status,
+/// first-batch loss, final and best test error, final train cost, seconds.
+pub fn runs_rows(base: &Path, runs: &[RunResult]) -> Table {
+    let mut table = Table::new(&[
+        ("run", false),
+        ("status", false),
+        ("first-batch loss", true),
+        ("final test error %", true),
+        ("best test error % (epoch)", true),
+        ("final train cost", true),
+        ("seconds", true),
+    ]);
+    for r in runs {
+        let last = r.history.last();
+        table.push(vec![
+            Cell::link(
+                r.run.name.clone(),
+                report_html::relative_path(base, &r.run.dir),
+            ),
+            r.status_text().into(),
+            r.history
+                .first_batch_loss
+                .map(|l| format!("{l:.3}"))
+                .unwrap_or("—".into())
+                .into(),
+            last.map(|e| format!("{:.2}", e.test_error_percent()))
+                .unwrap_or("—".into())
+                .into(),
+            r.best()
+                .map(|(ep, err)| format!("{err:.2} ({ep})"))
+                .unwrap_or("—".into())
+                .into(),
+            last.map(|e| format!("{:.6}", e.train_cost))
+                .unwrap_or("—".into())
+                .into(),
+            format!("{:.1}", r.seconds).into(),
+        ]);
+    }
+    table
 }
 
 /// The summary as markdown: settings, the statistics table over seeds, each run's status.
 pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
-    let t = &config.train;
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -408,15 +466,37 @@ pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
             .clone()
             .unwrap_or_else(|| default_title(config))
     );
+    let _ = writeln!(md, "{}\n", settings_line(config));
+    let st = init_stats(&config.inits, config.baseline, runs);
+    md.push_str(&stats_table(&st, |i| i.to_string()));
+    for note in notes(config) {
+        let _ = writeln!(md, "\n{note}");
+    }
+    md.push('\n');
+    md.push_str(&runs_rows(&config.out_dir, runs).markdown());
+    if runs.iter().any(|r| !r.history.epochs.is_empty()) {
+        let _ = writeln!(md, "\n![test error and train cost per epoch](compare.png)");
+    } else {
+        let _ = writeln!(md, "\n{NO_CHART}");
+    }
+    md
+}
+
+/// Said instead of a chart when no run finished an epoch.
+const NO_CHART: &str =
+    "No chart: every run stopped before its first epoch ended, so there is no epoch to draw.";
+
+/// `Model … (relu), 2 epochs, batch 100, adam lr 0.001, seeds 777, 778, first 1000 training images.`
+fn settings_line(config: &CompareConfig) -> String {
+    let t = &config.train;
     let seeds = config
         .seeds
         .iter()
         .map(|s| s.to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let _ = writeln!(
-        md,
-        "Model {} ({}), {} epochs, batch {}, {} lr {}, seed{} {}{}.\n",
+    format!(
+        "Model {} ({}), {} epochs, batch {}, {} lr {}, seed{} {}{}.",
         config.widths.compact(),
         config.activation,
         t.epochs,
@@ -428,14 +508,17 @@ pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
         t.train_limit
             .map(|n| format!(", first {n} training images"))
             .unwrap_or_default()
-    );
-    let st = init_stats(&config.inits, config.baseline, runs);
-    md.push_str(&stats_table(&st, |i| i.to_string()));
+    )
+}
+
+/// The paragraphs under the statistics table: how to read it, and when two inits are the same
+/// distribution.
+fn notes(config: &CompareConfig) -> Vec<String> {
+    let mut notes = Vec::new();
     let base = config.baseline.or(config.inits.first().copied());
     if let Some(b) = base {
-        let _ = writeln!(
-            md,
-            "\nA net that guesses uniformly over the 10 classes starts at a loss of ln 10 ≈ 2.303 (first-batch loss \
+        notes.push(format!(
+            "A net that guesses uniformly over the 10 classes starts at a loss of ln 10 ≈ 2.303 (first-batch loss \
              below); a loss far above it means the init makes confident wrong guesses before any training. \
              The interval is the 95 % Student-t interval of the mean final test error over seeds; p is Welch's \
              t-test of the final test error against {b} (bold: p < {MARK_P}). {} One seed gives no interval \
@@ -451,49 +534,51 @@ pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
                  validation split to choose it honestly)."
                     .to_string()
             }
-        );
+        ));
     }
     if config.inits.contains(&InitScheme::GlorotStandard)
         && config.inits.contains(&InitScheme::TorchDefault)
     {
-        let _ = writeln!(
-            md,
-            "\n`glorot-standard` and `torch-default` draw from the same distribution, U(±1/√fan_in): their runs \
+        notes.push(
+            "`glorot-standard` and `torch-default` draw from the same distribution, U(±1/√fan_in): their runs \
              differ only by their random draws, so their difference is seed noise by construction."
+                .to_string(),
         );
     }
-    let _ = writeln!(md, "\n| run | status | first-batch loss | final test error % | best test error % (epoch) | final train cost | seconds |");
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
-    for r in runs {
-        let last = r.history.last();
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {:.1} |",
-            r.run.name,
-            r.status_text(),
-            r.history
-                .first_batch_loss
-                .map(|l| format!("{l:.3}"))
-                .unwrap_or("—".into()),
-            last.map(|e| format!("{:.2}", e.test_error_percent()))
-                .unwrap_or("—".into()),
-            r.best()
-                .map(|(ep, err)| format!("{err:.2} ({ep})"))
-                .unwrap_or("—".into()),
-            last.map(|e| format!("{:.6}", e.train_cost))
-                .unwrap_or("—".into()),
-            r.seconds
-        );
-    }
+    notes
+}
+
+/// The comparison's `report.html`: settings, the statistics table, the charts, each run's row
+/// and its `run.json` in a collapsible section.
+pub fn html_report(config: &CompareConfig, runs: &[RunResult]) -> Report {
+    let st = init_stats(&config.inits, config.baseline, runs);
+    let mut blocks = vec![
+        Block::Text(settings_line(config)),
+        Block::Table(stats_rows(&st, |i| i.to_string())),
+    ];
+    blocks.extend(notes(config).into_iter().map(Block::Text));
+    blocks.push(Block::Heading("Per epoch".into()));
     if runs.iter().any(|r| !r.history.epochs.is_empty()) {
-        let _ = writeln!(md, "\n![test error and train cost per epoch](compare.png)");
+        blocks.push(Block::Charts(report_html::run_charts(runs, |r| {
+            r.run.spec.model.init.to_string()
+        })));
     } else {
-        let _ = writeln!(
-            md,
-            "\nNo chart: every run stopped before its first epoch ended, so there is no epoch to draw."
-        );
+        blocks.push(Block::Text(NO_CHART.into()));
     }
-    md
+    blocks.push(Block::Heading("Runs".into()));
+    blocks.push(Block::Table(runs_rows(&config.out_dir, runs)));
+    blocks.push(Block::Runs(report_html::run_entries(&config.out_dir, runs)));
+    blocks.push(report_html::existing_files(
+        &config.out_dir,
+        &["summary.md", "summary.csv", "compare.png", "compare.svg"],
+    ));
+    Report {
+        title: config
+            .title
+            .clone()
+            .unwrap_or_else(|| default_title(config)),
+        blocks,
+    }
 }
 
 /// The summary table as CSV.

@@ -17,6 +17,7 @@ use crate::model::{Activation, InitScheme, MlpSpec, Widths};
 use crate::plot;
 use crate::pretrain::{self, PretrainConfig};
 use crate::rbm::RbmConfig;
+use crate::report_html::{self, Block, Cell, Report, Table};
 use crate::train::TrainConfig;
 
 /// Settings of `initlab lab`.
@@ -24,7 +25,8 @@ use crate::train::TrainConfig;
 pub struct LabConfig {
     /// Training settings shared by every run (the lab's by default).
     pub train: TrainConfig,
-    /// Output directory (`runs/lab`): one sub-directory per run, `compare.png`, `report.md`.
+    /// Output directory (`runs/lab`): one sub-directory per run, `compare.png`, `report.md`,
+    /// `report.html`.
     pub out_dir: PathBuf,
     /// Epochs per RBM when pretraining the DBN of the `deep-sigmoid-dbn` run.
     pub dbn_epochs: usize,
@@ -125,6 +127,8 @@ pub struct LabResult {
     pub chart: PathBuf,
     /// The markdown report.
     pub report: PathBuf,
+    /// `report.html`, beside it.
+    pub html: PathBuf,
 }
 
 /// How the lab pretrains the DBN of its deep sigmoid run (written as `recipe.json` beside it).
@@ -258,6 +262,7 @@ pub fn run_lab(
         .collect();
     let chart = config.out_dir.join("compare.png");
     let report = config.out_dir.join("report.md");
+    let html = config.out_dir.join(report_html::REPORT_FILE);
     if !outcome.interrupted {
         let runs: Vec<RunResult> = results.iter().map(|(_, r)| r.clone()).collect();
         let groups = crate::compare::seed_groups(&runs, |r| r.run.spec.label());
@@ -268,24 +273,49 @@ pub fn run_lab(
         plot::seeds_chart(&groups, &title, &chart)?;
         plot::seeds_chart(&groups, &title, &config.out_dir.join("compare.svg"))?;
         io::write_atomic(&report, report_markdown(config, &results).as_bytes())?;
+        report_html::write(&html_report(config, &results), &html)?;
     }
     Ok(LabResult {
         runs: results,
         interrupted: outcome.interrupted,
         chart,
         report,
+        html,
     })
 }
 
 /// The report: a table of the runs beside the notebooks' recorded numbers, and the chart.
 pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> String {
-    let t = &config.train;
     let mut md = String::new();
-    let _ = writeln!(md, "# initlab lab report\n");
+    let _ = writeln!(md, "# {REPORT_TITLE}\n");
+    let _ = writeln!(md, "{}\n", settings_line(config));
+    if let Some(note) = settings_note(config) {
+        let _ = writeln!(md, "{note}\n");
+    }
+    md.push_str(&runs_table(&config.out_dir, results).markdown());
+    if config.seeds.len() > 1 {
+        let _ = writeln!(md, "\n### {}\n", seeds_heading(config));
+        md.push_str(&seeds_table(results).markdown());
+    }
     let _ = writeln!(
         md,
+        "\n![test error and train cost per epoch](compare.png)\n"
+    );
+    let notes = notes(config);
+    let _ = writeln!(md, "{}", notes.join("\n\n"));
+    let _ = writeln!(md, "\nPer-run files: `<run>/run.json`, `history.csv`, `history.json`, `model.safetensors`, `loss.png`, `dynamics.csv`, `dynamics-histograms.csv`, `dynamics.png` (`initlab dynamics <run>…` redraws and compares them).");
+    md
+}
+
+/// The report's title.
+const REPORT_TITLE: &str = "initlab lab report";
+
+/// The training settings in a sentence.
+fn settings_line(config: &LabConfig) -> String {
+    let t = &config.train;
+    format!(
         "MNIST, {} epoch{}, batch {}, {} lr {}, seed {}{}. Test accuracy on the 10,000 test images scaled to [0, 1] \
-         like the training images.\n",
+         like the training images.",
         t.epochs,
         if t.epochs == 1 { "" } else { "s" },
         t.batch_size,
@@ -293,21 +323,34 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
         t.learning_rate,
         t.seed,
         t.train_limit.map(|n| format!(", first {n} training images")).unwrap_or_default()
-    );
+    )
+}
+
+/// Why the notebooks' numbers are missing, when the runs use other settings than the notebooks.
+fn settings_note(config: &LabConfig) -> Option<String> {
     // The notebooks' numbers sit beside runs of the notebooks' own settings only.
-    let like_notebooks = *t == TrainConfig::default();
-    if !like_notebooks {
-        let _ = writeln!(
-            md,
-            "These runs use other settings than the notebooks (15 epochs on all 60,000 images, Adam lr 0.001, \
-             batch 100, seed 777), so the notebooks' numbers are not shown beside them.\n"
-        );
-    }
-    let _ = writeln!(
-        md,
-        "| run | model | init | first-batch loss | final train cost | test accuracy | s/epoch | notebook | notebook's final cost | notebook's accuracy |"
-    );
-    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|---|---:|---:|");
+    (config.train != TrainConfig::default()).then(|| {
+        "These runs use other settings than the notebooks (15 epochs on all 60,000 images, Adam lr 0.001, \
+         batch 100, seed 777), so the notebooks' numbers are not shown beside them."
+            .to_string()
+    })
+}
+
+/// The runs beside the notebooks' recorded numbers (run names link to their directories,
+/// relative to `base`, in HTML). Runs without a finished epoch are left out.
+pub fn runs_table(base: &Path, results: &[(LabRun, RunResult)]) -> Table {
+    let mut table = Table::new(&[
+        ("run", false),
+        ("model", false),
+        ("init", false),
+        ("first-batch loss", true),
+        ("final train cost", true),
+        ("test accuracy", true),
+        ("s/epoch", true),
+        ("notebook", false),
+        ("notebook's final cost", true),
+        ("notebook's accuracy", true),
+    ]);
     for (run, result) in results {
         let h = &result.history;
         let Some(last) = h.last() else { continue };
@@ -320,83 +363,129 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
             ),
             None => ("—".into(), "—".into(), "—".into()),
         };
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {:.9} | {:.4} | {:.2} | {} | {} | {} |",
-            result.run.name,
-            run.spec.widths.label(),
-            run.spec.init,
+        table.push(vec![
+            Cell::link(
+                result.run.name.clone(),
+                report_html::relative_path(base, &result.run.dir),
+            ),
+            run.spec.widths.label().into(),
+            run.spec.init.to_string().into(),
             h.first_batch_loss
                 .map(|l| format!("{l:.3}"))
-                .unwrap_or("—".into()),
-            last.train_cost,
-            last.test_accuracy,
-            h.seconds_per_epoch(),
-            nb,
-            nb_cost,
-            nb_acc
-        );
+                .unwrap_or("—".into())
+                .into(),
+            format!("{:.9}", last.train_cost).into(),
+            format!("{:.4}", last.test_accuracy).into(),
+            format!("{:.2}", h.seconds_per_epoch()).into(),
+            nb.into(),
+            nb_cost.into(),
+            nb_acc.into(),
+        ]);
     }
-    if config.seeds.len() > 1 {
-        let _ = writeln!(
-            md,
-            "\n### Over {} seeds ({})\n\n| run | seeds finished | final test error % (mean ± sd) | 95 % interval |\n|---|---:|---:|---:|",
-            config.seeds.len(),
-            config
-                .seeds
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        for lab_run in lab_runs() {
-            let errors: Vec<f64> = results
-                .iter()
-                .filter(|(r, res)| r.name == lab_run.name && res.status != RunStatus::Diverged)
-                .filter_map(|(_, res)| res.history.last().map(|e| e.test_error_percent()))
-                .collect();
-            let st = crate::stats::summarize(&errors);
-            let interval = if st.ci95.is_finite() {
-                format!("[{:.2}, {:.2}]", st.mean - st.ci95, st.mean + st.ci95)
-            } else {
-                "—".into()
-            };
-            let _ = writeln!(
-                md,
-                "| {} | {} | {:.2} ± {:.2} | {} |",
-                lab_run.name, st.n, st.mean, st.sd, interval
-            );
-        }
+    table
+}
+
+/// `Over 3 seeds (777, 778, 779)`.
+fn seeds_heading(config: &LabConfig) -> String {
+    format!(
+        "Over {} seeds ({})",
+        config.seeds.len(),
+        config
+            .seeds
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Per lab run over its seeds: the seeds that finished, the final test error's mean ± sd and
+/// 95 % interval.
+pub fn seeds_table(results: &[(LabRun, RunResult)]) -> Table {
+    let mut table = Table::new(&[
+        ("run", false),
+        ("seeds finished", true),
+        ("final test error % (mean ± sd)", true),
+        ("95 % interval", true),
+    ]);
+    for lab_run in lab_runs() {
+        let errors: Vec<f64> = results
+            .iter()
+            .filter(|(r, res)| r.name == lab_run.name && res.status != RunStatus::Diverged)
+            .filter_map(|(_, res)| res.history.last().map(|e| e.test_error_percent()))
+            .collect();
+        let st = crate::stats::summarize(&errors);
+        table.push(vec![
+            lab_run.name.into(),
+            st.n.to_string().into(),
+            format!("{:.2} ± {:.2}", st.mean, st.sd).into(),
+            crate::compare::interval(&st).into(),
+        ]);
     }
-    let _ = writeln!(
-        md,
-        "\n![test error and train cost per epoch](compare.png)\n"
-    );
-    let _ = writeln!(
-        md,
+    table
+}
+
+/// The paragraphs under the chart: the notebooks' numbers, the DBN run, the first-batch loss.
+fn notes(config: &LabConfig) -> Vec<String> {
+    vec![
         "The notebooks' numbers were recorded with PyTorch 1.0 in 2019 after 15 epochs. They differ from these runs \
          on purpose in two places: the notebooks evaluate on raw 0–255 test pixels (this report scales them like \
          the training pixels), and notebook 9-4 builds five layers but its model uses only three (this report's deep \
          net uses all five). With today's PyTorch (2.13) notebook 9-3 ends at cost 0.007610181, accuracy 0.9831; \
          `initlab train --model shallow --init xavier-uniform` prints the same epoch costs, and the examples \
          reproduce the notebooks line by line."
-    );
-    let _ = writeln!(
-        md,
-        "\n`deep-sigmoid-dbn` is the deep net with logistic units whose four hidden layers start from a deep \
-         belief net pretrained greedily on the training images ({} epochs of CD-1 per RBM, Hinton's Practical \
-         Guide settings; the stack, its filters and monitoring curves are in `dbn/`); its \
-         output layer starts from Xavier. Its s/epoch excludes the pretraining.",
-        config.dbn_epochs
-    );
-    let _ = writeln!(
-        md,
-        "\nThe first-batch loss is the cross-entropy of the untrained net on its first batch. A net that guesses \
+            .to_string(),
+        format!(
+            "`deep-sigmoid-dbn` is the deep net with logistic units whose four hidden layers start from a deep \
+             belief net pretrained greedily on the training images ({} epochs of CD-1 per RBM, Hinton's Practical \
+             Guide settings; the stack, its filters and monitoring curves are in `dbn/`); its \
+             output layer starts from Xavier. Its s/epoch excludes the pretraining.",
+            config.dbn_epochs
+        ),
+        "The first-batch loss is the cross-entropy of the untrained net on its first batch. A net that guesses \
          uniformly over the 10 classes scores ln 10 ≈ 2.303; N(0, 1) weights start far above it because the \
          signal's variance grows by about fan_in/2 per ReLU layer, so the logits are in the hundreds and the \
          net is confidently wrong before it has learned anything. Each run's `dynamics.png` shows what \
          happens next, layer by layer."
+            .to_string(),
+    ]
+}
+
+/// The lab's `report.html`: the settings, the runs beside the notebooks, the statistics over
+/// seeds, the charts, and each run's `run.json` in a collapsible section.
+pub fn html_report(config: &LabConfig, results: &[(LabRun, RunResult)]) -> Report {
+    let runs: Vec<RunResult> = results.iter().map(|(_, r)| r.clone()).collect();
+    let mut blocks = vec![Block::Text(settings_line(config))];
+    if let Some(note) = settings_note(config) {
+        blocks.push(Block::Text(note));
+    }
+    blocks.push(Block::Table(runs_table(&config.out_dir, results)));
+    if config.seeds.len() > 1 {
+        blocks.push(Block::Heading(seeds_heading(config)));
+        blocks.push(Block::Table(seeds_table(results)));
+    }
+    blocks.push(Block::Heading("Per epoch".into()));
+    blocks.push(Block::Charts(report_html::run_charts(&runs, |r| {
+        r.run.spec.label()
+    })));
+    blocks.extend(notes(config).into_iter().map(Block::Text));
+    blocks.push(Block::Heading("Runs".into()));
+    blocks.push(Block::Runs(report_html::run_entries(
+        &config.out_dir,
+        &runs,
+    )));
+    let mut files = report_html::existing_files(
+        &config.out_dir,
+        &["report.md", "compare.png", "compare.svg"],
     );
-    let _ = writeln!(md, "\nPer-run files: `<run>/run.json`, `history.csv`, `history.json`, `model.safetensors`, `loss.png`, `dynamics.csv`, `dynamics-histograms.csv`, `dynamics.png` (`initlab dynamics <run>…` redraws and compares them).");
-    md
+    if let Block::Links(links) = &mut files {
+        if dbn_dir(config).is_dir() {
+            links.push(("dbn/ (the pretrained stack)".into(), PathBuf::from("dbn")));
+        }
+    }
+    blocks.push(files);
+    Report {
+        title: REPORT_TITLE.into(),
+        blocks,
+    }
 }

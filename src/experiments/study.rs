@@ -26,6 +26,7 @@ use crate::meanfield::{self, GaussHermite};
 use crate::model::{Activation, BiasInit, InitScheme, MeanFieldParams, Widths};
 use crate::optim::OptimizerKind;
 use crate::plot;
+use crate::report_html::{self, Block, Cell, Report, Table};
 use crate::train::TrainConfig;
 
 /// The presets.
@@ -301,6 +302,8 @@ pub struct StudyResult {
     pub chart: PathBuf,
     /// `summary.md`.
     pub summary: PathBuf,
+    /// `report.html`, beside it.
+    pub html: PathBuf,
 }
 
 /// Every part's runs in one plan (part by part), through one executor, then the combined chart
@@ -333,9 +336,11 @@ pub fn run_study(
         .collect();
     let chart = config.out_dir.join(format!("{}.png", config.study.name()));
     let summary = config.out_dir.join("summary.md");
+    let html = config.out_dir.join(report_html::REPORT_FILE);
     if !outcome.interrupted && config.study == Study::Meanfield {
-        let md = meanfield_outputs(config, &parts)?;
+        let (md, tables) = meanfield_outputs(config, &parts)?;
         io::write_atomic(&summary, md.as_bytes())?;
+        report_html::write(&html_report(config, &parts, Some(&tables)), &html)?;
     } else if !outcome.interrupted {
         let curves: Vec<_> = parts
             .iter()
@@ -349,12 +354,14 @@ pub fn run_study(
             &config.out_dir.join(format!("{}.svg", config.study.name())),
         )?;
         io::write_atomic(&summary, summary_markdown(config, &parts).as_bytes())?;
+        report_html::write(&html_report(config, &parts, None), &html)?;
     }
     Ok(StudyResult {
         parts,
         interrupted: outcome.interrupted,
         chart,
         summary,
+        html,
     })
 }
 
@@ -415,56 +422,8 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
         config.study.name(),
         config.study.name()
     );
-    let _ = writeln!(
-        md,
-        "| part | model | run | optimizer, lr | epochs | training images | status | final test error % | best test error % (epoch; {}) | seconds |",
-        crate::train::Best::chosen_on(config.validation > 0)
-    );
-    let _ = writeln!(md, "|---|---|---|---|---:|---:|---|---:|---:|---:|");
-    let mut total = 0.0;
-    for (p, runs) in parts {
-        let t = &p.compare.train;
-        for r in runs {
-            total += r.seconds;
-            let label = if config.seeds.len() > 1 {
-                format!(
-                    "{}, seed {}",
-                    label_of(p, r.run.spec.model.init),
-                    r.run.spec.train.seed
-                )
-            } else {
-                label_of(p, r.run.spec.model.init)
-            };
-            let final_err = r
-                .history
-                .last()
-                .map(|e| format!("{:.2}", e.test_error_percent()))
-                .unwrap_or("—".into());
-            let best = r
-                .best()
-                .map(|(ep, e)| format!("{e:.2} ({ep})"))
-                .unwrap_or("—".into());
-            let _ = writeln!(
-                md,
-                "| {} | {} {} | {} ({}) | {} {} | {} | {} | {} | {} | {} | {:.0} |",
-                p.name,
-                p.compare.widths.compact(),
-                p.compare.activation,
-                label,
-                r.run.spec.model.init,
-                t.optimizer,
-                t.learning_rate,
-                t.epochs,
-                t.train_limit
-                    .map(|n| n.to_string())
-                    .unwrap_or(format!("{}", 60_000 - t.validation)),
-                r.status_text(),
-                final_err,
-                best,
-                r.seconds
-            );
-        }
-    }
+    md.push_str(&runs_table(config, parts).markdown());
+    let total: f64 = parts.iter().flat_map(|(_, rs)| rs).map(|r| r.seconds).sum();
     let _ = writeln!(
         md,
         "\nTotal training time: {:.0} s (runs read from the cache count their original time).",
@@ -486,6 +445,168 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
         }
     }
     md
+}
+
+/// Every run of the study in one table: part, model, run (linked to its directory in HTML),
+/// optimizer, epochs, training images, status, final and best test error, seconds.
+pub fn runs_table(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> Table {
+    let best_header = format!(
+        "best test error % (epoch; {})",
+        crate::train::Best::chosen_on(config.validation > 0)
+    );
+    let mut table = Table::new(&[
+        ("part", false),
+        ("model", false),
+        ("run", false),
+        ("optimizer, lr", false),
+        ("epochs", true),
+        ("training images", true),
+        ("status", false),
+        ("final test error %", true),
+        (best_header.as_str(), true),
+        ("seconds", true),
+    ]);
+    for (p, runs) in parts {
+        let t = &p.compare.train;
+        for r in runs {
+            let label = if config.seeds.len() > 1 {
+                format!(
+                    "{}, seed {}",
+                    label_of(p, r.run.spec.model.init),
+                    r.run.spec.train.seed
+                )
+            } else {
+                label_of(p, r.run.spec.model.init)
+            };
+            let final_err = r
+                .history
+                .last()
+                .map(|e| format!("{:.2}", e.test_error_percent()))
+                .unwrap_or("—".into());
+            let best = r
+                .best()
+                .map(|(ep, e)| format!("{e:.2} ({ep})"))
+                .unwrap_or("—".into());
+            table.push(vec![
+                p.name.clone().into(),
+                format!("{} {}", p.compare.widths.compact(), p.compare.activation).into(),
+                Cell::link(
+                    format!("{} ({})", label, r.run.spec.model.init),
+                    report_html::relative_path(&config.out_dir, &r.run.dir),
+                ),
+                format!("{} {}", t.optimizer, t.learning_rate).into(),
+                t.epochs.to_string().into(),
+                t.train_limit
+                    .map(|n| n.to_string())
+                    .unwrap_or(format!("{}", 60_000 - t.validation))
+                    .into(),
+                r.status_text().into(),
+                final_err.into(),
+                best.into(),
+                format!("{:.0}", r.seconds).into(),
+            ]);
+        }
+    }
+    table
+}
+
+/// The study's `report.html`: the budget and deviations, per part its charts (and statistics
+/// over seeds), every run's row, the mean-field study's theory and grid tables and pictures,
+/// and each run's `run.json` in a collapsible section.
+pub fn html_report(
+    config: &StudyConfig,
+    parts: &[(StudyPart, Vec<RunResult>)],
+    meanfield: Option<&MeanfieldTables>,
+) -> Report {
+    let mut blocks = vec![
+        Block::Text(format!(
+            "Command: `initlab study {}{}`.",
+            config.study.name(),
+            if config.full { " --full" } else { "" }
+        )),
+        Block::Text(deviations(config)),
+    ];
+    if let Some(mf) = meanfield {
+        blocks.push(Block::Text(mf.critical.clone()));
+        blocks.push(Block::Table(mf.theory.clone()));
+        for (file, alt) in [
+            ("phase.png", "order-to-chaos phase diagram"),
+            ("xi.png", "depth scales"),
+        ] {
+            if config.out_dir.join(file).is_file() {
+                blocks.push(Block::Image {
+                    path: PathBuf::from(file),
+                    alt: alt.into(),
+                });
+            }
+        }
+        blocks.push(Block::Heading("Trained grid (test accuracy %)".into()));
+        blocks.push(Block::Table(mf.grid.clone()));
+        if config.out_dir.join("meanfield.png").is_file() {
+            blocks.push(Block::Image {
+                path: PathBuf::from("meanfield.png"),
+                alt: "test accuracy with 6 ξ_c".into(),
+            });
+        }
+        blocks.push(Block::Text(mf.bound.clone()));
+    }
+    for (p, runs) in parts {
+        blocks.push(Block::Heading(format!(
+            "{}: {} {}, {} {}",
+            p.name,
+            p.compare.widths.compact(),
+            p.compare.activation,
+            p.compare.train.optimizer,
+            p.compare.train.learning_rate
+        )));
+        if config.seeds.len() > 1 {
+            let st = compare::init_stats(&p.compare.inits, None, runs);
+            blocks.push(Block::Table(compare::stats_rows(&st, |i| label_of(p, i))));
+        }
+        if runs.iter().any(|r| !r.history.epochs.is_empty()) {
+            blocks.push(Block::Charts(report_html::run_charts(runs, |r| {
+                label_of(p, r.run.spec.model.init)
+            })));
+        }
+    }
+    if config.seeds.len() > 1 {
+        blocks.push(Block::Text(format!(
+            "Mean ± sd of the final test error over {} seeds, its 95 % Student-t interval, and Welch's t-test \
+             against the part's first init (bold: p < {}).",
+            config.seeds.len(),
+            compare::MARK_P
+        )));
+    }
+    blocks.push(Block::Heading("Runs".into()));
+    blocks.push(Block::Table(runs_table(config, parts)));
+    let all: Vec<RunResult> = parts
+        .iter()
+        .flat_map(|(_, rs)| rs.iter().cloned())
+        .collect();
+    blocks.push(Block::Runs(report_html::run_entries(&config.out_dir, &all)));
+    let chart_png = format!("{}.png", config.study.name());
+    let chart_svg = format!("{}.svg", config.study.name());
+    blocks.push(report_html::existing_files(
+        &config.out_dir,
+        &["summary.md", &chart_png, &chart_svg],
+    ));
+    Report {
+        title: study_title(config),
+        blocks,
+    }
+}
+
+/// The mean-field study's tables and findings, shared by `summary.md` and `report.html`.
+#[derive(Debug, Clone)]
+pub struct MeanfieldTables {
+    /// The critical point in a sentence.
+    pub critical: String,
+    /// q*, χ₁, c*, ξ_q, ξ_c and 6 ξ_c per σ_w².
+    pub theory: Table,
+    /// Test accuracy % by depth (rows) and σ_w² (columns).
+    pub grid: Table,
+    /// How well 6 ξ_c separates the cells that trained from those that did not.
+    pub bound: String,
 }
 
 /// What this run of the study does differently from the paper it reproduces, in one paragraph.
@@ -535,11 +656,11 @@ pub fn deviations(config: &StudyConfig) -> String {
 }
 
 /// The theory's charts (`phase.png`, `xi.png`), the accuracy heatmap with 6 ξ_c
-/// (`meanfield.png`), and the summary's markdown.
+/// (`meanfield.png`), and the summary's markdown with the tables it was written from.
 fn meanfield_outputs(
     config: &StudyConfig,
     parts: &[(StudyPart, Vec<RunResult>)],
-) -> Result<String> {
+) -> Result<(String, MeanfieldTables)> {
     let gh = GaussHermite::default_rule();
     let sb2 = MEANFIELD_SIGMA_B2;
     let critical = meanfield::critical_sigma_w2(&gh, sb2)?;
@@ -699,6 +820,69 @@ fn meanfield_outputs(
         }
     }
 
+    let critical_line = format!(
+        "**Critical point:** at σ_b² = {sb2}, χ₁ = 1 at **σ_w² = {critical:.4}** (ordered below, \
+         chaotic above)."
+    );
+    let mut theory = Table::new(&[
+        ("σ_w²", true),
+        ("q*", true),
+        ("χ₁", true),
+        ("c*", true),
+        ("ξ_q", true),
+        ("ξ_c", true),
+        ("6 ξ_c", true),
+    ]);
+    for &w in &sigmas {
+        let p = meanfield::propagation(&gh, w, sb2)?;
+        theory.push(vec![
+            w.to_string().into(),
+            format!("{:.4}", p.q_star).into(),
+            format!("{:.4}", p.chi1).into(),
+            format!("{:.4}", p.c_star).into(),
+            format!("{:.2}", p.xi_q).into(),
+            format!("{:.2}", p.xi_c).into(),
+            format!("{:.1}", 6.0 * p.xi_c).into(),
+        ]);
+    }
+    let grid_headers: Vec<String> = std::iter::once("depth".to_string())
+        .chain(sigmas.iter().map(|w| format!("σ_w² {w}")))
+        .collect();
+    let grid_columns: Vec<(&str, bool)> = grid_headers.iter().map(|h| (h.as_str(), true)).collect();
+    let mut grid = Table::new(&grid_columns);
+    for (d, row) in depths.iter().zip(&values) {
+        let mut cells: Vec<Cell> = vec![d.to_string().into()];
+        for a in row {
+            cells.push(if a.is_finite() {
+                format!("{:.1}", 100.0 * a).into()
+            } else {
+                "div".into()
+            });
+        }
+        grid.push(cells);
+    }
+    let pct = |a: usize, n: usize| {
+        if n == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.0} %", 100.0 * a as f64 / n as f64)
+        }
+    };
+    let bound = format!(
+        "**How well 6 ξ_c bounds the trainable region** \
+         (trained = test accuracy ≥ {:.0} %): of the {below} cells with depth ≤ 6 ξ_c, \
+         {below_ok} trained ({}); of the {above} cells above the line, {above_ok} trained ({}).",
+        100.0 * MEANFIELD_TRAINED_ACCURACY,
+        pct(below_ok, below),
+        pct(above_ok, above)
+    );
+    let tables = MeanfieldTables {
+        critical: critical_line,
+        theory,
+        grid,
+        bound,
+    };
+
     let mut md = format!("# {}\n\n", study_title(config));
     let _ = writeln!(
         md,
@@ -708,30 +892,12 @@ fn meanfield_outputs(
         if config.full { " --full" } else { "" },
         gh.len()
     );
-    let _ = writeln!(
-        md,
-        "**Critical point:** at σ_b² = {sb2}, χ₁ = 1 at **σ_w² = {critical:.4}** (ordered below, \
-         chaotic above).\n"
-    );
+    let _ = writeln!(md, "{}\n", tables.critical);
     let _ = writeln!(
         md,
         "![phase diagram](phase.png)\n\n![depth scales](xi.png)\n"
     );
-    let _ = writeln!(md, "| σ_w² | q* | χ₁ | c* | ξ_q | ξ_c | 6 ξ_c |");
-    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|");
-    for &w in &sigmas {
-        let p = meanfield::propagation(&gh, w, sb2)?;
-        let _ = writeln!(
-            md,
-            "| {w} | {:.4} | {:.4} | {:.4} | {:.2} | {:.2} | {:.1} |",
-            p.q_star,
-            p.chi1,
-            p.c_star,
-            p.xi_q,
-            p.xi_c,
-            6.0 * p.xi_c
-        );
-    }
+    md.push_str(&tables.theory.markdown());
     let _ = writeln!(
         md,
         "\n## Trained grid\n\nWidth {width}, {} epoch(s) of {images} training images at batch {} \
@@ -739,46 +905,16 @@ fn meanfield_outputs(
          layers), columns by σ_w²; `div` = diverged.\n",
         train.epochs, train.batch_size, train.learning_rate, train.seed
     );
-    let _ = write!(md, "| depth |");
-    for w in &sigmas {
-        let _ = write!(md, " σ_w² {w} |");
-    }
-    let _ = write!(md, "\n|---:|");
-    for _ in &sigmas {
-        let _ = write!(md, "---:|");
-    }
-    md.push('\n');
-    for (d, row) in depths.iter().zip(&values) {
-        let _ = write!(md, "| {d} |");
-        for a in row {
-            if a.is_finite() {
-                let _ = write!(md, " {:.1} |", 100.0 * a);
-            } else {
-                let _ = write!(md, " div |");
-            }
-        }
-        md.push('\n');
-    }
-    let pct = |a: usize, n: usize| {
-        if n == 0 {
-            "—".to_string()
-        } else {
-            format!("{:.0} %", 100.0 * a as f64 / n as f64)
-        }
-    };
+    md.push_str(&tables.grid.markdown());
     let _ = writeln!(
         md,
-        "\n![accuracy with 6 ξ_c](meanfield.png)\n\n**How well 6 ξ_c bounds the trainable region** \
-         (trained = test accuracy ≥ {:.0} %): of the {below} cells with depth ≤ 6 ξ_c, \
-         {below_ok} trained ({}); of the {above} cells above the line, {above_ok} trained ({}).",
-        100.0 * MEANFIELD_TRAINED_ACCURACY,
-        pct(below_ok, below),
-        pct(above_ok, above)
+        "\n![accuracy with 6 ξ_c](meanfield.png)\n\n{}",
+        tables.bound
     );
     let total: f64 = parts.iter().flat_map(|(_, rs)| rs).map(|r| r.seconds).sum();
     let _ = writeln!(
         md,
         "\nTotal training time: {total:.0} s (runs read from the cache count their original time)."
     );
-    Ok(md)
+    Ok((md, tables))
 }
