@@ -250,11 +250,12 @@ pub fn seed_groups(
 
 fn default_title(config: &CompareConfig) -> String {
     format!(
-        "{} {}, {} lr {}",
+        "{} {}, {} lr {}{}",
         config.widths.label(),
         config.activation,
         config.train.optimizer,
-        config.train.learning_rate
+        config.train.learning_rate,
+        schedule_note(&config.train)
     )
 }
 
@@ -496,19 +497,41 @@ fn settings_line(config: &CompareConfig) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "Model {} ({}), {} epochs, batch {}, {} lr {}, seed{} {}{}.",
+        "Model {} ({}), {} epochs, batch {}, {} lr {}{}, seed{} {}{}{}{}.",
         config.widths.compact(),
         config.activation,
         t.epochs,
         t.batch_size,
         t.optimizer,
         t.learning_rate,
+        schedule_note(t),
         if config.seeds.len() > 1 { "s" } else { "" },
         seeds,
         t.train_limit
             .map(|n| format!(", first {n} training images"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        if t.validation > 0 {
+            format!(
+                ", the last {} training images held out for validation",
+                t.validation
+            )
+        } else {
+            String::new()
+        },
+        if config.bias == BiasInit::Zeros {
+            ", zero biases"
+        } else {
+            ""
+        }
     )
+}
+
+/// ` (cosine schedule)` when the learning rate is not constant.
+fn schedule_note(t: &TrainConfig) -> String {
+    match t.lr_schedule {
+        crate::train::LrSchedule::Constant => String::new(),
+        s => format!(" ({s} schedule)"),
+    }
 }
 
 /// The paragraphs under the statistics table: how to read it, and when two inits are the same
