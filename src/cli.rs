@@ -34,7 +34,7 @@ pub enum Command {
     Train(TrainArgs),
     /// The lab's experiment, five runs: the shallow net with N(0,1), Xavier and He init, the deep
     /// net with Xavier, and the deep sigmoid net initialized from a DBN pretrained first; writes
-    /// runs/lab/compare.png and runs/lab/report.md. Complete runs are reused, interrupted ones resumed.
+    /// runs/lab/compare.png, report.md and report.html. Complete runs are reused, interrupted ones resumed.
     Lab(LabArgs),
     /// Draw a comparison chart from saved run directories.
     Plot(PlotArgs),
