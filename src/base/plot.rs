@@ -1248,7 +1248,7 @@ fn mean_band(
 }
 
 /// `compare.png` over seeds: test error % and train cost per epoch, one line per configuration
-/// (the mean over its seeds) with a shaded band from its lowest to its highest seed; the legend
+/// (the mean over its seeds) with a shaded band from its lowest to its highest seed; the title
 /// says how many seeds and what the band is.
 pub fn seeds_chart(groups: &[SeedCurves], title: &str, path: &Path) -> Result<()> {
     if groups
@@ -1264,16 +1264,20 @@ pub fn seeds_chart(groups: &[SeedCurves], title: &str, path: &Path) -> Result<()
                 let (points, band) = mean_band(&g.histories, f);
                 let n = g.histories.len();
                 Series {
-                    label: if n > 1 {
-                        format!("{} (mean of {n} seeds; band: min–max)", g.label)
-                    } else {
-                        g.label.clone()
-                    },
+                    label: g.label.clone(),
                     points,
                     band: if n > 1 { band } else { Vec::new() },
                 }
             })
             .collect()
+    };
+    // What the lines and bands are, said once above the panels (a legend entry per line would
+    // repeat it and crowd the plots out).
+    let seeds = groups.iter().map(|g| g.histories.len()).max().unwrap_or(1);
+    let title = if seeds > 1 {
+        format!("{title} — mean of {seeds} seeds, band: min to max")
+    } else {
+        title.to_string()
     };
     let panels = [
         Panel {
@@ -1293,7 +1297,7 @@ pub fn seeds_chart(groups: &[SeedCurves], title: &str, path: &Path) -> Result<()
             ..Panel::default()
         },
     ];
-    panels_chart(&panels, title, path)
+    panels_chart(&panels, &title, path)
 }
 
 /// One panel of a multi-panel figure.
