@@ -2,8 +2,11 @@
 //! `--resume`, give the same history, weights and training dynamics as a run never interrupted; a second process on
 //! a run directory is refused and touches nothing; an unwritable `--out` fails before training.
 
+mod common;
+
+use common::wait_for_checkpoint;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use initlab::engine::rundir::{self, RunDir, RunStatus};
@@ -36,27 +39,6 @@ fn train(out: &Path, name: &str, extra: &[&str]) -> Command {
 
 fn finished(c: &mut Command) -> Output {
     c.output().unwrap()
-}
-
-/// Waits until the run's record names a checkpoint after at least `epochs` epochs.
-fn wait_for_checkpoint(dir: &Path, epochs: usize, child: &mut Child) {
-    let start = Instant::now();
-    loop {
-        if let Ok(r) = rundir::read_record(dir) {
-            if r.checkpoint
-                .as_ref()
-                .is_some_and(|c| c.epochs_done >= epochs)
-            {
-                return;
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before its checkpoint"
-        );
-        assert!(start.elapsed() < Duration::from_secs(300), "no checkpoint");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn history(dir: &Path) -> History {

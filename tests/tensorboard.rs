@@ -3,10 +3,12 @@
 //! histograms; a run interrupted (Ctrl-C, `kill -9`) and resumed adds a second file that repeats
 //! no step before its checkpoint. (`scripts/check-tensorboard.sh` reads them with TensorBoard.)
 
+mod common;
+
+use common::wait_for_checkpoint;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use initlab::engine::rundir;
 use initlab::io::SafeTensors;
@@ -179,27 +181,6 @@ const LONG: &[&str] = &[
     "37",
     "--quiet",
 ];
-
-/// Waits until the run's record names a checkpoint after at least `epochs` epochs.
-fn wait_for_checkpoint(dir: &Path, epochs: usize, child: &mut Child) {
-    let start = Instant::now();
-    loop {
-        if let Ok(r) = rundir::read_record(dir) {
-            if r.checkpoint
-                .as_ref()
-                .is_some_and(|c| c.epochs_done >= epochs)
-            {
-                return;
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before its checkpoint"
-        );
-        assert!(start.elapsed() < Duration::from_secs(300), "no checkpoint");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// The points of `tag` over all files as TensorBoard's loader keeps them: in file order, a
 /// `SessionLog` START at step s first drops the points of step s or later.

@@ -142,3 +142,27 @@ pub fn hex_f32s(v: &serde_json::Value) -> Vec<f32> {
         .map(f32_from_hex)
         .collect()
 }
+
+/// Waits until the run's record names a checkpoint after at least `epochs` epochs.
+pub fn wait_for_checkpoint(dir: &Path, epochs: usize, child: &mut std::process::Child) {
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(r) = initlab::engine::rundir::read_record(dir) {
+            if r.checkpoint
+                .as_ref()
+                .is_some_and(|c| c.epochs_done >= epochs)
+            {
+                return;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its checkpoint"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(300),
+            "no checkpoint"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
