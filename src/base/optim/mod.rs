@@ -1,4 +1,7 @@
-//! Optimizers: PyTorch's Adam reproduced operation by operation, plain SGD, and tch's own Adam.
+//! Optimizers: PyTorch's Adam reproduced operation by operation (and the same arithmetic fused
+//! into one pass, [`fused`]), plain SGD, and tch's own Adam.
+
+pub mod fused;
 
 use std::fmt;
 use std::str::FromStr;
@@ -184,8 +187,84 @@ impl TorchAdam {
         }
     }
 
-    /// One Adam update of every parameter that has a gradient.
+    /// One Adam update of every parameter that has a gradient: the fused pass ([`fused`]) when
+    /// every tensor is a contiguous `f32` CPU tensor and oneMKL is loaded, else the
+    /// operation-by-operation [`TorchAdam::step_unfused`]. Both give the same bits.
     pub fn step(&mut self) {
+        if !self.step_fused() {
+            self.step_unfused();
+        }
+    }
+
+    /// The step's constants: bias corrections in `f64` as Python floats, each scalar operand
+    /// converted to `f32` as ATen converts a Python float for a float tensor.
+    fn scalars(&self) -> fused::StepScalars {
+        let c = self.config;
+        let step = self.step as f64;
+        let bias_correction1 = 1.0 - c.beta1.powf(step);
+        let bias_correction2 = 1.0 - c.beta2.powf(step);
+        fused::StepScalars {
+            weight_decay: (c.weight_decay != 0.0).then_some(c.weight_decay as f32),
+            lerp_weight: (1.0 - c.beta1) as f32,
+            beta2: c.beta2 as f32,
+            one_minus_beta2: (1.0 - c.beta2) as f32,
+            bias_correction2_sqrt: bias_correction2.powf(0.5) as f32,
+            eps: c.eps as f32,
+            neg_step_size: (-(c.lr / bias_correction1)) as f32,
+        }
+    }
+
+    /// The fused step; `false` (nothing done) when a tensor does not allow it.
+    fn step_fused(&mut self) -> bool {
+        if !fused::available() {
+            return false;
+        }
+        let plain = |t: &Tensor| {
+            t.kind() == tch::Kind::Float && t.device() == tch::Device::Cpu && t.is_contiguous()
+        };
+        let mut grads = Vec::with_capacity(self.params.len());
+        for (i, p) in self.params.iter().enumerate() {
+            let grad = p.grad();
+            if !grad.defined() {
+                continue;
+            }
+            let mut state = vec![p, &grad, &self.exp_avg[i], &self.exp_avg_sq[i]];
+            if self.config.amsgrad {
+                state.push(&self.max_exp_avg_sq[i]);
+            }
+            if !state.iter().all(|t| plain(t) && t.numel() == p.numel()) {
+                return false;
+            }
+            grads.push((i, grad));
+        }
+        self.step += 1;
+        let scalars = self.scalars();
+        let slots: Vec<fused::Slot> = grads
+            .iter()
+            .map(|(i, grad)| fused::Slot {
+                param: self.params[*i].data_ptr() as *mut f32,
+                grad: grad.data_ptr() as *const f32,
+                exp_avg: self.exp_avg[*i].data_ptr() as *mut f32,
+                exp_avg_sq: self.exp_avg_sq[*i].data_ptr() as *mut f32,
+                max_exp_avg_sq: if self.config.amsgrad {
+                    self.max_exp_avg_sq[*i].data_ptr() as *mut f32
+                } else {
+                    std::ptr::null_mut()
+                },
+                len: self.params[*i].numel(),
+            })
+            .collect();
+        // SAFETY: each slot points at contiguous f32 CPU tensors of `len` elements, checked
+        // above; a parameter, its gradient and its moments are distinct allocations (the moments
+        // were made by `zeros_like`/`copy`, autograd allocates gradients), and `&mut self` keeps
+        // other users of this optimizer away for the step.
+        unsafe { fused::step(&slots, &scalars) };
+        true
+    }
+
+    /// One Adam update operation by operation, as `_single_tensor_adam` runs it (the reference the
+    /// fused step is tested against).
+    pub fn step_unfused(&mut self) {
         self.step += 1;
         let c = self.config;
         let step = self.step as f64;
