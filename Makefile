@@ -11,7 +11,7 @@ DESTDIR ?=
 COMPLETIONS := bash:share/bash-completion/completions/initlab zsh:share/zsh/site-functions/_initlab \
 	fish:share/fish/vendor_completions.d/initlab.fish
 
-.PHONY: all setup build run lab dbn test lint fmt clippy bench bench-rbm reference parity examples clean \
+.PHONY: all setup build run lab dbn test lint fmt clippy bench profile bench-rbm reference parity examples clean \
 	install uninstall install-check check-report-html
 
 all: build
@@ -65,18 +65,15 @@ clippy: setup
 
 lint: fmt clippy
 
-## Seconds per epoch and GFLOP/s of the lab's training, and sgemm through libtorch for scale.
-## PyTorch runs beside it when a Python with torch is found (tools/reference/.venv or python3),
-## with oneMKL on the same kernels as initlab (the reference venv's preload) and without.
+## Every performance ratio in one run (scripts/bench.sh): training GFLOP/s against the best sgemm,
+## whole processes against PyTorch 2.13 (tools/reference/.venv when made), peak memory, and an RBM
+## epoch against scikit-learn; a summary table against the goals at the end. EPOCHS (5), REPS (2).
 bench: setup
-	$(CARGO) run --release --example bench_training -- all $(or $(EPOCHS),3)
-	@py=""; for p in tools/reference/.venv/bin/python python3; do \
-	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import torch' >/dev/null 2>&1; then py=$$p; break; fi; done; \
-	if [ -z "$$py" ]; then echo "--- no Python with torch found: run 'make reference' to create tools/reference/.venv for the side-by-side"; exit 0; fi; \
-	shim=tools/reference/.venv/lib/libinitlab_mkl_intel.so; \
-	if [ -f $$shim ]; then echo "--- PyTorch, same machine, oneMKL on initlab's kernels ($$py, LD_PRELOAD=$$shim)"; \
-	  LD_PRELOAD=$$shim $$py scripts/bench_pytorch.py all $(or $(EPOCHS),3); fi; \
-	echo "--- PyTorch, same machine, as installed ($$py)"; $$py scripts/bench_pytorch.py all $(or $(EPOCHS),3)
+	CARGO="$(CARGO)" scripts/bench.sh
+
+## Where a training step's time goes, phase by phase (a Markdown table, as in build-notes.md).
+profile: setup
+	$(CARGO) run --release --example profile_step
 
 ## Hinton et al.'s 784-500-500-2000-10 DBN below 1.30 % test error, over 3 seeds (≈14 min of 2-core time).
 dbn: build

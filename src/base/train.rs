@@ -10,7 +10,7 @@ use tch::{Kind, Reduction, Tensor};
 
 use crate::base::dynamics::{self, DynamicsLog, StepRecord, StepTrace};
 use crate::base::hook::DataDependentInit;
-use crate::data::{Mnist, Split, TorchLoader};
+use crate::data::{BatchBuffers, Mnist, Split, TorchLoader};
 use crate::model::{self, Mlp, MlpSpec};
 use crate::optim::{Optimizer, OptimizerKind, OptimizerState};
 
@@ -582,19 +582,15 @@ pub fn train_run(
         classes >= 10,
         "the model's output width {classes} is smaller than the 10 classes"
     );
-    // [n, 784] f32 in [0, 1]
-    let train_x = train_split.images_unit();
-    // [n] i64
-    let train_y = &train_split.labels;
-    // [10000, 784] f32 in [0, 1]
-    let test_x = data.test.images_unit();
+    // The images stay bytes; each batch, the test and the validation images are scaled to [0, 1]
+    // when they are used (Split::gather_unit, Split::images_unit: the same bits).
+    let mut batch_buffers = BatchBuffers::default();
     ensure!(
         !train_split.is_empty(),
         "the validation split of {} images leaves no training images",
         config.validation
     );
-    // [validation, 784] f32 in [0, 1], and its labels
-    let validation = validation_split(data, config).map(|v| (v.images_unit(), v.labels));
+    let validation = validation_split(data, config);
     let loader = TorchLoader::new(train_split.len(), config.batch_size, true)?;
     let total_batch = loader.num_batches();
 
@@ -623,7 +619,8 @@ pub fn train_run(
             tch::manual_seed(config.seed);
             let mut model = Mlp::new(spec)?;
             if let Some(hook) = hook {
-                hook.initialize(&mut model, &train_x)
+                // [n, 784] f32 in [0, 1], for the hook only
+                hook.initialize(&mut model, &train_split.images_unit())
                     .with_context(|| format!("{} initialization", hook.name()))?;
             }
             let optimizer = new_optimizer(config, &model)?;
@@ -731,10 +728,8 @@ pub fn train_run(
             let batch = b as i64 + 1;
             let step = e as i64 * total_batch + batch;
             let monitored = dynamics.as_ref().is_some_and(|d| d.due(step));
-            // [batch, 784]
-            let x = train_x.index_select(0, &idx);
-            // [batch]
-            let y = train_y.index_select(0, &idx);
+            // [batch, 784] f32 in [0, 1], [batch] i64
+            let (x, y) = train_split.gather_unit(&idx, &mut batch_buffers);
             optimizer.zero_grad();
             // A sampled step keeps each layer's z ([batch, width]) and a; the same operations.
             let (hypothesis, trace) = if monitored {
@@ -815,10 +810,11 @@ pub fn train_run(
             }
         }
         let seconds = seconds_before + started.elapsed().as_secs_f64();
-        let (test_loss, test_accuracy) = evaluate(&model, &test_x, &data.test.labels);
+        let (test_loss, test_accuracy) =
+            evaluate(&model, &data.test.images_unit(), &data.test.labels);
         let (validation_loss, validation_accuracy) = match &validation {
-            Some((vx, vy)) => {
-                let (l, a) = evaluate(&model, vx, vy);
+            Some(v) => {
+                let (l, a) = evaluate(&model, &v.images_unit(), &v.labels);
                 (Some(l), Some(a))
             }
             None => (None, None),

@@ -135,9 +135,55 @@ impl Split {
         self.images.to_kind(Kind::Float) / 255.0
     }
 
+    /// The examples `idx` (`[b]` i64) into `buffers`: their bytes gathered, then scaled to [0, 1]
+    /// in place as [`Split::images_unit`] scales them. Every operation is element-wise, so the
+    /// result has the bits of `images_unit().index_select(0, idx)` without the whole set ever
+    /// being held as `f32` (188 MB for MNIST's training images), and no tensor is allocated
+    /// while the batch size stays the same. Returns `([b, rows * cols]` f32, `[b]` i64`)`.
+    pub fn gather_unit<'a>(
+        &self,
+        idx: &Tensor,
+        buffers: &'a mut BatchBuffers,
+    ) -> (&'a Tensor, &'a Tensor) {
+        let b = idx.size()[0];
+        let width = self.rows * self.cols;
+        if buffers.unit.size() != [b, width] {
+            let cpu = tch::Device::Cpu;
+            buffers.bytes = Tensor::empty([b, width], (Kind::Uint8, cpu));
+            buffers.unit = Tensor::empty([b, width], (Kind::Float, cpu));
+            buffers.labels = Tensor::empty([b], (Kind::Int64, cpu));
+        }
+        let _ = self.images.index_select_out(&buffers.bytes, 0, idx);
+        let _ = self.labels.index_select_out(&buffers.labels, 0, idx);
+        buffers.unit.copy_(&buffers.bytes);
+        let _ = buffers.unit.g_div_scalar_(255.0);
+        (&buffers.unit, &buffers.labels)
+    }
+
     /// Images as raw `f32` 0–255 values, shape `[n, rows * cols]` (the notebooks' test input).
     pub fn images_raw(&self) -> Tensor {
         self.images.to_kind(Kind::Float)
+    }
+}
+
+/// Reused memory of one mini-batch, filled by [`Split::gather_unit`].
+#[derive(Debug)]
+pub struct BatchBuffers {
+    /// `[b, pixels]` u8.
+    bytes: Tensor,
+    /// `[b, pixels]` f32 in [0, 1].
+    unit: Tensor,
+    /// `[b]` i64.
+    labels: Tensor,
+}
+
+impl Default for BatchBuffers {
+    fn default() -> Self {
+        BatchBuffers {
+            bytes: Tensor::new(),
+            unit: Tensor::new(),
+            labels: Tensor::new(),
+        }
     }
 }
 

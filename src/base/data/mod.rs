@@ -7,4 +7,4 @@ pub mod mnist;
 
 pub use loader::TorchLoader;
 pub use locate::{data_dir, DataError, Origin};
-pub use mnist::{load_dir, DataFile, DataIdentity, Mnist, Split};
+pub use mnist::{load_dir, BatchBuffers, DataFile, DataIdentity, Mnist, Split};

@@ -26,6 +26,7 @@
 //! the operation-by-operation path.
 
 use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// Elements per block: the block's square roots go through a buffer on the stack, and the five
@@ -56,6 +57,23 @@ fn vms_sqrt() -> Option<VmsSqrt> {
         // SAFETY: a non-null `vmsSqrt` is oneMKL's function of this signature.
         (!ptr.is_null()).then(|| unsafe { std::mem::transmute::<*mut c_void, VmsSqrt>(ptr) })
     })
+}
+
+/// Whether [`TorchAdam::step`](super::TorchAdam::step) may take the fused path: yes unless the
+/// environment sets `INITLAB_ADAM=unfused` (to time or check the operation-by-operation step in
+/// a whole program; the results are the same).
+pub fn enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var("INITLAB_ADAM").map_or(true, |v| v != "unfused"))
+}
+
+/// Threads a large step is split over (1 or 2; 2 by default: the lab's machines have two cores).
+static THREADS: AtomicUsize = AtomicUsize::new(2);
+
+/// Splits large steps over `threads` threads (1 or 2; other values are clamped). The bits do not
+/// depend on it.
+pub fn set_threads(threads: usize) {
+    THREADS.store(threads.clamp(1, 2), Ordering::Relaxed);
 }
 
 /// Whether the fused step can run in this process.
@@ -115,7 +133,7 @@ pub(crate) unsafe fn step(slots: &[Slot], s: &StepScalars) {
         return;
     };
     let total: usize = slots.iter().map(|x| x.len).sum();
-    if total < PARALLEL_FROM {
+    if total < PARALLEL_FROM || THREADS.load(Ordering::Relaxed) < 2 {
         let all = (0..slots.len()).map(|i| (i, 0, slots[i].len)).collect();
         run(Work { slots, ranges: all }, s, sqrt);
         return;

@@ -191,7 +191,7 @@ impl TorchAdam {
     /// every tensor is a contiguous `f32` CPU tensor and oneMKL is loaded, else the
     /// operation-by-operation [`TorchAdam::step_unfused`]. Both give the same bits.
     pub fn step(&mut self) {
-        if !self.step_fused() {
+        if !fused::enabled() || !self.step_fused() {
             self.step_unfused();
         }
     }
