@@ -39,13 +39,18 @@ fn main() -> Result<()> {
         tch::manual_seed(1);
         let params: Vec<Tensor> = shapes(&widths)
             .iter()
-            .map(|s| Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu)).set_requires_grad(true))
+            .map(|s| {
+                Tensor::randn(s.as_slice(), (Kind::Float, Device::Cpu)).set_requires_grad(true)
+            })
             .collect();
         let n: i64 = params.iter().map(|p| p.numel() as i64).sum();
         for p in &params {
             (p * Tensor::randn_like(p)).sum(Kind::Float).backward();
         }
-        let mut adam = TorchAdam::new(params.iter().map(Tensor::shallow_clone).collect(), AdamConfig::default())?;
+        let mut adam = TorchAdam::new(
+            params.iter().map(Tensor::shallow_clone).collect(),
+            AdamConfig::default(),
+        )?;
         let mut best = [f64::INFINITY; 3];
         for _ in 0..steps / 20 {
             for (v, b) in best.iter_mut().enumerate() {

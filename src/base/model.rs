@@ -715,6 +715,31 @@ impl Mlp {
             .collect()
     }
 
+    /// The names of [`Mlp::parameters`], in that order (`linear1.weight`, `linear1.bias`, …).
+    pub fn parameter_names(&self) -> Vec<String> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| {
+                std::iter::once(format!("linear{}.weight", i + 1))
+                    .chain(l.bs.as_ref().map(|_| format!("linear{}.bias", i + 1)))
+            })
+            .collect()
+    }
+
+    /// Where each layer's weight sits in [`Mlp::parameters`].
+    pub fn weight_slots(&self) -> Vec<usize> {
+        let mut at = 0;
+        self.layers
+            .iter()
+            .map(|l| {
+                let slot = at;
+                at += 1 + usize::from(l.bs.is_some());
+                slot
+            })
+            .collect()
+    }
+
     /// Output of the first `n_layers` layers (activation between them, none after the last used).
     pub fn forward_layers(&self, x: &Tensor, n_layers: usize) -> Tensor {
         let n = n_layers.min(self.layers.len());

@@ -338,14 +338,15 @@ pub enum Progress<'a> {
     /// An epoch finished and was evaluated.
     Epoch(&'a EpochRecord),
     /// The model at the end of an epoch, right after [`Progress::Epoch`] and before the epoch's
-    /// checkpoint: its weights, and in `.grad()` the gradients of the epoch's last batch (the
-    /// optimizer's step leaves them; they are zeroed at the start of the next batch). A run
-    /// resumed exactly at the end of an epoch's batches has no gradients yet (undefined tensors).
+    /// checkpoint: its weights, and the gradients of the epoch's last batch.
     EpochModel {
         /// 1-based epoch.
         epoch: usize,
         /// The model.
         model: &'a Mlp,
+        /// The last batch's gradients, in [`Mlp::parameters`] order (empty for a run resumed
+        /// exactly at the end of an epoch's batches: no step has run since).
+        gradients: &'a [Tensor],
     },
     /// A step of a monitored run was sampled ([`dynamics`]), just before its [`Progress::Batch`].
     Dynamics(&'a StepRecord),
@@ -703,6 +704,11 @@ pub fn train_run(
         })
     };
 
+    // The parameters in the optimizer's order, where each layer's weight is among them, and the
+    // gradients of the last step (for the end-of-epoch histograms).
+    let params = model.parameters();
+    let weight_slots = model.weight_slots();
+    let mut last_grads: Vec<Tensor> = Vec::new();
     for (e, &seed) in seeds.iter().enumerate().skip(first_epoch) {
         let epoch = e + 1;
         let started = Instant::now();
@@ -730,7 +736,9 @@ pub fn train_run(
             let monitored = dynamics.as_ref().is_some_and(|d| d.due(step));
             // [batch, 784] f32 in [0, 1], [batch] i64
             let (x, y) = train_split.gather_unit(&idx, &mut batch_buffers);
-            optimizer.zero_grad();
+            if !optimizer.takes_gradients() {
+                optimizer.zero_grad();
+            }
             // A sampled step keeps each layer's z ([batch, width]) and a; the same operations.
             let (hypothesis, trace) = if monitored {
                 let (zs, acts) = model.forward_trace(&x);
@@ -753,20 +761,39 @@ pub fn train_run(
                     dynamics,
                 });
             }
-            // ∂loss/∂z of every layer, without touching the parameters' gradients.
-            let grad_zs = match &trace {
-                Some((zs, _)) => Tensor::f_run_backward(&[&cost], zs, true, false)
-                    .context("computing the gradients of the pre-activations")?,
-                None => Vec::new(),
+            let zs: &[Tensor] = trace.as_ref().map_or(&[], |(zs, _)| zs.as_slice());
+            let (grad_zs, grads) = if optimizer.takes_gradients() {
+                // One backward pass returns ∂cost/∂parameters (and ∂cost/∂z of every layer on a
+                // sampled step) instead of adding them into zeroed `.grad` buffers: what PyTorch's
+                // `zero_grad()` (set_to_none=True since 2.0) then `backward()` leave, without the
+                // zeroing and the addition (0 + g = g, the same values).
+                let inputs: Vec<&Tensor> = zs.iter().chain(&params).collect();
+                let mut all = Tensor::f_run_backward(&[&cost], &inputs, false, false)
+                    .context("computing the gradients")?;
+                let grads = all.split_off(zs.len());
+                (all, grads)
+            } else {
+                // ∂loss/∂z of every layer, without touching the parameters' gradients.
+                let grad_zs = if zs.is_empty() {
+                    Vec::new()
+                } else {
+                    Tensor::f_run_backward(&[&cost], zs, true, false)
+                        .context("computing the gradients of the pre-activations")?
+                };
+                cost.backward();
+                (grad_zs, params.iter().map(Tensor::grad).collect())
             };
-            cost.backward();
             let before: Vec<Tensor> = match &trace {
                 Some(_) => model.layers.iter().map(|l| l.ws.detach().copy()).collect(),
                 None => Vec::new(),
             };
-            optimizer.step();
+            optimizer.step_with(&grads);
+            last_grads = grads;
             if let (Some(log), Some((zs, acts))) = (dynamics.as_mut(), &trace) {
-                let grad_ws: Vec<Tensor> = model.layers.iter().map(|l| l.ws.grad()).collect();
+                let grad_ws: Vec<Tensor> = weight_slots
+                    .iter()
+                    .map(|&i| last_grads[i].shallow_clone())
+                    .collect();
                 let after: Vec<Tensor> = model.layers.iter().map(|l| l.ws.detach()).collect();
                 let record = dynamics::measure(
                     spec.activation,
@@ -844,6 +871,7 @@ pub fn train_run(
         observer(Progress::EpochModel {
             epoch,
             model: &model,
+            gradients: &last_grads,
         });
         history.epochs.push(record);
         let due = control.checkpoint_every > 0 && epoch % control.checkpoint_every == 0;

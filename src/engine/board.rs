@@ -38,7 +38,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use tch::Kind;
+use tch::{Kind, Tensor};
 
 use crate::dynamics::{self, StepRecord};
 use crate::model::{Activation, Mlp};
@@ -135,8 +135,12 @@ impl RunBoard {
                 self.writer.scalar(LOSS_STEP, step, *loss as f32)?;
             }
             Progress::Epoch(record) => self.epoch(record)?,
-            Progress::EpochModel { epoch, model } => {
-                self.histograms(*epoch as i64, model)?;
+            Progress::EpochModel {
+                epoch,
+                model,
+                gradients,
+            } => {
+                self.histograms(*epoch as i64, model, gradients)?;
                 self.writer.flush()?;
             }
             Progress::Dynamics(record) => self.dynamics(record)?,
@@ -160,17 +164,19 @@ impl RunBoard {
         self.writer.write(&Event::summary(r.epoch as i64, values))
     }
 
-    fn histograms(&mut self, epoch: i64, model: &Mlp) -> Result<()> {
+    fn histograms(&mut self, epoch: i64, model: &Mlp, gradients: &[Tensor]) -> Result<()> {
         let mut vars: Vec<_> = model.vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let mut values = Vec::with_capacity(2 * vars.len());
         for (name, t) in &vars {
             values.push(histogram(format!("weights/{name}"), t, name)?);
         }
-        for (name, t) in &vars {
-            let g = t.grad();
+        let mut grads: Vec<(String, &Tensor)> =
+            model.parameter_names().into_iter().zip(gradients).collect();
+        grads.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, g) in grads {
             if g.defined() {
-                values.push(histogram(format!("gradients/{name}"), &g, name)?);
+                values.push(histogram(format!("gradients/{name}"), g, &name)?);
             }
         }
         self.writer.write(&Event::summary(epoch, values))
@@ -245,6 +251,7 @@ mod tests {
         board.observe(&Progress::EpochModel {
             epoch: 1,
             model: &model,
+            gradients: &[],
         });
         assert!(board.failed());
         // Later events are dropped; the error comes out once.

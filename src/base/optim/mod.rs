@@ -191,9 +191,23 @@ impl TorchAdam {
     /// every tensor is a contiguous `f32` CPU tensor and oneMKL is loaded, else the
     /// operation-by-operation [`TorchAdam::step_unfused`]. Both give the same bits.
     pub fn step(&mut self) {
-        if !fused::enabled() || !self.step_fused() {
-            self.step_unfused();
+        let grads = self.grads();
+        self.step_with(&grads);
+    }
+
+    /// [`TorchAdam::step`] with the gradients given (one per parameter, in order; an undefined
+    /// tensor skips its parameter) instead of read from `.grad`: what a training loop that
+    /// computes them with `torch.autograd.grad` (no accumulation into zeroed `.grad` buffers)
+    /// passes.
+    pub fn step_with(&mut self, grads: &[Tensor]) {
+        if !fused::enabled() || !self.step_fused(grads) {
+            self.step_unfused_with(grads);
         }
+    }
+
+    /// The parameters' `.grad` tensors.
+    fn grads(&self) -> Vec<Tensor> {
+        self.params.iter().map(Tensor::grad).collect()
     }
 
     /// The step's constants: bias corrections in `f64` as Python floats, each scalar operand
@@ -215,8 +229,8 @@ impl TorchAdam {
     }
 
     /// The fused step; `false` (nothing done) when a tensor does not allow it.
-    fn step_fused(&mut self) -> bool {
-        if !fused::available() {
+    fn step_fused(&mut self, given: &[Tensor]) -> bool {
+        if !fused::available() || given.len() != self.params.len() {
             return false;
         }
         let plain = |t: &Tensor| {
@@ -224,10 +238,11 @@ impl TorchAdam {
         };
         let mut grads = Vec::with_capacity(self.params.len());
         for (i, p) in self.params.iter().enumerate() {
-            let grad = p.grad();
-            if !grad.defined() {
+            if !given[i].defined() {
                 continue;
             }
+            // autograd may hand a transposed view; the values are what count
+            let grad = given[i].contiguous();
             let mut state = vec![p, &grad, &self.exp_avg[i], &self.exp_avg_sq[i]];
             if self.config.amsgrad {
                 state.push(&self.max_exp_avg_sq[i]);
@@ -265,6 +280,17 @@ impl TorchAdam {
     /// One Adam update operation by operation, as `_single_tensor_adam` runs it (the reference the
     /// fused step is tested against).
     pub fn step_unfused(&mut self) {
+        let grads = self.grads();
+        self.step_unfused_with(&grads);
+    }
+
+    /// [`TorchAdam::step_unfused`] with the gradients given, as [`TorchAdam::step_with`].
+    pub fn step_unfused_with(&mut self, grads: &[Tensor]) {
+        assert_eq!(
+            grads.len(),
+            self.params.len(),
+            "one gradient per parameter (a bug in the caller)"
+        );
         self.step += 1;
         let c = self.config;
         let step = self.step as f64;
@@ -274,7 +300,7 @@ impl TorchAdam {
         let bias_correction2_sqrt = bias_correction2.powf(0.5);
         tch::no_grad(|| {
             for i in 0..self.params.len() {
-                let grad = self.params[i].grad();
+                let grad = grads[i].shallow_clone();
                 if !grad.defined() {
                     continue;
                 }
@@ -415,9 +441,25 @@ impl Sgd {
 
     /// One update.
     pub fn step(&mut self) {
+        let grads: Vec<Tensor> = self.params.iter().map(Tensor::grad).collect();
+        self.step_with(&grads);
+    }
+
+    /// One update with the gradients given (one per parameter, in order; undefined: skipped).
+    pub fn step_with(&mut self, grads: &[Tensor]) {
+        assert_eq!(
+            grads.len(),
+            self.params.len(),
+            "one gradient per parameter (a bug in the caller)"
+        );
         tch::no_grad(|| {
-            for (p, buf) in self.params.iter_mut().zip(self.buffers.iter_mut()) {
-                let grad = p.grad();
+            for ((p, buf), grad) in self
+                .params
+                .iter_mut()
+                .zip(self.buffers.iter_mut())
+                .zip(grads)
+            {
+                let grad = grad.shallow_clone();
                 if !grad.defined() {
                     continue;
                 }
@@ -526,6 +568,23 @@ impl Optimizer {
             Optimizer::Adam(o) => o.zero_grad(),
             Optimizer::TchAdam(o) => o.zero_grad(),
             Optimizer::Sgd(o) => o.zero_grad(),
+        }
+    }
+
+    /// Whether [`Optimizer::step_with`] can take the gradients directly (libtorch's Adam reads
+    /// `.grad` only).
+    pub fn takes_gradients(&self) -> bool {
+        !matches!(self, Optimizer::TchAdam(_))
+    }
+
+    /// One update from `grads` (one per parameter, in the order the optimizer was given them),
+    /// for the optimizers that [take gradients](Optimizer::takes_gradients); libtorch's Adam
+    /// steps from `.grad`.
+    pub fn step_with(&mut self, grads: &[Tensor]) {
+        match self {
+            Optimizer::Adam(o) => o.step_with(grads),
+            Optimizer::TchAdam(o) => o.step(),
+            Optimizer::Sgd(o) => o.step_with(grads),
         }
     }
 
