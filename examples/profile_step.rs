@@ -90,7 +90,7 @@ fn profile(spec: &MlpSpec, mnist: &data::Mnist, steps: usize) -> Result<Vec<f64>
             grads = Tensor::f_run_backward(&[&cost], &params, false, false)?;
             mark(3, &mut total);
             // Alternate the two optimizer paths: the same bits, so one trajectory.
-            if step % 2 == 0 {
+            if step.is_multiple_of(2) {
                 adam.step_with(&grads);
                 mark(4, &mut total);
                 fused_steps += counted as usize;
@@ -101,7 +101,7 @@ fn profile(spec: &MlpSpec, mnist: &data::Mnist, steps: usize) -> Result<Vec<f64>
             }
             avg_cost += cost.detach() / per_epoch;
             mark(5, &mut total);
-            if step % DEFAULT_EVERY as usize == 0 {
+            if step.is_multiple_of(DEFAULT_EVERY) {
                 let (zs, acts) = model.forward_trace(x);
                 let last = zs[zs.len() - 1].shallow_clone();
                 let c = last.cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0);

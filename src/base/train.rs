@@ -741,14 +741,13 @@ pub fn train_run(
             }
             // A sampled step keeps each layer's z ([batch, width]) and a; the same operations.
             let (hypothesis, trace) = if monitored {
-                let (zs, acts) = model.forward_trace(&x);
+                let (zs, acts) = model.forward_trace(x);
                 (zs[zs.len() - 1].shallow_clone(), Some((zs, acts)))
             } else {
                 // [batch, classes]
-                (model.forward(&x), None)
+                (model.forward(x), None)
             };
-            let cost =
-                hypothesis.cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0);
+            let cost = hypothesis.cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0);
             let loss = cost.double_value(&[]);
             if history.first_batch_loss.is_none() {
                 history.first_batch_loss = Some(loss);

@@ -299,8 +299,8 @@ impl TorchAdam {
         let step_size = c.lr / bias_correction1;
         let bias_correction2_sqrt = bias_correction2.powf(0.5);
         tch::no_grad(|| {
-            for i in 0..self.params.len() {
-                let grad = grads[i].shallow_clone();
+            for (i, grad) in grads.iter().enumerate() {
+                let grad = grad.shallow_clone();
                 if !grad.defined() {
                     continue;
                 }
