@@ -15,6 +15,9 @@
 //! [--repeat N]` (`--dtype`: the precision scikit-learn fits in, default float32 like initlab;
 //! `--repeat`: epochs timed per configuration, each from scratch, the fastest reported, default 3,
 //! for both libraries — the machine may be shared).
+//!
+//! The last line is the headline, `ratio scikit-learn / initlab: …× (goal ≥ 3×: met; …)`, for the
+//! slowest of initlab's three runs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,6 +29,9 @@ use initlab::rbm::{Rbm, RbmConfig, RbmTrainer};
 use tch::Tensor;
 
 const HIDDEN: i64 = 512;
+
+/// initlab's epoch should take at most a third of scikit-learn's (issue 11).
+const GOAL_RATIO: f64 = 3.0;
 
 /// A Python that can `import sklearn`: `tools/reference/.venv/bin/python`, then `python3`.
 fn find_python(root: &Path) -> Option<PathBuf> {
@@ -220,5 +226,18 @@ fn main() -> Result<()> {
             o.pll10 - sk_pll10
         );
     }
+    // The headline: the slowest of initlab's three epochs against scikit-learn's.
+    let slowest = outcomes
+        .iter()
+        .max_by(|a, b| a.seconds.total_cmp(&b.seconds))
+        .context("no initlab run")?;
+    let ratio = sk_seconds / slowest.seconds;
+    println!(
+        "ratio scikit-learn / initlab: {ratio:.2}× (goal ≥ {GOAL_RATIO}×: {}; {sk_seconds:.2} s / {:.2} s, \
+         initlab's slowest run: {})",
+        if ratio >= GOAL_RATIO { "met" } else { "NOT met" },
+        slowest.seconds,
+        slowest.label
+    );
     Ok(())
 }

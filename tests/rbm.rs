@@ -1,6 +1,7 @@
 //! RBMs and DBNs: exact conditionals and free energy on a hand-computed 2×2 RBM, exact CD updates
-//! with momentum and weight decay, CD-1 and PCD-1 learning bars-and-stripes, DBN save/load and
-//! MLP initialization, a short MNIST smoke run and the pictures.
+//! with momentum and weight decay, the trainer's in-place updates equal to the plain op-by-op ones
+//! bit for bit, CD-1 and PCD-1 learning bars-and-stripes, DBN save/load and MLP initialization, a
+//! short MNIST smoke run and the pictures.
 
 mod common;
 
@@ -220,6 +221,217 @@ fn cd1_update_is_exact_with_momentum_and_weight_decay() {
     assert!(trainer
         .update(&mut rbm, &t2(&[&[1.0, 0.0, 1.0]]), 0.5)
         .is_err());
+}
+
+/// Bit patterns of an `f32` tensor, for exact comparisons.
+fn bits(t: &Tensor) -> Vec<u32> {
+    Vec::<f32>::try_from(t.flatten(0, -1))
+        .unwrap()
+        .iter()
+        .map(|x| x.to_bits())
+        .collect()
+}
+
+/// `got` and `want` hold the same `f32` bit patterns; on failure says how many differ and where
+/// the first is (not the whole tensors).
+fn assert_same_bits(got: &Tensor, want: &Tensor, what: &str) {
+    assert_eq!(got.size(), want.size(), "{what}: shapes");
+    let (g, w) = (bits(got), bits(want));
+    let differ: Vec<usize> = (0..g.len()).filter(|&i| g[i] != w[i]).collect();
+    if let Some(&i) = differ.first() {
+        panic!(
+            "{what}: {} of {} values differ, the first at flat index {i}: {} vs {}",
+            differ.len(),
+            g.len(),
+            f32::from_bits(g[i]),
+            f32::from_bits(w[i])
+        );
+    }
+}
+
+#[test]
+fn bernoulli_draws_what_libtorchs_bernoulli_draws() {
+    let _g = seed_lock();
+    tch::manual_seed(5);
+    // [37, 53]: probabilities with exact 0s and 1s among them.
+    let p = Tensor::rand([37, 53], (Kind::Float, tch::Device::Cpu));
+    let _ = p.narrow(0, 0, 3).fill_(0.0);
+    let _ = p.narrow(0, 3, 3).fill_(1.0);
+    tch::manual_seed(6);
+    let want = p.bernoulli();
+    let want_next = Tensor::rand([8], (Kind::Float, tch::Device::Cpu));
+    tch::manual_seed(6);
+    let got = rbm::bernoulli(&p);
+    let got_next = Tensor::rand([8], (Kind::Float, tch::Device::Cpu));
+    assert_eq!(got.kind(), Kind::Float);
+    assert_same_bits(&got, &want, "the samples");
+    assert_same_bits(&got_next, &want_next, "the generator afterwards");
+}
+
+/// The CD/PCD update written the plain way, op by op, as `RbmTrainer` first did it: fresh
+/// tensors, `Tensor::bernoulli`, `hs = cat(h⁺·ε/B⁺, −h⁻·ε/B⁻)`, `vs = cat(v⁰, v⁻)`,
+/// `ΔW ← αΔW + (−ελW) + hsᵀvs`. The trainer's in-place version must give the same bits.
+struct TextbookTrainer {
+    config: RbmConfig,
+    epochs_done: usize,
+    weight_inc: Tensor,
+    visible_bias_inc: Tensor,
+    hidden_bias_inc: Tensor,
+    chain: Option<Tensor>,
+}
+
+impl TextbookTrainer {
+    fn new(rbm: &Rbm, config: &RbmConfig) -> Self {
+        TextbookTrainer {
+            config: config.clone(),
+            epochs_done: 0,
+            weight_inc: rbm.weight.zeros_like(),
+            visible_bias_inc: rbm.visible_bias.zeros_like(),
+            hidden_bias_inc: rbm.hidden_bias.zeros_like(),
+            chain: config.persistent.then(|| {
+                Tensor::zeros(
+                    [config.batch_size, rbm.n_hidden()],
+                    (Kind::Float, tch::Device::Cpu),
+                )
+            }),
+        }
+    }
+
+    fn update(&mut self, rbm: &mut Rbm, v0: &Tensor, momentum: f64) {
+        let _g = tch::no_grad_guard();
+        let cfg = &self.config;
+        let lr = cfg.learning_rate;
+        let h_pos = rbm.hidden_probs(v0);
+        let mut h = match &self.chain {
+            Some(chain) => chain.shallow_clone(),
+            None => h_pos.bernoulli(),
+        };
+        let (mut v_neg, mut h_neg) = (Tensor::new(), Tensor::new());
+        for step in 1..=cfg.cd_k {
+            let pv = rbm.visible_probs(&h);
+            v_neg = if cfg.sample_visible || self.chain.is_some() {
+                pv.bernoulli()
+            } else {
+                pv
+            };
+            h_neg = rbm.hidden_probs(&v_neg);
+            if step < cfg.cd_k {
+                h = h_neg.bernoulli();
+            }
+        }
+        if let Some(chain) = self.chain.as_mut() {
+            *chain = h_neg.bernoulli();
+        }
+        let (n_pos, n_neg) = (v0.size()[0] as f64, v_neg.size()[0] as f64);
+        let hs = Tensor::cat(&[&h_pos * (lr / n_pos), &h_neg * (-lr / n_neg)], 0);
+        let vs = Tensor::cat(&[v0, &v_neg], 0);
+        let grad_c = hs.sum_dim_intlist(0, false, Kind::Float);
+        let grad_b =
+            (v0.mean_dim(0, false, Kind::Float) - v_neg.mean_dim(0, false, Kind::Float)) * lr;
+        let _ = self.weight_inc.g_mul_scalar_(momentum);
+        if cfg.weight_decay > 0.0 {
+            let _ = self
+                .weight_inc
+                .g_add_(&(&rbm.weight * (-lr * cfg.weight_decay)));
+        }
+        let _ = self.weight_inc.addmm_(&hs.tr(), &vs);
+        let _ = self.visible_bias_inc.g_mul_scalar_(momentum);
+        let _ = self.visible_bias_inc.g_add_(&grad_b);
+        let _ = self.hidden_bias_inc.g_mul_scalar_(momentum);
+        let _ = self.hidden_bias_inc.g_add_(&grad_c);
+        let _ = rbm.weight.g_add_(&self.weight_inc);
+        let _ = rbm.visible_bias.g_add_(&self.visible_bias_inc);
+        let _ = rbm.hidden_bias.g_add_(&self.hidden_bias_inc);
+    }
+
+    fn train_epoch(&mut self, rbm: &mut Rbm, data: &Tensor) {
+        self.epochs_done += 1;
+        let momentum = self.config.momentum(self.epochs_done);
+        let (n, bs) = (data.size()[0], self.config.batch_size);
+        let order = self
+            .config
+            .shuffle
+            .then(|| Tensor::randperm(n, (Kind::Int64, tch::Device::Cpu)));
+        for start in (0..n).step_by(bs as usize) {
+            let len = bs.min(n - start);
+            let batch = match &order {
+                Some(perm) => data.index_select(0, &perm.narrow(0, start, len)),
+                None => data.narrow(0, start, len),
+            };
+            self.update(rbm, &batch, momentum);
+        }
+    }
+}
+
+#[test]
+fn trainer_gives_the_textbook_updates_bit_for_bit() {
+    let _g = seed_lock();
+    let mnist = load_dir(&mnist_dir()).unwrap();
+    // [250, 784]: batches of 100, 100 and 50 (64, 64, 64 and 58), so the last batch of PCD is
+    // smaller than its chain.
+    let data = mnist.train.take(250).images_unit();
+    let guide = RbmConfig {
+        momentum_epochs: 1,
+        ..RbmConfig::default()
+    };
+    let configs = [
+        ("Guide CD-1", guide.clone(), 50),
+        (
+            "CD-2, sampled visible states",
+            RbmConfig {
+                cd_k: 2,
+                sample_visible: true,
+                ..guide.clone()
+            },
+            50,
+        ),
+        ("scikit-learn PCD-1", RbmConfig::sklearn(0.1, 100), 64),
+        (
+            "PCD-3, batch 64, weight decay, shuffled",
+            RbmConfig {
+                cd_k: 3,
+                persistent: true,
+                batch_size: 64,
+                ..guide.clone()
+            },
+            37,
+        ),
+    ];
+    for (name, config, hidden) in configs {
+        tch::manual_seed(11);
+        let start = Rbm::for_data(&data, hidden, &config).unwrap();
+        // Two epochs and one more update on a batch of 30 rows, then the generator's next draw.
+        let extra = data.narrow(0, 7, 30);
+        let run_trainer = || {
+            let mut rbm = start.copy();
+            let mut trainer = RbmTrainer::new(&rbm, &config).unwrap();
+            tch::manual_seed(12);
+            for _ in 0..2 {
+                trainer
+                    .train_epoch(&mut rbm, &data, &mut |_, _| {})
+                    .unwrap();
+            }
+            trainer.update(&mut rbm, &extra, 0.7).unwrap();
+            (rbm, Tensor::rand([8], (Kind::Float, tch::Device::Cpu)))
+        };
+        let run_textbook = || {
+            let mut rbm = start.copy();
+            let mut trainer = TextbookTrainer::new(&rbm, &config);
+            tch::manual_seed(12);
+            for _ in 0..2 {
+                trainer.train_epoch(&mut rbm, &data);
+            }
+            trainer.update(&mut rbm, &extra, 0.7);
+            (rbm, Tensor::rand([8], (Kind::Float, tch::Device::Cpu)))
+        };
+        let (got, got_next) = run_trainer();
+        let (want, want_next) = run_textbook();
+        assert_ne!(bits(&got.weight), bits(&start.weight), "{name}: trained");
+        assert_same_bits(&got.weight, &want.weight, &format!("{name}: W"));
+        assert_same_bits(&got.visible_bias, &want.visible_bias, &format!("{name}: b"));
+        assert_same_bits(&got.hidden_bias, &want.hidden_bias, &format!("{name}: c"));
+        assert_same_bits(&got_next, &want_next, &format!("{name}: generator"));
+    }
 }
 
 /// The 30 distinct 4×4 bars-and-stripes images (MacKay 2003): every subset of columns on, or

@@ -285,6 +285,15 @@ impl Rbm {
         })
     }
 
+    /// [`Rbm::hidden_probs`] written into `out` (`[n, H]`, contiguous): the same operations, so
+    /// the same bits, without allocating.
+    fn hidden_probs_into(&self, v: &Tensor, out: &mut Tensor) {
+        // [n, H]: c + v Wᵀ
+        let _ = self.hidden_bias.addmm_out(out, v, &self.weight.tr());
+        // [n, H], in place
+        let _ = out.sigmoid_();
+    }
+
     /// `p(v_i = 1 | h) = σ(b_i + Σ_j h_j W_ji)`, i.e. `σ(h W + b)` row by row (Guide, eq. 8).
     ///
     /// `h`: `[n, H]` f32 → `[n, V]`.
@@ -295,14 +304,22 @@ impl Rbm {
         })
     }
 
+    /// [`Rbm::visible_probs`] written into `out` (`[n, V]`, contiguous), without allocating.
+    fn visible_probs_into(&self, h: &Tensor, out: &mut Tensor) {
+        // [n, V]: b + h W
+        let _ = self.visible_bias.addmm_out(out, h, &self.weight);
+        // [n, V], in place
+        let _ = out.sigmoid_();
+    }
+
     /// `h ~ p(h|v)`: binary hidden states (`f32` 0/1), `[n, H]`.
     pub fn sample_hidden(&self, v: &Tensor) -> Tensor {
-        tch::no_grad(|| self.hidden_probs(v).bernoulli()) // [n, H]
+        tch::no_grad(|| bernoulli(&self.hidden_probs(v))) // [n, H]
     }
 
     /// `v ~ p(v|h)`: binary visible states (`f32` 0/1), `[n, V]`.
     pub fn sample_visible(&self, h: &Tensor) -> Tensor {
-        tch::no_grad(|| self.visible_probs(h).bernoulli()) // [n, V]
+        tch::no_grad(|| bernoulli(&self.visible_probs(h))) // [n, V]
     }
 
     /// One step of block Gibbs sampling, `v → h ~ p(h|v) → v' ~ p(v|h)` (Guide, section 2): binary
@@ -416,6 +433,33 @@ impl Rbm {
     }
 }
 
+/// Binary samples `x_i ~ Bernoulli(p_i)` (`f32` 0/1, the shape of `p`), drawn exactly as
+/// `p.bernoulli()` draws them: see [`bernoulli_into`]. `p` holds probabilities in [0, 1].
+pub fn bernoulli(p: &Tensor) -> Tensor {
+    tch::no_grad(|| {
+        let mut out = p.empty_like();
+        bernoulli_into(p, &mut out);
+        out
+    })
+}
+
+/// `out_i ← 1{u_i < p_i}` with `u_i ~ U[0, 1)`: Bernoulli samples of the probabilities `p` into
+/// `out` (`f32`, contiguous, the shape of `p`, not overlapping it), without allocating.
+///
+/// The same numbers as `p.bernoulli()` from the same generator state, and the generator left in
+/// the same state: for `f32`, libtorch 2.13's CPU `bernoulli` kernel takes one 32-bit draw `r` of
+/// the global generator per element, in order, forms `u = (r mod 2²⁴)·2⁻²⁴` and returns `u < p`;
+/// `uniform_(0, 1)` takes the same draws and forms the same `u`. It runs about three times
+/// faster, because that `bernoulli` kernel does more work per element. (A NaN probability gives
+/// 0 here where `bernoulli` stops with an error; [`train`] reports non-finite weights after the
+/// epoch.)
+fn bernoulli_into(p: &Tensor, out: &mut Tensor) {
+    // [same as p]: u ~ U[0, 1)
+    let _ = out.uniform_(0.0, 1.0);
+    // [same as p]: 1{u < p} as f32, in place
+    let _ = out.lt_tensor_(p);
+}
+
 /// `b_i = log(p_i / (1 − p_i))` with `p_i` the column mean of `data` clamped to
 /// `[ε, 1 − ε]`, ε = [`VISIBLE_BIAS_EPS`] (Guide, section 8). `[n, V]` → `[V]`.
 pub fn visible_bias_from_data(data: &Tensor) -> Tensor {
@@ -508,8 +552,8 @@ pub enum RbmProgress<'a> {
     Epoch(&'a RbmEpochRecord),
 }
 
-/// The state of training besides the RBM itself: momentum buffers, the persistent chain, and the
-/// epoch counter.
+/// The state of training besides the RBM itself: momentum buffers, the persistent chain, the
+/// epoch counter, and the buffers every update writes into.
 #[derive(Debug)]
 pub struct RbmTrainer {
     config: RbmConfig,
@@ -521,6 +565,65 @@ pub struct RbmTrainer {
     /// PCD's fantasy particles: binary hidden states `[batch_size, H]`, starting at 0 as in
     /// scikit-learn (the first negative phase then samples `v ~ σ(b)`).
     chain: Option<Tensor>,
+    /// Buffers reused by every update.
+    work: Workspace,
+}
+
+/// Buffers of [`RbmTrainer`]'s updates, grown on the first update (and again only for a batch
+/// larger than any before), so that an update allocates nothing of the batch's or the weight's
+/// size.
+///
+/// The batch and the negative phase's states lie one above the other, `vs = [v⁰ ; v⁻]` and
+/// `hs = [h⁺ ; h⁻]`, so that the weight statistics are the one product `hsᵀ vs` without copying
+/// them together first.
+#[derive(Debug)]
+struct Workspace {
+    /// `[v⁰ ; v⁻]`: the batch (`B⁺` rows), then the negative phase's visible states (`B⁻` rows);
+    /// `[rows, V]`, the first `B⁺ + B⁻` rows in use.
+    vs: Tensor,
+    /// `[h⁺ ; h⁻]`: the hidden probabilities of both phases, then scaled in place by `ε/B⁺` and
+    /// `−ε/B⁻`; `[rows, H]`.
+    hs: Tensor,
+    /// `p(v|h)` of the negative phase when `v⁻` is sampled from it; `[neg_rows, V]`.
+    pv: Tensor,
+    /// Sampled hidden states that start the next Gibbs step (CD); `[neg_rows, H]`.
+    h_sample: Tensor,
+    /// `−ελW`, the weight-decay term, when λ > 0; `[H, V]`.
+    decay: Option<Tensor>,
+}
+
+impl Workspace {
+    /// Empty buffers for an RBM of `n_visible` and `n_hidden` units.
+    fn new(n_visible: i64, n_hidden: i64, weight_decay: bool) -> Self {
+        let opts = (Kind::Float, Device::Cpu);
+        // [0, V], [0, H], [0, V], [0, H]: grown by `reserve`
+        Workspace {
+            vs: Tensor::zeros([0, n_visible], opts),
+            hs: Tensor::zeros([0, n_hidden], opts),
+            pv: Tensor::zeros([0, n_visible], opts),
+            h_sample: Tensor::zeros([0, n_hidden], opts),
+            // [H, V]
+            decay: weight_decay.then(|| Tensor::zeros([n_hidden, n_visible], opts)),
+        }
+    }
+
+    /// Grows the buffers, if needed, to hold `n_pos` batch rows and `n_neg` negative-phase rows.
+    fn reserve(&mut self, n_pos: i64, n_neg: i64) {
+        let opts = (Kind::Float, Device::Cpu);
+        let (n_visible, n_hidden) = (self.vs.size()[1], self.hs.size()[1]);
+        if self.vs.size()[0] < n_pos + n_neg {
+            // [B⁺ + B⁻, V]
+            self.vs = Tensor::zeros([n_pos + n_neg, n_visible], opts);
+            // [B⁺ + B⁻, H]
+            self.hs = Tensor::zeros([n_pos + n_neg, n_hidden], opts);
+        }
+        if self.pv.size()[0] < n_neg {
+            // [B⁻, V]
+            self.pv = Tensor::zeros([n_neg, n_visible], opts);
+            // [B⁻, H]
+            self.h_sample = Tensor::zeros([n_neg, n_hidden], opts);
+        }
+    }
 }
 
 impl RbmTrainer {
@@ -537,6 +640,7 @@ impl RbmTrainer {
             chain: config
                 .persistent
                 .then(|| Tensor::zeros([config.batch_size, rbm.n_hidden()], opts)), // [B, H]
+            work: Workspace::new(rbm.n_visible(), rbm.n_hidden(), config.weight_decay > 0.0),
         })
     }
 
@@ -548,6 +652,32 @@ impl RbmTrainer {
     /// Epochs finished so far.
     pub fn epochs_done(&self) -> usize {
         self.epochs_done
+    }
+
+    /// Checks that this trainer's buffers fit `rbm`.
+    fn check_rbm(&self, rbm: &Rbm) -> Result<()> {
+        ensure!(
+            self.weight_inc.size() == rbm.weight.size(),
+            "this trainer was made for an RBM of shape {:?}, not {:?}",
+            self.weight_inc.size(),
+            rbm.weight.size()
+        );
+        Ok(())
+    }
+
+    /// Rows of the negative phase for a batch of `n_pos` rows: the chain's for PCD, else `n_pos`.
+    fn negative_rows(&self, n_pos: i64) -> i64 {
+        self.chain.as_ref().map_or(n_pos, |chain| chain.size()[0])
+    }
+
+    /// Makes room for a batch of `n_pos` rows and returns the workspace rows that take it,
+    /// `[n_pos, V]` (a view: what is written into it is the batch of the next
+    /// [`RbmTrainer::update_loaded`]).
+    fn batch_rows(&mut self, n_pos: i64) -> Tensor {
+        let n_neg = self.negative_rows(n_pos);
+        self.work.reserve(n_pos, n_neg);
+        // [B⁺, V]
+        self.work.vs.narrow(0, 0, n_pos)
     }
 
     /// One CD-k or PCD-k update of `rbm` on `batch` (`[B, V]`) with `momentum`.
@@ -567,63 +697,95 @@ impl RbmTrainer {
     /// where ⟨·⟩ is the mean over the batch (over the chain for PCD's negative statistics).
     pub fn update(&mut self, rbm: &mut Rbm, batch: &Tensor, momentum: f64) -> Result<()> {
         rbm.check_visible(batch, "training batch")?;
-        ensure!(batch.size()[0] > 0, "empty training batch");
-        ensure!(
-            self.weight_inc.size() == rbm.weight.size(),
-            "this trainer was made for an RBM of shape {:?}, not {:?}",
-            self.weight_inc.size(),
-            rbm.weight.size()
-        );
-        tch::no_grad(|| self.update_unchecked(rbm, batch, momentum));
+        let n_pos = batch.size()[0];
+        ensure!(n_pos > 0, "empty training batch");
+        self.check_rbm(rbm)?;
+        tch::no_grad(|| {
+            // [B, V]: the batch, copied into the workspace
+            let mut v0 = self.batch_rows(n_pos);
+            v0.copy_(batch);
+            self.update_loaded(rbm, n_pos, momentum)
+        });
         Ok(())
     }
 
-    fn update_unchecked(&mut self, rbm: &mut Rbm, v0: &Tensor, momentum: f64) {
+    /// [`RbmTrainer::update`] on the batch already written into [`RbmTrainer::batch_rows`]`(n_pos)`.
+    ///
+    /// Every tensor of the batch's or the weight's size lives in the workspace, the momentum
+    /// buffers or the RBM: the phases write into `vs`/`hs` with `_out` and in-place operations.
+    /// The operations are those of the textbook form (`h⁺ = σ(v⁰Wᵀ + c)`, …, then
+    /// `hs = cat(h⁺·ε/B⁺, −h⁻·ε/B⁻)`, `vs = cat(v⁰, v⁻)`, `ΔW ← αΔW + (−ελW) + hsᵀvs`), in the
+    /// same order on the same values, so the results are the same bits, and the samples consume
+    /// the global generator exactly as `bernoulli` does ([`bernoulli_into`]).
+    fn update_loaded(&mut self, rbm: &mut Rbm, n_pos: i64, momentum: f64) {
+        let n_neg = self.negative_rows(n_pos);
         let cfg = &self.config;
         let lr = cfg.learning_rate;
-        let n_pos = v0.size()[0];
-        let h_pos = rbm.hidden_probs(v0); // [B, H]
+        let work = &self.work;
+        // [B⁺ + B⁻, V]: [v⁰ ; v⁻]
+        let vs = work.vs.narrow(0, 0, n_pos + n_neg);
+        // [B⁺ + B⁻, H]: [h⁺ ; h⁻]
+        let hs = work.hs.narrow(0, 0, n_pos + n_neg);
+        // [B⁺, V]
+        let v0 = vs.narrow(0, 0, n_pos);
+        // [B⁻, V]
+        let mut v_neg = vs.narrow(0, n_pos, n_neg);
+        // [B⁺, H]
+        let mut h_pos = hs.narrow(0, 0, n_pos);
+        // [B⁻, H]
+        let mut h_neg = hs.narrow(0, n_pos, n_neg);
+        // [B⁻, V]
+        let mut pv = work.pv.narrow(0, 0, n_neg);
+        // [B⁻, H]
+        let mut h_sample = work.h_sample.narrow(0, 0, n_neg);
+
+        rbm.hidden_probs_into(&v0, &mut h_pos);
+        let sample_visible = cfg.sample_visible || self.chain.is_some();
+        // [B⁻, H]: the hidden states the Gibbs chain starts from
         let mut h = match &self.chain {
-            Some(chain) => chain.shallow_clone(), // [B_chain, H]
-            None => h_pos.bernoulli(),            // [B, H]
+            Some(chain) => chain.shallow_clone(),
+            None => {
+                bernoulli_into(&h_pos, &mut h_sample);
+                h_sample.shallow_clone()
+            }
         };
-        let mut v_neg = Tensor::new();
-        let mut h_neg = Tensor::new();
         for step in 1..=cfg.cd_k {
-            let pv = rbm.visible_probs(&h); // [B, V]
-            v_neg = if cfg.sample_visible || self.chain.is_some() {
-                pv.bernoulli() // [B, V]
+            if sample_visible {
+                rbm.visible_probs_into(&h, &mut pv);
+                bernoulli_into(&pv, &mut v_neg);
             } else {
-                pv // [B, V]
-            };
-            h_neg = rbm.hidden_probs(&v_neg); // [B, H]
+                rbm.visible_probs_into(&h, &mut v_neg);
+            }
+            rbm.hidden_probs_into(&v_neg, &mut h_neg);
             if step < cfg.cd_k {
-                h = h_neg.bernoulli(); // [B, H]
+                bernoulli_into(&h_neg, &mut h_sample);
+                h = h_sample.shallow_clone();
             }
         }
         if let Some(chain) = self.chain.as_mut() {
-            *chain = h_neg.bernoulli(); // [B_chain, H]
+            // [B_chain, H]: the chain's new hidden states, in place
+            bernoulli_into(&h_neg, chain);
         }
-        let n_neg = v_neg.size()[0];
 
-        // ε(⟨h⁺v⁰ᵀ⟩ − ⟨h⁻v⁻ᵀ⟩) as one product: [h⁺·ε/B⁺ ; −h⁻·ε/B⁻]ᵀ [v⁰ ; v⁻].
-        let hs = Tensor::cat(
-            &[&h_pos * (lr / n_pos as f64), &h_neg * (-lr / n_neg as f64)],
-            0,
-        ); // [B⁺ + B⁻, H]
-        let vs = Tensor::cat(&[v0, &v_neg], 0); // [B⁺ + B⁻, V]
-        let grad_c = hs.sum_dim_intlist(0, false, Kind::Float); // [H], times ε
+        // [V]: ε(⟨v⁰⟩ − ⟨v⁻⟩)
         let grad_b =
-            (v0.mean_dim(0, false, Kind::Float) - v_neg.mean_dim(0, false, Kind::Float)) * lr; // [V]
+            (v0.mean_dim(0, false, Kind::Float) - v_neg.mean_dim(0, false, Kind::Float)) * lr;
+        // hs = [h⁺·ε/B⁺ ; −h⁻·ε/B⁻], in place, so that hsᵀvs = ε(⟨h⁺v⁰ᵀ⟩ − ⟨h⁻v⁻ᵀ⟩).
+        let _ = h_pos.g_mul_scalar_(lr / n_pos as f64);
+        let _ = h_neg.g_mul_scalar_(-lr / n_neg as f64);
+        // [H]: ε(⟨h⁺⟩ − ⟨h⁻⟩)
+        let grad_c = hs.sum_dim_intlist(0, false, Kind::Float);
 
         // ΔW ← αΔW − ελW + hsᵀvs, the product accumulated in place.
-        let _ = self.weight_inc.g_mul_scalar_(momentum); // [H, V]
-        if cfg.weight_decay > 0.0 {
-            let _ = self
-                .weight_inc
-                .g_add_(&(&rbm.weight * (-lr * cfg.weight_decay))); // [H, V]
+        // [H, V]
+        let _ = self.weight_inc.g_mul_scalar_(momentum);
+        if let Some(decay) = self.work.decay.as_mut() {
+            // [H, V]: −ελW
+            let _ = rbm.weight.mul_scalar_out(decay, -lr * cfg.weight_decay);
+            let _ = self.weight_inc.g_add_(decay);
         }
-        let _ = self.weight_inc.addmm_(&hs.tr(), &vs); // [H, V]
+        // [H, V]
+        let _ = self.weight_inc.addmm_(&hs.tr(), &vs);
         let _ = self.visible_bias_inc.g_mul_scalar_(momentum);
         let _ = self.visible_bias_inc.g_add_(&grad_b);
         let _ = self.hidden_bias_inc.g_mul_scalar_(momentum);
@@ -637,6 +799,8 @@ impl RbmTrainer {
     /// One pass over `data` (`[n, V]` f32 in [0, 1]) in mini-batches, shuffled with
     /// `Tensor::randperm` when the config says so, with the momentum of the next epoch. Returns the
     /// seconds it took. `on_batch(batch, batches)` is called after each update (1-based).
+    ///
+    /// Each batch is gathered (`index_select`) or copied straight into the trainer's workspace.
     pub fn train_epoch(
         &mut self,
         rbm: &mut Rbm,
@@ -644,6 +808,7 @@ impl RbmTrainer {
         on_batch: &mut dyn FnMut(i64, i64),
     ) -> Result<f64> {
         check_unit_data(data, Some(rbm.n_visible()), "training data")?;
+        self.check_rbm(rbm)?;
         let started = Instant::now();
         let epoch = self.epochs_done + 1;
         let momentum = self.config.momentum(epoch);
@@ -657,11 +822,17 @@ impl RbmTrainer {
         for b in 0..batches {
             let start = b * bs;
             let len = bs.min(n - start);
-            let batch = match &order {
-                Some(perm) => data.index_select(0, &perm.narrow(0, start, len)), // [len, V]
-                None => data.narrow(0, start, len),                              // [len, V]
-            };
-            self.update(rbm, &batch, momentum)?;
+            tch::no_grad(|| {
+                // [len, V]: the workspace rows that take the batch
+                let mut v0 = self.batch_rows(len);
+                match &order {
+                    Some(perm) => {
+                        let _ = data.index_select_out(&v0, 0, &perm.narrow(0, start, len));
+                    }
+                    None => v0.copy_(&data.narrow(0, start, len)),
+                }
+                self.update_loaded(rbm, len, momentum)
+            });
             on_batch(b + 1, batches);
         }
         self.epochs_done = epoch;
