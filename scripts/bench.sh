@@ -74,7 +74,7 @@ echo "=== 3. RBM epoch (cargo run --release --example bench_rbm)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 meets() { awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN { if (v == "n/a") print "no reference"; else if ((op == "<=" && v <= g) || (op == ">=" && v >= g)) print "met"; else print "NOT met" }'; }
 gf="$(sed -n 's/^RATIO deep-gflops-over-sgemm \([0-9.]*\).*/\1/p' "$work/training.txt")"
-rbm="$(sed -n 's/^RATIO rbm-sklearn-over-initlab \([0-9.]*\).*/\1/p' "$work/rbm.txt")"
+rbm="$(sed -n 's|^ratio scikit-learn / initlab: \([0-9.]*\)×.*|\1|p' "$work/rbm.txt")"
 sh="n/a"; dp="n/a"
 if [ -n "$py" ]; then
     sh="$(ratio "${secs[i-shallow]}" "${secs[p-shallow]}")"
