@@ -383,10 +383,12 @@ impl Executor<'_> {
                         continue;
                     };
                     match finish(r, run) {
-                        Ok(result) => {
+                        Ok(Some(result)) => {
                             observer(RunEvent::End(&result));
                             results[i] = Some(result);
                         }
+                        // Stopped before its run started: not reached, like a run not started.
+                        Ok(None) => {}
                         Err(error) => {
                             observer(RunEvent::WorkerFailed {
                                 index: i + 1,
@@ -481,9 +483,10 @@ impl Executor<'_> {
     }
 }
 
-/// Waits for a worker whose stdout closed and reads its run back from the run directory; the
-/// error is the worker's message.
-fn finish(mut r: Running, run: &PlannedRun) -> std::result::Result<RunResult, String> {
+/// Waits for a worker whose stdout closed and reads its run back from the run directory. `None`:
+/// it was stopped before its run started or before it could save (its directory holds what it
+/// held before, or its last checkpoint), as a run not started. The error is the worker's message.
+fn finish(mut r: Running, run: &PlannedRun) -> std::result::Result<Option<RunResult>, String> {
     r.stdin = None;
     let status = r.child.wait();
     let stderr = r
@@ -492,7 +495,11 @@ fn finish(mut r: Running, run: &PlannedRun) -> std::result::Result<RunResult, St
         .and_then(|h| h.join().ok())
         .unwrap_or_default();
     let status = status.map_err(|e| format!("waiting for the worker: {e}"))?;
-    if !(status.success() || status.code() == Some(EXIT_INTERRUPTED)) {
+    let stopped = status.code() == Some(EXIT_INTERRUPTED) || stopped_by_signal(status);
+    if stopped && r.how.is_none() {
+        return Ok(None);
+    }
+    if !(status.success() || stopped) {
         let error = worker_error(status, &stderr);
         // The executor's context in the worker names the run, as the report does already.
         let named = format!("run {} ({}): ", run.name, run.dir.display());
@@ -501,6 +508,9 @@ fn finish(mut r: Running, run: &PlannedRun) -> std::result::Result<RunResult, St
     let hash = run.spec.hash();
     let record = rundir::read_record(&run.dir).map_err(|e| format!("{e:#}"))?;
     let ended = record.status.is_final() || record.status == RunStatus::Interrupted;
+    if stopped && !ended && record.hash == hash {
+        return Ok(None);
+    }
     if record.hash != hash || !ended {
         return Err(format!(
             "the worker ended ({status}) but {} holds no ended run of this configuration \
@@ -510,7 +520,25 @@ fn finish(mut r: Running, run: &PlannedRun) -> std::result::Result<RunResult, St
         ));
     }
     let cached = r.how == Some(StartKind::Cached);
-    result_from_dir(run, hash, &record, cached).map_err(|e| format!("{e:#}"))
+    result_from_dir(run, hash, &record, cached)
+        .map(Some)
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Whether a worker was ended by SIGINT or SIGTERM: a stop asked for, not a failure (a Ctrl-C at
+/// the terminal reaches a worker that is still starting, before it catches Ctrl-C).
+fn stopped_by_signal(status: ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        // SIGINT and SIGTERM.
+        matches!(status.signal(), Some(2 | 15))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        false
+    }
 }
 
 /// A failed worker's message: its `error:` lines (the binary's report, hint included), else the
@@ -556,6 +584,10 @@ mod tests {
         assert_eq!(e, "opening a/.lock: Is a directory (worker exit status 1)");
         let killed = ExitStatus::from_raw(9);
         assert!(worker_error(killed, "").contains("printed nothing"));
+        assert!(!stopped_by_signal(killed));
+        assert!(stopped_by_signal(ExitStatus::from_raw(2)));
+        assert!(stopped_by_signal(ExitStatus::from_raw(15)));
+        assert!(!stopped_by_signal(status));
     }
 
     #[test]
