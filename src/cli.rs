@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 use initlab::compare::CompareConfig;
 use initlab::engine::executor::ExecOptions;
+use initlab::engine::workers::WorkerCommand;
 use initlab::inspect::InspectConfig;
 use initlab::lab::LabConfig;
 use initlab::model::{Activation, BiasInit, InitScheme, MlpSpec, Widths};
@@ -62,7 +63,15 @@ pub enum Command {
     /// Print a shell completion script: bash, zsh, fish, elvish or powershell
     /// (`make install` installs bash's, zsh's and fish's).
     Completions(CompletionsArgs),
+    /// Train one planned run for a plan's executor (`--jobs` above 1): reads the job as one line
+    /// of JSON on stdin, writes its progress as JSON lines on stdout, stops cleanly when stdin
+    /// closes. Not for people.
+    #[command(hide = true)]
+    Worker,
 }
+
+/// The hidden subcommand a plan's executor starts for each run side by side.
+pub const WORKER_SUBCOMMAND: &str = "worker";
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -155,7 +164,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_cache: bool,
 
-    /// Replace a run directory that holds a run of another configuration.
+    /// Replace a run directory that holds a run of another configuration, or of this one trained
+    /// with another number of threads.
     #[arg(long)]
     pub force: bool,
 
@@ -183,6 +193,35 @@ impl RunArgs {
             force: self.force,
             checkpoint_every: self.checkpoint_every,
             monitor_every: self.monitor_every,
+            ..ExecOptions::default()
+        }
+    }
+}
+
+/// How many runs of a plan train at once (`lab`, `compare`, `study`).
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Train up to N runs of the plan at once, each in its own worker process with 1/N of
+    /// libtorch's threads (on 2 cores, --jobs 2: two runs with 1 thread each). Faster for
+    /// many small runs on a busy machine; the results differ in the last digits from runs
+    /// trained one at a time with every thread (run.json records the thread count, and runs
+    /// made with another count are neither reused nor resumed). Default 1: the lab's numbers,
+    /// bit for bit. (--emit-plan leaves the spreading to you instead.)
+    #[arg(long, short = 'j', value_name = "N", default_value_t = ExecOptions::default().jobs as u32, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=256), conflicts_with = "emit_plan")]
+    pub jobs: u32,
+}
+
+impl JobsArgs {
+    /// The executor's options: `run`'s, with this many runs at once and this binary as their
+    /// worker program.
+    pub fn options(&self, run: &RunArgs) -> ExecOptions {
+        ExecOptions {
+            jobs: self.jobs as usize,
+            worker: std::env::current_exe().ok().map(|program| WorkerCommand {
+                program,
+                args: vec![WORKER_SUBCOMMAND.into()],
+            }),
+            ..run.options()
         }
     }
 }
@@ -335,6 +374,9 @@ pub struct LabArgs {
     pub run: RunArgs,
 
     #[command(flatten)]
+    pub jobs: JobsArgs,
+
+    #[command(flatten)]
     pub seeds: SeedsArgs,
 
     /// Output directory.
@@ -407,6 +449,9 @@ pub struct CompareArgs {
 
     #[command(flatten)]
     pub run: RunArgs,
+
+    #[command(flatten)]
+    pub jobs: JobsArgs,
 
     /// Output directory.
     #[arg(long, default_value = "runs/compare", value_name = "DIR")]
@@ -543,6 +588,9 @@ pub struct StudyArgs {
 
     #[command(flatten)]
     pub run: RunArgs,
+
+    #[command(flatten)]
+    pub jobs: JobsArgs,
 
     #[command(flatten)]
     pub seeds: SeedsArgs,

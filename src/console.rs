@@ -1,7 +1,9 @@
 //! What the binary shows while training: the lab's epoch lines on stdout and a progress bar with
 //! the running loss on stderr (hidden with `--quiet` or when stderr is not a terminal).
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use initlab::dbn::DbnProgress;
@@ -32,6 +34,9 @@ pub struct Console {
     show_bar: bool,
     bar: Option<ProgressBar>,
     running_loss: f64,
+    /// Runs going side by side in worker processes: their `[index/total] name` tag, by
+    /// directory, for lines about them.
+    side: HashMap<PathBuf, String>,
 }
 
 impl Console {
@@ -41,6 +46,7 @@ impl Console {
             show_bar: !quiet && std::io::stderr().is_terminal(),
             bar: None,
             running_loss: 0.0,
+            side: HashMap::new(),
         }
     }
 
@@ -155,21 +161,7 @@ impl Console {
                 run,
                 how,
             } => {
-                let from = match how {
-                    StartKind::Fresh => String::new(),
-                    StartKind::Cached => " — complete, from its directory".into(),
-                    StartKind::Resumed {
-                        epochs_done,
-                        batches_done,
-                    } => format!(
-                        " — resuming after epoch {epochs_done}{}",
-                        if batches_done > 0 {
-                            format!(", batch {batches_done}")
-                        } else {
-                            String::new()
-                        }
-                    ),
-                };
+                let from = start_note(how);
                 self.finish();
                 self.println(&format!(
                     "\n== run {index}/{total}: {} ({}){from} ==",
@@ -187,6 +179,76 @@ impl Console {
             )),
             RunEvent::Dbn(p) => self.dbn_progress(p),
             RunEvent::Train(p) => self.progress(p),
+            RunEvent::SideBySide {
+                runs,
+                jobs,
+                threads,
+            } => {
+                self.finish();
+                self.println(&format!(
+                    "\n== {runs} run{} to train, {jobs} at a time in worker processes, {threads} libtorch thread{} each ==",
+                    plural(runs),
+                    plural(threads as usize)
+                ));
+            }
+            RunEvent::WorkerStart {
+                index,
+                total,
+                run,
+                how,
+                pid,
+            } => {
+                let tag = format!("[{index}/{total}] {}", run.name);
+                self.println(&format!(
+                    "{tag} ({}): started{} (worker pid {pid})",
+                    run.spec.label(),
+                    start_note(how)
+                ));
+                self.side.insert(run.dir.clone(), tag);
+            }
+            RunEvent::WorkerEpoch {
+                index,
+                total,
+                run,
+                record,
+            } => self.println(&format!(
+                "[{index}/{total}] {}: {}, test accuracy {:.4}",
+                run.name,
+                record.lab_line(),
+                record.test_accuracy
+            )),
+            RunEvent::WorkerFailed {
+                index,
+                total,
+                run,
+                error,
+            } => {
+                self.finish();
+                eprintln!(
+                    "[{index}/{total}] {} failed ({}): {error}",
+                    run.name,
+                    run.dir.display()
+                );
+            }
+            RunEvent::End(result) if self.side.contains_key(&result.run.dir) => {
+                let tag = self.side.remove(&result.run.dir).unwrap_or_default();
+                let last = result.history.last();
+                let numbers = last
+                    .map(|e| {
+                        format!(
+                            ", accuracy {:.4} (test loss {:.4}, {:.2} s per epoch)",
+                            e.test_accuracy,
+                            e.test_loss,
+                            result.history.seconds_per_epoch()
+                        )
+                    })
+                    .unwrap_or_default();
+                self.println(&format!(
+                    "{tag}: {}{numbers}, {}",
+                    result.status_text(),
+                    result.run.dir.display()
+                ));
+            }
             RunEvent::End(result) => {
                 self.finish();
                 let last = result.history.last();
@@ -227,6 +289,34 @@ impl Console {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// `""`, or the `s` of a plural.
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// How a run starts, as a note after its name: nothing for a fresh run.
+fn start_note(how: StartKind) -> String {
+    match how {
+        StartKind::Fresh => String::new(),
+        StartKind::Cached => " — complete, from its directory".into(),
+        StartKind::Resumed {
+            epochs_done,
+            batches_done,
+        } => format!(
+            " — resuming after epoch {epochs_done}{}",
+            if batches_done > 0 {
+                format!(", batch {batches_done}")
+            } else {
+                String::new()
+            }
+        ),
     }
 }
 

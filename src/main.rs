@@ -4,6 +4,7 @@
 mod cli;
 mod console;
 
+use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,9 +16,10 @@ use console::Console;
 
 use initlab::data::{DataError, Origin};
 use initlab::engine::doctor;
-use initlab::engine::executor::{Executor, PlannedRun, RunResult};
+use initlab::engine::executor::{ExecOptions, Executor, PlannedRun, RunResult};
 use initlab::engine::rundir::{self, RunDirError, RunStatus};
 use initlab::engine::spec::{InitSource, RunSpec, SpecError};
+use initlab::engine::workers::{self, WorkerJob};
 use initlab::eval::{self, TrainedRun};
 use initlab::model::{join_widths as join, BiasInit, InitScheme, MlpSpec};
 use initlab::plot::{self, RunCurves};
@@ -27,7 +29,7 @@ use initlab::{compare, data, inspect, lab, pretrain, runs, study};
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
-const EXIT_INTERRUPTED: u8 = 130;
+const EXIT_INTERRUPTED: u8 = workers::EXIT_INTERRUPTED as u8;
 
 /// What `run` reports besides errors.
 enum Done {
@@ -149,6 +151,22 @@ fn hint(e: &anyhow::Error) -> Option<String> {
                 RunDirError::NotARun { .. } => Some(
                     "choose another --name or --out, or pass --force to empty that directory".into(),
                 ),
+                RunDirError::OtherThreads { found, wanted, .. } => {
+                    // The plan commands give each run threads / jobs of this process's threads.
+                    let available = tch::get_num_threads();
+                    let reuse = if *found >= 1 && *found < available {
+                        format!(
+                            "pass --jobs {} to reuse it (for `train`: OMP_NUM_THREADS={found})",
+                            available / found
+                        )
+                    } else {
+                        format!("run with OMP_NUM_THREADS={found} and without --jobs to reuse it")
+                    };
+                    Some(format!(
+                        "{reuse}, or pass --force to train it again with {wanted} thread{}",
+                        if *wanted == 1 { "" } else { "s" }
+                    ))
+                }
                 RunDirError::Locked { .. } => None,
             };
         }
@@ -200,11 +218,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// The executor for `data` with the command's run options.
-fn executor<'a>(data: &'a data::Mnist, args: &cli::RunArgs) -> Executor<'a> {
+/// The executor for `data` with the command's options.
+fn executor(data: &data::Mnist, options: ExecOptions) -> Executor<'_> {
     Executor {
         data,
-        options: args.options(),
+        options,
         stop: Some(&STOP),
     }
 }
@@ -224,21 +242,54 @@ fn warn(spec: &RunSpec) {
     }
 }
 
-/// After an interrupted plan: where it stopped (the last result, if it was the interrupted run)
-/// and the command that continues it.
+/// After an interrupted plan: where it stopped (the interrupted runs: one, or several side by
+/// side) and the command that continues it.
 fn report_interrupted<'a>(results: impl Iterator<Item = &'a RunResult>, again: &str) -> Done {
-    match results
+    let stopped: Vec<&RunResult> = results
         .filter(|r| r.status == RunStatus::Interrupted)
-        .last()
-    {
-        Some(r) => console::emit!(
+        .collect();
+    if stopped.is_empty() {
+        console::emit!("Interrupted before the next run started.");
+    }
+    for r in stopped {
+        console::emit!(
             "Interrupted: {} holds its checkpoint (status \"interrupted\").",
             r.run.dir.display()
-        ),
-        None => console::emit!("Interrupted before the next run started."),
+        );
     }
     console::emit!("Resume with: {again}");
     Done::Interrupted
+}
+
+/// The hidden `worker` subcommand: trains the one run a plan's executor sends as a line of JSON
+/// on stdin ([`workers::serve`]), its progress as JSON lines on stdout; a closed stdin asks it to
+/// stop and checkpoint, as Ctrl-C does.
+fn run_worker() -> Result<Done> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the worker's job from stdin")?;
+    let job: WorkerJob = serde_json::from_str(&line)
+        .context("reading the worker's job (one line of JSON on stdin, sent by a plan's executor; `initlab worker` is not for people)")?;
+    // The parent closes stdin to ask for a stop (or because it died): stop after the batch.
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        STOP.store(true, Ordering::SeqCst);
+    });
+    let data = load_mnist(&job.data_dir)?;
+    let outcome = workers::serve(&job, &data, Some(&STOP), &mut |message| {
+        // A parent gone leaves nobody to tell; the run still checkpoints and records itself.
+        if let Ok(text) = serde_json::to_string(message) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}").and_then(|_| out.flush());
+        }
+    })?;
+    Ok(if outcome.interrupted {
+        Done::Interrupted
+    } else {
+        Done::Ok
+    })
 }
 
 /// The command line that ran this process, for "run it again to resume".
@@ -303,7 +354,7 @@ fn run(cli: Cli) -> Result<Done> {
                 }
             };
             warn(&planned.spec);
-            let executor = executor(&data, &args.run);
+            let executor = executor(&data, args.run.options());
             let mut console = Console::new(cli.quiet);
             let outcome = executor.run(std::slice::from_ref(&planned), &mut |e| {
                 console.run_event(e)
@@ -341,7 +392,7 @@ fn run(cli: Cli) -> Result<Done> {
         Command::Lab(args) => {
             let config = args.config();
             let data = load_data(&args.training.data)?;
-            let executor = executor(&data, &args.run);
+            let executor = executor(&data, args.jobs.options(&args.run));
             let mut console = Console::new(cli.quiet);
             let result = lab::run_lab(&config, &executor, &mut |e| console.run_event(e));
             console.finish();
@@ -372,7 +423,7 @@ fn run(cli: Cli) -> Result<Done> {
                 p.spec.validate(&data)?;
                 warn(&p.spec);
             }
-            let executor = executor(&data, &args.run);
+            let executor = executor(&data, args.jobs.options(&args.run));
             if args.run.emit_plan {
                 let plan = compare::plan(&config, &data)?;
                 return emit_plan(&executor, &plan, &args.run);
@@ -418,7 +469,7 @@ fn run(cli: Cli) -> Result<Done> {
         Command::Study(args) => {
             let config = args.config();
             let data = load_data(&args.data)?;
-            let executor = executor(&data, &args.run);
+            let executor = executor(&data, args.jobs.options(&args.run));
             if args.run.emit_plan {
                 return emit_plan(&executor, &study::plan_runs(&config, &data)?, &args.run);
             }
@@ -622,6 +673,7 @@ fn run(cli: Cli) -> Result<Done> {
             console::emit!("{}", text.trim_end());
             Ok(Done::Ok)
         }
+        Command::Worker => run_worker(),
         Command::Plot(args) => {
             let mut curves = Vec::new();
             for dir in &args.runs {

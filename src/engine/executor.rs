@@ -3,6 +3,12 @@
 //! when it holds the same spec's checkpoint, otherwise trains it from the start — checkpointing,
 //! stopping cleanly when asked, and recording how it ended. Outcomes (complete, unstable,
 //! diverged, interrupted) are values in [`RunResult`], not errors.
+//!
+//! With [`ExecOptions::jobs`] above 1 the runs that need training go to worker processes, up to
+//! `jobs` at a time, each with `threads / jobs` libtorch threads ([`crate::engine::workers`]); the
+//! executor still decides what is reused, resumed or trained, and returns the same
+//! [`PlanOutcome`]. A run's thread count is part of what it computed: a directory made with
+//! another count is neither reused nor resumed ([`RunDirError::OtherThreads`]).
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -20,12 +26,14 @@ use crate::engine::rundir::{
     self, now_utc, CheckpointRef, EndDetail, Provenance, RunDir, RunDirError, RunRecord, RunStatus,
 };
 use crate::engine::spec::RunSpec;
+use crate::engine::workers::WorkerCommand;
 use crate::model::Mlp;
 use crate::plot;
-use crate::train::{self, Checkpoint, Control, Ending, History, Progress, Start};
+use crate::train::{self, Checkpoint, Control, Ending, EpochRecord, History, Progress, Start};
+use serde::{Deserialize, Serialize};
 
 /// One run of a plan: its name (legend label), its directory and its spec.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedRun {
     /// Name for messages and legends.
     pub name: String,
@@ -35,11 +43,13 @@ pub struct PlannedRun {
     pub spec: RunSpec,
 }
 
-/// How the executor treats existing run directories. `Default`: use the cache, checkpoint after
-/// every epoch, never replace another spec's run.
+/// How the executor treats existing run directories, and how many runs it trains at once.
+/// `Default`: use the cache, checkpoint after every epoch, never replace another spec's run, one
+/// run at a time in this process.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecOptions {
-    /// Reuse a directory's final result of the same spec instead of training again.
+    /// Reuse a directory's final result of the same spec, trained with the same number of
+    /// libtorch threads as this run would be, instead of training again.
     pub use_cache: bool,
     /// Replace a directory that holds another spec's run (or no readable run).
     pub force: bool,
@@ -48,6 +58,16 @@ pub struct ExecOptions {
     /// Sample the training dynamics every this many steps (0: off). Not part of the spec: it
     /// does not change what the run computes.
     pub monitor_every: usize,
+    /// Runs trained at once. 1: one after the other in this process, with all of libtorch's
+    /// threads (the lab's numbers, bit for bit). Above 1: side by side in worker processes
+    /// started with [`ExecOptions::worker`], each with
+    /// [`threads_per_job`](crate::engine::workers::threads_per_job) threads — results that
+    /// differ in the last digits from the one-at-a-time ones, and are recorded with their
+    /// thread count. 0 is an error.
+    pub jobs: usize,
+    /// The program that trains one run in a worker process (needed when `jobs` > 1): the
+    /// `initlab` binary with its hidden `worker` subcommand.
+    pub worker: Option<WorkerCommand>,
 }
 
 impl Default for ExecOptions {
@@ -57,12 +77,15 @@ impl Default for ExecOptions {
             force: false,
             checkpoint_every: 1,
             monitor_every: crate::dynamics::DEFAULT_EVERY,
+            jobs: 1,
+            worker: None,
         }
     }
 }
 
 /// How a run was started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum StartKind {
     /// From scratch.
     Fresh,
@@ -104,8 +127,54 @@ pub enum RunEvent<'a> {
     Dbn(DbnProgress<'a>),
     /// Training progress.
     Train(Progress<'a>),
-    /// A run ended (or was read from the cache).
+    /// A run ended (or was read from the cache; or, side by side, its worker process ended).
     End(&'a RunResult),
+    /// Runs go side by side ([`ExecOptions::jobs`] > 1): this many of the plan need training
+    /// and go to worker processes, up to `jobs` at a time with `threads` threads each.
+    SideBySide {
+        /// Runs to train (the others were read from the cache).
+        runs: usize,
+        /// Worker processes at once.
+        jobs: usize,
+        /// libtorch threads of each.
+        threads: i32,
+    },
+    /// A run started in its worker process.
+    WorkerStart {
+        /// 1-based index in the plan.
+        index: usize,
+        /// Runs in the plan.
+        total: usize,
+        /// The run.
+        run: &'a PlannedRun,
+        /// Fresh or resumed.
+        how: StartKind,
+        /// The worker's process id.
+        pid: u32,
+    },
+    /// A run in a worker process finished an epoch.
+    WorkerEpoch {
+        /// 1-based index in the plan.
+        index: usize,
+        /// Runs in the plan.
+        total: usize,
+        /// The run.
+        run: &'a PlannedRun,
+        /// The epoch.
+        record: &'a EpochRecord,
+    },
+    /// A run's worker process failed. The plan goes on; [`Executor::run`] returns
+    /// [`RunsFailed`](crate::engine::workers::RunsFailed) at its end.
+    WorkerFailed {
+        /// 1-based index in the plan.
+        index: usize,
+        /// Runs in the plan.
+        total: usize,
+        /// The run.
+        run: &'a PlannedRun,
+        /// What went wrong (the worker's error message).
+        error: &'a str,
+    },
 }
 
 /// What became of one run.
@@ -157,10 +226,78 @@ impl RunResult {
 /// What a plan produced: every run reached, and the one interrupted, if any (the plan stops there).
 #[derive(Debug, Clone)]
 pub struct PlanOutcome {
-    /// Results, in plan order, up to and including an interrupted run.
+    /// Results, in plan order, up to and including an interrupted run; side by side, up to the
+    /// first run not started (the runs interrupted all come before it).
     pub results: Vec<RunResult>,
     /// True when a run was interrupted: the later runs were not started.
     pub interrupted: bool,
+}
+
+/// What to do with a run directory, from its `run.json` (if any) and the options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Nothing there: train from the start.
+    Fresh,
+    /// Something there to remove first (`--force`, `--no-cache`, or a run that died before its
+    /// first checkpoint); then train from the start.
+    Clear,
+    /// Its final result is this run's: read it.
+    Reuse,
+    /// Its checkpoint is this run's: continue from it.
+    Resume,
+}
+
+/// The executor's rule for a directory holding `record`, for a run of spec hash `hash` trained
+/// with `threads` libtorch threads. Another spec's run, or this spec's made with another thread
+/// count, is an error unless `options.force`.
+pub(crate) fn decide(
+    dir: &std::path::Path,
+    record: Option<&RunRecord>,
+    hash: &str,
+    threads: i32,
+    options: &ExecOptions,
+) -> std::result::Result<Decision, RunDirError> {
+    let Some(record) = record else {
+        return Ok(Decision::Fresh);
+    };
+    let other_threads = || {
+        if options.force {
+            Ok(Decision::Clear)
+        } else {
+            Err(RunDirError::OtherThreads {
+                dir: dir.to_path_buf(),
+                found: record.provenance.threads,
+                wanted: threads,
+            })
+        }
+    };
+    let same_threads = record.provenance.threads == threads;
+    if record.hash != hash {
+        if options.force {
+            return Ok(Decision::Clear);
+        }
+        return Err(RunDirError::OtherSpec {
+            dir: dir.to_path_buf(),
+            found: record.hash.clone(),
+            wanted: hash.to_string(),
+        });
+    }
+    if record.status.is_final() {
+        return match (options.use_cache, same_threads) {
+            (false, _) => Ok(Decision::Clear),
+            (true, true) => Ok(Decision::Reuse),
+            (true, false) => other_threads(),
+        };
+    }
+    if record.checkpoint.is_some() {
+        return if same_threads {
+            Ok(Decision::Resume)
+        } else {
+            other_threads()
+        };
+    }
+    // Running or interrupted before its first checkpoint: start again.
+    Ok(Decision::Clear)
 }
 
 /// Runs plans on one data set.
@@ -198,13 +335,23 @@ impl Executor<'_> {
             .unwrap_or(false)
     }
 
-    /// Runs the plan in order; stops after a run that was interrupted.
+    /// Runs the plan: in order in this process ([`ExecOptions::jobs`] = 1; stops after a run
+    /// that was interrupted), or side by side in worker processes (`jobs` > 1; see
+    /// [`crate::engine::workers`]).
     pub fn run(
         &self,
         plan: &[PlannedRun],
         observer: &mut dyn FnMut(RunEvent),
     ) -> Result<PlanOutcome> {
+        anyhow::ensure!(
+            self.options.jobs >= 1,
+            "jobs must be at least 1 (runs trained at once), got 0"
+        );
         self.check(plan)?;
+        if self.options.jobs > 1 {
+            return self.run_side_by_side(plan, observer);
+        }
+        let threads = tch::get_num_threads();
         let mut results = Vec::new();
         for (i, run) in plan.iter().enumerate() {
             // Asked to stop between runs (or during a planner's pretraining): start no other.
@@ -215,7 +362,7 @@ impl Executor<'_> {
                 });
             }
             let result = self
-                .run_one(i + 1, plan.len(), run, observer)
+                .run_one(i + 1, plan.len(), run, threads, observer)
                 .with_context(|| format!("run {} ({})", run.name, run.dir.display()))?;
             let interrupted = result.status == RunStatus::Interrupted;
             results.push(result);
@@ -232,11 +379,14 @@ impl Executor<'_> {
         })
     }
 
-    fn run_one(
+    /// Runs one run in this process, which trains with `threads` libtorch threads (the count
+    /// the cache compares with a directory's).
+    pub(crate) fn run_one(
         &self,
         index: usize,
         total: usize,
         run: &PlannedRun,
+        threads: i32,
         observer: &mut dyn FnMut(RunEvent),
     ) -> Result<RunResult> {
         let hash = run.spec.hash();
@@ -251,27 +401,11 @@ impl Executor<'_> {
         };
         let mut resume: Option<(RunRecord, Checkpoint)> = None;
         if let Some(record) = existing {
-            if record.hash != hash {
-                if !self.options.force {
-                    return Err(RunDirError::OtherSpec {
-                        dir: run.dir.clone(),
-                        found: record.hash,
-                        wanted: hash,
-                    }
-                    .into());
-                }
-                dir.clear()?;
-            } else if record.status.is_final() {
-                if self.options.use_cache {
-                    let result = RunResult {
-                        run: run.clone(),
-                        hash,
-                        status: record.status,
-                        detail: record.detail.clone(),
-                        history: rundir::read_history(&run.dir)?,
-                        seconds: record.seconds,
-                        cached: true,
-                    };
+            match decide(&run.dir, Some(&record), &hash, threads, &self.options)? {
+                Decision::Fresh => {}
+                Decision::Clear => dir.clear()?,
+                Decision::Reuse => {
+                    let result = result_from_dir(run, hash, &record, true)?;
                     observer(RunEvent::Start {
                         index,
                         total,
@@ -281,13 +415,10 @@ impl Executor<'_> {
                     observer(RunEvent::End(&result));
                     return Ok(result);
                 }
-                dir.clear()?;
-            } else if record.checkpoint.is_some() {
-                let ck = checkpoint::load(&run.dir.join(checkpoint::FILE), &hash)?;
-                resume = Some((record, ck));
-            } else {
-                // Running or interrupted before its first checkpoint: start again.
-                dir.clear()?;
+                Decision::Resume => {
+                    let ck = checkpoint::load(&run.dir.join(checkpoint::FILE), &hash)?;
+                    resume = Some((record, ck));
+                }
             }
         }
 
@@ -468,6 +599,24 @@ impl Executor<'_> {
     }
 }
 
+/// The result a run directory holds, read back: `record` is its `run.json`.
+pub(crate) fn result_from_dir(
+    run: &PlannedRun,
+    hash: String,
+    record: &RunRecord,
+    cached: bool,
+) -> Result<RunResult> {
+    Ok(RunResult {
+        run: run.clone(),
+        hash,
+        status: record.status,
+        detail: record.detail.clone(),
+        history: rundir::read_history(&run.dir)?,
+        seconds: record.seconds,
+        cached,
+    })
+}
+
 /// The data's content checksums (the same for a raw file and its gz copy).
 fn content(data: &crate::data::DataIdentity) -> Vec<&str> {
     data.files
@@ -483,4 +632,86 @@ pub fn save_model(model: &Mlp, dir: &std::path::Path) -> Result<()> {
         st.tensors.insert(name, t);
     }
     st.write(&dir.join("model.safetensors"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::mnist::DataIdentity;
+    use crate::model::{InitScheme, MlpSpec};
+    use std::path::Path;
+
+    /// A record of `status` (with a checkpoint when `checkpoint`) made with `threads` threads.
+    fn record(status: RunStatus, checkpoint: bool, threads: i32) -> RunRecord {
+        let spec = RunSpec {
+            model: MlpSpec::shallow(InitScheme::XavierUniform),
+            source: Default::default(),
+            train: Default::default(),
+            data: DataIdentity {
+                dir: PathBuf::from("data"),
+                files: Vec::new(),
+            },
+        };
+        RunRecord {
+            format: rundir::FORMAT.into(),
+            name: "r".into(),
+            status,
+            hash: spec.hash(),
+            spec,
+            checkpoint: checkpoint.then(|| CheckpointRef {
+                file: checkpoint::FILE.into(),
+                epochs_done: 1,
+                batches_done: 0,
+            }),
+            detail: None,
+            provenance: Provenance {
+                threads,
+                ..Provenance::here()
+            },
+            started: now_utc(),
+            ended: None,
+            seconds: 1.0,
+        }
+    }
+
+    fn rule(r: Option<&RunRecord>, threads: i32, options: &ExecOptions) -> String {
+        let hash = record(RunStatus::Complete, false, 1).hash;
+        match decide(Path::new("d"), r, &hash, threads, options) {
+            Ok(d) => format!("{d:?}"),
+            Err(RunDirError::OtherThreads { found, wanted, .. }) => {
+                format!("OtherThreads {found}->{wanted}")
+            }
+            Err(e) => format!("{e}"),
+        }
+    }
+
+    #[test]
+    fn the_cache_and_resume_go_by_spec_and_thread_count() {
+        let plain = ExecOptions::default();
+        let force = ExecOptions {
+            force: true,
+            ..ExecOptions::default()
+        };
+        let no_cache = ExecOptions {
+            use_cache: false,
+            ..ExecOptions::default()
+        };
+        let complete = record(RunStatus::Complete, false, 2);
+        let stopped = record(RunStatus::Interrupted, true, 2);
+        let died = record(RunStatus::Running, false, 2);
+        assert_eq!(rule(None, 2, &plain), "Fresh");
+        assert_eq!(rule(Some(&complete), 2, &plain), "Reuse");
+        assert_eq!(rule(Some(&complete), 1, &plain), "OtherThreads 2->1");
+        assert_eq!(rule(Some(&complete), 1, &force), "Clear");
+        assert_eq!(rule(Some(&complete), 2, &no_cache), "Clear");
+        assert_eq!(rule(Some(&complete), 1, &no_cache), "Clear");
+        assert_eq!(rule(Some(&stopped), 2, &plain), "Resume");
+        assert_eq!(rule(Some(&stopped), 1, &plain), "OtherThreads 2->1");
+        assert_eq!(rule(Some(&stopped), 1, &force), "Clear");
+        assert_eq!(rule(Some(&died), 1, &plain), "Clear");
+        let mut other = complete.clone();
+        other.hash = "000000000000".into();
+        assert!(rule(Some(&other), 2, &plain).contains("another configuration"));
+        assert_eq!(rule(Some(&other), 2, &force), "Clear");
+    }
 }

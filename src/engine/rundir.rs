@@ -205,6 +205,19 @@ pub enum RunDirError {
         /// The hash of the spec asked for.
         wanted: String,
     },
+    /// The directory holds a final run or a checkpoint of the same spec, made with another number
+    /// of libtorch intra-op threads than this run would use. The thread count changes the order
+    /// of floating-point sums, so the result is not the one this run would compute bit for bit
+    /// (see `build-notes.md`, "Runs side by side"): it is neither reused nor continued.
+    #[error("run directory {dir} holds this configuration trained with {found} libtorch thread{}, and this run would use {wanted}; results differ with the thread count, so it is neither reused nor resumed", if *found == 1 { "" } else { "s" })]
+    OtherThreads {
+        /// The directory.
+        dir: PathBuf,
+        /// The threads its `run.json` records (`provenance.threads`).
+        found: i32,
+        /// The threads this run would train with.
+        wanted: i32,
+    },
     /// The directory holds files but no readable `run.json`.
     #[error("{dir} is not empty and holds no readable initlab run ({why})")]
     NotARun {
