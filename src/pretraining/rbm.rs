@@ -497,7 +497,9 @@ fn check_data(data: &Tensor, width: Option<i64>, what: &str) -> Result<()> {
 fn check_unit_data(data: &Tensor, width: Option<i64>, what: &str) -> Result<()> {
     check_data(data, width, what)?;
     ensure!(data.size()[0] > 0, "{what} holds no examples");
-    let (lo, hi) = (data.min().double_value(&[]), data.max().double_value(&[]));
+    // [], []: the smallest and the largest value, in one pass (aminmax)
+    let (lo, hi) = data.aminmax(None, false);
+    let (lo, hi) = (lo.double_value(&[]), hi.double_value(&[]));
     ensure!(
         (0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi),
         "{what} must hold values in [0, 1] (probabilities or binary states), found {lo} to {hi}"
