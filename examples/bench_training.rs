@@ -212,7 +212,7 @@ fn main() -> Result<()> {
     );
     if let Some(g) = deep_gflops {
         println!(
-            "RATIO deep-gflops-over-sgemm {:.2} (deep net's training {g:.1} GFLOP/s / best sgemm {:.0} GFLOP/s; goal >= 0.5)",
+            "RATIO deep-gflops-over-sgemm {:.3} (deep net's training {g:.1} GFLOP/s / best sgemm {:.0} GFLOP/s; goal >= 0.5)",
             g / sgemm.best(),
             sgemm.best()
         );
