@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use initlab::data;
-use initlab::model::{InitScheme, Mlp, MlpSpec};
+use initlab::model::{Mlp, MlpSpec};
 use initlab::train::{self, TrainConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -67,15 +67,7 @@ fn main() -> Result<()> {
     if epochs < 2 {
         bail!("use at least 2 epochs (the first is warm-up)");
     }
-    let specs: Vec<MlpSpec> = match which {
-        "shallow" => vec![MlpSpec::shallow(InitScheme::XavierUniform)],
-        "deep" => vec![MlpSpec::deep(InitScheme::XavierUniform)],
-        "all" => vec![
-            MlpSpec::shallow(InitScheme::XavierUniform),
-            MlpSpec::deep(InitScheme::XavierUniform),
-        ],
-        other => bail!("unknown model {other:?}: expected shallow, deep or all"),
-    };
+    let specs: Vec<MlpSpec> = MlpSpec::benchmarked(which)?;
     println!(
         "libtorch threads: {}; {}",
         tch::get_num_threads(),

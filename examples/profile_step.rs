@@ -14,11 +14,11 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use initlab::data::{self, BatchBuffers, TorchLoader};
 use initlab::dynamics::{self, StepTrace, DEFAULT_EVERY};
 use initlab::engine::board::RunBoard;
-use initlab::model::{InitScheme, Mlp, MlpSpec};
+use initlab::model::{Mlp, MlpSpec};
 use initlab::optim::{AdamConfig, OptimizerState, TorchAdam};
 use initlab::train::{self, Checkpoint, History, Progress};
 use tch::nn::Module;
@@ -200,15 +200,7 @@ fn main() -> Result<()> {
             .with_context(|| format!("steps must be an integer of at least 10, got {s:?}"))?,
         None => 600,
     };
-    let specs = match which {
-        "shallow" => vec![MlpSpec::shallow(InitScheme::XavierUniform)],
-        "deep" => vec![MlpSpec::deep(InitScheme::XavierUniform)],
-        "all" => vec![
-            MlpSpec::shallow(InitScheme::XavierUniform),
-            MlpSpec::deep(InitScheme::XavierUniform),
-        ],
-        other => bail!("unknown model {other:?}: expected shallow, deep or all"),
-    };
+    let specs = MlpSpec::benchmarked(which)?;
     let mnist = data::load_dir(&data::mnist::bundled_dir())?;
     println!(
         "{steps} steps after 30 warm-up, batch 100, Adam, libtorch threads {}; {}",

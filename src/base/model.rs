@@ -639,6 +639,18 @@ impl MlpSpec {
         }
     }
 
+    /// The nets the benchmarks time (`make bench`, `make profile`): `shallow`, `deep` or `all`
+    /// (both), each the lab's ReLU net with Xavier uniform init as in notebooks 9-3 and 9-4.
+    pub fn benchmarked(which: &str) -> Result<Vec<MlpSpec>> {
+        let xavier = InitScheme::XavierUniform;
+        Ok(match which {
+            "shallow" => vec![MlpSpec::shallow(xavier)],
+            "deep" => vec![MlpSpec::deep(xavier)],
+            "all" => vec![MlpSpec::shallow(xavier), MlpSpec::deep(xavier)],
+            other => anyhow::bail!("unknown model {other:?}: expected shallow, deep or all"),
+        })
+    }
+
     /// The lab's deep ReLU net with the given init.
     pub fn deep(init: InitScheme) -> Self {
         MlpSpec {

@@ -1,5 +1,6 @@
 //! [`TorchAdam`](super::TorchAdam)'s step evaluated element by element in one pass over each
-//! parameter's memory, on both cores, with the rounding of each libtorch kernel it replaces.
+//! parameter's memory (optionally split over two threads, [`set_threads`]), with the rounding of
+//! each libtorch kernel it replaces.
 //!
 //! The operation-by-operation step (`_single_tensor_adam`, `torch/optim/adam.py`) launches about a
 //! dozen whole-tensor kernels per parameter and allocates four temporaries; for the deep net this
@@ -33,8 +34,8 @@ use std::sync::OnceLock;
 /// arrays of a block (4 KiB each) stay in the first-level cache between the two passes.
 const BLOCK: usize = 1024;
 
-/// Below this many elements in all parameters together one core does the whole step (a second
-/// thread costs more than it saves).
+/// With two threads allowed ([`set_threads`]), below this many elements in all parameters together
+/// one core still does the whole step (a second thread costs more than it saves).
 const PARALLEL_FROM: usize = 1 << 16;
 
 /// `VML_HA | VML_FTZDAZ_OFF | VML_ERRMODE_IGNORE` (oneMKL's `mkl_vml_defines.h`), the mode ATen passes.
@@ -67,8 +68,13 @@ pub fn enabled() -> bool {
     *ENABLED.get_or_init(|| std::env::var("INITLAB_ADAM").map_or(true, |v| v != "unfused"))
 }
 
-/// Threads a large step is split over (1 or 2; 2 by default: the lab's machines have two cores).
-static THREADS: AtomicUsize = AtomicUsize::new(2);
+/// Threads a large step is split over (1 or 2). One by default: inside training a second thread
+/// lost more than it gained (`make profile` on the 2-core AMD EPYC, two runs each: shallow 0.47–0.50 ms
+/// per step on one thread against 1.0–1.2 ms on two, deep 2.25–2.34 against 2.47–2.77 ms) — right
+/// after the backward pass libtorch's OpenMP worker still spins on the other core, and the step is
+/// bound by memory anyway. Alone and in cache two threads do win on the deep net
+/// (`examples/bench_adam.rs`: 0.73 against 1.35 ms).
+static THREADS: AtomicUsize = AtomicUsize::new(1);
 
 /// Splits large steps over `threads` threads (1 or 2; other values are clamped). The bits do not
 /// depend on it.
