@@ -74,7 +74,23 @@ pub fn enabled() -> bool {
 /// after the backward pass libtorch's OpenMP worker still spins on the other core, and the step is
 /// bound by memory anyway. Alone and in cache two threads do win on the deep net
 /// (`examples/bench_adam.rs`: 0.73 against 1.35 ms).
-static THREADS: AtomicUsize = AtomicUsize::new(1);
+/// `INITLAB_ADAM_THREADS=2` in the environment sets two from the start.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// The thread count in effect: [`set_threads`]'s, else `INITLAB_ADAM_THREADS`'s, else 1.
+fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => {
+            let from_env = std::env::var("INITLAB_ADAM_THREADS")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .map_or(1, |n| n.clamp(1, 2));
+            THREADS.store(from_env, Ordering::Relaxed);
+            from_env
+        }
+        n => n,
+    }
+}
 
 /// Splits large steps over `threads` threads (1 or 2; other values are clamped). The bits do not
 /// depend on it.
@@ -139,7 +155,7 @@ pub(crate) unsafe fn step(slots: &[Slot], s: &StepScalars) {
         return;
     };
     let total: usize = slots.iter().map(|x| x.len).sum();
-    if total < PARALLEL_FROM || THREADS.load(Ordering::Relaxed) < 2 {
+    if total < PARALLEL_FROM || threads() < 2 {
         let all = (0..slots.len()).map(|i| (i, 0, slots[i].len)).collect();
         run(Work { slots, ranges: all }, s, sqrt);
         return;
