@@ -328,18 +328,7 @@ impl Executor<'_> {
                     }
                     Err(e) => {
                         // The program cannot be started: nor could the next ones be.
-                        let error = format!("{e:#}");
-                        observer(RunEvent::WorkerFailed {
-                            index: i + 1,
-                            total,
-                            run,
-                            error: &error,
-                        });
-                        failures.push(RunFailure {
-                            name: run.name.clone(),
-                            dir: run.dir.clone(),
-                            error,
-                        });
+                        failed(observer, &mut failures, (i, total), run, format!("{e:#}"));
                         launching = false;
                     }
                 }
@@ -389,19 +378,7 @@ impl Executor<'_> {
                         }
                         // Stopped before its run started: not reached, like a run not started.
                         Ok(None) => {}
-                        Err(error) => {
-                            observer(RunEvent::WorkerFailed {
-                                index: i + 1,
-                                total,
-                                run,
-                                error: &error,
-                            });
-                            failures.push(RunFailure {
-                                name: run.name.clone(),
-                                dir: run.dir.clone(),
-                                error,
-                            });
-                        }
+                        Err(error) => failed(observer, &mut failures, (i, total), run, error),
                     }
                 }
             }
@@ -486,6 +463,27 @@ impl Executor<'_> {
 /// Waits for a worker whose stdout closed and reads its run back from the run directory. `None`:
 /// it was stopped before its run started or before it could save (its directory holds what it
 /// held before, or its last checkpoint), as a run not started. The error is the worker's message.
+/// Reports the failure of run `at.0` (0-based) of `at.1` and records it.
+fn failed(
+    observer: &mut dyn FnMut(RunEvent),
+    failures: &mut Vec<RunFailure>,
+    at: (usize, usize),
+    run: &PlannedRun,
+    error: String,
+) {
+    observer(RunEvent::WorkerFailed {
+        index: at.0 + 1,
+        total: at.1,
+        run,
+        error: &error,
+    });
+    failures.push(RunFailure {
+        name: run.name.clone(),
+        dir: run.dir.clone(),
+        error,
+    });
+}
+
 fn finish(mut r: Running, run: &PlannedRun) -> std::result::Result<Option<RunResult>, String> {
     r.stdin = None;
     let status = r.child.wait();
