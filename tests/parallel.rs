@@ -243,11 +243,7 @@ fn ctrl_c_to_the_parent_stops_the_workers_with_checkpoints_and_the_plan_resumes(
         common::wait_for_checkpoint(dir, 1, &mut child);
     }
     // SIGINT to the parent only (not its process group): it must pass the stop on.
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    common::interrupt(&child);
     let o = child.wait_with_output().unwrap();
     let (stdout, stderr) = text(&o);
     assert_eq!(

@@ -108,11 +108,7 @@ fn ctrl_c_and_kill_9_then_resume_are_bit_identical_to_an_uninterrupted_run() {
         .unwrap();
     let dir = out.join("sigint");
     wait_for_checkpoint(&dir, 1, &mut child);
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    common::interrupt(&child);
     let o = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(

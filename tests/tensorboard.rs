@@ -284,11 +284,7 @@ fn a_resumed_run_adds_a_file_that_repeats_no_step_before_its_checkpoint() {
         .unwrap();
     let dir = tmp.path().join("sigint");
     wait_for_checkpoint(&dir, 1, &mut child);
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    common::interrupt(&child);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     // The interrupted run's file ends exactly at its checkpoint.
     let record = rundir::read_record(&dir).unwrap();

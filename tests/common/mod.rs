@@ -166,3 +166,12 @@ pub fn wait_for_checkpoint(dir: &Path, epochs: usize, child: &mut std::process::
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Sends SIGINT (what Ctrl-C sends) to `child` alone, not its process group.
+pub fn interrupt(child: &std::process::Child) {
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(kill.success(), "kill -INT {} failed", child.id());
+}

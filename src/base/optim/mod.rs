@@ -286,11 +286,7 @@ impl TorchAdam {
 
     /// [`TorchAdam::step_unfused`] with the gradients given, as [`TorchAdam::step_with`].
     pub fn step_unfused_with(&mut self, grads: &[Tensor]) {
-        assert_eq!(
-            grads.len(),
-            self.params.len(),
-            "one gradient per parameter (a bug in the caller)"
-        );
+        one_per_parameter(grads, &self.params);
         self.step += 1;
         let c = self.config;
         let step = self.step as f64;
@@ -447,11 +443,7 @@ impl Sgd {
 
     /// One update with the gradients given (one per parameter, in order; undefined: skipped).
     pub fn step_with(&mut self, grads: &[Tensor]) {
-        assert_eq!(
-            grads.len(),
-            self.params.len(),
-            "one gradient per parameter (a bug in the caller)"
-        );
+        one_per_parameter(grads, &self.params);
         tch::no_grad(|| {
             for ((p, buf), grad) in self
                 .params
@@ -477,6 +469,15 @@ impl Sgd {
             }
         });
     }
+}
+
+/// Panics unless there is one gradient per parameter: a caller's bug, not a user's input.
+fn one_per_parameter(grads: &[Tensor], params: &[Tensor]) {
+    assert_eq!(
+        grads.len(),
+        params.len(),
+        "one gradient per parameter (a bug in the caller)"
+    );
 }
 
 /// The state an optimizer carries from step to step, for checkpoints.
