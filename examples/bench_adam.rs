@@ -30,7 +30,7 @@ fn main() -> Result<()> {
         "Adam step, ms (best round of 20 steps; {steps} steps per variant); libtorch threads {}",
         tch::get_num_threads()
     );
-    println!("| net | parameters | operation by operation | fused, 1 thread | fused, 2 threads (the default from 65,536 elements) | speed-up |");
+    println!("| net | parameters | operation by operation | fused, 1 thread (the default) | fused, 2 threads (INITLAB_ADAM_THREADS=2) | speed-up |");
     println!("|---|---:|---:|---:|---:|---:|");
     for (name, widths) in [
         ("shallow 784-256-256-10", vec![784, 256, 256, 10]),
@@ -66,7 +66,7 @@ fn main() -> Result<()> {
                 *b = b.min(t.elapsed().as_secs_f64() / 20.0);
             }
         }
-        fused::set_threads(2);
+        fused::set_threads(1);
         println!(
             "| {name} | {n} | {:.3} | {:.3} | {:.3} | {:.1}× |",
             best[0] * 1e3,
