@@ -6,8 +6,7 @@
 //! with `k = bit_length(n)`, take `getrandbits(k)` (the top `k` bits of one 32-bit output when
 //! `k ≤ 32`) until the value is below `n`.
 
-const N: usize = 624;
-const M: usize = 397;
+use super::mt19937::{self, N};
 
 /// A Mersenne Twister seeded and used the way CPython's `random.Random` does.
 #[derive(Clone)]
@@ -79,29 +78,15 @@ impl PyRandom {
         }
     }
 
-    fn twist(&mut self) {
-        for i in 0..N {
-            let y = (self.state[i] & 0x8000_0000) | (self.state[(i + 1) % N] & 0x7fff_ffff);
-            let mut next = self.state[(i + M) % N] ^ (y >> 1);
-            if y & 1 != 0 {
-                next ^= 0x9908_b0df;
-            }
-            self.state[i] = next;
-        }
-        self.index = 0;
-    }
-
     /// One tempered 32-bit output (`genrand_uint32`).
     pub fn next_u32(&mut self) -> u32 {
         if self.index >= N {
-            self.twist();
+            mt19937::twist(&mut self.state);
+            self.index = 0;
         }
-        let mut y = self.state[self.index];
+        let y = self.state[self.index];
         self.index += 1;
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9d2c_5680;
-        y ^= (y << 15) & 0xefc6_0000;
-        y ^ (y >> 18)
+        mt19937::temper(y)
     }
 
     /// `random.getrandbits(k)` for `1 ≤ k ≤ 64` (32-bit words, least significant first).

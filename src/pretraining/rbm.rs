@@ -453,7 +453,13 @@ pub fn bernoulli(p: &Tensor) -> Tensor {
 /// faster, because that `bernoulli` kernel does more work per element. (A NaN probability gives
 /// 0 here where `bernoulli` stops with an error; [`train`] reports non-finite weights after the
 /// epoch.)
+///
+/// The draws are made in Rust ([`crate::torch_rng::bernoulli_into`], the same bits) when it can;
+/// otherwise by libtorch's `uniform_` and `lt_`.
 fn bernoulli_into(p: &Tensor, out: &mut Tensor) {
+    if crate::torch_rng::bernoulli_into(p, out) {
+        return;
+    }
     // [same as p]: u ~ U[0, 1)
     let _ = out.uniform_(0.0, 1.0);
     // [same as p]: 1{u < p} as f32, in place
