@@ -94,7 +94,7 @@ fn rows_of_a_matrix_are_drawn_in_memory_order() {
     let p = probabilities(300 * 512).reshape([300, 512]);
     let p_rows = p.narrow(0, 100, 100);
     tch::manual_seed(3);
-    let mut want = Tensor::zeros([300, 512], CPU);
+    let want = Tensor::zeros([300, 512], CPU);
     let mut want_rows = want.narrow(0, 100, 100);
     let _ = want_rows.uniform_(0.0, 1.0);
     let _ = want_rows.lt_tensor_(&p_rows);
