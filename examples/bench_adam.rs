@@ -1,5 +1,6 @@
 //! The Adam step alone on the lab's nets' parameter shapes: the operation-by-operation step
-//! (`TorchAdam::step_unfused`) against the fused one on one and on two threads (the same bits).
+//! (`TorchAdam::step_unfused`) against the fused one on one and on two threads (the same bits;
+//! two, the second on libtorch's OpenMP worker, is the default when libtorch has two threads).
 //!
 //! Usage: `cargo run --release --example bench_adam [steps]` (default 200 per variant, taken in
 //! turn in rounds of 20, the best round reported).
@@ -30,7 +31,7 @@ fn main() -> Result<()> {
         "Adam step, ms (best round of 20 steps; {steps} steps per variant); libtorch threads {}",
         tch::get_num_threads()
     );
-    println!("| net | parameters | operation by operation | fused, 1 thread (the default) | fused, 2 threads (INITLAB_ADAM_THREADS=2) | speed-up |");
+    println!("| net | parameters | operation by operation | fused, 1 thread (INITLAB_ADAM_THREADS=1) | fused, 2 threads (the default with 2 libtorch threads) | speed-up |");
     println!("|---|---:|---:|---:|---:|---:|");
     for (name, widths) in [
         ("shallow 784-256-256-10", vec![784, 256, 256, 10]),
@@ -66,7 +67,7 @@ fn main() -> Result<()> {
                 *b = b.min(t.elapsed().as_secs_f64() / 20.0);
             }
         }
-        fused::set_threads(1);
+        fused::set_threads(0);
         println!(
             "| {name} | {n} | {:.3} | {:.3} | {:.3} | {:.1}× |",
             best[0] * 1e3,

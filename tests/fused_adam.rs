@@ -37,7 +37,11 @@ fn same(what: &str, a: &Tensor, b: &Tensor) {
     );
 }
 
+/// `fused::set_threads` is one setting for the process: the tests that change it take turns.
+static THREADS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn check(config: AdamConfig, steps: usize) {
+    let _turn = THREADS.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(7);
     let opts = (Kind::Float, Device::Cpu);
     let start: Vec<Tensor> = SHAPES.iter().map(|s| Tensor::randn(*s, opts)).collect();
@@ -60,6 +64,8 @@ fn check(config: AdamConfig, steps: usize) {
             (pa * &g).sum(Kind::Float).backward();
             (pb * &g).sum(Kind::Float).backward();
         }
+        // Alternately one thread and two (the second on libtorch's OpenMP worker): the same bits.
+        fused::set_threads(1 + step % 2);
         fused_opt.step();
         reference.step_unfused();
         for (i, (pa, pb)) in a.iter().zip(&b).enumerate() {
@@ -90,6 +96,17 @@ fn the_fused_step_is_available_with_this_libtorch() {
         fused::available(),
         "oneMKL's vmsSqrt was not found in the process"
     );
+}
+
+#[test]
+fn two_threads_are_the_default_with_two_libtorch_threads() {
+    let _turn = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    fused::set_threads(0);
+    let want = tch::get_num_threads().clamp(1, 2) as usize;
+    assert_eq!(fused::threads_in_use(), want);
+    fused::set_threads(1);
+    assert_eq!(fused::threads_in_use(), 1);
+    fused::set_threads(0);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! [`TorchAdam`](super::TorchAdam)'s step evaluated element by element in one pass over each
-//! parameter's memory (optionally split over two threads, [`set_threads`]), with the rounding of
+//! parameter's memory (split over both cores when libtorch has two threads, [`set_threads`]), with the rounding of
 //! each libtorch kernel it replaces.
 //!
 //! The operation-by-operation step (`_single_tensor_adam`, `torch/optim/adam.py`) launches about a
@@ -68,23 +68,23 @@ pub fn enabled() -> bool {
     *ENABLED.get_or_init(|| std::env::var("INITLAB_ADAM").map_or(true, |v| v != "unfused"))
 }
 
-/// Threads a large step is split over (1 or 2). One by default: inside training a second thread
-/// lost more than it gained (`make profile` on the 2-core AMD EPYC, two runs each: shallow 0.47–0.50 ms
-/// per step on one thread against 1.0–1.2 ms on two, deep 2.25–2.34 against 2.47–2.77 ms) — right
-/// after the backward pass libtorch's OpenMP worker still spins on the other core, and the step is
-/// bound by memory anyway. Alone and in cache two threads do win on the deep net
-/// (`examples/bench_adam.rs`: 0.73 against 1.35 ms).
-/// `INITLAB_ADAM_THREADS=2` in the environment sets two from the start.
+/// Threads a large step is split over: 1, 2, or [`AUTO`] (0 before the first step reads
+/// `INITLAB_ADAM_THREADS`). See [`set_threads`].
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// The thread count in effect: [`set_threads`]'s, else `INITLAB_ADAM_THREADS`'s, else 1.
-fn threads() -> usize {
+/// As many threads as libtorch's OpenMP team has (`omp_get_max_threads`, which
+/// `tch::set_num_threads` sets), at most two; one when libtorch's OpenMP runtime is not found.
+const AUTO: usize = usize::MAX;
+
+/// The setting in effect: [`set_threads`]'s, else `INITLAB_ADAM_THREADS`'s (1 or 2), else [`AUTO`].
+fn requested_threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
         0 => {
             let from_env = std::env::var("INITLAB_ADAM_THREADS")
                 .ok()
                 .and_then(|v| v.parse::<usize>().ok())
-                .map_or(1, |n| n.clamp(1, 2));
+                .filter(|&n| n > 0)
+                .map_or(AUTO, |n| n.min(2));
             THREADS.store(from_env, Ordering::Relaxed);
             from_env
         }
@@ -92,10 +92,34 @@ fn threads() -> usize {
     }
 }
 
-/// Splits large steps over `threads` threads (1 or 2; other values are clamped). The bits do not
-/// depend on it.
+/// How many threads the next large step uses.
+fn threads(omp: Option<OpenMp>) -> usize {
+    match (requested_threads(), omp) {
+        // SAFETY: omp_get_max_threads only reads the calling thread's setting.
+        (AUTO, Some(omp)) => unsafe { (omp.max_threads)() }.clamp(1, 2) as usize,
+        (AUTO, None) => 1,
+        (n, _) => n,
+    }
+}
+
+/// Splits large steps over `threads` threads: 1 or 2 (larger values count as 2), or 0 for the
+/// default, as many as libtorch's own thread count allows, up to two (the bits do not depend on
+/// it). `INITLAB_ADAM_THREADS=1|2` in the environment sets it from the start.
+///
+/// With two, the second half runs on libtorch's OpenMP worker ([`openmp`]): right after the
+/// backward pass that thread is still spinning for work on the other core. (Started as a thread
+/// of its own, the second half lost more than it gained: it competed with that spinning worker —
+/// `make profile` on the 2-core AMD EPYC, deep 2.25–2.34 ms per step on one thread against
+/// 2.47–2.77 ms on two. On the OpenMP worker: 2.10 against 1.12 ms.)
 pub fn set_threads(threads: usize) {
-    THREADS.store(threads.clamp(1, 2), Ordering::Relaxed);
+    let value = if threads == 0 { AUTO } else { threads.min(2) };
+    THREADS.store(value, Ordering::Relaxed);
+}
+
+/// How many threads a large step uses now (1 or 2): [`set_threads`]'s choice, with the default
+/// resolved against libtorch's thread count.
+pub fn threads_in_use() -> usize {
+    threads(openmp())
 }
 
 /// Whether the fused step can run in this process.
@@ -155,9 +179,10 @@ pub(crate) unsafe fn step(slots: &[Slot], s: &StepScalars) {
         return;
     };
     let total: usize = slots.iter().map(|x| x.len).sum();
-    if total < PARALLEL_FROM || threads() < 2 {
+    let omp = openmp();
+    if total < PARALLEL_FROM || threads(omp) < 2 {
         let all = (0..slots.len()).map(|i| (i, 0, slots[i].len)).collect();
-        run(Work { slots, ranges: all }, s, sqrt);
+        run(&Work { slots, ranges: all }, s, sqrt);
         return;
     }
     // Split the concatenation of all parameters in two halves at a block boundary.
@@ -176,24 +201,105 @@ pub(crate) unsafe fn step(slots: &[Slot], s: &StepScalars) {
         }
         offset = b;
     }
-    let other = Work {
-        slots,
-        ranges: second,
-    };
-    std::thread::scope(|scope| {
-        scope.spawn(move || run(other, s, sqrt));
-        run(
-            Work {
-                slots,
-                ranges: first,
-            },
-            s,
-            sqrt,
-        );
-    });
+    let halves = [
+        Work {
+            slots,
+            ranges: first,
+        },
+        Work {
+            slots,
+            ranges: second,
+        },
+    ];
+    match omp {
+        Some(omp) => {
+            let job = Halves {
+                halves: &halves,
+                s,
+                sqrt,
+                omp,
+            };
+            // SAFETY: `job` outlives the call (GOMP_parallel returns when the team is done), and
+            // `run_half` only reads it.
+            unsafe {
+                (omp.parallel)(run_half, &job as *const Halves as *mut c_void, 2, 0);
+            }
+        }
+        None => {
+            let [first, second] = halves;
+            std::thread::scope(|scope| {
+                scope.spawn(move || run(&second, s, sqrt));
+                run(&first, s, sqrt);
+            });
+        }
+    }
 }
 
-fn run(work: Work<'_>, s: &StepScalars, sqrt: VmsSqrt) {
+/// libgomp's entry points, as libtorch loads them (`libgomp.so.1` in its `lib/`).
+#[derive(Clone, Copy)]
+struct OpenMp {
+    /// `void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags)`:
+    /// what `#pragma omp parallel` compiles to; returns when every thread of the team has run `fn`.
+    parallel: unsafe extern "C" fn(extern "C" fn(*mut c_void), *mut c_void, u32, u32),
+    /// `int omp_get_thread_num(void)`.
+    thread_num: unsafe extern "C" fn() -> i32,
+    /// `int omp_get_num_threads(void)`.
+    num_threads: unsafe extern "C" fn() -> i32,
+    /// `int omp_get_max_threads(void)`: the team size a parallel region would get.
+    max_threads: unsafe extern "C" fn() -> i32,
+}
+
+/// The OpenMP runtime libtorch runs its kernels on, if it is loaded. The second half of a
+/// two-thread step goes to its worker, the thread that ran the backward pass's other half and
+/// is still spinning for more work: no thread is started and none competes with it.
+fn openmp() -> Option<OpenMp> {
+    static FOUND: OnceLock<Option<OpenMp>> = OnceLock::new();
+    *FOUND.get_or_init(|| {
+        let find = |name: &std::ffi::CStr| {
+            // SAFETY: dlsym with RTLD_DEFAULT (null) only looks the name up in the loaded objects.
+            let ptr = unsafe { dlsym(std::ptr::null_mut(), name.as_ptr()) };
+            (!ptr.is_null()).then_some(ptr)
+        };
+        let parallel = find(c"GOMP_parallel")?;
+        let thread_num = find(c"omp_get_thread_num")?;
+        let num_threads = find(c"omp_get_num_threads")?;
+        let max_threads = find(c"omp_get_max_threads")?;
+        // SAFETY: libgomp's functions of these signatures.
+        unsafe {
+            Some(OpenMp {
+                parallel: std::mem::transmute::<*mut c_void, _>(parallel),
+                thread_num: std::mem::transmute::<*mut c_void, _>(thread_num),
+                num_threads: std::mem::transmute::<*mut c_void, _>(num_threads),
+                max_threads: std::mem::transmute::<*mut c_void, _>(max_threads),
+            })
+        }
+    })
+}
+
+/// What each thread of the OpenMP team gets: the two halves of a step.
+struct Halves<'a> {
+    halves: &'a [Work<'a>; 2],
+    s: &'a StepScalars,
+    sqrt: VmsSqrt,
+    omp: OpenMp,
+}
+
+/// The team's function: thread `i` runs half `i`; a team of one (nested, or limited by
+/// `OMP_THREAD_LIMIT`) runs both.
+extern "C" fn run_half(data: *mut c_void) {
+    // SAFETY: `data` is the `Halves` that `step` passed to GOMP_parallel, alive until it returns.
+    let job = unsafe { &*(data as *const Halves) };
+    // SAFETY: called inside the parallel region.
+    let (id, team) = unsafe { ((job.omp.thread_num)(), (job.omp.num_threads)()) };
+    if team < 2 {
+        run(&job.halves[0], job.s, job.sqrt);
+        run(&job.halves[1], job.s, job.sqrt);
+    } else if let Some(half) = usize::try_from(id).ok().and_then(|i| job.halves.get(i)) {
+        run(half, job.s, job.sqrt);
+    }
+}
+
+fn run(work: &Work<'_>, s: &StepScalars, sqrt: VmsSqrt) {
     let fma = fma_available();
     for &(i, start, end) in &work.ranges {
         let slot = work.slots[i];
