@@ -13,8 +13,9 @@
 //!
 //! Usage: `cargo run --release --example bench_rbm [-- --no-sklearn] [--dtype float32|float64]
 //! [--repeat N]` (`--dtype`: the precision scikit-learn fits in, default float32 like initlab;
-//! `--repeat`: epochs timed per configuration, each from scratch, the fastest reported, default 3,
-//! for both libraries — the machine may be shared).
+//! `--repeat`: rounds, default 3; each round times one epoch of every initlab configuration, each
+//! from scratch, then one scikit-learn fit, and the fastest of each is reported — the two libraries
+//! take turns so that both meet the same load on a shared machine).
 //!
 //! The last line is the headline, `ratio scikit-learn / initlab: …× (goal ≥ 3×: met; …)`, for the
 //! slowest of initlab's three runs.
@@ -64,33 +65,67 @@ fn plls(rbm: &Rbm, test: &Tensor) -> Result<(f64, f64)> {
     Ok((one, sum / 10.0))
 }
 
-fn run(
-    label: &'static str,
-    config: &RbmConfig,
-    train: &Tensor,
-    test: &Tensor,
-    repeat: usize,
-) -> Result<Outcome> {
-    // Best of `repeat` epochs, each from the same seed and a fresh RBM (identical work).
-    let mut seconds = f64::INFINITY;
-    let mut rbm = None;
-    for _ in 0..repeat {
-        tch::manual_seed(0);
-        let mut r = Rbm::for_data(train, HIDDEN, config)?;
-        let mut trainer = RbmTrainer::new(&r, config)?;
-        let started = Instant::now();
-        trainer.train_epoch(&mut r, train, &mut |_, _| {})?;
-        seconds = seconds.min(started.elapsed().as_secs_f64());
-        rbm = Some(r);
+/// One epoch of `config` from seed 0 on a fresh RBM: its seconds and the trained RBM.
+fn epoch(config: &RbmConfig, train: &Tensor) -> Result<(f64, Rbm)> {
+    tch::manual_seed(0);
+    let mut rbm = Rbm::for_data(train, HIDDEN, config)?;
+    let mut trainer = RbmTrainer::new(&rbm, config)?;
+    let started = Instant::now();
+    trainer.train_epoch(&mut rbm, train, &mut |_, _| {})?;
+    Ok((started.elapsed().as_secs_f64(), rbm))
+}
+
+/// What `scripts/bench_rbm_sklearn.py` printed: `name value` lines.
+struct SklearnOutput {
+    text: String,
+    script: PathBuf,
+}
+
+impl SklearnOutput {
+    /// Runs the script once (one fit, timed by the script; the pseudo-likelihood only when
+    /// `pll`).
+    fn run(python: &Path, script: &Path, dtype: &str, pll: bool) -> Result<Self> {
+        let mut command = Command::new(python);
+        command
+            .arg(script)
+            .args(["--dtype", dtype, "--repeat", "1"]);
+        if !pll {
+            command.arg("--no-pll");
+        }
+        let out = command
+            .output()
+            .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+        if !out.status.success() {
+            bail!(
+                "{} failed:\n{}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(SklearnOutput {
+            text: String::from_utf8_lossy(&out.stdout).into_owned(),
+            script: script.to_path_buf(),
+        })
     }
-    let rbm = rbm.context("no repetition ran")?;
-    let (pll, pll10) = plls(&rbm, test)?;
-    println!("  initlab {label:<52} {seconds:>7.2} s   PLL {pll:>8.2} (10 draws {pll10:>8.2})");
-    Ok(Outcome {
-        label,
-        seconds,
-        pll10,
-    })
+
+    fn field(&self, name: &str) -> Result<String> {
+        self.text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            .with_context(|| {
+                format!(
+                    "{} printed no {name} line:\n{}",
+                    self.script.display(),
+                    self.text
+                )
+            })
+    }
+
+    fn number(&self, name: &str) -> Result<f64> {
+        let v = self.field(name)?;
+        v.parse()
+            .with_context(|| format!("{name} {v:?} is not a number"))
+    }
 }
 
 fn main() -> Result<()> {
@@ -147,74 +182,75 @@ fn main() -> Result<()> {
         persistent: false,
         ..RbmConfig::sklearn(0.1, 100)
     };
-    let outcomes = [
-        run(
-            "CD-1, scikit-learn's settings",
-            &cd1_sklearn,
-            &train,
-            &test,
-            repeat,
-        )?,
-        run(
+    let configs = [
+        ("CD-1, scikit-learn's settings", cd1_sklearn),
+        (
             "PCD-1, scikit-learn's settings (its algorithm)",
-            &RbmConfig::sklearn(0.1, 100),
-            &train,
-            &test,
-            repeat,
-        )?,
-        run(
+            RbmConfig::sklearn(0.1, 100),
+        ),
+        (
             "CD-1, Hinton's Guide defaults (RbmConfig::default)",
-            &RbmConfig::default(),
-            &train,
-            &test,
-            repeat,
-        )?,
+            RbmConfig::default(),
+        ),
     ];
-
-    if !with_sklearn {
-        return Ok(());
-    }
-    let Some(python) = find_python(&root) else {
-        println!(
-            "scikit-learn not found (tried tools/reference/.venv/bin/python and python3); \
-             `pip install scikit-learn` to race it"
-        );
-        return Ok(());
+    let python = if with_sklearn {
+        let found = find_python(&root);
+        if found.is_none() {
+            println!(
+                "scikit-learn not found (tried tools/reference/.venv/bin/python and python3); \
+                 `pip install scikit-learn` to race it"
+            );
+        }
+        found
+    } else {
+        None
     };
     let script = root.join("scripts/bench_rbm_sklearn.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(["--dtype", &dtype, "--repeat", &repeat.to_string()])
-        .output()
-        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+
+    // Rounds: each of initlab's epochs, then one scikit-learn fit, `repeat` times; the fastest of
+    // each kept. Taking turns, both libraries see the machine in the same moods (it is shared, and
+    // its speed drifts by ±20 % over minutes).
+    let mut seconds = vec![f64::INFINITY; configs.len()];
+    let mut trained: Vec<Option<Rbm>> = configs.iter().map(|_| None).collect();
+    let mut sk_seconds = f64::INFINITY;
+    let mut sklearn = None;
+    for round in 1..=repeat {
+        for (i, (_, config)) in configs.iter().enumerate() {
+            let (s, rbm) = epoch(config, &train)?;
+            seconds[i] = seconds[i].min(s);
+            trained[i] = Some(rbm);
+        }
+        if let Some(python) = &python {
+            let out = SklearnOutput::run(python, &script, &dtype, round == repeat)?;
+            sk_seconds = sk_seconds.min(out.number("sklearn_seconds ")?);
+            sklearn = Some(out);
+        }
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let field = |name: &str| -> Result<String> {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-            .with_context(|| format!("{} printed no {name} line:\n{text}", script.display()))
+    let mut outcomes = Vec::new();
+    for (((label, _), s), rbm) in configs.iter().zip(&seconds).zip(trained) {
+        let rbm = rbm.context("no round ran")?;
+        // The flipped units are random: the same draws for every configuration and every run.
+        tch::manual_seed(1);
+        let (pll, pll10) = plls(&rbm, &test)?;
+        println!("  initlab {label:<52} {s:>7.2} s   PLL {pll:>8.2} (10 draws {pll10:>8.2})");
+        outcomes.push(Outcome {
+            label,
+            seconds: *s,
+            pll10,
+        });
+    }
+    let Some(sklearn) = sklearn else {
+        return Ok(());
     };
-    let number = |name: &str| -> Result<f64> {
-        let v = field(name)?;
-        v.parse()
-            .with_context(|| format!("{name} {v:?} is not a number"))
-    };
-    let (sk_seconds, sk_pll, sk_pll10) = (
-        number("sklearn_seconds ")?,
-        number("sklearn_pll ")?,
-        number("sklearn_pll10 ")?,
+    let (sk_pll, sk_pll10) = (
+        sklearn.number("sklearn_pll ")?,
+        sklearn.number("sklearn_pll10 ")?,
     );
     println!(
         "  sklearn {:<52} {sk_seconds:>7.2} s   PLL {sk_pll:>8.2} (10 draws {sk_pll10:>8.2})",
         format!(
             "BernoulliRBM {} ({dtype}, PCD-1)",
-            field("sklearn_version ")?
+            sklearn.field("sklearn_version ")?
         )
     );
     println!("ratio (scikit-learn seconds / initlab seconds) and PLL difference (initlab − scikit-learn, 10 draws):");
