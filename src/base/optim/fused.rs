@@ -235,18 +235,23 @@ pub(crate) unsafe fn step(slots: &[Slot], s: &StepScalars) {
     }
 }
 
+/// `GOMP_parallel`'s signature.
+type GompParallel = unsafe extern "C" fn(extern "C" fn(*mut c_void), *mut c_void, u32, u32);
+/// `omp_get_thread_num`'s, `omp_get_num_threads`'s and `omp_get_max_threads`'s signature.
+type OmpQuery = unsafe extern "C" fn() -> i32;
+
 /// libgomp's entry points, as libtorch loads them (`libgomp.so.1` in its `lib/`).
 #[derive(Clone, Copy)]
 struct OpenMp {
     /// `void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags)`:
     /// what `#pragma omp parallel` compiles to; returns when every thread of the team has run `fn`.
-    parallel: unsafe extern "C" fn(extern "C" fn(*mut c_void), *mut c_void, u32, u32),
+    parallel: GompParallel,
     /// `int omp_get_thread_num(void)`.
-    thread_num: unsafe extern "C" fn() -> i32,
+    thread_num: OmpQuery,
     /// `int omp_get_num_threads(void)`.
-    num_threads: unsafe extern "C" fn() -> i32,
+    num_threads: OmpQuery,
     /// `int omp_get_max_threads(void)`: the team size a parallel region would get.
-    max_threads: unsafe extern "C" fn() -> i32,
+    max_threads: OmpQuery,
 }
 
 /// The OpenMP runtime libtorch runs its kernels on, if it is loaded. The second half of a
@@ -267,10 +272,10 @@ fn openmp() -> Option<OpenMp> {
         // SAFETY: libgomp's functions of these signatures.
         unsafe {
             Some(OpenMp {
-                parallel: std::mem::transmute::<*mut c_void, _>(parallel),
-                thread_num: std::mem::transmute::<*mut c_void, _>(thread_num),
-                num_threads: std::mem::transmute::<*mut c_void, _>(num_threads),
-                max_threads: std::mem::transmute::<*mut c_void, _>(max_threads),
+                parallel: std::mem::transmute::<*mut c_void, GompParallel>(parallel),
+                thread_num: std::mem::transmute::<*mut c_void, OmpQuery>(thread_num),
+                num_threads: std::mem::transmute::<*mut c_void, OmpQuery>(num_threads),
+                max_threads: std::mem::transmute::<*mut c_void, OmpQuery>(max_threads),
             })
         }
     })
