@@ -202,21 +202,27 @@ impl RunArgs {
 #[derive(Debug, Args)]
 pub struct JobsArgs {
     /// Train up to N runs of the plan at once, each in its own worker process with 1/N of
-    /// libtorch's threads (on 2 cores, --jobs 2: two runs with 1 thread each). Faster for
-    /// many small runs on a busy machine; the results differ in the last digits from runs
-    /// trained one at a time with every thread (run.json records the thread count, and runs
-    /// made with another count are neither reused nor resumed). Default 1: the lab's numbers,
-    /// bit for bit. (--emit-plan leaves the spreading to you instead.)
-    #[arg(long, short = 'j', value_name = "N", default_value_t = ExecOptions::default().jobs as u32, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=256), conflicts_with = "emit_plan")]
-    pub jobs: u32,
+    /// libtorch's threads. Default for `compare` and `study`: one run per thread (on 2 cores,
+    /// two runs with 1 thread each: about twice the runs per hour); for `lab`: 1, one run at a
+    /// time with every thread, the numbers PyTorch prints. A run's numbers depend on its thread
+    /// count in the last digits (run.json records it; a run made with another count is neither
+    /// reused nor resumed): --jobs 1 gives the two-thread numbers in every command. With
+    /// --emit-plan, the printed commands set the thread count of N runs at once.
+    #[arg(long, short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: Option<u32>,
 }
 
 impl JobsArgs {
-    /// The executor's options: `run`'s, with this many runs at once and this binary as their
-    /// worker program.
-    pub fn options(&self, run: &RunArgs) -> ExecOptions {
+    /// Runs at once: --jobs, else `default` (the command's).
+    pub fn jobs(&self, default: usize) -> usize {
+        self.jobs.map_or(default, |n| n as usize)
+    }
+
+    /// The executor's options: `run`'s, with [`JobsArgs::jobs`] runs at once and this binary as
+    /// their worker program.
+    pub fn options(&self, run: &RunArgs, default: usize) -> ExecOptions {
         ExecOptions {
-            jobs: self.jobs as usize,
+            jobs: self.jobs(default),
             worker: std::env::current_exe().ok().map(|program| WorkerCommand {
                 program,
                 args: vec![WORKER_SUBCOMMAND.into()],

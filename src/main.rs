@@ -154,13 +154,13 @@ fn hint(e: &anyhow::Error) -> Option<String> {
                 RunDirError::OtherThreads { found, wanted, .. } => {
                     // The plan commands give each run threads / jobs of this process's threads.
                     let available = tch::get_num_threads();
-                    let reuse = if *found >= 1 && *found < available {
+                    let reuse = if *found >= 1 && *found <= available {
                         format!(
                             "pass --jobs {} to reuse it (for `train`: OMP_NUM_THREADS={found})",
                             available / found
                         )
                     } else {
-                        format!("run with OMP_NUM_THREADS={found} and without --jobs to reuse it")
+                        format!("run with OMP_NUM_THREADS={found} and --jobs 1 to reuse it")
                     };
                     Some(format!(
                         "{reuse}, or pass --force to train it again with {wanted} thread{}",
@@ -390,9 +390,23 @@ fn run(cli: Cli) -> Result<Done> {
             }
         }
         Command::Lab(args) => {
+            if args.run.emit_plan {
+                // Its deep DBN run needs the DBN pretrained first: the plan is not known until
+                // then, and --emit-plan trains nothing.
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        "`lab` cannot --emit-plan: its DBN run needs the DBN pretrained first; use --jobs N to train its runs side by side, or `compare`/`study` with --emit-plan",
+                    )
+                    .exit();
+            }
             let config = args.config();
             let data = load_data(&args.training.data)?;
-            let executor = executor(&data, args.jobs.options(&args.run));
+            // The lab's runs: one at a time with every thread unless --jobs says otherwise.
+            let executor = executor(
+                &data,
+                args.jobs.options(&args.run, ExecOptions::default().jobs),
+            );
             let mut console = Console::new(cli.quiet);
             let result = lab::run_lab(&config, &executor, &mut |e| console.run_event(e));
             console.finish();
@@ -423,10 +437,12 @@ fn run(cli: Cli) -> Result<Done> {
                 p.spec.validate(&data)?;
                 warn(&p.spec);
             }
-            let executor = executor(&data, args.jobs.options(&args.run));
+            let options = args.jobs.options(&args.run, workers::side_by_side_jobs());
+            let jobs = options.jobs;
+            let executor = executor(&data, options);
             if args.run.emit_plan {
                 let plan = compare::plan(&config, &data)?;
-                return emit_plan(&executor, &plan, &args.run);
+                return emit_plan(&executor, &plan, &args.run, jobs);
             }
             let mut console = Console::new(cli.quiet);
             let result = compare::run_compare(&config, &executor, &mut |e| console.run_event(e));
@@ -469,9 +485,16 @@ fn run(cli: Cli) -> Result<Done> {
         Command::Study(args) => {
             let config = args.config();
             let data = load_data(&args.data)?;
-            let executor = executor(&data, args.jobs.options(&args.run));
+            let options = args.jobs.options(&args.run, workers::side_by_side_jobs());
+            let jobs = options.jobs;
+            let executor = executor(&data, options);
             if args.run.emit_plan {
-                return emit_plan(&executor, &study::plan_runs(&config, &data)?, &args.run);
+                return emit_plan(
+                    &executor,
+                    &study::plan_runs(&config, &data)?,
+                    &args.run,
+                    jobs,
+                );
             }
             let mut console = Console::new(cli.quiet);
             let result = study::run_study(&config, &executor, &mut |e| console.run_event(e));
@@ -693,15 +716,30 @@ fn run(cli: Cli) -> Result<Done> {
 
 /// Prints one self-contained `initlab train` command line per run of `plan` that is not complete
 /// (absolute paths; each writes its own run directory, which the same plan then finds complete).
-fn emit_plan(executor: &Executor, plan: &[PlannedRun], run_args: &cli::RunArgs) -> Result<Done> {
+fn emit_plan(
+    executor: &Executor,
+    plan: &[PlannedRun],
+    run_args: &cli::RunArgs,
+    jobs: usize,
+) -> Result<Done> {
     let exe = std::env::current_exe().context("finding initlab's own path")?;
+    // Each command trains with the threads a run of this plan gets with `jobs` runs at once, so
+    // that the plan reuses what the commands made (`env` works with or without a shell).
+    let available = tch::get_num_threads();
+    let threads = workers::threads_per_job(available, jobs);
+    let env: Vec<String> = if jobs > 1 {
+        vec!["env".into(), format!("OMP_NUM_THREADS={threads}")]
+    } else {
+        Vec::new()
+    };
     let abs = |p: &Path| -> Result<std::path::PathBuf> {
         std::path::absolute(p).with_context(|| format!("making {} absolute", p.display()))
     };
     for run in plan.iter().filter(|r| !executor.is_final(r)) {
         let s = &run.spec;
         let t = &s.train;
-        let mut args: Vec<String> = vec![
+        let mut args: Vec<String> = env.clone();
+        args.extend([
             shell_word(&exe),
             "train".into(),
             "--model".into(),
@@ -720,7 +758,7 @@ fn emit_plan(executor: &Executor, plan: &[PlannedRun], run_args: &cli::RunArgs) 
             t.seed.to_string(),
             "--optim".into(),
             t.optimizer.to_string(),
-        ];
+        ]);
         if t.momentum != 0.0 {
             args.extend(["--momentum".into(), t.momentum.to_string()]);
         }

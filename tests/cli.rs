@@ -61,6 +61,8 @@ fn bad_flags_exit_2_with_a_clear_message() {
     assert_usage_error(&["inspect", "--batch", "1"], &["--batch"]);
     assert_usage_error(&["study", "hinton"], &["hinton", "glorot"]);
     assert_usage_error(&["study", "he", "--width", "0"], &["--width"]);
+    // The lab's plan needs its DBN first: refused, not silently trained.
+    assert_usage_error(&["lab", "--emit-plan"], &["--emit-plan", "DBN"]);
 }
 
 #[test]

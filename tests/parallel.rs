@@ -300,16 +300,41 @@ fn bad_jobs_values_exit_2_with_a_clear_message() {
         assert!(stderr.contains("--jobs"), "{stderr}");
         assert!(stderr.contains(says), "{stderr}");
     }
-    let o = initlab(
-        &["study", "he", "--jobs", "2", "--emit-plan"],
-        tmp.path(),
-        2,
-    )
-    .output()
-    .unwrap();
-    let (_, stderr) = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--emit-plan"), "{stderr}");
+    // Nothing ran.
+    assert!(!tmp.path().join("runs").exists());
+}
+
+#[test]
+fn emitted_commands_train_with_the_threads_of_the_plans_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emitted = |jobs: Option<&str>| -> Vec<String> {
+        let mut args = vec![
+            "compare",
+            "--model",
+            "784,16,10",
+            "--inits",
+            "normal,xavier-uniform",
+        ];
+        args.extend(["--epochs", "1", "--train-limit", "1000", "--emit-plan"]);
+        if let Some(j) = jobs {
+            args.extend(["--jobs", j]);
+        }
+        let stdout = succeeded(&mut initlab(&args, tmp.path(), 2));
+        stdout.lines().map(str::to_string).collect()
+    };
+    // compare's default, two runs at once on two threads: each command on one thread.
+    for lines in [emitted(None), emitted(Some("2"))] {
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        for l in &lines {
+            assert!(l.starts_with("env OMP_NUM_THREADS=1 "), "{l}");
+            assert!(l.contains(" train "), "{l}");
+        }
+    }
+    // One at a time: the process's threads, no prefix.
+    for l in emitted(Some("1")) {
+        assert!(!l.contains("OMP_NUM_THREADS"), "{l}");
+        assert!(l.contains(" train "), "{l}");
+    }
     // Nothing ran.
     assert!(!tmp.path().join("runs").exists());
 }
