@@ -75,11 +75,12 @@ bench: setup
 profile: setup
 	$(CARGO) run --release --example profile_step
 
-## Hinton et al.'s 784-500-500-2000-10 DBN below 1.30 % test error, over 3 seeds (≈14 min of 2-core time).
+## Hinton et al.'s 784-500-500-2000-10 DBN below 1.30 % test error, over 3 seeds (≈14 min of 2-core time;
+## --jobs 1: the README's numbers, one run at a time with both threads).
 dbn: build
 	./target/release/initlab pretrain --widths 784,500,500,2000 --epochs 20 --out runs/dbn20
 	./target/release/initlab compare --model 784,500,500,2000,10 --activation sigmoid --inits dbn \
-	  --pretrained runs/dbn20 --epochs 30 --lr 0.001 --lr-schedule cosine --seeds 3 --out runs/dbn-cosine
+	  --pretrained runs/dbn20 --epochs 30 --lr 0.001 --lr-schedule cosine --seeds 3 --jobs 1 --out runs/dbn-cosine
 
 ## One CD-1 epoch of a 512-hidden RBM over 60k images, against scikit-learn's BernoulliRBM when installed.
 bench-rbm: setup
