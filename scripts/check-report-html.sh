@@ -218,7 +218,7 @@ check_page "$tiny" "$tmp/phone.png" 390 1600
 if [ "$docs" = 1 ]; then
   example="$tmp/compare"
   "$initlab" compare --model 784,32,10 --inits normal,xavier-uniform,kaiming-normal --epochs 3 \
-      --train-limit 3000 --seeds 3 --out "$example" --quiet >/dev/null ||
+      --train-limit 3000 --seeds 3 --jobs 1 --out "$example" --quiet >/dev/null ||
     fail "the README's compare example did not run"
   check_page "$example" "$tmp/docs-wide.png" 1000 1250
   check_page "$example" "$tmp/docs-phone.png" 390 1400
