@@ -71,9 +71,10 @@ lint: fmt clippy
 bench: setup
 	CARGO="$(CARGO)" scripts/bench.sh
 
-## Where a training step's time goes, phase by phase (a Markdown table, as in build-notes.md).
+## Where a training step's time and an RBM epoch's go, phase by phase (Markdown tables, as in build-notes.md).
 profile: setup
 	$(CARGO) run --release --example profile_step
+	$(CARGO) run --release --example profile_rbm
 
 ## Hinton et al.'s 784-500-500-2000-10 DBN below 1.30 % test error, over 3 seeds (≈14 min of 2-core time;
 ## --jobs 1: the README's numbers, one run at a time with both threads).
