@@ -95,20 +95,20 @@ impl State {
         let mut v0_rows = v0.shallow_clone();
         v0_rows.copy_(batch);
         lap(0);
-        let _ = self.rbm.hidden_bias.addmm_out(&mut h_pos, &v0, &w.tr());
+        let _ = self.rbm.hidden_bias.addmm_out(&h_pos, &v0, &w.tr());
         lap(1);
         let _ = h_pos.sigmoid_();
         lap(2);
         let _ = self
             .rbm
             .visible_bias
-            .addmm_out(&mut self.pv, &self.chain, w);
+            .addmm_out(&self.pv, &self.chain, w);
         lap(3);
         let _ = self.pv.sigmoid_();
         lap(4);
         bernoulli_into(&self.pv, &mut v_neg);
         lap(5);
-        let _ = self.rbm.hidden_bias.addmm_out(&mut h_neg, &v_neg, &w.tr());
+        let _ = self.rbm.hidden_bias.addmm_out(&h_neg, &v_neg, &w.tr());
         lap(6);
         let _ = h_neg.sigmoid_();
         lap(7);
