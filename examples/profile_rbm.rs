@@ -99,10 +99,7 @@ impl State {
         lap(1);
         let _ = h_pos.sigmoid_();
         lap(2);
-        let _ = self
-            .rbm
-            .visible_bias
-            .addmm_out(&self.pv, &self.chain, w);
+        let _ = self.rbm.visible_bias.addmm_out(&self.pv, &self.chain, w);
         lap(3);
         let _ = self.pv.sigmoid_();
         lap(4);
