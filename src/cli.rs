@@ -203,8 +203,9 @@ impl RunArgs {
 pub struct JobsArgs {
     /// Train up to N runs of the plan at once, each in its own worker process with 1/N of
     /// libtorch's threads. Default for `compare` and `study`: one run per thread (on 2 cores,
-    /// two runs with 1 thread each: about twice the runs per hour); for `lab`: 1, one run at a
-    /// time with every thread, the numbers PyTorch prints. A run's numbers depend on its thread
+    /// two runs with 1 thread each: up to twice the runs per hour) when the plan's largest run
+    /// reaches 3e10 multiply-adds of forward passes (two epochs of the lab's shallow net), else 1;
+    /// for `lab`: 1, one run at a time with every thread, the numbers PyTorch prints. A run's numbers depend on its thread
     /// count in the last digits (run.json records it; a run made with another count is neither
     /// reused nor resumed): --jobs 1 gives the two-thread numbers in every command. With
     /// --emit-plan, the printed commands set the thread count of N runs at once.

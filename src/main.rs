@@ -433,15 +433,16 @@ fn run(cli: Cli) -> Result<Done> {
             if args.pretrained.is_some() && !config.inits.contains(&InitScheme::Dbn) {
                 return Err(SpecError::UnusedPretrainedDbn(config.inits[0]).into());
             }
-            for p in compare::plan(&config, &data)? {
+            let plan = compare::plan(&config, &data)?;
+            for p in &plan {
                 p.spec.validate(&data)?;
                 warn(&p.spec);
             }
-            let options = args.jobs.options(&args.run, workers::side_by_side_jobs());
+            let default_jobs = workers::side_by_side_jobs(&plan, data.train.len());
+            let options = args.jobs.options(&args.run, default_jobs);
             let jobs = options.jobs;
             let executor = executor(&data, options);
             if args.run.emit_plan {
-                let plan = compare::plan(&config, &data)?;
                 return emit_plan(&executor, &plan, &args.run, jobs);
             }
             let mut console = Console::new(cli.quiet);
@@ -485,16 +486,13 @@ fn run(cli: Cli) -> Result<Done> {
         Command::Study(args) => {
             let config = args.config();
             let data = load_data(&args.data)?;
-            let options = args.jobs.options(&args.run, workers::side_by_side_jobs());
+            let plan = study::plan_runs(&config, &data)?;
+            let default_jobs = workers::side_by_side_jobs(&plan, data.train.len());
+            let options = args.jobs.options(&args.run, default_jobs);
             let jobs = options.jobs;
             let executor = executor(&data, options);
             if args.run.emit_plan {
-                return emit_plan(
-                    &executor,
-                    &study::plan_runs(&config, &data)?,
-                    &args.run,
-                    jobs,
-                );
+                return emit_plan(&executor, &plan, &args.run, jobs);
             }
             let mut console = Console::new(cli.quiet);
             let result = study::run_study(&config, &executor, &mut |e| console.run_event(e));

@@ -307,34 +307,40 @@ fn bad_jobs_values_exit_2_with_a_clear_message() {
 #[test]
 fn emitted_commands_train_with_the_threads_of_the_plans_jobs() {
     let tmp = tempfile::tempdir().unwrap();
-    let emitted = |jobs: Option<&str>| -> Vec<String> {
-        let mut args = vec![
-            "compare",
-            "--model",
-            "784,16,10",
-            "--inits",
-            "normal,xavier-uniform",
-        ];
-        args.extend(["--epochs", "1", "--train-limit", "1000", "--emit-plan"]);
+    let emitted = |size: &[&str], jobs: Option<&str>| -> Vec<String> {
+        let mut args = vec!["compare", "--inits", "normal,xavier-uniform", "--emit-plan"];
+        args.extend(size);
         if let Some(j) = jobs {
             args.extend(["--jobs", j]);
         }
         let stdout = succeeded(&mut initlab(&args, tmp.path(), 2));
-        stdout.lines().map(str::to_string).collect()
-    };
-    // compare's default, two runs at once on two threads: each command on one thread.
-    for lines in [emitted(None), emitted(Some("2"))] {
+        let lines: Vec<String> = stdout.lines().map(str::to_string).collect();
         assert_eq!(lines.len(), 2, "{lines:?}");
-        for l in &lines {
-            assert!(l.starts_with("env OMP_NUM_THREADS=1 "), "{l}");
-            assert!(l.contains(" train "), "{l}");
-        }
-    }
-    // One at a time: the process's threads, no prefix.
-    for l in emitted(Some("1")) {
-        assert!(!l.contains("OMP_NUM_THREADS"), "{l}");
-        assert!(l.contains(" train "), "{l}");
-    }
+        assert!(lines.iter().all(|l| l.contains(" train ")), "{lines:?}");
+        lines
+    };
+    let one_thread = |lines: &[String]| {
+        lines
+            .iter()
+            .all(|l| l.starts_with("env OMP_NUM_THREADS=1 "))
+    };
+    let no_prefix = |lines: &[String]| lines.iter().all(|l| !l.contains("OMP_NUM_THREADS"));
+    // Runs large enough to pay for a worker (the lab's shallow net, 2 epochs): by default two
+    // at once on two threads, so each command trains on one.
+    let large: &[&str] = &["--model", "shallow", "--epochs", "2"];
+    assert!(one_thread(&emitted(large, None)));
+    assert!(no_prefix(&emitted(large, Some("1"))));
+    // Small runs stay one at a time by default: the process's threads, no prefix.
+    let small: &[&str] = &[
+        "--model",
+        "784,16,10",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "1000",
+    ];
+    assert!(no_prefix(&emitted(small, None)));
+    assert!(one_thread(&emitted(small, Some("2"))));
     // Nothing ran.
     assert!(!tmp.path().join("runs").exists());
 }

@@ -43,6 +43,7 @@ use crate::engine::executor::{
     RunResult, StartKind,
 };
 use crate::engine::rundir::{self, RunDir, RunDirError, RunStatus};
+use crate::engine::spec::RunSpec;
 use crate::train::{EpochRecord, Progress};
 
 /// Exit status of a worker whose run was interrupted (128 + SIGINT, as the binary's).
@@ -152,16 +153,51 @@ fn list(failures: &[RunFailure]) -> String {
         .collect()
 }
 
-/// Runs trained at once by default for plans of initlab's own experiments (`compare`, `study`):
-/// one per libtorch thread of this process, so that each run trains on one thread in its own
-/// worker. Two one-thread runs side by side made 1.8× (deep) to 2.1× (shallow) the runs per hour
-/// of one two-thread run at a time on the 2-core AMD EPYC (build-notes, "Runs side by side").
+/// Multiply-adds of a run's forward passes over its training examples, all epochs together
+/// (`Σ w_i·w_{i+1}` per example × examples × epochs): the size by which
+/// [`side_by_side_jobs`] chooses. `train_images` is the data set's training split (the run takes
+/// `train_limit` of them when it says so, less its validation images).
+pub fn run_work(spec: &RunSpec, train_images: i64) -> f64 {
+    let widths = &spec.model.widths.0;
+    let per_example: f64 = widths.windows(2).map(|w| (w[0] * w[1]) as f64).sum();
+    let t = &spec.train;
+    let available = (train_images - t.validation).max(0);
+    let examples = t.train_limit.map_or(available, |n| n.min(available));
+    per_example * examples as f64 * t.epochs as f64
+}
+
+/// Below this [`run_work`] (3·10¹⁰ multiply-adds) a plan's runs train one at a time in the process:
+/// a worker's start (process, libtorch, the data: ≈0.8 s a run on the 2-core AMD EPYC) then eats
+/// what a second run beside it gains. Measured there, four runs each, one at a time against two
+/// at a time: the mean-field study's 40 small nets (at most 2.7·10⁹) 35.3 against 40.4 s; the
+/// lab's shallow net for one epoch (1.6·10¹⁰) 0.9–1.2× the speed, its deep net on 20,000 images
+/// (2.4·10¹⁰) 0.9–1.1×, the shallow net for two epochs (3.2·10¹⁰) 1.3–2.1×, the deep one for two
+/// (1.4·10¹¹) 1.6–1.8×.
+pub const SIDE_BY_SIDE_FROM: f64 = 3e10;
+
+/// Runs trained at once by default for a plan of initlab's own experiments (`compare`,
+/// `study`): one per libtorch thread of this process, each run then on one thread in its own
+/// worker, when the plan's largest run reaches [`SIDE_BY_SIDE_FROM`]; otherwise 1. Two one-thread
+/// runs side by side made 1.8× (deep) to 2.1× (shallow) the runs per hour of one two-thread run
+/// at a time on the 2-core AMD EPYC (build-notes, "Runs side by side"). The choice depends on
+/// the plan only; a `compare` plan's runs are all of one size, so the same settings over more
+/// seeds or inits choose alike and reuse each other's runs.
+///
 /// The lab's own plan keeps one run at a time with every thread ([`ExecOptions::default`]): its
 /// numbers are PyTorch's with its default threads.
 ///
 /// [`ExecOptions::default`]: crate::engine::executor::ExecOptions
-pub fn side_by_side_jobs() -> usize {
-    usize::try_from(tch::get_num_threads()).map_or(1, |n| n.max(1))
+pub fn side_by_side_jobs(plan: &[PlannedRun], train_images: i64) -> usize {
+    let threads = usize::try_from(tch::get_num_threads()).map_or(1, |n| n.max(1));
+    let largest = plan
+        .iter()
+        .map(|r| run_work(&r.spec, train_images))
+        .fold(0.0, f64::max);
+    if largest >= SIDE_BY_SIDE_FROM {
+        threads
+    } else {
+        1
+    }
 }
 
 /// libtorch threads of each of `jobs` runs side by side when the process has `available`: an
@@ -572,6 +608,64 @@ fn worker_error(status: ExitStatus, stderr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::mnist::DataIdentity;
+    use crate::model::{InitScheme, MlpSpec, Widths};
+    use crate::train::TrainConfig;
+
+    /// A planned run of `widths` for `epochs` over `limit` images (all when `None`).
+    fn planned(widths: &[i64], epochs: usize, limit: Option<i64>, validation: i64) -> PlannedRun {
+        let mut model = MlpSpec::shallow(InitScheme::XavierUniform);
+        model.widths = Widths(widths.to_vec());
+        PlannedRun {
+            name: "r".into(),
+            dir: PathBuf::from("d"),
+            spec: RunSpec {
+                model,
+                source: Default::default(),
+                train: TrainConfig {
+                    epochs,
+                    train_limit: limit,
+                    validation,
+                    ..TrainConfig::default()
+                },
+                data: DataIdentity {
+                    dir: PathBuf::from("data"),
+                    files: Vec::new(),
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn run_work_counts_forward_multiply_adds_over_the_examples_and_epochs() {
+        // 784·256 + 256·256 + 256·10 = 268,800 per example.
+        let shallow = planned(&[784, 256, 256, 10], 15, None, 0);
+        assert_eq!(run_work(&shallow.spec, 60_000), 268_800.0 * 60_000.0 * 15.0);
+        // A limit takes that many; validation images come off the split first.
+        let limited = planned(&[784, 32, 10], 3, Some(3_000), 0);
+        assert_eq!(run_work(&limited.spec, 60_000), 25_408.0 * 3_000.0 * 3.0);
+        let held_out = planned(&[784, 32, 10], 1, Some(55_000), 10_000);
+        assert_eq!(run_work(&held_out.spec, 60_000), 25_408.0 * 50_000.0);
+    }
+
+    #[test]
+    fn plans_of_small_runs_stay_in_the_process_and_large_ones_go_side_by_side() {
+        let threads = tch::get_num_threads().max(1) as usize;
+        // The README's small compare: 2.3·10⁸ per run.
+        let small = vec![planned(&[784, 32, 10], 3, Some(3_000), 0); 9];
+        assert_eq!(side_by_side_jobs(&small, 60_000), 1);
+        // The mean-field grid's largest net: 2.7·10⁹.
+        let meanfield = planned(&[784, 64, 64, 64, 10], 1, Some(15_000), 0);
+        assert_eq!(side_by_side_jobs(&[meanfield], 60_000), 1);
+        // Two epochs of the lab's shallow net: 3.2·10¹⁰; one large run decides for its plan.
+        let lab = planned(&[784, 256, 256, 10], 2, None, 0);
+        assert_eq!(
+            side_by_side_jobs(std::slice::from_ref(&lab), 60_000),
+            threads
+        );
+        assert_eq!(side_by_side_jobs(&[small[0].clone(), lab], 60_000), threads);
+        assert_eq!(side_by_side_jobs(&[], 60_000), 1);
+    }
 
     #[test]
     fn threads_are_shared_evenly_and_never_zero() {
