@@ -51,6 +51,20 @@ fn succeeded(c: &mut Command) -> String {
     stdout
 }
 
+/// Rewrites `dir`'s run.json as if the run had stopped after 3 batches of its first epoch with a
+/// checkpoint (`checkpoint.safetensors`, which the caller writes or leaves); returns the record.
+fn mark_interrupted_after_3_batches(dir: &Path) -> rundir::RunRecord {
+    let mut record = rundir::read_record(dir).unwrap();
+    record.status = RunStatus::Interrupted;
+    record.checkpoint = Some(rundir::CheckpointRef {
+        file: "checkpoint.safetensors".into(),
+        epochs_done: 0,
+        batches_done: 3,
+    });
+    initlab::io::write_json(&dir.join("run.json"), &record).unwrap();
+    record
+}
+
 /// The plan's run directories, by name.
 fn run_dirs(out: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join("runs"))
@@ -167,14 +181,7 @@ fn a_failing_worker_is_reported_with_its_run_directory_and_the_other_runs_finish
     // One run's checkpoint is damaged: its directory says it can resume, and the worker fails
     // reading the checkpoint. Another run is gone and trains again meanwhile.
     let broken = &dirs[1];
-    let mut record = rundir::read_record(broken).unwrap();
-    record.status = RunStatus::Interrupted;
-    record.checkpoint = Some(rundir::CheckpointRef {
-        file: "checkpoint.safetensors".into(),
-        epochs_done: 0,
-        batches_done: 3,
-    });
-    initlab::io::write_json(&broken.join("run.json"), &record).unwrap();
+    mark_interrupted_after_3_batches(broken);
     std::fs::write(broken.join("checkpoint.safetensors"), b"not a checkpoint").unwrap();
     let gone = &dirs[2];
     std::fs::remove_dir_all(gone).unwrap();
@@ -364,14 +371,7 @@ fn a_checkpoint_made_with_another_thread_count_is_not_resumed() {
     succeeded(&mut initlab(&train, out, 1));
     let dir = out.join("r");
     // As if stopped after 3 batches by a session with 1 thread.
-    let mut record = rundir::read_record(&dir).unwrap();
-    record.status = RunStatus::Interrupted;
-    record.checkpoint = Some(rundir::CheckpointRef {
-        file: "checkpoint.safetensors".into(),
-        epochs_done: 0,
-        batches_done: 3,
-    });
-    initlab::io::write_json(&dir.join("run.json"), &record).unwrap();
+    let record = mark_interrupted_after_3_batches(&dir);
     let o = Command::new(env!("CARGO_BIN_EXE_initlab"))
         .args(["train", "--resume", dir.to_str().unwrap(), "--quiet"])
         .env("OMP_NUM_THREADS", "2")
