@@ -207,7 +207,8 @@ pub struct JobsArgs {
     /// reaches 3e10 multiply-adds of forward passes (two epochs of the lab's shallow net), else 1;
     /// for `lab`: 1, one run at a time with every thread, the numbers PyTorch prints. A run's numbers depend on its thread
     /// count in the last digits (run.json records it; a run made with another count is neither
-    /// reused nor resumed): --jobs 1 gives the two-thread numbers in every command. With
+    /// reused nor resumed): --jobs 1 gives the numbers of one run at a time with every thread in
+    /// every command. With
     /// --emit-plan, the printed commands set the thread count of N runs at once.
     #[arg(long, short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub jobs: Option<u32>,
