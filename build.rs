@@ -6,7 +6,7 @@
 //! golden set.
 use std::path::{Path, PathBuf};
 
-include!("src/base/golden_set.rs");
+include!("src/base/parity/golden_set.rs");
 
 fn main() {
     // Link and export initlab::mkl::mkl_serv_intel_cpu_true from every executable of the package

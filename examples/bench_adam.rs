@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use initlab::optim::{fused, AdamConfig, TorchAdam};
+use initlab::base::optim::{fused, AdamConfig, TorchAdam};
 use tch::{Device, Kind, Tensor};
 
 fn shapes(widths: &[i64]) -> Vec<Vec<i64>> {

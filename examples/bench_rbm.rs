@@ -25,8 +25,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use initlab::data;
-use initlab::rbm::{Rbm, RbmConfig, RbmTrainer};
+use initlab::base::data;
+use initlab::pretraining::rbm::{Rbm, RbmConfig, RbmTrainer};
 use tch::Tensor;
 
 const HIDDEN: i64 = 512;
@@ -160,7 +160,7 @@ fn main() -> Result<()> {
     println!(
         "libtorch threads: {}; {}",
         tch::get_num_threads(),
-        initlab::mkl::kernel_choice()
+        initlab::base::parity::mkl::kernel_choice()
     );
     let mnist = data::load_dir(&data::mnist::bundled_dir())?;
     let train = mnist.train.images_unit(); // [60000, 784]

@@ -9,9 +9,9 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use initlab::data;
-use initlab::model::{Mlp, MlpSpec};
-use initlab::train::{self, TrainConfig};
+use initlab::base::data;
+use initlab::base::nn::model::{Mlp, MlpSpec};
+use initlab::base::train::{self, TrainConfig};
 use tch::{Device, Kind, Tensor};
 
 /// GFLOP/s of one 2048×2048 sgemm through libtorch (after one warm-up product).
@@ -71,7 +71,7 @@ fn main() -> Result<()> {
     println!(
         "libtorch threads: {}; {}",
         tch::get_num_threads(),
-        initlab::mkl::kernel_choice()
+        initlab::base::parity::mkl::kernel_choice()
     );
     let mut sgemm = Sgemm::default();
     sgemm.sample();
@@ -153,7 +153,7 @@ fn main() -> Result<()> {
             Some(s) => s
                 .parse()
                 .with_context(|| format!("monitor steps must be a positive integer, got {s:?}"))?,
-            None => initlab::dynamics::DEFAULT_EVERY,
+            None => initlab::base::train::dynamics::DEFAULT_EVERY,
         };
         let mut ignore = |_: &train::Checkpoint| Ok(());
         let monitored = train::train_run(

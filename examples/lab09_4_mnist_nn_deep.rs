@@ -23,11 +23,12 @@
 //! deep` builds the deep net the notebook meant, with all five layers.
 
 use anyhow::Result;
-use initlab::data::{self, TorchLoader};
-use initlab::model::torch_linear;
-use initlab::optim::{AdamConfig, TorchAdam};
-use initlab::pyrandom::PyRandom;
-use initlab::{init, pyfmt};
+use initlab::base::data::{self, TorchLoader};
+use initlab::base::nn::init;
+use initlab::base::nn::model::torch_linear;
+use initlab::base::optim::{AdamConfig, TorchAdam};
+use initlab::base::parity::pyfmt;
+use initlab::base::parity::pyrandom::PyRandom;
 use tch::nn::{self, Module};
 use tch::{Kind, Reduction, Tensor};
 

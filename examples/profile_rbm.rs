@@ -14,9 +14,9 @@
 use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
-use initlab::data;
-use initlab::rbm::{Rbm, RbmConfig, RbmTrainer};
-use initlab::torch_rng;
+use initlab::base::data;
+use initlab::base::parity::torch_rng;
+use initlab::pretraining::rbm::{Rbm, RbmConfig, RbmTrainer};
 use tch::{Device, Kind, Tensor};
 
 const HIDDEN: i64 = 512;

@@ -15,12 +15,12 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use initlab::data::{self, BatchBuffers, TorchLoader};
-use initlab::dynamics::{self, StepTrace, DEFAULT_EVERY};
+use initlab::base::data::{self, BatchBuffers, TorchLoader};
+use initlab::base::nn::model::{Mlp, MlpSpec};
+use initlab::base::optim::{AdamConfig, OptimizerState, TorchAdam};
+use initlab::base::train::dynamics::{self, StepTrace, DEFAULT_EVERY};
+use initlab::base::train::{self, Checkpoint, History, Progress};
 use initlab::engine::board::RunBoard;
-use initlab::model::{Mlp, MlpSpec};
-use initlab::optim::{AdamConfig, OptimizerState, TorchAdam};
-use initlab::train::{self, Checkpoint, History, Progress};
 use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
 
@@ -205,7 +205,7 @@ fn main() -> Result<()> {
     println!(
         "{steps} steps after 30 warm-up, batch 100, Adam, libtorch threads {}; {}",
         tch::get_num_threads(),
-        initlab::mkl::kernel_choice()
+        initlab::base::parity::mkl::kernel_choice()
     );
     let mut columns = Vec::new();
     for spec in &specs {

@@ -1,4 +1,4 @@
-//! Xavier and Kaiming init three ways: written by hand (`initlab::init`), in tch's own vocabulary
+//! Xavier and Kaiming init three ways: written by hand (`initlab::base::nn::init`), in tch's own vocabulary
 //! (`nn::Init`), and as PyTorch 2.13 drew them (the golden files under `tests/golden/`).
 //!
 //! Run: `cargo run --release --example xavier_by_hand`
@@ -12,8 +12,11 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use initlab::init::{self, FanMode, Nonlinearity};
-use initlab::model::{InitScheme, Mlp, MlpSpec};
+use initlab::base::nn::init::{self, FanMode, Nonlinearity};
+use initlab::base::nn::{
+    model::{Mlp, MlpSpec},
+    scheme::InitScheme,
+};
 use tch::nn::init::{FanInOut, NonLinearity, NormalOrUniform};
 use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};
@@ -141,7 +144,7 @@ fn read_golden(name: &str) -> Result<serde_json::Value> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("golden")
-        .join(initlab::mkl::kernel_family())
+        .join(initlab::base::parity::mkl::kernel_family())
         .join(name);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;

@@ -5,17 +5,20 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
-use initlab::compare::CompareConfig;
+use initlab::base::nn::{
+    model::{BiasInit, MlpSpec, Widths},
+    scheme::{Activation, InitScheme},
+};
+use initlab::base::optim::OptimizerKind;
+use initlab::base::train::{LrSchedule, TrainConfig};
 use initlab::engine::executor::ExecOptions;
 use initlab::engine::workers::WorkerCommand;
-use initlab::inspect::InspectConfig;
-use initlab::lab::LabConfig;
-use initlab::model::{Activation, BiasInit, InitScheme, MlpSpec, Widths};
-use initlab::optim::OptimizerKind;
-use initlab::pretrain::PretrainConfig;
-use initlab::rbm::RbmConfig;
-use initlab::study::{Study, StudyConfig};
-use initlab::train::{LrSchedule, TrainConfig};
+use initlab::experiments::compare::CompareConfig;
+use initlab::experiments::inspect::InspectConfig;
+use initlab::experiments::lab::LabConfig;
+use initlab::experiments::pretrain::PretrainConfig;
+use initlab::experiments::study::{Study, StudyConfig};
+use initlab::pretraining::rbm::RbmConfig;
 
 /// Weight initialization, seen with your own eyes: the PyTorch lab 9-2 on MNIST, in Rust.
 #[derive(Debug, Parser)]

@@ -6,13 +6,13 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use initlab::dbn::DbnProgress;
+use initlab::base::train::Progress;
 use initlab::engine::doctor::{Report, Verdict};
 use initlab::engine::executor::{RunEvent, StartKind};
 use initlab::engine::rundir::RunStatus;
-use initlab::eval::{Evaluation, Prediction, TrainedRun};
-use initlab::rbm::RbmProgress;
-use initlab::train::Progress;
+use initlab::experiments::eval::{Evaluation, Prediction, TrainedRun};
+use initlab::pretraining::dbn::DbnProgress;
+use initlab::pretraining::rbm::RbmProgress;
 
 /// Writes a line to stdout; when stdout is a closed pipe (`initlab … | head`), ends the program
 /// quietly instead of panicking.
@@ -408,7 +408,7 @@ pub fn aligned(head: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
 
 /// `inspect`'s terminal summary: per init, the activation and gradient std of the first and last
 /// layer and the fewest distinct units of a hidden layer (the whole table is in inspect.md).
-pub fn inspect_table(result: &initlab::inspect::InspectResult) -> String {
+pub fn inspect_table(result: &initlab::experiments::inspect::InspectResult) -> String {
     let g = |x: f64| format!("{x:.3e}");
     let rows: Vec<Vec<String>> = result
         .inspections
@@ -445,7 +445,7 @@ pub fn inspect_table(result: &initlab::inspect::InspectResult) -> String {
 }
 
 /// `pretrain`'s terminal summary: per RBM, its size and its first and last monitoring values.
-pub fn pretrain_table(dbn: &initlab::dbn::Dbn) -> String {
+pub fn pretrain_table(dbn: &initlab::pretraining::dbn::Dbn) -> String {
     let rows: Vec<Vec<String>> = dbn
         .rbms
         .iter()

@@ -14,16 +14,18 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
 use console::Console;
 
-use initlab::data::{DataError, Origin};
+use initlab::base::data;
+use initlab::base::data::{DataError, Origin};
+use initlab::base::nn::model::{join_widths as join, BiasInit, MlpSpec};
+use initlab::base::output::plot::{self, RunCurves};
 use initlab::engine::doctor;
 use initlab::engine::executor::{ExecOptions, Executor, PlannedRun, RunResult};
 use initlab::engine::rundir::{self, RunDirError, RunStatus};
+use initlab::engine::runs;
 use initlab::engine::spec::{InitSource, RunSpec, SpecError};
 use initlab::engine::workers::{self, WorkerJob};
-use initlab::eval::{self, TrainedRun};
-use initlab::model::{join_widths as join, BiasInit, InitScheme, MlpSpec};
-use initlab::plot::{self, RunCurves};
-use initlab::{compare, data, inspect, lab, pretrain, runs, study};
+use initlab::experiments::eval::{self, TrainedRun};
+use initlab::experiments::{compare, inspect, lab, pretrain, study};
 
 /// Raised by the first Ctrl-C (or SIGTERM): training stops after the current batch.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -60,7 +62,7 @@ fn load_mnist(dir: &Path) -> Result<data::Mnist> {
 }
 
 /// Loads the MNIST a command's data flags lead to (`--data-dir`, else where
-/// `initlab::data::locate::search` finds it), naming the folder and why it was chosen in any error.
+/// `initlab::base::data::locate::search` finds it), naming the folder and why it was chosen in any error.
 fn load_data(args: &cli::DataArgs) -> Result<data::Mnist> {
     let (origin, dir) = data::data_dir(args.data_dir.as_deref())?;
     data::load_dir(&dir).with_context(|| match origin {
@@ -122,7 +124,7 @@ fn hint(e: &anyhow::Error) -> Option<String> {
                 }
             };
         }
-        if let Some(r) = cause.downcast_ref::<initlab::runs::RunsBelow>() {
+        if let Some(r) = cause.downcast_ref::<initlab::engine::runs::RunsBelow>() {
             let parent = r.runs.first().and_then(|p| p.parent()).unwrap_or(&r.dir);
             let glob = parent.join("*");
             return Some(format!(
@@ -430,7 +432,7 @@ fn run(cli: Cli) -> Result<Done> {
             let mut config = args.config();
             config.source = source(&args.pretrained)?;
             let data = load_data(&args.training.data)?;
-            if args.pretrained.is_some() && !config.inits.contains(&InitScheme::Dbn) {
+            if args.pretrained.is_some() && !config.inits.iter().any(|i| i.needs_pretrained()) {
                 return Err(SpecError::UnusedPretrainedDbn(config.inits[0]).into());
             }
             let plan = compare::plan(&config, &data)?;
@@ -663,13 +665,22 @@ fn run(cli: Cli) -> Result<Done> {
                     run.record.spec.model.widths.label(),
                     run.record.spec.model.init
                 );
-                initlab::dynamics::chart(log, &title, run.history.first_batch_loss, &out)?;
+                initlab::base::train::dynamics::chart(
+                    log,
+                    &title,
+                    run.history.first_batch_loss,
+                    &out,
+                )?;
             } else {
-                let named: Vec<(String, initlab::dynamics::DynamicsLog)> = logs
+                let named: Vec<(String, initlab::base::train::dynamics::DynamicsLog)> = logs
                     .into_iter()
                     .map(|(run, log)| (run.record.spec.label(), log))
                     .collect();
-                initlab::dynamics::compare_chart(&named, "training dynamics side by side", &out)?;
+                initlab::base::train::dynamics::compare_chart(
+                    &named,
+                    "training dynamics side by side",
+                    &out,
+                )?;
             }
             console::emit!("Wrote {}", out.display());
             Ok(Done::Ok)
@@ -766,7 +777,7 @@ fn emit_plan(
         if s.model.bias != BiasInit::default() {
             args.extend(["--bias".into(), s.model.bias.to_string()]);
         }
-        if t.lr_schedule != initlab::train::LrSchedule::Constant {
+        if t.lr_schedule != initlab::base::train::LrSchedule::Constant {
             args.extend(["--lr-schedule".into(), t.lr_schedule.to_string()]);
         }
         if t.validation > 0 {

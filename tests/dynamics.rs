@@ -8,10 +8,13 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{mnist_dir, seed_lock};
-use initlab::data::{load_dir, Mnist};
-use initlab::dynamics::DynamicsLog;
-use initlab::model::{Activation, InitScheme, MlpSpec};
-use initlab::train::{self, Control, Start, TrainConfig, TrainOutcome};
+use initlab::base::data::{load_dir, Mnist};
+use initlab::base::nn::{
+    model::MlpSpec,
+    scheme::{Activation, InitScheme},
+};
+use initlab::base::train::dynamics::DynamicsLog;
+use initlab::base::train::{self, Control, Start, TrainConfig, TrainOutcome};
 
 fn run(data: &Mnist, spec: &MlpSpec, monitor_every: usize) -> TrainOutcome {
     let config = TrainConfig {
@@ -232,7 +235,7 @@ fn dynamics_command_redraws_compares_and_refuses_by_name() {
 
     // The log parsed back equals what the run wrote.
     std::fs::write(&csv, &text).unwrap();
-    let run = initlab::runs::load_run(&a).unwrap();
+    let run = initlab::engine::runs::load_run(&a).unwrap();
     let log: DynamicsLog = initlab::engine::rundir::read_dynamics(&a, &run.record.spec).unwrap();
     assert_eq!(log.csv(), text);
     assert_eq!(log.every, 2);

@@ -8,16 +8,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{mnist_dir, seed_lock};
-use initlab::data::load_dir;
-use initlab::data::DataIdentity;
+use initlab::base::data::load_dir;
+use initlab::base::data::DataIdentity;
+use initlab::base::nn::{
+    model::{Mlp, MlpSpec},
+    scheme::InitScheme,
+};
+use initlab::base::output::io;
+use initlab::base::output::io::SafeTensors;
+use initlab::base::train::{History, TrainConfig};
 use initlab::engine::executor::save_model;
 use initlab::engine::rundir::{self, Provenance, RunRecord, RunStatus};
 use initlab::engine::spec::RunSpec;
-use initlab::eval;
-use initlab::io;
-use initlab::io::SafeTensors;
-use initlab::model::{InitScheme, Mlp, MlpSpec};
-use initlab::train::{History, TrainConfig};
+use initlab::experiments::eval;
 use tch::Tensor;
 
 fn initlab(args: &[&str]) -> Output {

@@ -1,8 +1,8 @@
-//! The fused Adam step (`initlab::optim::fused`) against the operation-by-operation step that
+//! The fused Adam step (`initlab::base::optim::fused`) against the operation-by-operation step that
 //! mirrors `torch.optim.Adam`: the same bits in every parameter and every moment, over more than a
 //! million elements, many steps, weight decay and AMSGrad on and off, both lerp branches.
 
-use initlab::optim::{fused, AdamConfig, TorchAdam};
+use initlab::base::optim::{fused, AdamConfig, TorchAdam};
 use tch::{Device, Kind, Tensor};
 
 /// Shapes covering a large matrix, odd lengths (every tail of a 1024-element block and of 8- or

@@ -20,20 +20,20 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use common::*;
-use initlab::data::mnist::{self, load_dir};
-use initlab::dbn::{self, Dbn};
-use initlab::io;
-use initlab::model::{InitScheme, MlpSpec};
-use initlab::rbm::RbmConfig;
+use initlab::base::data::mnist::{self, load_dir};
+use initlab::base::nn::{model::MlpSpec, scheme::InitScheme};
+use initlab::base::output::io;
+use initlab::pretraining::dbn::{self, Dbn};
+use initlab::pretraining::rbm::RbmConfig;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
+use initlab::base::nn::model::Mlp;
+use initlab::base::train::{self, History, Progress, TrainConfig};
 use initlab::engine::checkpoint;
 use initlab::engine::executor::{ExecOptions, Executor, PlannedRun, RunEvent};
 use initlab::engine::rundir;
 use initlab::engine::spec::RunSpec;
-use initlab::model::Mlp;
-use initlab::train::{self, History, Progress, TrainConfig};
 use sha2::Digest;
 use tch::{Device, Kind, Tensor};
 
@@ -422,7 +422,7 @@ fn checksum_file() {
 
 #[test]
 fn tensorboard_event_files() {
-    use initlab::tensorboard::{read_events, EventWriter, Histogram};
+    use initlab::base::output::tensorboard::{read_events, EventWriter, Histogram};
     let dir = tempfile::tempdir().unwrap();
     let mut w = EventWriter::create(dir.path()).unwrap();
     w.session_start(3).unwrap();

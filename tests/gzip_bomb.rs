@@ -158,7 +158,10 @@ fn a_label_bomb_is_refused_too() {
     let header = idx_bytes(0x801, &[100], &[]);
     let path = dir.path().join("train-labels-idx1-ubyte.gz");
     std::fs::write(&path, gzip_bomb(&header, 64)).unwrap();
-    let e = format!("{:#}", initlab::data::load_dir(dir.path()).unwrap_err());
+    let e = format!(
+        "{:#}",
+        initlab::base::data::load_dir(dir.path()).unwrap_err()
+    );
     assert!(
         e.contains(&path.display().to_string()) && e.contains("trailing data"),
         "{e}"

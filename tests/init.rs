@@ -4,8 +4,11 @@
 mod common;
 
 use common::{hex_f32s, seed_lock, values};
-use initlab::init::{self, FanMode, Nonlinearity};
-use initlab::model::{torch_linear, InitScheme, Mlp, MlpSpec};
+use initlab::base::nn::init::{self, FanMode, Nonlinearity};
+use initlab::base::nn::{
+    model::{torch_linear, Mlp, MlpSpec},
+    scheme::InitScheme,
+};
 use tch::nn::init::{NonLinearity, NormalOrUniform};
 use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};

@@ -35,7 +35,7 @@ fn doctor_reports_versions_libtorch_and_the_data() {
     let out = initlab_in(tmp.path(), tmp.path(), &[], &["doctor"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let bundled = initlab::data::mnist::bundled_dir();
+    let bundled = initlab::base::data::mnist::bundled_dir();
     for m in [
         env!("CARGO_PKG_VERSION"),
         env!("INITLAB_TCH_VERSION"),
@@ -43,7 +43,7 @@ fn doctor_reports_versions_libtorch_and_the_data() {
         "libtorch_cpu.so",
         "checksums verify (4 of 4, SHA256SUMS)",
         &bundled.display().to_string(),
-        initlab::mkl::kernel_family(),
+        initlab::base::parity::mkl::kernel_family(),
         "threads",
         "parity",
         "Everything initlab needs is in place.",

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use initlab::data::mnist::{self, load_dir};
+use initlab::base::data::mnist::{self, load_dir};
 use tch::Kind;
 
 #[test]
@@ -293,7 +293,7 @@ fn identity_names_the_four_files_with_their_checksums() {
     // The identity round-trips through JSON.
     let json = serde_json::to_string(&ia).unwrap();
     assert_eq!(
-        serde_json::from_str::<initlab::data::mnist::DataIdentity>(&json).unwrap(),
+        serde_json::from_str::<initlab::base::data::mnist::DataIdentity>(&json).unwrap(),
         ia
     );
 }

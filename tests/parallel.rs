@@ -61,7 +61,7 @@ fn mark_interrupted_after_3_batches(dir: &Path) -> rundir::RunRecord {
         epochs_done: 0,
         batches_done: 3,
     });
-    initlab::io::write_json(&dir.join("run.json"), &record).unwrap();
+    initlab::base::output::io::write_json(&dir.join("run.json"), &record).unwrap();
     record
 }
 

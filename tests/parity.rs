@@ -7,13 +7,16 @@ mod common;
 use common::{
     f32_from_hex, golden_dir_for, golden_json, golden_text, hex_f32s, mnist_dir, seed_lock, values,
 };
-use initlab::data::{load_dir, TorchLoader};
-use initlab::init::{self, FanMode, Nonlinearity};
-use initlab::model::{torch_linear, InitScheme, MlpSpec};
-use initlab::optim::{AdamConfig, TorchAdam};
-use initlab::pyfmt;
-use initlab::pyrandom::PyRandom;
-use initlab::train::{self, Progress, TrainConfig};
+use initlab::base::data::{load_dir, TorchLoader};
+use initlab::base::nn::init::{self, FanMode, Nonlinearity};
+use initlab::base::nn::{
+    model::{torch_linear, MlpSpec},
+    scheme::InitScheme,
+};
+use initlab::base::optim::{AdamConfig, TorchAdam};
+use initlab::base::parity::pyfmt;
+use initlab::base::parity::pyrandom::PyRandom;
+use initlab::base::train::{self, Progress, TrainConfig};
 use serde_json::Value;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -81,7 +84,8 @@ fn xavier_notebook_tensor_batches_and_epoch_one() {
 
     // The DataLoader's draws and permutation.
     tch::manual_seed(777);
-    let _ = initlab::model::Mlp::new(&MlpSpec::shallow(InitScheme::XavierUniform)).unwrap();
+    let _ =
+        initlab::base::nn::model::Mlp::new(&MlpSpec::shallow(InitScheme::XavierUniform)).unwrap();
     let seeds = TorchLoader::draw_epoch_seeds(2);
     for (e, draw) in nb["loader_draws"].as_array().unwrap().iter().enumerate() {
         assert_eq!(

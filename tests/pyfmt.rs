@@ -3,7 +3,7 @@
 
 mod common;
 
-use initlab::pyfmt;
+use initlab::base::parity::pyfmt;
 use tch::{Device, Kind, Tensor};
 
 fn golden() -> Vec<(String, String)> {

@@ -6,11 +6,14 @@
 mod common;
 
 use common::{mnist_dir, seed_lock};
-use initlab::data::load_dir;
-use initlab::dbn::{self, Dbn};
-use initlab::model::{Activation, InitScheme, Mlp, MlpSpec, Widths};
-use initlab::rbm::{self, Rbm, RbmConfig, RbmTrainer, VisibleBiasInit};
-use initlab::rbm_plot;
+use initlab::base::data::load_dir;
+use initlab::base::nn::{
+    model::{Mlp, MlpSpec, Widths},
+    scheme::{Activation, InitScheme},
+};
+use initlab::pretraining::dbn::{self, Dbn};
+use initlab::pretraining::rbm::{self, Rbm, RbmConfig, RbmTrainer, VisibleBiasInit};
+use initlab::pretraining::rbm_plot;
 use tch::{Kind, Tensor};
 
 fn t2(rows: &[&[f32]]) -> Tensor {
@@ -880,29 +883,29 @@ fn png_size(path: &std::path::Path) -> (u32, u32) {
 #[test]
 fn a_dbn_covers_the_hidden_layers_only() {
     let _g = seed_lock();
-    let rbm = |v, h| initlab::rbm::Rbm::new(v, h, 0.01).unwrap();
-    let dbn = initlab::dbn::Dbn {
+    let rbm = |v, h| initlab::pretraining::rbm::Rbm::new(v, h, 0.01).unwrap();
+    let dbn = initlab::pretraining::dbn::Dbn {
         widths: vec![784, 16, 10],
         rbms: vec![rbm(784, 16), rbm(16, 10)],
-        config: initlab::rbm::RbmConfig::default(),
+        config: initlab::pretraining::rbm::RbmConfig::default(),
         epochs: 1,
         histories: Vec::new(),
     };
-    let spec = |w: &str| initlab::model::MlpSpec {
+    let spec = |w: &str| initlab::base::nn::model::MlpSpec {
         bias: Default::default(),
         widths: w.parse().unwrap(),
-        activation: initlab::model::Activation::Sigmoid,
-        init: initlab::model::InitScheme::XavierUniform,
+        activation: initlab::base::nn::scheme::Activation::Sigmoid,
+        init: initlab::base::nn::scheme::InitScheme::XavierUniform,
     };
     // The DBN's last RBM cannot be the model's output layer.
-    let mut mlp = initlab::model::Mlp::new(&spec("784,16,10")).unwrap();
-    let err = initlab::dbn::init_mlp_from_dbn(&dbn, &mut mlp).unwrap_err();
+    let mut mlp = initlab::base::nn::model::Mlp::new(&spec("784,16,10")).unwrap();
+    let err = initlab::pretraining::dbn::init_mlp_from_dbn(&dbn, &mut mlp).unwrap_err();
     let msg = format!("{err:#}");
     assert!(
         msg.contains("hidden layers only") && msg.contains("784,16"),
         "{msg}"
     );
     // With an output layer on top it fits.
-    let mut mlp = initlab::model::Mlp::new(&spec("784,16,10,10")).unwrap();
-    initlab::dbn::init_mlp_from_dbn(&dbn, &mut mlp).unwrap();
+    let mut mlp = initlab::base::nn::model::Mlp::new(&spec("784,16,10,10")).unwrap();
+    initlab::pretraining::dbn::init_mlp_from_dbn(&dbn, &mut mlp).unwrap();
 }

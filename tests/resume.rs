@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use initlab::base::train::History;
 use initlab::engine::rundir::{self, RunDir, RunStatus};
-use initlab::train::History;
 
 const ARGS: &[&str] = &[
     "train",

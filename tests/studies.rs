@@ -4,15 +4,18 @@
 mod common;
 
 use common::{mnist_dir, seed_lock};
-use initlab::compare::{self, CompareConfig};
-use initlab::data::load_dir;
+use initlab::base::data::load_dir;
+use initlab::base::nn::{
+    model::Widths,
+    scheme::{Activation, InitScheme},
+};
+use initlab::base::optim::OptimizerKind;
+use initlab::base::train::TrainConfig;
 use initlab::engine::executor::{ExecOptions, Executor};
 use initlab::engine::rundir::{EndDetail, RunStatus};
-use initlab::inspect::{self, InspectConfig};
-use initlab::model::{Activation, InitScheme, Widths};
-use initlab::optim::OptimizerKind;
-use initlab::study::{self, Study, StudyConfig};
-use initlab::train::TrainConfig;
+use initlab::experiments::compare::{self, CompareConfig};
+use initlab::experiments::inspect::{self, InspectConfig};
+use initlab::experiments::study::{self, Study, StudyConfig};
 
 fn png_size(path: &std::path::Path) -> (u32, u32) {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -98,19 +101,19 @@ fn lsuv_gives_unit_variance_on_held_out_data() {
     let _g = seed_lock();
     let data = load_dir(&mnist_dir()).unwrap();
     tch::manual_seed(5);
-    let spec = initlab::model::MlpSpec {
+    let spec = initlab::base::nn::model::MlpSpec {
         bias: Default::default(),
         widths: "784,128,128,128,10".parse().unwrap(),
         activation: Activation::Relu,
         init: InitScheme::Lsuv,
     };
-    let mut mlp = initlab::model::Mlp::new(&spec).unwrap();
-    use initlab::lsuv::DataDependentInit;
-    initlab::lsuv::Lsuv::default()
+    let mut mlp = initlab::base::nn::model::Mlp::new(&spec).unwrap();
+    use initlab::base::nn::lsuv::DataDependentInit;
+    initlab::base::nn::lsuv::Lsuv::default()
         .initialize(&mut mlp, &data.train.images_unit().narrow(0, 0, 2000))
         .unwrap();
     let held_out = data.test.images_unit().narrow(0, 0, 2000);
-    for (k, var) in initlab::lsuv::Lsuv::layer_variances(&mlp, &held_out)
+    for (k, var) in initlab::base::nn::lsuv::Lsuv::layer_variances(&mlp, &held_out)
         .into_iter()
         .enumerate()
     {
@@ -139,7 +142,7 @@ fn small_compare(dir: &std::path::Path, lr: f64) -> CompareConfig {
     }
 }
 
-fn executor(data: &initlab::data::Mnist) -> Executor<'_> {
+fn executor(data: &initlab::base::data::Mnist) -> Executor<'_> {
     Executor {
         data,
         options: ExecOptions::default(),
@@ -302,7 +305,7 @@ fn lab_runs_small_through_the_executor_and_uses_its_cache() {
     let _g = seed_lock();
     let data = load_dir(&mnist_dir()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = initlab::lab::LabConfig {
+    let config = initlab::experiments::lab::LabConfig {
         train: TrainConfig {
             epochs: 1,
             train_limit: Some(1000),
@@ -312,7 +315,7 @@ fn lab_runs_small_through_the_executor_and_uses_its_cache() {
         dbn_epochs: 1,
         seeds: Vec::new(),
     };
-    let first = initlab::lab::run_lab(&config, &executor(&data), &mut |_| {}).unwrap();
+    let first = initlab::experiments::lab::run_lab(&config, &executor(&data), &mut |_| {}).unwrap();
     assert_eq!(first.runs.len(), 5);
     assert!(first
         .runs
@@ -320,7 +323,7 @@ fn lab_runs_small_through_the_executor_and_uses_its_cache() {
         .all(|(_, r)| !r.cached && r.status.is_final()));
     assert!(dir.path().join("dbn/dbn.safetensors").is_file());
     assert!(first.report.is_file() && first.chart.is_file());
-    let again = initlab::lab::run_lab(&config, &executor(&data), &mut |_| {}).unwrap();
+    let again = initlab::experiments::lab::run_lab(&config, &executor(&data), &mut |_| {}).unwrap();
     assert!(again.runs.iter().all(|(_, r)| r.cached));
     for ((_, a), (_, b)) in first.runs.iter().zip(&again.runs) {
         assert_eq!(a.history.epochs, b.history.epochs);
@@ -332,7 +335,7 @@ fn lab_over_seeds_reports_mean_and_interval() {
     let _g = seed_lock();
     let data = load_dir(&mnist_dir()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = initlab::lab::LabConfig {
+    let config = initlab::experiments::lab::LabConfig {
         train: TrainConfig {
             epochs: 1,
             train_limit: Some(500),
@@ -342,7 +345,8 @@ fn lab_over_seeds_reports_mean_and_interval() {
         dbn_epochs: 1,
         seeds: vec![1, 2],
     };
-    let result = initlab::lab::run_lab(&config, &executor(&data), &mut |_| {}).unwrap();
+    let result =
+        initlab::experiments::lab::run_lab(&config, &executor(&data), &mut |_| {}).unwrap();
     assert_eq!(result.runs.len(), 10);
     assert!(dir
         .path()

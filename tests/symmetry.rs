@@ -7,11 +7,14 @@
 mod common;
 
 use common::{mnist_dir, seed_lock};
-use initlab::data::load_dir;
-use initlab::init;
-use initlab::model::{distinct_rows, Activation, InitScheme, Mlp, MlpSpec};
-use initlab::optim::OptimizerKind;
-use initlab::train::{self, Control, Start, TrainConfig};
+use initlab::base::data::load_dir;
+use initlab::base::nn::init;
+use initlab::base::nn::{
+    model::{distinct_rows, Mlp, MlpSpec},
+    scheme::{Activation, InitScheme},
+};
+use initlab::base::optim::OptimizerKind;
+use initlab::base::train::{self, Control, Start, TrainConfig};
 use tch::Tensor;
 
 /// Distinct rows of `[W | b]` per hidden layer.
@@ -61,7 +64,7 @@ fn train_a_little(
         ..TrainConfig::default()
     };
     struct Tweak<F: Fn(&mut Mlp)>(F);
-    impl<F: Fn(&mut Mlp)> initlab::lsuv::DataDependentInit for Tweak<F> {
+    impl<F: Fn(&mut Mlp)> initlab::base::nn::lsuv::DataDependentInit for Tweak<F> {
         fn name(&self) -> String {
             "tweak".into()
         }

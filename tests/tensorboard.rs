@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use initlab::base::output::io::SafeTensors;
+use initlab::base::output::tensorboard::{read_events, Event, Histogram, ValueData, What};
 use initlab::engine::rundir;
-use initlab::io::SafeTensors;
-use initlab::tensorboard::{read_events, Event, Histogram, ValueData, What};
 
 fn initlab() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_initlab"));
@@ -105,7 +105,7 @@ fn a_run_writes_an_event_file_that_reads_back_with_its_history() {
     for (tag, f) in [
         (
             "epoch/train_cost",
-            (|e| e.train_cost) as fn(&initlab::train::EpochRecord) -> f64,
+            (|e| e.train_cost) as fn(&initlab::base::train::EpochRecord) -> f64,
         ),
         ("epoch/test_loss", |e| e.test_loss),
         ("epoch/test_accuracy", |e| e.test_accuracy),

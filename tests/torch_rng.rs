@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 
-use initlab::torch_rng;
+use initlab::base::parity::torch_rng;
 use tch::{Device, Kind, Tensor};
 
 /// The global generator is shared by the tests of this binary.

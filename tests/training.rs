@@ -3,13 +3,16 @@
 mod common;
 
 use common::{mnist_dir, seed_lock};
-use initlab::data::load_dir;
+use initlab::base::data::load_dir;
+use initlab::base::nn::{
+    model::{Mlp, MlpSpec},
+    scheme::InitScheme,
+};
+use initlab::base::train::{self, Progress, TrainConfig};
 use initlab::engine::executor::{ExecOptions, Executor, PlannedRun};
 use initlab::engine::rundir::RunStatus;
+use initlab::engine::runs;
 use initlab::engine::spec::RunSpec;
-use initlab::model::{InitScheme, Mlp, MlpSpec};
-use initlab::runs;
-use initlab::train::{self, Progress, TrainConfig};
 
 fn decode_png(path: &std::path::Path) -> (u32, u32) {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -108,19 +111,19 @@ fn one_epoch_on_10k_images_reaches_90_percent_and_saves_the_run() {
     );
 
     // The saved weights load back into a fresh model and give the same accuracy.
-    let mut fresh = initlab::model::Mlp::new(&spec).unwrap();
+    let mut fresh = initlab::base::nn::model::Mlp::new(&spec).unwrap();
     fresh.load(&run_dir.join("model.safetensors")).unwrap();
     let (_, acc) = train::evaluate(&fresh, &data.test.images_unit(), &data.test.labels);
     assert_eq!(acc, e.test_accuracy);
 
     // A comparison chart from saved runs, PNG and SVG.
-    let curves = vec![initlab::plot::RunCurves {
+    let curves = vec![initlab::base::output::plot::RunCurves {
         label: "xavier".into(),
         history: back.history.clone(),
     }];
-    initlab::plot::compare_chart(&curves, "test", &dir.path().join("c.png")).unwrap();
+    initlab::base::output::plot::compare_chart(&curves, "test", &dir.path().join("c.png")).unwrap();
     assert_eq!(decode_png(&dir.path().join("c.png")), (1400, 600));
-    initlab::plot::compare_chart(&curves, "test", &dir.path().join("c.svg")).unwrap();
+    initlab::base::output::plot::compare_chart(&curves, "test", &dir.path().join("c.svg")).unwrap();
     let svg = std::fs::read_to_string(dir.path().join("c.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("xavier"));
 }
@@ -176,14 +179,14 @@ fn dbn_pretraining_initializes_and_fine_tunes_an_mlp() {
     let _g = seed_lock();
     let data = load_dir(&mnist_dir()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let pre = initlab::pretrain::PretrainConfig {
+    let pre = initlab::experiments::pretrain::PretrainConfig {
         widths: vec![784, 64, 32],
         epochs: 2,
         train_limit: Some(5_000),
         out_dir: dir.path().join("dbn"),
         ..Default::default()
     };
-    let result = initlab::pretrain::run_pretrain(&pre, &data, &mut |_| {}).unwrap();
+    let result = initlab::experiments::pretrain::run_pretrain(&pre, &data, &mut |_| {}).unwrap();
     for f in &result.files {
         assert!(f.is_file(), "{} missing", f.display());
     }
@@ -191,7 +194,7 @@ fn dbn_pretraining_initializes_and_fine_tunes_an_mlp() {
     let spec = MlpSpec {
         bias: Default::default(),
         widths: "784,64,32,10".parse().unwrap(),
-        activation: initlab::model::Activation::Sigmoid,
+        activation: initlab::base::nn::scheme::Activation::Sigmoid,
         init: InitScheme::Dbn,
     };
     let config = TrainConfig {
@@ -205,11 +208,11 @@ fn dbn_pretraining_initializes_and_fine_tunes_an_mlp() {
         format!("{err:#}").contains("pretrained deep belief net"),
         "{err:#}"
     );
-    let hook = initlab::dbn::DbnInit::load(&dir.path().join("dbn")).unwrap();
+    let hook = initlab::pretraining::dbn::DbnInit::load(&dir.path().join("dbn")).unwrap();
     let first_w = hook.dbn.rbms[0].weight.copy();
     // Zero epochs of fine-tuning is not allowed, so check the copy through a fresh model.
-    let mut fresh = initlab::model::Mlp::new(&spec).unwrap();
-    use initlab::lsuv::DataDependentInit;
+    let mut fresh = initlab::base::nn::model::Mlp::new(&spec).unwrap();
+    use initlab::base::nn::lsuv::DataDependentInit;
     hook.initialize(&mut fresh, &data.train.images_unit())
         .unwrap();
     assert!(fresh.layers[0].ws.equal(&first_w));
@@ -284,13 +287,13 @@ fn zero_biases_keep_the_weight_draws() {
         Mlp::new(&MlpSpec {
             bias,
             widths: "784,16,16,10".parse().unwrap(),
-            activation: initlab::model::Activation::Tanh,
+            activation: initlab::base::nn::scheme::Activation::Tanh,
             init: InitScheme::XavierUniform,
         })
         .unwrap()
     };
-    let torch = build(initlab::model::BiasInit::TorchDefault);
-    let zeros = build(initlab::model::BiasInit::Zeros);
+    let torch = build(initlab::base::nn::model::BiasInit::TorchDefault);
+    let zeros = build(initlab::base::nn::model::BiasInit::Zeros);
     for (a, b) in torch.layers.iter().zip(&zeros.layers) {
         assert!(a.ws.equal(&b.ws));
         let bz = b.bs.as_ref().unwrap();
@@ -298,11 +301,11 @@ fn zero_biases_keep_the_weight_draws() {
         assert!(a.bs.as_ref().unwrap().abs().max().double_value(&[]) > 0.0);
     }
     // Mean-field sets its own biases: zeros would undo them.
-    let p = initlab::model::MeanFieldParams::new(1.5, 0.05).unwrap();
+    let p = initlab::base::nn::scheme::MeanFieldParams::new(1.5, 0.05).unwrap();
     assert!(Mlp::new(&MlpSpec {
-        bias: initlab::model::BiasInit::Zeros,
+        bias: initlab::base::nn::model::BiasInit::Zeros,
         widths: "784,16,10".parse().unwrap(),
-        activation: initlab::model::Activation::Tanh,
+        activation: initlab::base::nn::scheme::Activation::Tanh,
         init: InitScheme::MeanField(p),
     })
     .is_err());

@@ -1,22 +1,19 @@
-//! The reusable core: data, networks, initializers, optimizers, the training loop, charts and
-//! TensorBoard event files.
+//! The reusable core, grouped by purpose: the data, the networks and their initialisation, the
+//! optimizers, the training loop, the PyTorch-parity machinery and the outputs.
 //! Nothing here knows about RBMs, run directories or experiments.
+//!
+//! | folder | what it holds |
+//! |---|---|
+//! | [`data`] | MNIST: where it comes from, its compiled-in copy, PyTorch's batch order |
+//! | [`nn`] | MLPs built like `torch.nn.Linear`, the init schemes and `torch.nn.init` by hand, LSUV, the data-dependent hook, mean-field theory |
+//! | [`optim`] | PyTorch's SGD and Adam (op by op, and fused element by element) |
+//! | [`train`] | the training loop (a trainer, its state and the sinks that watch it), training dynamics |
+//! | [`parity`] | what makes the numbers PyTorch's: MT19937, libtorch's generator driven from Rust, Python's `random`, tensor repr, oneMKL, the FFI to libtorch |
+//! | [`output`] | charts, TensorBoard event files, statistics, atomic writes and bounded reads |
 
 pub mod data;
-pub mod dynamics;
-pub mod hook;
-pub mod init;
-pub mod io;
-pub mod lsuv;
-pub mod meanfield;
-pub mod mkl;
-pub mod model;
-pub mod mt19937;
+pub mod nn;
 pub mod optim;
-pub mod plot;
-pub mod pyfmt;
-pub mod pyrandom;
-pub mod stats;
-pub mod tensorboard;
-pub mod torch_rng;
+pub mod output;
+pub mod parity;
 pub mod train;

@@ -1,5 +1,5 @@
 //! Each run's TensorBoard log: the executor feeds it the training loop's [`Progress`] events and
-//! it appends them to a new event file in the run directory ([`crate::tensorboard`]), so that
+//! it appends them to a new event file in the run directory ([`crate::base::output::tensorboard`]), so that
 //! `tensorboard --logdir runs` shows every run.
 //!
 //! Tags (the step is the global batch number, 1-based, unless said otherwise):
@@ -7,7 +7,7 @@
 //! - `train/loss_step`: every batch's loss;
 //! - `epoch/train_cost`, `epoch/test_loss`, `epoch/test_accuracy`, and `epoch/validation_loss`,
 //!   `epoch/validation_accuracy` for runs with a validation split — step: the epoch;
-//! - `dynamics/linearℓ/…` for every sampled step of a monitored run ([`crate::dynamics`]):
+//! - `dynamics/linearℓ/…` for every sampled step of a monitored run ([`crate::base::train::dynamics`]):
 //!   `z_mean`, `z_std`, the hidden layers' `a_mean`, `a_std`, `saturated` (`dead` for ReLU) and
 //!   `distinct`, then `grad_z_std`, `grad_data`, `update_log10`;
 //! - `weights/<variable>` and `gradients/<variable>` (`weights/linear1.weight`, …): histograms of
@@ -25,7 +25,7 @@
 //! before the process died); the resumed run writes them again, with the same values (a resumed
 //! run is bit-identical). So the new file starts with a `SessionLog` START event at the
 //! checkpoint's step + 1, on which TensorBoard's loader drops every point of that step or later
-//! read from the earlier file ([`crate::tensorboard`]). Its steps are compared across tags, so
+//! read from the earlier file ([`crate::base::output::tensorboard`]). Its steps are compared across tags, so
 //! that drops all of the per-step tags' stale points, but of the per-epoch tags only those whose
 //! epoch number reaches the checkpoint's step + 1: an epoch that ended after the checkpoint —
 //! possible only after a crash, not after Ctrl-C: with `--checkpoint-every` above 1, or a
@@ -40,10 +40,12 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tch::{Kind, Tensor};
 
-use crate::dynamics::{self, StepRecord};
-use crate::model::{Activation, Mlp};
-use crate::tensorboard::{Event, EventWriter, Histogram, Value, ValueData, DEFAULT_BINS};
-use crate::train::{EpochRecord, Progress};
+use crate::base::nn::{model::Mlp, scheme::Activation};
+use crate::base::output::tensorboard::{
+    Event, EventWriter, Histogram, Value, ValueData, DEFAULT_BINS,
+};
+use crate::base::train::dynamics::{self, StepRecord};
+use crate::base::train::{EpochRecord, Progress};
 
 /// Tag of every batch's loss.
 pub const LOSS_STEP: &str = "train/loss_step";
@@ -240,11 +242,11 @@ mod tests {
             resumed_at: None,
         });
         assert!(!board.failed());
-        let spec = crate::model::MlpSpec {
+        let spec = crate::base::nn::model::MlpSpec {
             bias: Default::default(),
             widths: "4,3,2".parse().unwrap(),
             activation: Activation::Relu,
-            init: crate::model::InitScheme::XavierUniform,
+            init: crate::base::nn::scheme::InitScheme::XavierUniform,
         };
         let model = Mlp::new(&spec).unwrap();
         // The epoch's end flushes: the full disk shows there at the latest.

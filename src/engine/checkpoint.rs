@@ -8,11 +8,11 @@ use std::path::Path;
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::dynamics::DynamicsLog;
-use crate::io::SafeTensors;
-use crate::model::Activation;
-use crate::optim::{AdamState, OptimizerState};
-use crate::train::{Checkpoint, History};
+use crate::base::nn::scheme::Activation;
+use crate::base::optim::{AdamState, OptimizerState};
+use crate::base::output::io::SafeTensors;
+use crate::base::train::dynamics::DynamicsLog;
+use crate::base::train::{Checkpoint, History};
 
 /// File name of a run's checkpoint.
 pub const FILE: &str = "checkpoint.safetensors";

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::data::locate::{self, DataEnv, Origin};
-use crate::data::{embedded, mnist};
+use crate::base::data::locate::{self, DataEnv, Origin};
+use crate::base::data::{embedded, mnist};
+use crate::base::parity::mkl;
 use crate::engine::rundir::Provenance;
-use crate::mkl;
 
 /// A finding's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

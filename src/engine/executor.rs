@@ -17,8 +17,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::data::Mnist;
-use crate::dbn::DbnProgress;
+use crate::base::data::Mnist;
+use crate::base::nn::model::Mlp;
+use crate::base::output::plot;
+use crate::base::train::{
+    self, Checkpoint, Control, Ending, EpochRecord, History, Progress, Start,
+};
 use crate::engine::board::RunBoard;
 use crate::engine::checkpoint;
 use crate::engine::hooks;
@@ -27,9 +31,7 @@ use crate::engine::rundir::{
 };
 use crate::engine::spec::RunSpec;
 use crate::engine::workers::WorkerCommand;
-use crate::model::Mlp;
-use crate::plot;
-use crate::train::{self, Checkpoint, Control, Ending, EpochRecord, History, Progress, Start};
+use crate::pretraining::dbn::DbnProgress;
 use serde::{Deserialize, Serialize};
 
 /// One run of a plan: its name (legend label), its directory and its spec.
@@ -76,7 +78,7 @@ impl Default for ExecOptions {
             use_cache: true,
             force: false,
             checkpoint_every: 1,
-            monitor_every: crate::dynamics::DEFAULT_EVERY,
+            monitor_every: crate::base::train::dynamics::DEFAULT_EVERY,
             jobs: 1,
             worker: None,
         }
@@ -570,7 +572,7 @@ impl Executor<'_> {
             }
             if let Some(log) = outcome.dynamics.as_ref().filter(|d| !d.records.is_empty()) {
                 rundir::write_dynamics(&run.dir, log)?;
-                crate::dynamics::chart(
+                crate::base::train::dynamics::chart(
                     log,
                     &title,
                     outcome.history.first_batch_loss,
@@ -618,7 +620,7 @@ pub(crate) fn result_from_dir(
 }
 
 /// The data's content checksums (the same for a raw file and its gz copy).
-fn content(data: &crate::data::DataIdentity) -> Vec<&str> {
+fn content(data: &crate::base::data::DataIdentity) -> Vec<&str> {
     data.files
         .iter()
         .map(|f| f.content_sha256.as_str())
@@ -627,7 +629,7 @@ fn content(data: &crate::data::DataIdentity) -> Vec<&str> {
 
 /// Writes `model.safetensors` atomically.
 pub fn save_model(model: &Mlp, dir: &std::path::Path) -> Result<()> {
-    let mut st = crate::io::SafeTensors::default();
+    let mut st = crate::base::output::io::SafeTensors::default();
     for (name, t) in model.weights() {
         st.tensors.insert(name, t);
     }
@@ -637,8 +639,8 @@ pub fn save_model(model: &Mlp, dir: &std::path::Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::mnist::DataIdentity;
-    use crate::model::{InitScheme, MlpSpec};
+    use crate::base::data::mnist::DataIdentity;
+    use crate::base::nn::{model::MlpSpec, scheme::InitScheme};
     use std::path::Path;
 
     /// A record of `status` (with a checkpoint when `checkpoint`) made with `threads` threads.

@@ -4,11 +4,11 @@
 
 use anyhow::Result;
 
-use crate::base::hook::DataDependentInit;
-use crate::dbn::DbnInit;
+use crate::base::nn::hook::DataDependentInit;
+use crate::base::nn::lsuv::Lsuv;
+use crate::base::nn::scheme::InitScheme;
 use crate::engine::spec::{InitSource, SpecError};
-use crate::lsuv::Lsuv;
-use crate::model::InitScheme;
+use crate::pretraining::dbn::DbnInit;
 
 /// The data-dependent step of `init` with its `source`, or `None` when the scheme has none. A
 /// scheme that needs a DBN and was given none, or a DBN given to a scheme that does not use one,

@@ -1,7 +1,7 @@
 //! Durable run directories: one writer at a time (an advisory lock), and a `run.json` that names
 //! the one consistent state the directory holds — `running` (with its last checkpoint),
 //! `interrupted`, `complete`, `diverged` or `unstable` — with the spec, its hash and where and
-//! when the run was made. Every file is written atomically ([`crate::io::write_atomic`]).
+//! when the run was made. Every file is written atomically ([`crate::base::output::io::write_atomic`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::dynamics::DynamicsLog;
+use crate::base::output::io;
+use crate::base::train::dynamics::DynamicsLog;
+use crate::base::train::History;
 use crate::engine::spec::RunSpec;
-use crate::io;
-use crate::train::History;
 
 /// File name of the run's record.
 pub const RUN_FILE: &str = "run.json";

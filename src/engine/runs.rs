@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::base::train::History;
 use crate::engine::rundir::{self, RunRecord};
-use crate::train::History;
 
 /// A run read back from disk.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ pub fn load_run(dir: &Path) -> Result<SavedRun> {
         dir.display()
     );
     if !dir.join("run.json").exists() {
-        let runs = crate::io::find_below(dir, "run.json", 2);
+        let runs = crate::base::output::io::find_below(dir, "run.json", 2);
         if !runs.is_empty() {
             return Err(RunsBelow {
                 dir: dir.to_path_buf(),

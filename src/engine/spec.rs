@@ -8,11 +8,11 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::data::mnist::DataIdentity;
-use crate::data::Mnist;
-use crate::model::{Activation, InitScheme, MlpSpec};
-use crate::optim::OptimizerKind;
-use crate::train::TrainConfig;
+use crate::base::data::mnist::DataIdentity;
+use crate::base::data::Mnist;
+use crate::base::nn::{model::MlpSpec, scheme::InitScheme};
+use crate::base::optim::OptimizerKind;
+use crate::base::train::TrainConfig;
 
 /// Where a data-dependent init takes its weights from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -31,12 +31,24 @@ pub enum InitSource {
 }
 
 impl InitSource {
+    /// What a run of `init` takes from this source: the DBN for a scheme that
+    /// [needs one](InitScheme::needs_pretrained), nothing for the others (one rule for every
+    /// planner).
+    pub fn for_scheme(&self, init: InitScheme) -> InitSource {
+        if init.needs_pretrained() {
+            self.clone()
+        } else {
+            InitSource::None
+        }
+    }
+
     /// A saved DBN in `dir`, identified by the SHA-256 of its files (read with a bound).
     pub fn pretrained(dir: &Path) -> Result<InitSource> {
-        if !dir.join(crate::dbn::WEIGHTS_FILE).exists() {
-            if let Some(found) = crate::io::find_below(dir, crate::dbn::WEIGHTS_FILE, 2)
-                .into_iter()
-                .next()
+        if !dir.join(crate::pretraining::dbn::WEIGHTS_FILE).exists() {
+            if let Some(found) =
+                crate::base::output::io::find_below(dir, crate::pretraining::dbn::WEIGHTS_FILE, 2)
+                    .into_iter()
+                    .next()
             {
                 return Err(SpecError::DbnBelow {
                     dir: dir.to_path_buf(),
@@ -46,9 +58,12 @@ impl InitSource {
             }
         }
         let mut hasher = Sha256::new();
-        for file in crate::dbn::files(dir) {
-            let bytes = crate::io::read_bounded(&file, crate::io::MAX_SAFETENSORS_BYTES)
-                .with_context(|| format!("reading the pretrained DBN in {}", dir.display()))?;
+        for file in crate::pretraining::dbn::files(dir) {
+            let bytes = crate::base::output::io::read_bounded(
+                &file,
+                crate::base::output::io::MAX_SAFETENSORS_BYTES,
+            )
+            .with_context(|| format!("reading the pretrained DBN in {}", dir.display()))?;
             hasher.update(&bytes);
         }
         Ok(InitSource::Pretrained {
@@ -111,7 +126,7 @@ pub enum SpecError {
     #[error("the {0} init sets the biases itself; zero biases would undo it")]
     BiasSetByInit(InitScheme),
     /// The pretrained-DBN folder holds no DBN, but a folder below it does.
-    #[error("{} holds no pretrained DBN ({}), but {} below it does", dir.display(), crate::dbn::WEIGHTS_FILE, found.display())]
+    #[error("{} holds no pretrained DBN ({}), but {} below it does", dir.display(), crate::pretraining::dbn::WEIGHTS_FILE, found.display())]
     DbnBelow {
         /// The folder given.
         dir: PathBuf,
@@ -201,8 +216,11 @@ impl RunSpec {
             return Err(SpecError::OutputWidth(out).into());
         }
         match (&self.source, self.model.init) {
-            (InitSource::None, InitScheme::Dbn) => return Err(SpecError::NeedsPretrainedDbn.into()),
-            (InitSource::None, _) | (_, InitScheme::Dbn) => {}
+            (InitSource::None, init) if init.needs_pretrained() => {
+                return Err(SpecError::NeedsPretrainedDbn.into())
+            }
+            (InitSource::None, _) => {}
+            (_, init) if init.needs_pretrained() => {}
             (_, init) => return Err(SpecError::UnusedPretrainedDbn(init).into()),
         }
         if let Some(n) = self.train.train_limit {
@@ -246,7 +264,8 @@ impl RunSpec {
     /// Things that run but are probably not what was meant.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.model.init == InitScheme::Dbn && self.model.activation != Activation::Sigmoid {
+        let wanted = self.model.init.required_activation();
+        if wanted.is_some_and(|a| a != self.model.activation) {
             out.push(format!(
                 "the dbn init copies weights pretrained for logistic (sigmoid) units into a {} net; \
                  the pretrained features only mean what they meant in pretraining with sigmoid",

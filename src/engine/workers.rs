@@ -37,14 +37,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::data::Mnist;
+use crate::base::data::Mnist;
+use crate::base::train::{EpochRecord, Progress};
 use crate::engine::executor::{
     decide, result_from_dir, Decision, ExecOptions, Executor, PlanOutcome, PlannedRun, RunEvent,
     RunResult, StartKind,
 };
 use crate::engine::rundir::{self, RunDir, RunDirError, RunStatus};
 use crate::engine::spec::RunSpec;
-use crate::train::{EpochRecord, Progress};
 
 /// Exit status of a worker whose run was interrupted (128 + SIGINT, as the binary's).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -608,9 +608,12 @@ fn worker_error(status: ExitStatus, stderr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::mnist::DataIdentity;
-    use crate::model::{InitScheme, MlpSpec, Widths};
-    use crate::train::TrainConfig;
+    use crate::base::data::mnist::DataIdentity;
+    use crate::base::nn::{
+        model::{MlpSpec, Widths},
+        scheme::InitScheme,
+    };
+    use crate::base::train::TrainConfig;
 
     /// A planned run of `widths` for `epochs` over `limit` images (all when `None`).
     fn planned(widths: &[i64], epochs: usize, limit: Option<i64>, validation: i64) -> PlannedRun {

@@ -8,16 +8,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Result};
 
-use crate::data::Mnist;
+use crate::base::data::Mnist;
+use crate::base::nn::{
+    model::{BiasInit, MlpSpec, Widths},
+    scheme::{Activation, InitScheme},
+};
+use crate::base::output::io;
+use crate::base::output::plot;
+use crate::base::output::stats;
+use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlanOutcome, PlannedRun, RunEvent, RunResult};
 use crate::engine::rundir::RunStatus;
 use crate::engine::spec::{InitSource, RunSpec};
-use crate::io;
-use crate::model::{Activation, BiasInit, InitScheme, MlpSpec, Widths};
-use crate::plot;
-use crate::report_html::{self, Block, Cell, Report, Table};
-use crate::stats;
-use crate::train::TrainConfig;
+use crate::experiments::report_html::{self, Block, Cell, Report, Table};
 
 /// Settings of a comparison. `Default`: the lab's shallow net under N(0,1), torch's default,
 /// Xavier and He, with the lab's training settings.
@@ -121,11 +124,7 @@ pub fn plan(config: &CompareConfig, data: &Mnist) -> Result<Vec<PlannedRun>> {
                     activation: config.activation,
                     init,
                 },
-                source: if init == InitScheme::Dbn {
-                    config.source.clone()
-                } else {
-                    InitSource::None
-                },
+                source: config.source.for_scheme(init),
                 train: TrainConfig {
                     seed,
                     ..config.train.clone()
@@ -529,7 +528,7 @@ fn settings_line(config: &CompareConfig) -> String {
 /// ` (cosine schedule)` when the learning rate is not constant.
 fn schedule_note(t: &TrainConfig) -> String {
     match t.lr_schedule {
-        crate::train::LrSchedule::Constant => String::new(),
+        crate::base::train::LrSchedule::Constant => String::new(),
         s => format!(" ({s} schedule)"),
     }
 }

@@ -5,7 +5,7 @@
 //! Inputs are scaled to [0, 1] like the training inputs (`ToTensor()`); the notebooks' last cell
 //! fed raw 0–255 pixels instead (a quirk the examples keep, not these commands).
 //!
-//! Everything here returns data; the pictures are written with [`crate::plot::render_png_atomic`].
+//! Everything here returns data; the pictures are written with [`crate::base::output::plot::render_png_atomic`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,12 +18,15 @@ use serde::Serialize;
 use tch::nn::Module;
 use tch::{Kind, Tensor};
 
-use crate::data::Split;
-use crate::io::{self, SafeTensors};
-use crate::model::{InitScheme, Mlp, MlpSpec};
-use crate::plot;
-use crate::runs;
-use crate::train;
+use crate::base::data::Split;
+use crate::base::nn::{
+    model::{Mlp, MlpSpec},
+    scheme::InitScheme,
+};
+use crate::base::output::io::{self, SafeTensors};
+use crate::base::output::plot;
+use crate::base::train;
+use crate::engine::runs;
 
 /// Name of the weights file in a run directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";

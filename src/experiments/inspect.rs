@@ -12,11 +12,14 @@ use serde::{Deserialize, Serialize};
 use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
 
-use crate::data::Mnist;
+use crate::base::data::Mnist;
+use crate::base::nn::{
+    model::{Mlp, MlpSpec, Widths},
+    scheme::{Activation, InitScheme},
+};
+use crate::base::output::plot::{self, Panel, Series};
 use crate::engine::hooks;
 use crate::engine::spec::InitSource;
-use crate::model::{Activation, InitScheme, Mlp, MlpSpec, Widths};
-use crate::plot::{self, Panel, Series};
 
 /// Settings of an inspection.
 #[derive(Debug, Clone)]
@@ -95,7 +98,7 @@ pub struct Binning {
 /// The mean-field prediction of a fresh ReLU net's activation std per layer, for a scheme whose
 /// weight and bias variances are known in advance ([`InitScheme::weight_variance`],
 /// [`InitScheme::bias_variance`]): pre-activation second moments `q_l` by
-/// [`crate::meanfield::relu_second_moments`] from the input's mean squared norm, then
+/// [`crate::base::nn::meanfield::relu_second_moments`] from the input's mean squared norm, then
 /// `std(relu(z)) = √q_l · √(1/2 − 1/(2π))` for the hidden layers and `√q_L` for the logits. Each
 /// hidden layer multiplies `q` by `fan_in · Var(w) / 2`: Xavier-uniform at fan_in = fan_out
 /// halves it, He keeps it.
@@ -112,14 +115,14 @@ pub fn relu_prediction(
             Some((w[0], v, init.bias_variance(w[0])))
         })
         .collect::<Option<_>>()?;
-    let q = crate::meanfield::relu_second_moments(input_second_moment, &layers);
+    let q = crate::base::nn::meanfield::relu_second_moments(input_second_moment, &layers);
     let last = q.len().saturating_sub(1);
     Some(
         q.iter()
             .enumerate()
             .map(|(k, &v)| {
                 if k < last {
-                    crate::meanfield::relu_output_std(v)
+                    crate::base::nn::meanfield::relu_output_std(v)
                 } else {
                     v.sqrt()
                 }
@@ -324,8 +327,8 @@ pub fn inspect_model(
         // [width, n]: each unit's activations over the batch.
         let acts = post[k].detach().transpose(0, 1);
         distinct.push((
-            crate::model::distinct_rows(&params)?,
-            crate::model::distinct_rows(&acts)?,
+            crate::base::nn::model::distinct_rows(&params)?,
+            crate::base::nn::model::distinct_rows(&acts)?,
             layer.ws.size()[0] as usize,
         ));
     }
@@ -381,15 +384,6 @@ pub fn inspect_model(
     })
 }
 
-/// The source a scheme takes: the configured DBN for `dbn`, nothing for the others.
-fn source_for(init: InitScheme, source: &InitSource) -> &InitSource {
-    if init == InitScheme::Dbn {
-        source
-    } else {
-        &InitSource::None
-    }
-}
-
 /// What an inspection run wrote.
 #[derive(Debug, Clone)]
 pub struct InspectResult {
@@ -417,7 +411,7 @@ pub fn run_inspect(config: &InspectConfig, data: &Mnist) -> Result<InspectResult
     // [500, 784]: what LSUV sees in training (the first training images).
     let calibration = data
         .train
-        .take(crate::lsuv::Lsuv::default().batch_size)
+        .take(crate::base::nn::lsuv::Lsuv::default().batch_size)
         .images_unit();
     ensure!(
         config.widths.0.len() >= 3,
@@ -443,7 +437,7 @@ pub fn run_inspect(config: &InspectConfig, data: &Mnist) -> Result<InspectResult
             init,
         };
         let mut model = Mlp::new(&spec)?;
-        let hook = hooks::resolve(init, source_for(init, &config.source))?;
+        let hook = hooks::resolve(init, &config.source.for_scheme(init))?;
         if let Some(hook) = hook {
             hook.initialize(&mut model, &calibration)
                 .with_context(|| format!("{} initialization", hook.name()))?;
@@ -634,7 +628,7 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
 }
 
 fn sci(v: f64) -> String {
-    crate::pyfmt::scientific(v, 3)
+    crate::base::parity::pyfmt::scientific(v, 3)
 }
 
 /// The per-layer table as markdown.

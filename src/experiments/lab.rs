@@ -8,17 +8,20 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::data::Mnist;
+use crate::base::data::Mnist;
+use crate::base::nn::{
+    model::{MlpSpec, Widths},
+    scheme::{Activation, InitScheme},
+};
+use crate::base::output::io;
+use crate::base::output::plot;
+use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
 use crate::engine::rundir::{RunDir, RunStatus};
 use crate::engine::spec::{InitSource, RunSpec};
-use crate::io;
-use crate::model::{Activation, InitScheme, MlpSpec, Widths};
-use crate::plot;
-use crate::pretrain::{self, PretrainConfig};
-use crate::rbm::RbmConfig;
-use crate::report_html::{self, Block, Cell, Report, Table};
-use crate::train::TrainConfig;
+use crate::experiments::pretrain::{self, PretrainConfig};
+use crate::experiments::report_html::{self, Block, Cell, Report, Table};
+use crate::pretraining::rbm::RbmConfig;
 
 /// Settings of `initlab lab`.
 #[derive(Debug, Clone)]
@@ -176,7 +179,9 @@ pub fn prepare_dbn(
     let recipe_file = dir.join("recipe.json");
     let done = recipe_file.exists()
         && io::read_json::<DbnRecipe>(&recipe_file).ok().as_ref() == Some(&recipe)
-        && crate::dbn::files(&dir).iter().all(|f| f.is_file());
+        && crate::pretraining::dbn::files(&dir)
+            .iter()
+            .all(|f| f.is_file());
     if !done {
         observer(RunEvent::Pretrain {
             dir: &dir,
@@ -210,11 +215,7 @@ pub fn plan(config: &LabConfig, data: &Mnist, dbn: &Path) -> Result<Vec<(LabRun,
     let mut plan = Vec::new();
     for run in lab_runs() {
         for seed in &seeds {
-            let source = if run.spec.init == InitScheme::Dbn {
-                pretrained.clone()
-            } else {
-                InitSource::None
-            };
+            let source = pretrained.for_scheme(run.spec.init);
             let (name, train) = match seed {
                 None => (run.name.to_string(), config.train.clone()),
                 Some(s) => (
@@ -265,7 +266,7 @@ pub fn run_lab(
     let html = config.out_dir.join(report_html::REPORT_FILE);
     if !outcome.interrupted {
         let runs: Vec<RunResult> = results.iter().map(|(_, r)| r.clone()).collect();
-        let groups = crate::compare::seed_groups(&runs, |r| r.run.spec.label());
+        let groups = crate::experiments::compare::seed_groups(&runs, |r| r.run.spec.label());
         let title = format!(
             "MNIST, {} lr {}: initialization schemes",
             config.train.optimizer, config.train.learning_rate
@@ -414,12 +415,12 @@ pub fn seeds_table(results: &[(LabRun, RunResult)]) -> Table {
             .filter(|(r, res)| r.name == lab_run.name && res.status != RunStatus::Diverged)
             .filter_map(|(_, res)| res.history.last().map(|e| e.test_error_percent()))
             .collect();
-        let st = crate::stats::summarize(&errors);
+        let st = crate::base::output::stats::summarize(&errors);
         table.push(vec![
             lab_run.name.into(),
             st.n.to_string().into(),
             format!("{:.2} ± {:.2}", st.mean, st.sd).into(),
-            crate::compare::interval(&st).into(),
+            crate::experiments::compare::interval(&st).into(),
         ]);
     }
     table

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::data::Mnist;
-use crate::dbn::{self, Dbn, DbnProgress};
-use crate::plot::{self, Panel, Series};
-use crate::rbm::RbmConfig;
-use crate::rbm_plot;
+use crate::base::data::Mnist;
+use crate::base::output::plot::{self, Panel, Series};
+use crate::pretraining::dbn::{self, Dbn, DbnProgress};
+use crate::pretraining::rbm::RbmConfig;
+use crate::pretraining::rbm_plot;
 
 /// Settings of a pretraining run.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ pub fn run_pretrain(
 /// `pretrain.png`: reconstruction error (log scale) and pseudo-log-likelihood per epoch, one line
 /// per layer; epoch 0 is the untrained RBM.
 pub fn pretrain_chart(dbn: &Dbn, path: &Path) -> Result<()> {
-    let series = |f: fn(&crate::rbm::RbmEpochRecord) -> f64| -> Vec<Series> {
+    let series = |f: fn(&crate::pretraining::rbm::RbmEpochRecord) -> f64| -> Vec<Series> {
         dbn.histories
             .iter()
             .enumerate()
@@ -179,8 +179,8 @@ pub fn summary_markdown(config: &PretrainConfig, dbn: &Dbn) -> String {
     for (l, h) in dbn.histories.iter().enumerate() {
         let before = h.initial.as_ref();
         let after = h.last();
-        let fmt = |r: Option<&crate::rbm::RbmEpochRecord>,
-                   f: fn(&crate::rbm::RbmEpochRecord) -> f64| {
+        let fmt = |r: Option<&crate::pretraining::rbm::RbmEpochRecord>,
+                   f: fn(&crate::pretraining::rbm::RbmEpochRecord) -> f64| {
             r.map(|r| format!("{:.4}", f(r))).unwrap_or("—".into())
         };
         let _ = writeln!(

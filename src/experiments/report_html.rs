@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::base::output::io;
+use crate::base::output::plot;
+use crate::base::train::{EpochRecord, History};
 use crate::engine::executor::RunResult;
 use crate::engine::rundir::{self, RunRecord};
-use crate::io;
-use crate::plot;
-use crate::train::{EpochRecord, History};
 
 /// The file name of the page, beside `report.md`/`summary.md`.
 pub const REPORT_FILE: &str = "report.html";
@@ -779,10 +779,10 @@ pub fn run_entries(base: &Path, runs: &[RunResult]) -> Vec<RunEntry> {
 
 /// The charts of a plan's runs: test error % (log scale) and train cost (log scale) per epoch,
 /// plus validation error % when a run held out a validation split. Runs are grouped as in the
-/// PNG charts ([`crate::compare::seed_groups`]: consecutive runs with the same `label`), one
+/// PNG charts ([`crate::experiments::compare::seed_groups`]: consecutive runs with the same `label`), one
 /// colour and legend entry per group, one line per run.
 pub fn run_charts(runs: &[RunResult], label: impl Fn(&RunResult) -> String) -> Vec<Chart> {
-    let groups = crate::compare::seed_groups(runs, &label);
+    let groups = crate::experiments::compare::seed_groups(runs, &label);
     let series = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<ChartSeries> {
         let mut rest = runs.iter();
         groups

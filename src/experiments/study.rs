@@ -9,7 +9,7 @@
 //! - [`Study::Lab`]: the lab's shallow and deep nets with Adam under N(0,1), torch's default,
 //!   Xavier, He and LSUV.
 //! - [`Study::Meanfield`]: Poole et al. (2016) and Schoenholz et al. (2017) — the order-to-chaos
-//!   phase diagram of tanh nets computed ([`crate::meanfield`]), then a grid of depth × σ_w²
+//!   phase diagram of tanh nets computed ([`crate::base::nn::meanfield`]), then a grid of depth × σ_w²
 //!   trained with SGD and its test accuracy drawn under the 6 ξ_c line.
 
 use std::fmt::Write as _;
@@ -17,17 +17,20 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::compare::{self, CompareConfig};
-use crate::data::Mnist;
+use crate::base::data::Mnist;
+use crate::base::nn::meanfield::{self, GaussHermite};
+use crate::base::nn::{
+    model::{BiasInit, Widths},
+    scheme::{Activation, InitScheme, MeanFieldParams},
+};
+use crate::base::optim::OptimizerKind;
+use crate::base::output::io;
+use crate::base::output::plot;
+use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
 use crate::engine::spec::InitSource;
-use crate::io;
-use crate::meanfield::{self, GaussHermite};
-use crate::model::{Activation, BiasInit, InitScheme, MeanFieldParams, Widths};
-use crate::optim::OptimizerKind;
-use crate::plot;
-use crate::report_html::{self, Block, Cell, Report, Table};
-use crate::train::TrainConfig;
+use crate::experiments::compare::{self, CompareConfig};
+use crate::experiments::report_html::{self, Block, Cell, Report, Table};
 
 /// The presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -452,7 +455,7 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
 pub fn runs_table(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> Table {
     let best_header = format!(
         "best test error % (epoch; {})",
-        crate::train::Best::chosen_on(config.validation > 0)
+        crate::base::train::Best::chosen_on(config.validation > 0)
     );
     let mut table = Table::new(&[
         ("part", false),

@@ -19,9 +19,9 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::io::{self, SafeTensors};
-use crate::model::Mlp;
-use crate::rbm::{self, Rbm, RbmConfig, RbmHistory, RbmProgress};
+use crate::base::nn::model::Mlp;
+use crate::base::output::io::{self, SafeTensors};
+use crate::pretraining::rbm::{self, Rbm, RbmConfig, RbmHistory, RbmProgress};
 
 /// File name of the weights inside a DBN directory.
 pub const WEIGHTS_FILE: &str = "dbn.safetensors";
@@ -215,7 +215,7 @@ impl Dbn {
     }
 
     /// Writes `dir/dbn.safetensors` and `dir/dbn.json` (the directory is created if needed),
-    /// each atomically ([`crate::io::write_atomic`]): a reader sees the old file or the new one.
+    /// each atomically ([`crate::base::output::io::write_atomic`]): a reader sees the old file or the new one.
     pub fn save(&self, dir: &Path) -> Result<()> {
         ensure!(
             self.rbms.len() + 1 == self.widths.len() && self.histories.len() == self.rbms.len(),
@@ -435,14 +435,14 @@ pub fn init_mlp_from_dbn(dbn: &Dbn, mlp: &mut Mlp) -> Result<()> {
     Ok(())
 }
 
-use crate::model::join_widths as join;
+use crate::base::nn::model::join_widths as join;
 
 /// `dir/dbn.safetensors` and `dir/dbn.json`, for messages and listings.
 pub fn files(dir: &Path) -> [PathBuf; 2] {
     [dir.join(WEIGHTS_FILE), dir.join(META_FILE)]
 }
 
-/// A pretrained DBN as a data-dependent initializer ([`crate::model::InitScheme::Dbn`]): copies
+/// A pretrained DBN as a data-dependent initializer ([`crate::base::nn::scheme::InitScheme::Dbn`]): copies
 /// the RBMs' weights and hidden biases into the MLP's first layers ([`init_mlp_from_dbn`]).
 #[derive(Debug)]
 pub struct DbnInit {
@@ -462,7 +462,7 @@ impl DbnInit {
     }
 }
 
-impl crate::base::hook::DataDependentInit for DbnInit {
+impl crate::base::nn::hook::DataDependentInit for DbnInit {
     fn name(&self) -> String {
         format!("DBN from {}", self.source.display())
     }

@@ -3,7 +3,7 @@
 //!
 //! Conventions, as in Hinton's "A Practical Guide to Training Restricted Boltzmann Machines"
 //! (UTML TR 2010-003, 2010; "the Guide" below), with the weight stored like a `torch.nn.Linear`
-//! weight so that it can initialize one directly ([`crate::dbn::init_mlp_from_dbn`]):
+//! weight so that it can initialize one directly ([`crate::pretraining::dbn::init_mlp_from_dbn`]):
 //!
 //! - `v ∈ {0,1}^V` visible units, `h ∈ {0,1}^H` hidden units;
 //! - `W` of shape `[H, V]` ([`Rbm::weight`]), `b` of shape `[V]` ([`Rbm::visible_bias`]),
@@ -17,7 +17,7 @@
 //! [`tch::manual_seed`] first for repeatable runs.
 //!
 //! Inputs are `f32` tensors of shape `[n, V]` with values in [0, 1]: binary data, or grey levels
-//! read as probabilities (MNIST through [`crate::data::Split::images_unit`]), as in Hinton &
+//! read as probabilities (MNIST through [`crate::base::data::Split::images_unit`]), as in Hinton &
 //! Salakhutdinov (2006) and scikit-learn.
 
 use std::time::Instant;
@@ -454,10 +454,10 @@ pub fn bernoulli(p: &Tensor) -> Tensor {
 /// 0 here where `bernoulli` stops with an error; [`train`] reports non-finite weights after the
 /// epoch.)
 ///
-/// The draws are made in Rust ([`crate::torch_rng::bernoulli_into`], the same bits) when it can;
+/// The draws are made in Rust ([`crate::base::parity::torch_rng::bernoulli_into`], the same bits) when it can;
 /// otherwise by libtorch's `uniform_` and `lt_`.
 fn bernoulli_into(p: &Tensor, out: &mut Tensor) {
-    if crate::torch_rng::bernoulli_into(p, out) {
+    if crate::base::parity::torch_rng::bernoulli_into(p, out) {
         return;
     }
     // [same as p]: u ~ U[0, 1)

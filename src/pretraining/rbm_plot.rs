@@ -2,7 +2,7 @@
 //!
 //! Each picture is a grid of square grey tiles (e.g. 28×28 for MNIST) on a dark separator
 //! colour, every pixel enlarged to [`SCALE`]×[`SCALE`], under a band with a title and a caption
-//! that says what the rows and columns are ([`crate::plot::captioned_png`]: headless, with the
+//! that says what the rows and columns are ([`crate::base::output::plot::captioned_png`]: headless, with the
 //! embedded font).
 
 use std::path::Path;
@@ -10,8 +10,8 @@ use std::path::Path;
 use anyhow::{anyhow, ensure, Result};
 use tch::{Kind, Tensor};
 
-use crate::plot;
-use crate::rbm::Rbm;
+use crate::base::output::plot;
+use crate::pretraining::rbm::Rbm;
 
 /// Every image pixel becomes a `SCALE`×`SCALE` block.
 pub const SCALE: u32 = 2;

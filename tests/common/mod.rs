@@ -15,14 +15,14 @@ pub fn seed_lock() -> MutexGuard<'static, ()> {
 
 /// The files of one golden set (`tests/golden/<kernel family>/`): the library's list, which
 /// `build.rs` also uses to tell `initlab doctor` which families have a set.
-pub use initlab::mkl::GOLDEN_SET_FILES;
+pub use initlab::base::parity::mkl::GOLDEN_SET_FILES;
 
 /// `tests/golden/`: the CPU-independent golden files, and one folder per kernel family.
 pub fn golden_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
 
-/// The golden set of a kernel family (`"avx512"`, `"avx2"`, see `initlab::mkl::kernel_family`),
+/// The golden set of a kernel family (`"avx512"`, `"avx2"`, see `initlab::base::parity::mkl::kernel_family`),
 /// or a message naming what is missing and how to make it.
 pub fn golden_dir_for(family: &str) -> Result<PathBuf, String> {
     let dir = golden_root().join(family);
@@ -49,9 +49,9 @@ pub fn golden_dir_for(family: &str) -> Result<PathBuf, String> {
 /// The golden set of this CPU's kernel family; panics with [`golden_dir_for`]'s message if there
 /// is none, so that the bit-exact tests fail rather than pass without a reference.
 pub fn golden_dir() -> PathBuf {
-    let family = initlab::mkl::kernel_family();
+    let family = initlab::base::parity::mkl::kernel_family();
     golden_dir_for(family).unwrap_or_else(|e| {
-        panic!("this CPU's kernel family is {family:?} (initlab::mkl::kernel_family); {e}")
+        panic!("this CPU's kernel family is {family:?} (initlab::base::parity::mkl::kernel_family); {e}")
     })
 }
 
@@ -69,12 +69,12 @@ pub fn golden_json(name: &str) -> serde_json::Value {
 
 /// The bundled MNIST directory.
 pub fn mnist_dir() -> PathBuf {
-    initlab::data::mnist::bundled_dir()
+    initlab::base::data::mnist::bundled_dir()
 }
 
 /// Decompressed bytes of one bundled file.
 pub fn bundled_bytes(name: &str) -> Vec<u8> {
-    initlab::data::mnist::read_decompressed(&mnist_dir().join(format!("{name}.gz")))
+    initlab::base::data::mnist::read_decompressed(&mnist_dir().join(format!("{name}.gz")))
         .expect("bundled file")
 }
 

@@ -45,17 +45,17 @@ pub fn size() -> usize {
 }
 
 /// Writes the compiled-in files into `dir` (created if needed): the four `.gz` files first, then
-/// `SHA256SUMS` and `README.md`, each atomically ([`crate::io::write_atomic`]), so a folder
+/// `SHA256SUMS` and `README.md`, each atomically ([`crate::base::output::io::write_atomic`]), so a folder
 /// interrupted half-way lacks files and is unpacked again, and two processes unpacking at once
 /// both leave whole files of the same bytes. Errors name the folder.
 pub fn unpack(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the data folder {}", dir.display()))?;
     for (name, bytes) in data_files() {
-        crate::io::write_atomic(&dir.join(format!("{name}.gz")), bytes)?;
+        crate::base::output::io::write_atomic(&dir.join(format!("{name}.gz")), bytes)?;
     }
-    crate::io::write_atomic(&dir.join(CHECKSUM_FILE), SHA256SUMS)?;
-    crate::io::write_atomic(&dir.join("README.md"), README)?;
+    crate::base::output::io::write_atomic(&dir.join(CHECKSUM_FILE), SHA256SUMS)?;
+    crate::base::output::io::write_atomic(&dir.join("README.md"), README)?;
     Ok(())
 }
 

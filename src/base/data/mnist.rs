@@ -631,7 +631,7 @@ fn read_checksums(dir: &Path) -> Result<HashMap<String, String>> {
     if !path.exists() {
         return Ok(HashMap::new());
     }
-    let bytes = crate::io::read_bounded(&path, MAX_CHECKSUM_FILE_BYTES)?;
+    let bytes = crate::base::output::io::read_bounded(&path, MAX_CHECKSUM_FILE_BYTES)?;
     parse_checksums(&path, &bytes)
 }
 

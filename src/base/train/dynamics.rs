@@ -1,7 +1,7 @@
 //! Training dynamics: what each layer does while the net trains, sampled every K steps.
 //!
 //! On a sampled step the training loop runs the same forward pass layer by layer
-//! ([`Mlp::forward_trace`](crate::model::Mlp::forward_trace)), asks autograd for ∂loss/∂z of every
+//! ([`Mlp::forward_trace`](crate::base::nn::model::Mlp::forward_trace)), asks autograd for ∂loss/∂z of every
 //! layer's pre-activation z (a second, partial backward that leaves the parameters' gradients
 //! alone), and compares each weight matrix before and after the optimizer's step. Nothing here
 //! draws random numbers or changes a tensor the training uses, so a monitored run computes exactly
@@ -30,8 +30,8 @@ use std::path::Path;
 use anyhow::{bail, ensure, Context, Result};
 use tch::{Kind, Tensor};
 
-use crate::model::{self, Activation};
-use crate::plot::{self, Cell, Heatmap, Panel, Series};
+use crate::base::nn::{model, scheme::Activation};
+use crate::base::output::plot::{self, Cell, Heatmap, Panel, Series};
 
 /// Steps between two samples when the user does not choose (`--monitor-every`): every 50th step,
 /// the first included. Measured with `make bench` to cost under 5 % of an epoch (see README).

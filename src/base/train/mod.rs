@@ -1,5 +1,7 @@
 //! Training and evaluation: the lab's loop, returning a history instead of printing.
 
+pub mod dynamics;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -8,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
 
-use crate::base::dynamics::{self, DynamicsLog, StepRecord, StepTrace};
-use crate::base::hook::DataDependentInit;
-use crate::data::{BatchBuffers, Mnist, Split, TorchLoader};
-use crate::model::{self, Mlp, MlpSpec};
-use crate::optim::{Optimizer, OptimizerKind, OptimizerState};
+use crate::base::data::{BatchBuffers, Mnist, Split, TorchLoader};
+use crate::base::nn::hook::DataDependentInit;
+use crate::base::nn::model::{self, Mlp, MlpSpec};
+use crate::base::optim::{Optimizer, OptimizerKind, OptimizerState};
+use crate::base::train::dynamics::{DynamicsLog, StepRecord, StepTrace};
 
 /// Settings of one training run. `Default` is the lab's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -607,16 +609,12 @@ pub fn train_run(
     };
     let (model, mut optimizer, seeds, mut history, resume_at, partial, mut dynamics) = match start {
         Start::Fresh { hook } => {
-            ensure!(
-                hook.is_some() || !spec.init.has_data_step(),
-                "the {} init needs its data-dependent step ({}), and none was given",
-                spec.init,
-                if spec.init == crate::model::InitScheme::Dbn {
-                    "a pretrained deep belief net"
-                } else {
-                    "LSUV's calibration"
-                }
-            );
+            if let (None, Some(step)) = (hook, spec.init.data_step()) {
+                bail!(
+                    "the {} init needs its data-dependent step ({step}), and none was given",
+                    spec.init
+                );
+            }
             tch::manual_seed(config.seed);
             let mut model = Mlp::new(spec)?;
             if let Some(hook) = hook {

@@ -18,8 +18,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::io;
-use crate::train::History;
+use crate::base::output::io;
+use crate::base::train::History;
 
 const SIZE: (u32, u32) = (1000, 600);
 
@@ -1221,7 +1221,7 @@ pub type Band = Vec<(f64, f64, f64)>;
 /// Mean, lowest and highest value per epoch over histories (epochs that any run reached).
 fn mean_band(
     histories: &[History],
-    f: fn(&crate::train::EpochRecord) -> f64,
+    f: fn(&crate::base::train::EpochRecord) -> f64,
 ) -> (Vec<(f64, f64)>, Band) {
     let last = histories
         .iter()
@@ -1257,7 +1257,7 @@ pub fn seeds_chart(groups: &[SeedCurves], title: &str, path: &Path) -> Result<()
     {
         bail!("no finished epoch to draw: every run stopped before its first epoch ended");
     }
-    let per_group = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<Series> {
+    let per_group = |f: fn(&crate::base::train::EpochRecord) -> f64| -> Vec<Series> {
         groups
             .iter()
             .map(|g| {

@@ -1,12 +1,12 @@
 //! The data-dependent initializer hook: a step that runs after the layers are built and their
 //! weights drawn by the scheme, before the optimizer is created, and may look at training data.
-//! LSUV ([`crate::lsuv::Lsuv`]) and DBN pretraining ([`crate::dbn::DbnInit`]) plug in here; which
+//! LSUV ([`crate::base::nn::lsuv::Lsuv`]) and DBN pretraining ([`crate::pretraining::dbn::DbnInit`]) plug in here; which
 //! scheme needs which hook is decided in one place, [`crate::engine::hooks::resolve`].
 
 use anyhow::Result;
 use tch::Tensor;
 
-use crate::model::Mlp;
+use crate::base::nn::model::Mlp;
 
 /// An initializer that needs data.
 pub trait DataDependentInit {

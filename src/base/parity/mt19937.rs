@@ -2,9 +2,9 @@
 //! 623-dimensionally equidistributed uniform pseudo-random number generator"): the state's
 //! twist and the output's tempering.
 //!
-//! Two generators of the lab are this one: Python's `random` ([`crate::pyrandom`], seeded with
+//! Two generators of the lab are this one: Python's `random` ([`crate::base::parity::pyrandom`], seeded with
 //! `init_by_array`) and libtorch's CPU generator (`at::mt19937`, read and written by
-//! [`crate::torch_rng`]). They differ in seeding and in how they count the words they have used,
+//! [`crate::base::parity::torch_rng`]). They differ in seeding and in how they count the words they have used,
 //! not in these two functions.
 
 /// Words of state.

@@ -2,7 +2,7 @@
 //! `u.uniform_(0, 1); u.lt_(p)` draws them, seven to ten times faster.
 //!
 //! libtorch 2.13's CPU `uniform_` on `f32` takes one 32-bit output `r` of the global generator
-//! (`at::mt19937`, [`crate::mt19937`]) per element, in memory order, under the generator's lock,
+//! (`at::mt19937`, [`crate::base::parity::mt19937`]) per element, in memory order, under the generator's lock,
 //! and forms `u = (r mod 2²⁴)·2⁻²⁴` (`at::uniform_real_distribution<float>`;
 //! `transformation::uniform_real`, then `u·(1 − 0) + 0 = u` exactly). It does so one element at a
 //! time through a function call per draw: about 12 ns per element measured here, which was a

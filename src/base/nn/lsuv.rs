@@ -3,11 +3,11 @@
 use anyhow::{ensure, Result};
 use tch::{Kind, Tensor};
 
-pub use crate::base::hook::DataDependentInit;
-use crate::model::Mlp;
+pub use crate::base::nn::hook::DataDependentInit;
+use crate::base::nn::model::Mlp;
 
 /// LSUV (Mishkin & Matas 2015, "All you need is a good init", Algorithm 1): start from orthonormal
-/// weights (done by [`crate::model::InitScheme::Lsuv`]), then, layer by layer from the input,
+/// weights (done by [`crate::base::nn::scheme::InitScheme::Lsuv`]), then, layer by layer from the input,
 /// forward a batch and divide the layer's weights by √Var(output) until the variance of the
 /// layer's output (before its nonlinearity) is within `tolerance` of 1 or `max_iterations` is
 /// reached. Biases are set to zero first, as the authors' reference implementation does in its

@@ -491,7 +491,7 @@ impl EventWriter {
 /// Reads an event file, checking the length and data checksums of every record, and decodes its
 /// events; a truncated or damaged file is an [`EventFileError`] naming the file and the offset.
 pub fn read_events(path: &Path) -> Result<Vec<Event>> {
-    let bytes = crate::io::read_bounded(path, MAX_FILE_BYTES)?;
+    let bytes = crate::base::output::io::read_bounded(path, MAX_FILE_BYTES)?;
     Ok(parse_events(path, &bytes)?)
 }
 

@@ -62,7 +62,7 @@ pub fn kernel_choice() -> String {
     if cpu_is_genuine_intel() {
         "Intel CPU: oneMKL's own kernel choice".to_string()
     } else {
-        "non-Intel CPU: oneMKL's vendor check overridden, kernels chosen by CPU features (see initlab::mkl)".to_string()
+        "non-Intel CPU: oneMKL's vendor check overridden, kernels chosen by CPU features (see initlab::base::parity::mkl)".to_string()
     }
 }
 
