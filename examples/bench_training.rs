@@ -11,7 +11,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use initlab::base::data;
 use initlab::base::nn::model::{Mlp, MlpSpec};
-use initlab::base::train::{self, TrainConfig};
+use initlab::base::train::sink::{self as train_sink, Control, RunSink};
+use initlab::base::train::trainer::{TrainState, Trainer};
+use initlab::base::train::{Checkpoint, EpochRecord, TrainConfig, TrainOutcome};
 use tch::{Device, Kind, Tensor};
 
 /// GFLOP/s of one 2048×2048 sgemm through libtorch (after one warm-up product).
@@ -94,33 +96,20 @@ fn main() -> Result<()> {
         // Checkpoint after every epoch as the executor does by default, timing each save
         // (weights + Adam moments, one safetensors file, temporary file + fsync + rename).
         let ck_dir = tempfile_dir()?;
-        let ck_path = ck_dir.join(initlab::engine::checkpoint::FILE);
-        let mut saves: Vec<f64> = Vec::new();
-        let mut save = |ck: &train::Checkpoint| -> Result<()> {
-            let t = Instant::now();
-            initlab::engine::checkpoint::save(&ck_path, ck, "bench")?;
-            saves.push(t.elapsed().as_secs_f64());
-            Ok(())
+        let ck_path = ck_dir.join(initlab::engine::rundir::CHECKPOINT_FILE);
+        let mut sink = BenchSink {
+            ck_path: &ck_path,
+            saves: Vec::new(),
+            sgemm: &mut sgemm,
         };
-        let control = train::Control {
+        let mut trainer = Trainer::fresh(&spec, &mnist, &config, None, 0)?;
+        let control = Control {
             checkpoint_every: 1,
             stop: None,
-            on_checkpoint: &mut save,
-            monitor_every: 0,
         };
-        let outcome = train::train_run(
-            &spec,
-            &mnist,
-            &config,
-            train::Start::Fresh { hook: None },
-            control,
-            // An sgemm sample after each epoch, outside the epoch's timing.
-            &mut |p| {
-                if let train::Progress::Epoch(_) = p {
-                    sgemm.sample();
-                }
-            },
-        )?;
+        let ending = train_sink::run(&mut trainer, &mut [&mut sink], control)?;
+        let saves = sink.saves;
+        let outcome = TrainOutcome::new(trainer.into_state(), ending);
         let ck_bytes = std::fs::metadata(&ck_path).map(|m| m.len()).unwrap_or(0);
         let _ = std::fs::remove_dir_all(&ck_dir);
         let (model, history): (Mlp, _) = (outcome.model, outcome.history);
@@ -155,20 +144,9 @@ fn main() -> Result<()> {
                 .with_context(|| format!("monitor steps must be a positive integer, got {s:?}"))?,
             None => initlab::base::train::dynamics::DEFAULT_EVERY,
         };
-        let mut ignore = |_: &train::Checkpoint| Ok(());
-        let monitored = train::train_run(
-            &spec,
-            &mnist,
-            &config,
-            train::Start::Fresh { hook: None },
-            train::Control {
-                checkpoint_every: 0,
-                stop: None,
-                on_checkpoint: &mut ignore,
-                monitor_every: every,
-            },
-            &mut |_| {},
-        )?;
+        let mut trainer = Trainer::fresh(&spec, &mnist, &config, None, every)?;
+        let ending = train_sink::run(&mut trainer, &mut [], Control::default())?;
+        let monitored = TrainOutcome::new(trainer.into_state(), ending);
         let m_steady: Vec<f64> = monitored
             .history
             .epochs
@@ -213,4 +191,27 @@ fn main() -> Result<()> {
         println!("peak resident memory of this process: {mib:.0} MiB");
     }
     Ok(())
+}
+
+/// Times every checkpoint's save (weights + Adam moments, one safetensors file, temporary file
+/// + fsync + rename), as the executor saves them, and samples sgemm after each epoch, outside
+/// the epoch's timing.
+struct BenchSink<'a> {
+    ck_path: &'a std::path::Path,
+    saves: Vec<f64>,
+    sgemm: &'a mut Sgemm,
+}
+
+impl RunSink for BenchSink<'_> {
+    fn on_epoch(&mut self, _record: &EpochRecord, _state: &TrainState) -> Result<()> {
+        self.sgemm.sample();
+        Ok(())
+    }
+
+    fn on_checkpoint(&mut self, ck: &Checkpoint) -> Result<()> {
+        let t = Instant::now();
+        initlab::engine::checkpoint::save(self.ck_path, ck, "bench")?;
+        self.saves.push(t.elapsed().as_secs_f64());
+        Ok(())
+    }
 }

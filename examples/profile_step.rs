@@ -19,7 +19,9 @@ use initlab::base::data::{self, BatchBuffers, TorchLoader};
 use initlab::base::nn::model::{Mlp, MlpSpec};
 use initlab::base::optim::{AdamConfig, OptimizerState, TorchAdam};
 use initlab::base::train::dynamics::{self, StepTrace, DEFAULT_EVERY};
-use initlab::base::train::{self, Checkpoint, History, Progress};
+use initlab::base::train::sink::{RunSink, RunStart};
+use initlab::base::train::trainer::Position;
+use initlab::base::train::{self, Checkpoint, History};
 use initlab::engine::board::RunBoard;
 use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
@@ -51,11 +53,11 @@ fn profile(spec: &MlpSpec, mnist: &data::Mnist, steps: usize) -> Result<Vec<f64>
     let dir = std::env::temp_dir().join(format!("initlab-profile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut board = RunBoard::create(&dir, spec.activation)?;
-    board.observe(&Progress::Start {
+    board.on_start(&RunStart {
         epochs: 1,
         batches: loader.num_batches(),
         resumed_at: None,
-    });
+    })?;
     let mut buffers = BatchBuffers::default();
     let mut avg_cost = Tensor::zeros([], (Kind::Float, tch::Device::Cpu));
     // seconds per phase, and the unfused optimizer in the last slot
@@ -71,6 +73,11 @@ fn profile(spec: &MlpSpec, mnist: &data::Mnist, steps: usize) -> Result<Vec<f64>
             if step > warmup + steps {
                 break 'outer;
             }
+            let at = Position {
+                epoch: 1,
+                batch: step as i64,
+                step: step as i64,
+            };
             let counted = step > warmup;
             let mut lap = Instant::now();
             let mut mark = |phase: usize, total: &mut Vec<f64>| {
@@ -127,15 +134,11 @@ fn profile(spec: &MlpSpec, mnist: &data::Mnist, steps: usize) -> Result<Vec<f64>
                         after: &ws,
                     },
                 )?;
-                board.observe(&Progress::Dynamics(&record));
+                board.on_batch(at, loss, Some(&record))?;
                 mark(6, &mut total);
                 samples += counted as usize;
             }
-            board.observe(&Progress::Batch {
-                epoch: 1,
-                batch: step as i64,
-                loss,
-            });
+            board.on_batch(at, loss, None)?;
             mark(7, &mut total);
         }
     }
@@ -162,14 +165,10 @@ fn profile(spec: &MlpSpec, mnist: &data::Mnist, steps: usize) -> Result<Vec<f64>
         Ok(())
     })? / per_epoch;
     per_step[9] = best_of(&mut || {
-        board.observe(&Progress::EpochModel {
-            epoch: 1,
-            model: &model,
-            gradients: &grads,
-        });
-        Ok(())
+        board.histograms(1, &model, &grads)?;
+        board.flush()
     })? / per_epoch;
-    let ck_path = dir.join(initlab::engine::checkpoint::FILE);
+    let ck_path = dir.join(initlab::engine::rundir::CHECKPOINT_FILE);
     per_step[10] = best_of(&mut || {
         let ck = Checkpoint {
             weights: model.weights(),

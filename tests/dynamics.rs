@@ -14,7 +14,9 @@ use initlab::base::nn::{
     scheme::{Activation, InitScheme},
 };
 use initlab::base::train::dynamics::DynamicsLog;
-use initlab::base::train::{self, Control, Start, TrainConfig, TrainOutcome};
+use initlab::base::train::sink::{self as train_sink, Control};
+use initlab::base::train::trainer::Trainer;
+use initlab::base::train::{TrainConfig, TrainOutcome};
 
 fn run(data: &Mnist, spec: &MlpSpec, monitor_every: usize) -> TrainOutcome {
     let config = TrainConfig {
@@ -22,21 +24,9 @@ fn run(data: &Mnist, spec: &MlpSpec, monitor_every: usize) -> TrainOutcome {
         train_limit: Some(2000),
         ..TrainConfig::default()
     };
-    let mut ignore = |_: &train::Checkpoint| Ok(());
-    train::train_run(
-        spec,
-        data,
-        &config,
-        Start::Fresh { hook: None },
-        Control {
-            checkpoint_every: 0,
-            stop: None,
-            on_checkpoint: &mut ignore,
-            monitor_every,
-        },
-        &mut |_| {},
-    )
-    .unwrap()
+    let mut trainer = Trainer::fresh(spec, data, &config, None, monitor_every).unwrap();
+    let ending = train_sink::run(&mut trainer, &mut [], Control::default()).unwrap();
+    TrainOutcome::new(trainer.into_state(), ending)
 }
 
 fn spec(widths: &str, activation: Activation, init: InitScheme) -> MlpSpec {

@@ -17,8 +17,8 @@ use initlab::base::nn::{
 use initlab::base::output::io;
 use initlab::base::output::io::SafeTensors;
 use initlab::base::train::{History, TrainConfig};
-use initlab::engine::executor::save_model;
 use initlab::engine::rundir::{self, Provenance, RunRecord, RunStatus};
+use initlab::engine::sinks::save_model;
 use initlab::engine::spec::RunSpec;
 use initlab::experiments::eval;
 use tch::Tensor;

@@ -541,10 +541,10 @@ fn run_json_files() {
             rundir::read_record(&folder)
         },
     );
-    let ck = std::fs::read(planned.dir.join(checkpoint::FILE)).unwrap();
+    let ck = std::fs::read(planned.dir.join(initlab::engine::rundir::CHECKPOINT_FILE)).unwrap();
     mutate_and_check(
         dir.path(),
-        checkpoint::FILE,
+        initlab::engine::rundir::CHECKPOINT_FILE,
         &ck,
         false,
         1500,

@@ -14,7 +14,9 @@ use initlab::base::nn::{
     scheme::{Activation, InitScheme},
 };
 use initlab::base::optim::OptimizerKind;
-use initlab::base::train::{self, Control, Start, TrainConfig};
+use initlab::base::train::sink::{self as train_sink, Control};
+use initlab::base::train::trainer::Trainer;
+use initlab::base::train::TrainConfig;
 use tch::Tensor;
 
 /// Distinct rows of `[W | b]` per hidden layer.
@@ -74,22 +76,10 @@ fn train_a_little(
         }
     }
     let hook = Tweak(tweak);
-    let mut on_checkpoint = |_: &train::Checkpoint| Ok(());
-    let outcome = train::train_run(
-        spec,
-        &data,
-        &config,
-        Start::Fresh { hook: Some(&hook) },
-        Control {
-            checkpoint_every: 0,
-            stop: None,
-            on_checkpoint: &mut on_checkpoint,
-            monitor_every: 0,
-        },
-        &mut |_| {},
-    )
-    .unwrap();
-    outcome.model
+    // Trainer::fresh runs the hook after the scheme, before the optimizer.
+    let mut trainer = Trainer::fresh(spec, &data, &config, Some(&hook), 0).unwrap();
+    train_sink::run(&mut trainer, &mut [], Control::default()).unwrap();
+    trainer.into_state().model
 }
 
 fn spec(init: InitScheme, activation: Activation) -> MlpSpec {

@@ -1,5 +1,4 @@
-//! Each run's TensorBoard log: the executor feeds it the training loop's [`Progress`] events and
-//! it appends them to a new event file in the run directory ([`crate::base::output::tensorboard`]), so that
+//! Each run's TensorBoard log: a [`RunSink`] of the training loop that appends the run's events to a new event file in the run directory ([`crate::base::output::tensorboard`]), so that
 //! `tensorboard --logdir runs` shows every run.
 //!
 //! Tags (the step is the global batch number, 1-based, unless said otherwise):
@@ -45,7 +44,9 @@ use crate::base::output::tensorboard::{
     Event, EventWriter, Histogram, Value, ValueData, DEFAULT_BINS,
 };
 use crate::base::train::dynamics::{self, StepRecord};
-use crate::base::train::{EpochRecord, Progress};
+use crate::base::train::sink::{RunSink, RunStart};
+use crate::base::train::trainer::{Position, TrainState};
+use crate::base::train::{Checkpoint, Ending, EpochRecord};
 
 /// Tag of every batch's loss.
 pub const LOSS_STEP: &str = "train/loss_step";
@@ -60,15 +61,11 @@ pub const VALIDATION_LOSS: &str = "epoch/validation_loss";
 /// Tag of an epoch's validation accuracy.
 pub const VALIDATION_ACCURACY: &str = "epoch/validation_accuracy";
 
-/// One run's TensorBoard log. A write error is kept ([`failed`](Self::failed)), later events
-/// are dropped, and [`take_error`](Self::take_error) or [`flush`](Self::flush) return it.
+/// One run's TensorBoard log, a [`RunSink`]: a write error ends the run with that error.
 #[derive(Debug)]
 pub struct RunBoard {
     writer: EventWriter,
     activation: Activation,
-    /// Batches per epoch, from [`Progress::Start`] (to number steps over the run).
-    batches: i64,
-    error: Option<anyhow::Error>,
 }
 
 impl RunBoard {
@@ -79,12 +76,7 @@ impl RunBoard {
 
     /// A log writing to `writer`.
     pub(crate) fn new(writer: EventWriter, activation: Activation) -> RunBoard {
-        RunBoard {
-            writer,
-            activation,
-            batches: 0,
-            error: None,
-        }
+        RunBoard { writer, activation }
     }
 
     /// The event file.
@@ -92,63 +84,9 @@ impl RunBoard {
         self.writer.path()
     }
 
-    /// Whether a write has failed.
-    pub fn failed(&self) -> bool {
-        self.error.is_some()
-    }
-
-    /// The write error, if any (once).
-    pub fn take_error(&mut self) -> Option<anyhow::Error> {
-        self.error.take()
-    }
-
-    /// Records one training event (nothing after a failed write).
-    pub fn observe(&mut self, event: &Progress) {
-        if self.error.is_none() {
-            if let Err(e) = self.record(event) {
-                self.error = Some(e);
-            }
-        }
-    }
-
-    /// Writes what is buffered to disk; the error of an earlier failed write, if any, instead.
+    /// Writes what is buffered to disk.
     pub fn flush(&mut self) -> Result<()> {
-        match self.error.take() {
-            Some(e) => Err(e),
-            None => self.writer.flush(),
-        }
-    }
-
-    fn record(&mut self, event: &Progress) -> Result<()> {
-        match event {
-            Progress::Start {
-                batches,
-                resumed_at,
-                ..
-            } => {
-                self.batches = *batches;
-                if let Some((epochs_done, batches_done)) = resumed_at {
-                    let step = *epochs_done as i64 * batches + batches_done + 1;
-                    self.writer.session_start(step)?;
-                }
-            }
-            Progress::Batch { epoch, batch, loss } => {
-                let step = (*epoch as i64 - 1) * self.batches + batch;
-                self.writer.scalar(LOSS_STEP, step, *loss as f32)?;
-            }
-            Progress::Epoch(record) => self.epoch(record)?,
-            Progress::EpochModel {
-                epoch,
-                model,
-                gradients,
-            } => {
-                self.histograms(*epoch as i64, model, gradients)?;
-                self.writer.flush()?;
-            }
-            Progress::Dynamics(record) => self.dynamics(record)?,
-            Progress::Checkpoint { .. } => {}
-        }
-        Ok(())
+        self.writer.flush()
     }
 
     fn epoch(&mut self, r: &EpochRecord) -> Result<()> {
@@ -166,7 +104,9 @@ impl RunBoard {
         self.writer.write(&Event::summary(r.epoch as i64, values))
     }
 
-    fn histograms(&mut self, epoch: i64, model: &Mlp, gradients: &[Tensor]) -> Result<()> {
+    /// Writes the histograms of `model`'s variables and of `gradients` (in
+    /// [`Mlp::parameters`] order) at `epoch`.
+    pub fn histograms(&mut self, epoch: i64, model: &Mlp, gradients: &[Tensor]) -> Result<()> {
         let mut vars: Vec<_> = model.vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let mut values = Vec::with_capacity(2 * vars.len());
@@ -206,6 +146,40 @@ impl RunBoard {
     }
 }
 
+impl RunSink for RunBoard {
+    fn on_start(&mut self, start: &RunStart) -> Result<()> {
+        match start.resumed_at {
+            Some((epochs_done, batches_done)) => {
+                let step = epochs_done as i64 * start.batches + batches_done + 1;
+                self.writer.session_start(step)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn on_batch(&mut self, at: Position, loss: f64, sample: Option<&StepRecord>) -> Result<()> {
+        if let Some(record) = sample {
+            self.dynamics(record)?;
+        }
+        self.writer.scalar(LOSS_STEP, at.step, loss as f32)
+    }
+
+    fn on_epoch(&mut self, record: &EpochRecord, state: &TrainState) -> Result<()> {
+        self.epoch(record)?;
+        self.histograms(record.epoch as i64, &state.model, &state.last_gradients)?;
+        self.writer.flush()
+    }
+
+    /// No checkpoint past what the log holds: it is on disk first.
+    fn on_checkpoint(&mut self, _ck: &Checkpoint) -> Result<()> {
+        self.writer.flush()
+    }
+
+    fn on_end(&mut self, _state: &TrainState, _ending: &Ending) -> Result<()> {
+        self.writer.flush()
+    }
+}
+
 /// A scalar value (TensorBoard's scalars are `f32`).
 fn scalar(tag: &str, v: f64) -> Value {
     Value {
@@ -230,40 +204,26 @@ mod tests {
     use std::fs::OpenOptions;
 
     #[test]
-    fn a_full_disk_is_kept_as_an_error_naming_the_file_and_ends_the_log() {
+    fn a_full_disk_is_an_error_naming_the_file_at_the_first_flush() {
         let Ok(file) = OpenOptions::new().write(true).open("/dev/full") else {
             return;
         };
         let writer = EventWriter::start("/dev/full".into(), file).unwrap();
         let mut board = RunBoard::new(writer, Activation::Relu);
-        board.observe(&Progress::Start {
+        let start = RunStart {
             epochs: 1,
             batches: 10,
             resumed_at: None,
-        });
-        assert!(!board.failed());
-        let spec = crate::base::nn::model::MlpSpec {
-            bias: Default::default(),
-            widths: "4,3,2".parse().unwrap(),
-            activation: Activation::Relu,
-            init: crate::base::nn::scheme::InitScheme::XavierUniform,
         };
-        let model = Mlp::new(&spec).unwrap();
-        // The epoch's end flushes: the full disk shows there at the latest.
-        board.observe(&Progress::EpochModel {
-            epoch: 1,
-            model: &model,
-            gradients: &[],
-        });
-        assert!(board.failed());
-        // Later events are dropped; the error comes out once.
-        board.observe(&Progress::Batch {
+        board.on_start(&start).unwrap();
+        let at = Position {
             epoch: 1,
             batch: 1,
-            loss: 1.0,
-        });
-        let e = board.take_error().unwrap();
+            step: 1,
+        };
+        // Buffered: the full disk shows when the log is flushed, as before every checkpoint.
+        board.on_batch(at, 1.0, None).unwrap();
+        let e = board.flush().unwrap_err();
         assert!(format!("{e:#}").contains("/dev/full"), "{e:#}");
-        assert!(board.take_error().is_none());
     }
 }

@@ -14,8 +14,6 @@ use crate::base::output::io::SafeTensors;
 use crate::base::train::dynamics::DynamicsLog;
 use crate::base::train::{Checkpoint, History};
 
-/// File name of a run's checkpoint.
-pub const FILE: &str = "checkpoint.safetensors";
 /// Value of the metadata's `format` entry.
 pub const FORMAT: &str = "initlab-checkpoint-v1";
 

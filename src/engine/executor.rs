@@ -10,25 +10,23 @@
 //! [`PlanOutcome`]. A run's thread count is part of what it computed: a directory made with
 //! another count is neither reused nor resumed ([`RunDirError::OtherThreads`]).
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 
 use crate::base::data::Mnist;
-use crate::base::nn::model::Mlp;
-use crate::base::output::plot;
-use crate::base::train::{
-    self, Checkpoint, Control, Ending, EpochRecord, History, Progress, Start,
-};
+use crate::base::train::sink::{self, Control, ProgressSink, RunSink};
+use crate::base::train::trainer::Trainer;
+use crate::base::train::{Checkpoint, EpochRecord, History, Progress};
 use crate::engine::board::RunBoard;
 use crate::engine::checkpoint;
 use crate::engine::hooks;
 use crate::engine::rundir::{
-    self, now_utc, CheckpointRef, EndDetail, Provenance, RunDir, RunDirError, RunRecord, RunStatus,
+    self, now_utc, EndDetail, Provenance, RunDir, RunDirError, RunRecord, RunStatus,
+    CHECKPOINT_FILE,
 };
+use crate::engine::sinks::{RunCharts, RunFiles};
 use crate::engine::spec::RunSpec;
 use crate::engine::workers::WorkerCommand;
 use crate::pretraining::dbn::DbnProgress;
@@ -382,7 +380,9 @@ impl Executor<'_> {
     }
 
     /// Runs one run in this process, which trains with `threads` libtorch threads (the count
-    /// the cache compares with a directory's).
+    /// the cache compares with a directory's): reads it from the cache, or trains it (fresh or
+    /// resumed) with its sinks — the TensorBoard log, the charts, the run directory's files and
+    /// the plan's observer.
     pub(crate) fn run_one(
         &self,
         index: usize,
@@ -393,6 +393,94 @@ impl Executor<'_> {
     ) -> Result<RunResult> {
         let hash = run.spec.hash();
         let dir = RunDir::open(&run.dir)?;
+        let resume = match self.prepare(&dir, run, &hash, threads)? {
+            Prepared::Cached(record) => {
+                let result = result_from_dir(run, hash, &record, true)?;
+                let how = StartKind::Cached;
+                observer(RunEvent::Start {
+                    index,
+                    total,
+                    run,
+                    how,
+                });
+                observer(RunEvent::End(&result));
+                return Ok(result);
+            }
+            Prepared::Train(resume) => resume,
+        };
+        let how = match &resume {
+            Some((_, ck)) => StartKind::Resumed {
+                epochs_done: ck.epochs_done,
+                batches_done: ck.batches_done,
+            },
+            None => StartKind::Fresh,
+        };
+        let record = running_record(run, &hash, resume.as_ref().map(|(r, _)| r));
+        let mut files = RunFiles::start(&dir, record)?;
+        observer(RunEvent::Start {
+            index,
+            total,
+            run,
+            how,
+        });
+        let hook;
+        let spec = &run.spec;
+        let (monitor, checkpoint_every) =
+            (self.options.monitor_every, self.options.checkpoint_every);
+        let resuming = resume.is_some();
+        let context = || match resuming {
+            true => format!("resuming from {}", run.dir.join(CHECKPOINT_FILE).display()),
+            false => "training".to_string(),
+        };
+        let mut trainer = match resume {
+            Some((_, ck)) => Trainer::resume(&spec.model, self.data, &spec.train, ck, monitor),
+            None => {
+                hook = hooks::resolve(spec.model.init, &spec.source)?;
+                Trainer::fresh(
+                    &spec.model,
+                    self.data,
+                    &spec.train,
+                    hook.as_deref(),
+                    monitor,
+                )
+            }
+        }
+        .with_context(context)?;
+        // A new event file, also for a resumed run: it starts after the checkpoint (see `board`).
+        let mut board = RunBoard::create(&run.dir, spec.model.activation)?;
+        let title = format!("{} — {} init", spec.model.widths.label(), spec.model.init);
+        let mut charts = RunCharts::new(&run.dir, title);
+        let mut forward = ProgressSink(|p| observer(RunEvent::Train(p)));
+        let control = Control {
+            checkpoint_every,
+            stop: self.stop,
+        };
+        let sinks: &mut [&mut dyn RunSink] =
+            &mut [&mut board, &mut charts, &mut files, &mut forward];
+        sink::run(&mut trainer, sinks, control).with_context(context)?;
+        let record = files.record();
+        let result = RunResult {
+            run: run.clone(),
+            hash,
+            status: record.status,
+            detail: record.detail.clone(),
+            history: trainer.into_state().history,
+            seconds: record.seconds,
+            cached: false,
+        };
+        observer(RunEvent::End(&result));
+        Ok(result)
+    }
+
+    /// What to do with `run`'s directory ([`decide`]): read it from the cache, or train it,
+    /// resuming from its checkpoint or from the start (after clearing what was there).
+    fn prepare(
+        &self,
+        dir: &RunDir,
+        run: &PlannedRun,
+        hash: &str,
+        threads: i32,
+    ) -> Result<Prepared> {
         let existing = match dir.read_record() {
             Ok(r) => r,
             Err(e) if self.options.force && e.downcast_ref::<RunDirError>().is_some() => {
@@ -401,203 +489,54 @@ impl Executor<'_> {
             }
             Err(e) => return Err(e),
         };
-        let mut resume: Option<(RunRecord, Checkpoint)> = None;
-        if let Some(record) = existing {
-            match decide(&run.dir, Some(&record), &hash, threads, &self.options)? {
-                Decision::Fresh => {}
-                Decision::Clear => dir.clear()?,
-                Decision::Reuse => {
-                    let result = result_from_dir(run, hash, &record, true)?;
-                    observer(RunEvent::Start {
-                        index,
-                        total,
-                        run,
-                        how: StartKind::Cached,
-                    });
-                    observer(RunEvent::End(&result));
-                    return Ok(result);
-                }
-                Decision::Resume => {
-                    let ck = checkpoint::load(&run.dir.join(checkpoint::FILE), &hash)?;
-                    resume = Some((record, ck));
-                }
+        let Some(record) = existing else {
+            return Ok(Prepared::Train(None));
+        };
+        match decide(&run.dir, Some(&record), hash, threads, &self.options)? {
+            Decision::Fresh => Ok(Prepared::Train(None)),
+            Decision::Clear => {
+                dir.clear()?;
+                Ok(Prepared::Train(None))
+            }
+            Decision::Reuse => Ok(Prepared::Cached(record)),
+            Decision::Resume => {
+                let ck = checkpoint::load(&run.dir.join(CHECKPOINT_FILE), hash)?;
+                Ok(Prepared::Train(Some((record, ck))))
             }
         }
+    }
+}
 
-        let provenance = Provenance::here();
-        let mut record = match &resume {
-            Some((r, _)) => RunRecord {
-                status: RunStatus::Running,
-                provenance,
-                ..r.clone()
-            },
-            None => RunRecord {
-                format: rundir::FORMAT.into(),
-                name: run.name.clone(),
-                status: RunStatus::Running,
-                hash: hash.clone(),
-                spec: run.spec.clone(),
-                checkpoint: None,
-                detail: None,
-                provenance,
-                started: now_utc(),
-                ended: None,
-                seconds: 0.0,
-            },
-        };
-        dir.write_record(&record)?;
-        let how = match &resume {
-            Some((_, ck)) => StartKind::Resumed {
-                epochs_done: ck.epochs_done,
-                batches_done: ck.batches_done,
-            },
-            None => StartKind::Fresh,
-        };
-        observer(RunEvent::Start {
-            index,
-            total,
-            run,
-            how,
-        });
-        let seconds_before = record.seconds;
-        let started = Instant::now();
+/// A run directory's fate, decided by [`Executor::prepare`].
+enum Prepared {
+    /// Its final result is reused.
+    Cached(RunRecord),
+    /// It is trained: from this record's checkpoint, or from the start.
+    Train(Option<(RunRecord, Checkpoint)>),
+}
 
-        let hook;
-        let start = match resume {
-            Some((_, ck)) => Start::Resume(Box::new(ck)),
-            None => {
-                hook = hooks::resolve(run.spec.model.init, &run.spec.source)?;
-                Start::Fresh {
-                    hook: hook.as_deref(),
-                }
-            }
-        };
-
-        // A new event file, also for a resumed run: it starts after the checkpoint (see
-        // `board`).
-        let board = RefCell::new(RunBoard::create(&run.dir, run.spec.model.activation)?);
-        // The training loop's stop flag: the executor's (Ctrl-C) copied after every progress
-        // event, or raised by a failed write to the TensorBoard log.
-        let halt = AtomicBool::new(false);
-        let checkpoint_path = run.dir.join(checkpoint::FILE);
-        let mut on_checkpoint = |ck: &Checkpoint| -> Result<()> {
-            // No checkpoint past what the TensorBoard log holds: it is on disk first, and its
-            // write error ends the run.
-            board.borrow_mut().flush()?;
-            checkpoint::save(&checkpoint_path, ck, &hash)?;
-            rundir::write_history(&run.dir, &ck.history)?;
-            if let Some(log) = &ck.dynamics {
-                rundir::write_dynamics(&run.dir, log)?;
-            }
-            record.checkpoint = Some(CheckpointRef {
-                file: checkpoint::FILE.into(),
-                epochs_done: ck.epochs_done,
-                batches_done: ck.batches_done,
-            });
-            record.seconds = seconds_before + started.elapsed().as_secs_f64();
-            dir.write_record(&record)
-        };
-        let control = Control {
-            checkpoint_every: self.options.checkpoint_every,
-            stop: Some(&halt),
-            on_checkpoint: &mut on_checkpoint,
-            monitor_every: self.options.monitor_every,
-        };
-        let resuming = matches!(start, Start::Resume(_));
-        let outcome = train::train_run(
-            &run.spec.model,
-            self.data,
-            &run.spec.train,
-            start,
-            control,
-            &mut |p| {
-                let failed = {
-                    let mut board = board.borrow_mut();
-                    board.observe(&p);
-                    board.failed()
-                };
-                observer(RunEvent::Train(p));
-                // After the observer, which may itself raise the stop flag; the loop checks
-                // `halt` right after its events.
-                let asked = self.stop.is_some_and(|s| s.load(Ordering::SeqCst));
-                halt.store(asked || failed, Ordering::SeqCst);
-            },
-        )
-        .with_context(|| {
-            if resuming {
-                format!("resuming from {}", checkpoint_path.display())
-            } else {
-                "training".into()
-            }
-        })?;
-        board.into_inner().flush()?;
-
-        let (status, detail) = match &outcome.ending {
-            Ending::Complete => (RunStatus::Complete, None),
-            Ending::Unstable {
-                first_loss,
-                final_cost,
-            } => (
-                RunStatus::Unstable,
-                Some(EndDetail::Unstable {
-                    first_loss: *first_loss,
-                    final_cost: *final_cost,
-                }),
-            ),
-            Ending::Diverged { epoch, batch, loss } => (
-                RunStatus::Diverged,
-                Some(EndDetail::Diverged {
-                    epoch: *epoch,
-                    batch: *batch,
-                    loss: loss.to_string(),
-                }),
-            ),
-            Ending::Interrupted(_) => (RunStatus::Interrupted, None),
-        };
-        record.status = status;
-        record.detail = detail.clone();
-        record.seconds = seconds_before + started.elapsed().as_secs_f64();
-        rundir::write_history(&run.dir, &outcome.history)?;
-        if status != RunStatus::Interrupted {
-            if status != RunStatus::Diverged {
-                save_model(&outcome.model, &run.dir)?;
-            }
-            let title = format!(
-                "{} — {} init",
-                run.spec.model.widths.label(),
-                run.spec.model.init
-            );
-            if !outcome.history.epochs.is_empty() {
-                plot::loss_chart(&outcome.history, &title, &run.dir.join("loss.png"))?;
-            }
-            if let Some(log) = outcome.dynamics.as_ref().filter(|d| !d.records.is_empty()) {
-                rundir::write_dynamics(&run.dir, log)?;
-                crate::base::train::dynamics::chart(
-                    log,
-                    &title,
-                    outcome.history.first_batch_loss,
-                    &run.dir.join(rundir::DYNAMICS_PNG),
-                )?;
-            }
-            record.checkpoint = None;
-            record.ended = Some(now_utc());
-        }
-        dir.write_record(&record)?;
-        if status.is_final() {
-            // The record no longer names it: a final run needs no checkpoint.
-            let _ = std::fs::remove_file(&checkpoint_path);
-        }
-        let result = RunResult {
-            run: run.clone(),
-            hash,
-            status,
-            detail,
-            history: outcome.history,
-            seconds: record.seconds,
-            cached: false,
-        };
-        observer(RunEvent::End(&result));
-        Ok(result)
+/// The record of `run` as it starts training here: the earlier record's, resumed, or a new one.
+fn running_record(run: &PlannedRun, hash: &str, earlier: Option<&RunRecord>) -> RunRecord {
+    let provenance = Provenance::here();
+    match earlier {
+        Some(r) => RunRecord {
+            status: RunStatus::Running,
+            provenance,
+            ..r.clone()
+        },
+        None => RunRecord {
+            format: rundir::FORMAT.into(),
+            name: run.name.clone(),
+            status: RunStatus::Running,
+            hash: hash.to_string(),
+            spec: run.spec.clone(),
+            checkpoint: None,
+            detail: None,
+            provenance,
+            started: now_utc(),
+            ended: None,
+            seconds: 0.0,
+        },
     }
 }
 
@@ -627,20 +566,12 @@ fn content(data: &crate::base::data::DataIdentity) -> Vec<&str> {
         .collect()
 }
 
-/// Writes `model.safetensors` atomically.
-pub fn save_model(model: &Mlp, dir: &std::path::Path) -> Result<()> {
-    let mut st = crate::base::output::io::SafeTensors::default();
-    for (name, t) in model.weights() {
-        st.tensors.insert(name, t);
-    }
-    st.write(&dir.join("model.safetensors"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::base::data::mnist::DataIdentity;
     use crate::base::nn::{model::MlpSpec, scheme::InitScheme};
+    use crate::engine::rundir::CheckpointRef;
     use std::path::Path;
 
     /// A record of `status` (with a checkpoint when `checkpoint`) made with `threads` threads.
@@ -661,7 +592,7 @@ mod tests {
             hash: spec.hash(),
             spec,
             checkpoint: checkpoint.then(|| CheckpointRef {
-                file: checkpoint::FILE.into(),
+                file: CHECKPOINT_FILE.into(),
                 epochs_done: 1,
                 batches_done: 0,
             }),

@@ -12,5 +12,6 @@ pub mod executor;
 pub mod hooks;
 pub mod rundir;
 pub mod runs;
+pub mod sinks;
 pub mod spec;
 pub mod workers;

@@ -12,11 +12,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::output::io;
 use crate::base::train::dynamics::DynamicsLog;
-use crate::base::train::History;
+use crate::base::train::{EpochRecord, History};
 use crate::engine::spec::RunSpec;
+
+// The files of a run directory: their names are decided here and nowhere else.
 
 /// File name of the run's record.
 pub const RUN_FILE: &str = "run.json";
+/// The finished epochs as JSON ([`History`]), read back by every command on saved runs.
+pub const HISTORY_JSON: &str = "history.json";
+/// The same as a table ([`HISTORY_COLUMNS`]).
+pub const HISTORY_CSV: &str = "history.csv";
+/// The last checkpoint of a run not yet final ([`crate::engine::checkpoint`]).
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// The final weights of a complete or unstable run.
+pub const MODEL_FILE: &str = "model.safetensors";
+/// The run's loss chart.
+pub const LOSS_PNG: &str = "loss.png";
 /// File name of the lock.
 pub const LOCK_FILE: &str = ".lock";
 /// Value of `run.json`'s `format`.
@@ -353,43 +365,51 @@ pub fn read_record(dir: &Path) -> Result<RunRecord> {
     Ok(record)
 }
 
-/// Writes `history.json` and `history.csv` (`epoch,train_cost,test_loss,test_accuracy,seconds`)
-/// atomically.
-pub fn write_history(dir: &Path, history: &History) -> Result<()> {
-    io::write_json(&dir.join("history.json"), history)?;
-    // The validation columns only for runs that hold out a validation split.
-    let validated = history
-        .epochs
-        .iter()
-        .any(|e| e.validation_accuracy.is_some());
-    let mut out = String::from("epoch,train_cost,test_loss,test_accuracy,seconds");
-    out.push_str(if validated {
-        ",validation_loss,validation_accuracy\n"
-    } else {
-        "\n"
-    });
-    let opt =
-        |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_default();
+/// A column of `history.csv`: its header and its cell for an epoch (`None`: empty).
+pub type HistoryColumn = (&'static str, fn(&EpochRecord) -> Option<String>);
+
+/// The columns of `history.csv`, in order. A column whose cells are empty for every epoch (the
+/// validation columns of a run without a validation split) is left out.
+pub const HISTORY_COLUMNS: &[HistoryColumn] = &[
+    ("epoch", |e| Some(e.epoch.to_string())),
+    ("train_cost", |e| Some(format!("{:.9}", e.train_cost))),
+    ("test_loss", |e| Some(format!("{:.9}", e.test_loss))),
+    ("test_accuracy", |e| Some(format!("{:.6}", e.test_accuracy))),
+    ("seconds", |e| Some(format!("{:.3}", e.seconds))),
+    ("validation_loss", |e| {
+        e.validation_loss.map(|v| format!("{v:.9}"))
+    }),
+    ("validation_accuracy", |e| {
+        e.validation_accuracy.map(|v| format!("{v:.6}"))
+    }),
+];
+
+/// `history.csv`'s text for `history` ([`HISTORY_COLUMNS`]).
+pub fn history_csv(history: &History) -> String {
+    let columns: Vec<&HistoryColumn> = (HISTORY_COLUMNS.iter())
+        .filter(|(_, cell)| history.epochs.iter().any(|e| cell(e).is_some()))
+        .collect();
+    let header: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let mut out = header.join(",") + "\n";
     for e in &history.epochs {
-        out.push_str(&format!(
-            "{},{:.9},{:.9},{:.6},{:.3}",
-            e.epoch, e.train_cost, e.test_loss, e.test_accuracy, e.seconds
-        ));
-        if validated {
-            out.push_str(&format!(
-                ",{},{}",
-                opt(e.validation_loss, 9),
-                opt(e.validation_accuracy, 6)
-            ));
-        }
+        let row: Vec<String> = (columns.iter())
+            .map(|(_, cell)| cell(e).unwrap_or_default())
+            .collect();
+        out.push_str(&row.join(","));
         out.push('\n');
     }
-    io::write_atomic(&dir.join("history.csv"), out.as_bytes())
+    out
+}
+
+/// Writes `history.json` and `history.csv` atomically.
+pub fn write_history(dir: &Path, history: &History) -> Result<()> {
+    io::write_json(&dir.join(HISTORY_JSON), history)?;
+    io::write_atomic(&dir.join(HISTORY_CSV), history_csv(history).as_bytes())
 }
 
 /// Reads `history.json` of a run directory.
 pub fn read_history(dir: &Path) -> Result<History> {
-    io::read_json(&dir.join("history.json"))
+    io::read_json(&dir.join(HISTORY_JSON))
 }
 
 /// The sampled training dynamics of a run directory ([`DynamicsLog::csv`]).

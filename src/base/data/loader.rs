@@ -78,11 +78,14 @@ impl TorchLoader {
 
     /// Index tensors of the batches of one epoch, in order.
     pub fn batches<'a>(&self, permutation: &'a Tensor) -> impl Iterator<Item = Tensor> + 'a {
-        let (len, bs) = (self.len, self.batch_size);
-        (0..self.num_batches()).map(move |b| {
-            let start = b * bs;
-            permutation.narrow(0, start, bs.min(len - start)) // [batch] i64
-        })
+        let loader = *self;
+        (0..self.num_batches()).map(move |b| loader.batch(permutation, b))
+    }
+
+    /// The indices of 0-based batch `b` of the epoch whose order is `permutation`: `[batch]` i64.
+    pub fn batch(&self, permutation: &Tensor, b: i64) -> Tensor {
+        let start = b * self.batch_size;
+        permutation.narrow(0, start, self.batch_size.min(self.len - start))
     }
 }
 

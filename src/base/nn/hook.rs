@@ -3,10 +3,10 @@
 //! LSUV ([`crate::base::nn::lsuv::Lsuv`]) and DBN pretraining ([`crate::pretraining::dbn::DbnInit`]) plug in here; which
 //! scheme needs which hook is decided in one place, [`crate::engine::hooks::resolve`].
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use tch::Tensor;
 
-use crate::base::nn::model::Mlp;
+use crate::base::nn::model::{Mlp, MlpSpec};
 
 /// An initializer that needs data.
 pub trait DataDependentInit {
@@ -14,4 +14,23 @@ pub trait DataDependentInit {
     fn name(&self) -> String;
     /// Adjusts the model's parameters using `inputs` (`[n, features]`, scaled like training data).
     fn initialize(&self, mlp: &mut Mlp, inputs: &Tensor) -> Result<()>;
+}
+
+/// A model of `spec` as a run starts it: `torch.manual_seed(seed)`, the layers built and drawn
+/// by the scheme ([`Mlp::new`]), then the data-dependent `hook`, if any, on `inputs()` (`[n,
+/// features]`, scaled like training data; made only when there is a hook). The one sequence of
+/// random draws for `train` and `inspect`.
+pub fn initialize_model(
+    spec: &MlpSpec,
+    seed: i64,
+    hook: Option<&dyn DataDependentInit>,
+    inputs: impl FnOnce() -> Tensor,
+) -> Result<Mlp> {
+    tch::manual_seed(seed);
+    let mut model = Mlp::new(spec)?;
+    if let Some(hook) = hook {
+        hook.initialize(&mut model, &inputs())
+            .with_context(|| format!("{} initialization", hook.name()))?;
+    }
+    Ok(model)
 }

@@ -1,20 +1,21 @@
 //! Training and evaluation: the lab's loop, returning a history instead of printing.
 
 pub mod dynamics;
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+pub mod sink;
+pub mod trainer;
 
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::Module;
-use tch::{Kind, Reduction, Tensor};
+use tch::{Reduction, Tensor};
 
-use crate::base::data::{BatchBuffers, Mnist, Split, TorchLoader};
+use crate::base::data::{Mnist, Split};
 use crate::base::nn::hook::DataDependentInit;
 use crate::base::nn::model::{self, Mlp, MlpSpec};
-use crate::base::optim::{Optimizer, OptimizerKind, OptimizerState};
-use crate::base::train::dynamics::{DynamicsLog, StepRecord, StepTrace};
+use crate::base::optim::{OptimizerKind, OptimizerState};
+use crate::base::train::dynamics::{DynamicsLog, StepRecord};
+use crate::base::train::sink::{Control, ProgressSink};
+use crate::base::train::trainer::{TrainState, Trainer};
 
 /// Settings of one training run. `Default` is the lab's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -417,6 +418,18 @@ pub enum Ending {
 }
 
 impl Ending {
+    /// How a run whose epochs all ran ended: unstable when the final epoch's train cost is above
+    /// the first batch's loss, else complete.
+    pub fn after(history: &History) -> Ending {
+        match (history.first_batch_loss, history.last()) {
+            (Some(first), Some(last)) if last.train_cost > first => Ending::Unstable {
+                first_loss: first,
+                final_cost: last.train_cost,
+            },
+            _ => Ending::Complete,
+        }
+    }
+
     /// `complete`, `unstable`, `diverged` or `interrupted`.
     pub fn name(&self) -> &'static str {
         match self {
@@ -428,7 +441,7 @@ impl Ending {
     }
 }
 
-/// What [`train_run`] returns.
+/// A run's end: the model, the history, how it ended and the dynamics sampled.
 #[derive(Debug)]
 pub struct TrainOutcome {
     /// The model as it is at the end.
@@ -437,38 +450,19 @@ pub struct TrainOutcome {
     pub history: History,
     /// How it ended.
     pub ending: Ending,
-    /// The training dynamics (when [`Control::monitor_every`] is not 0, or the resumed checkpoint
-    /// had them), up to where the run ended.
+    /// The training dynamics (when sampled), up to where the run ended.
     pub dynamics: Option<DynamicsLog>,
 }
 
-/// Where a run starts.
-pub enum Start<'a> {
-    /// Build and initialize the model (the hook runs after the scheme, before the optimizer).
-    Fresh {
-        /// The data-dependent init, if the scheme has one (resolved by the caller).
-        hook: Option<&'a dyn DataDependentInit>,
-    },
-    /// Continue from a checkpoint.
-    Resume(Box<Checkpoint>),
-}
-
-/// Checkpointing and stopping.
-pub struct Control<'a> {
-    /// Take a checkpoint every this many epochs (0: never; the last epoch never needs one).
-    pub checkpoint_every: usize,
-    /// Raised (e.g. by a SIGINT handler) to stop after the current batch.
-    pub stop: Option<&'a AtomicBool>,
-    /// Receives each checkpoint to store (an error ends training with that error).
-    pub on_checkpoint: &'a mut dyn FnMut(&Checkpoint) -> Result<()>,
-    /// Sample the training dynamics every this many steps ([`dynamics`]; 0: never). A resumed
-    /// run keeps the checkpoint's sampling.
-    pub monitor_every: usize,
-}
-
-impl Control<'_> {
-    fn stop_requested(&self) -> bool {
-        self.stop.is_some_and(|s| s.load(Ordering::SeqCst))
+impl TrainOutcome {
+    /// The outcome of a trainer that ended in `state` with `ending`.
+    pub fn new(state: TrainState, ending: Ending) -> Self {
+        TrainOutcome {
+            model: state.model,
+            history: state.history,
+            ending,
+            dynamics: state.dynamics,
+        }
     }
 }
 
@@ -508,14 +502,13 @@ pub fn train_with(
     hook: Option<&dyn DataDependentInit>,
     observer: &mut dyn FnMut(Progress),
 ) -> Result<(Mlp, History)> {
-    let mut ignore = |_: &Checkpoint| Ok(());
-    let control = Control {
-        checkpoint_every: 0,
-        stop: None,
-        on_checkpoint: &mut ignore,
-        monitor_every: 0,
-    };
-    let outcome = train_run(spec, data, config, Start::Fresh { hook }, control, observer)?;
+    let mut trainer = Trainer::fresh(spec, data, config, hook, 0)?;
+    let ending = sink::run(
+        &mut trainer,
+        &mut [&mut ProgressSink(observer)],
+        Control::default(),
+    )?;
+    let outcome = TrainOutcome::new(trainer.into_state(), ending);
     match outcome.ending {
         Ending::Diverged { epoch, batch, loss } => {
             let at = if batch > 0 {
@@ -544,362 +537,4 @@ pub fn train_split(data: &Mnist, config: &TrainConfig) -> Split {
 /// The validation split `config` holds out: the last `validation` training images (`None` for 0).
 pub fn validation_split(data: &Mnist, config: &TrainConfig) -> Option<Split> {
     (config.validation > 0).then(|| data.train.last(config.validation))
-}
-
-/// The optimizer `config` names, over `model`'s parameters.
-fn new_optimizer(config: &TrainConfig, model: &Mlp) -> Result<Optimizer> {
-    Optimizer::new(
-        config.optimizer,
-        config.learning_rate,
-        config.momentum,
-        &model.vs,
-        model.parameters(),
-    )
-}
-
-/// The training loop, from scratch or from a checkpoint, with checkpoints and a stop flag.
-///
-/// A run resumed from a checkpoint computes exactly what the uninterrupted run computes: the
-/// same batches (the epoch seeds are in the checkpoint and the loader re-seeds per epoch), the
-/// same optimizer state, the same `f32` cost accumulator; every epoch's train cost and test loss
-/// and the final weights are bit-identical.
-pub fn train_run(
-    spec: &MlpSpec,
-    data: &Mnist,
-    config: &TrainConfig,
-    start: Start,
-    control: Control,
-    observer: &mut dyn FnMut(Progress),
-) -> Result<TrainOutcome> {
-    config.validate()?;
-    let train_split = train_split(data, config);
-    let features = train_split.rows * train_split.cols;
-    let widths = &spec.widths.0;
-    ensure!(
-        widths[0] == features,
-        "the model's input width {} does not match the {features} pixels of the images",
-        widths[0]
-    );
-    let classes = widths[widths.len() - 1];
-    ensure!(
-        classes >= 10,
-        "the model's output width {classes} is smaller than the 10 classes"
-    );
-    // The images stay bytes; each batch, the test and the validation images are scaled to [0, 1]
-    // when they are used (Split::gather_unit, Split::images_unit: the same bits).
-    let mut batch_buffers = BatchBuffers::default();
-    ensure!(
-        !train_split.is_empty(),
-        "the validation split of {} images leaves no training images",
-        config.validation
-    );
-    let validation = validation_split(data, config);
-    let loader = TorchLoader::new(train_split.len(), config.batch_size, true)?;
-    let total_batch = loader.num_batches();
-
-    let fresh_log = || {
-        (control.monitor_every > 0).then(|| {
-            DynamicsLog::new(
-                spec.activation,
-                spec.widths.0.len() - 1,
-                control.monitor_every,
-                total_batch,
-            )
-        })
-    };
-    let (model, mut optimizer, seeds, mut history, resume_at, partial, mut dynamics) = match start {
-        Start::Fresh { hook } => {
-            if let (None, Some(step)) = (hook, spec.init.data_step()) {
-                bail!(
-                    "the {} init needs its data-dependent step ({step}), and none was given",
-                    spec.init
-                );
-            }
-            tch::manual_seed(config.seed);
-            let mut model = Mlp::new(spec)?;
-            if let Some(hook) = hook {
-                // [n, 784] f32 in [0, 1], for the hook only
-                hook.initialize(&mut model, &train_split.images_unit())
-                    .with_context(|| format!("{} initialization", hook.name()))?;
-            }
-            let optimizer = new_optimizer(config, &model)?;
-            let seeds = TorchLoader::draw_epoch_seeds(config.epochs);
-            (
-                model,
-                optimizer,
-                seeds,
-                History::default(),
-                None,
-                (0f32, 0.0),
-                fresh_log(),
-            )
-        }
-        Start::Resume(ck) => {
-            let ck = *ck;
-            ensure!(
-                ck.epoch_seeds.len() == config.epochs,
-                "the checkpoint was taken for {} epochs, the run asks for {}",
-                ck.epoch_seeds.len(),
-                config.epochs
-            );
-            ensure!(
-                ck.epochs_done < config.epochs
-                    || (ck.epochs_done == config.epochs && ck.batches_done == 0),
-                "the checkpoint is past the run's {} epochs",
-                config.epochs
-            );
-            ensure!(
-                (0..=total_batch).contains(&ck.batches_done),
-                "the checkpoint is at batch {} of an epoch of {total_batch} batches",
-                ck.batches_done
-            );
-            let mut model = Mlp::new(spec)?;
-            model.set_weights(&ck.weights)?;
-            let mut optimizer = new_optimizer(config, &model)?;
-            optimizer.set_state(ck.optimizer)?;
-            let at = (ck.epochs_done, ck.batches_done);
-            (
-                model,
-                optimizer,
-                ck.epoch_seeds,
-                ck.history,
-                Some(at),
-                (ck.partial_cost, ck.partial_seconds),
-                ck.dynamics.or_else(fresh_log),
-            )
-        }
-    };
-    observer(Progress::Start {
-        epochs: config.epochs,
-        batches: total_batch,
-        resumed_at: resume_at,
-    });
-    let (first_epoch, first_batch) = resume_at.unwrap_or((0, 0));
-    let snapshot = |model: &Mlp,
-                    optimizer: &Optimizer,
-                    history: &History,
-                    dynamics: &Option<DynamicsLog>,
-                    epochs_done: usize,
-                    batches_done: i64,
-                    partial_cost: f32,
-                    partial_seconds: f64|
-     -> Result<Checkpoint> {
-        Ok(Checkpoint {
-            weights: model.weights(),
-            optimizer: optimizer.state().with_context(|| {
-                format!(
-                    "the {} optimizer's state cannot be saved, so this run cannot be checkpointed",
-                    config.optimizer
-                )
-            })?,
-            epoch_seeds: seeds.clone(),
-            epochs_done,
-            batches_done,
-            partial_cost,
-            partial_seconds,
-            history: history.clone(),
-            dynamics: dynamics.clone(),
-        })
-    };
-
-    // The parameters in the optimizer's order, where each layer's weight is among them, and the
-    // gradients of the last step (for the end-of-epoch histograms).
-    let params = model.parameters();
-    let weight_slots = model.weight_slots();
-    let mut last_grads: Vec<Tensor> = Vec::new();
-    for (e, &seed) in seeds.iter().enumerate().skip(first_epoch) {
-        let epoch = e + 1;
-        let started = Instant::now();
-        let (skip, mut seconds_before) = if e == first_epoch {
-            (first_batch, partial.1)
-        } else {
-            (0, 0.0)
-        };
-        if config.lr_schedule != LrSchedule::Constant {
-            optimizer.set_lr(
-                config
-                    .lr_schedule
-                    .rate(config.learning_rate, e, config.epochs),
-            );
-        }
-        let permutation = loader.permutation(seed);
-        let mut avg_cost = if e == first_epoch {
-            Tensor::from(partial.0)
-        } else {
-            Tensor::zeros([], (Kind::Float, tch::Device::Cpu))
-        };
-        for (b, idx) in loader.batches(&permutation).enumerate().skip(skip as usize) {
-            let batch = b as i64 + 1;
-            let step = e as i64 * total_batch + batch;
-            let monitored = dynamics.as_ref().is_some_and(|d| d.due(step));
-            // [batch, 784] f32 in [0, 1], [batch] i64
-            let (x, y) = train_split.gather_unit(&idx, &mut batch_buffers);
-            if !optimizer.takes_gradients() {
-                optimizer.zero_grad();
-            }
-            // A sampled step keeps each layer's z ([batch, width]) and a; the same operations.
-            let (hypothesis, trace) = if monitored {
-                let (zs, acts) = model.forward_trace(x);
-                (zs[zs.len() - 1].shallow_clone(), Some((zs, acts)))
-            } else {
-                // [batch, classes]
-                (model.forward(x), None)
-            };
-            let cost = hypothesis.cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0);
-            let loss = cost.double_value(&[]);
-            if history.first_batch_loss.is_none() {
-                history.first_batch_loss = Some(loss);
-            }
-            if !loss.is_finite() {
-                return Ok(TrainOutcome {
-                    model,
-                    history,
-                    ending: Ending::Diverged { epoch, batch, loss },
-                    dynamics,
-                });
-            }
-            let zs: &[Tensor] = trace.as_ref().map_or(&[], |(zs, _)| zs.as_slice());
-            let (grad_zs, grads) = if optimizer.takes_gradients() {
-                // One backward pass returns ∂cost/∂parameters (and ∂cost/∂z of every layer on a
-                // sampled step) instead of adding them into zeroed `.grad` buffers: what PyTorch's
-                // `zero_grad()` (set_to_none=True since 2.0) then `backward()` leave, without the
-                // zeroing and the addition (0 + g = g, the same values).
-                let inputs: Vec<&Tensor> = zs.iter().chain(&params).collect();
-                let mut all = Tensor::f_run_backward(&[&cost], &inputs, false, false)
-                    .context("computing the gradients")?;
-                let grads = all.split_off(zs.len());
-                (all, grads)
-            } else {
-                // ∂loss/∂z of every layer, without touching the parameters' gradients.
-                let grad_zs = if zs.is_empty() {
-                    Vec::new()
-                } else {
-                    Tensor::f_run_backward(&[&cost], zs, true, false)
-                        .context("computing the gradients of the pre-activations")?
-                };
-                cost.backward();
-                (grad_zs, params.iter().map(Tensor::grad).collect())
-            };
-            let before: Vec<Tensor> = match &trace {
-                Some(_) => model.layers.iter().map(|l| l.ws.detach().copy()).collect(),
-                None => Vec::new(),
-            };
-            optimizer.step_with(&grads);
-            last_grads = grads;
-            if let (Some(log), Some((zs, acts))) = (dynamics.as_mut(), &trace) {
-                let grad_ws: Vec<Tensor> = weight_slots
-                    .iter()
-                    .map(|&i| last_grads[i].shallow_clone())
-                    .collect();
-                let after: Vec<Tensor> = model.layers.iter().map(|l| l.ws.detach()).collect();
-                let record = dynamics::measure(
-                    spec.activation,
-                    &StepTrace {
-                        step,
-                        epoch,
-                        batch,
-                        loss,
-                        zs,
-                        acts,
-                        grad_zs: &grad_zs,
-                        grad_ws: &grad_ws,
-                        before: &before,
-                        after: &after,
-                    },
-                )?;
-                observer(Progress::Dynamics(&record));
-                log.records.push(record);
-            }
-            avg_cost += cost.detach() / total_batch as f64;
-            observer(Progress::Batch { epoch, batch, loss });
-            if control.stop_requested() {
-                seconds_before += started.elapsed().as_secs_f64();
-                let ck = snapshot(
-                    &model,
-                    &optimizer,
-                    &history,
-                    &dynamics,
-                    e,
-                    batch,
-                    avg_cost.double_value(&[]) as f32,
-                    seconds_before,
-                )?;
-                (control.on_checkpoint)(&ck)?;
-                return Ok(TrainOutcome {
-                    model,
-                    history,
-                    ending: Ending::Interrupted(Box::new(ck)),
-                    dynamics,
-                });
-            }
-        }
-        let seconds = seconds_before + started.elapsed().as_secs_f64();
-        let (test_loss, test_accuracy) =
-            evaluate(&model, &data.test.images_unit(), &data.test.labels);
-        let (validation_loss, validation_accuracy) = match &validation {
-            Some(v) => {
-                let (l, a) = evaluate(&model, &v.images_unit(), &v.labels);
-                (Some(l), Some(a))
-            }
-            None => (None, None),
-        };
-        let record = EpochRecord {
-            epoch,
-            train_cost: avg_cost.double_value(&[]),
-            test_loss,
-            test_accuracy,
-            seconds,
-            validation_loss,
-            validation_accuracy,
-        };
-        if !test_loss.is_finite() {
-            return Ok(TrainOutcome {
-                model,
-                history,
-                ending: Ending::Diverged {
-                    epoch,
-                    batch: 0,
-                    loss: test_loss,
-                },
-                dynamics,
-            });
-        }
-        observer(Progress::Epoch(&record));
-        observer(Progress::EpochModel {
-            epoch,
-            model: &model,
-            gradients: &last_grads,
-        });
-        history.epochs.push(record);
-        let due = control.checkpoint_every > 0 && epoch % control.checkpoint_every == 0;
-        if epoch < config.epochs && (due || control.stop_requested()) {
-            let ck = snapshot(&model, &optimizer, &history, &dynamics, epoch, 0, 0.0, 0.0)?;
-            (control.on_checkpoint)(&ck)?;
-            observer(Progress::Checkpoint {
-                epochs_done: epoch,
-                batches_done: 0,
-            });
-            if control.stop_requested() {
-                return Ok(TrainOutcome {
-                    model,
-                    history,
-                    ending: Ending::Interrupted(Box::new(ck)),
-                    dynamics,
-                });
-            }
-        }
-    }
-    let ending = match (history.first_batch_loss, history.last()) {
-        (Some(first), Some(last)) if last.train_cost > first => Ending::Unstable {
-            first_loss: first,
-            final_cost: last.train_cost,
-        },
-        _ => Ending::Complete,
-    };
-    Ok(TrainOutcome {
-        model,
-        history,
-        ending,
-        dynamics,
-    })
 }
