@@ -13,6 +13,7 @@ use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
 
 use crate::base::data::Mnist;
+use crate::base::nn::hook::initialize_model;
 use crate::base::nn::{
     model::{Mlp, MlpSpec, Widths},
     scheme::{Activation, InitScheme},
@@ -429,19 +430,16 @@ pub fn run_inspect(config: &InspectConfig, data: &Mnist) -> Result<InspectResult
     let mut inspections = Vec::new();
     let mut figures = Vec::new();
     for &init in &config.inits {
-        tch::manual_seed(config.seed);
         let spec = MlpSpec {
             bias: Default::default(),
             widths: config.widths.clone(),
             activation: config.activation,
             init,
         };
-        let mut model = Mlp::new(&spec)?;
         let hook = hooks::resolve(init, &config.source.for_scheme(init))?;
-        if let Some(hook) = hook {
-            hook.initialize(&mut model, &calibration)
-                .with_context(|| format!("{} initialization", hook.name()))?;
-        }
+        let model = initialize_model(&spec, config.seed, hook.as_deref(), || {
+            calibration.shallow_clone()
+        })?;
         let mut ins = inspect_model(&model, init, inputs, labels)?;
         if config.activation == Activation::Relu {
             ins.predicted_activation_std =
