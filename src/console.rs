@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use initlab::base::train::Progress;
 use initlab::engine::doctor::{Report, Verdict};
-use initlab::engine::executor::{RunEvent, StartKind};
+use initlab::engine::executor::{RunEvent, RunResult, StartKind};
 use initlab::engine::rundir::RunStatus;
 use initlab::experiments::eval::{Evaluation, Prediction, TrainedRun};
 use initlab::pretraining::dbn::DbnProgress;
@@ -230,56 +230,50 @@ impl Console {
                     run.dir.display()
                 );
             }
-            RunEvent::End(result) if self.side.contains_key(&result.run.dir) => {
-                let tag = self.side.remove(&result.run.dir).unwrap_or_default();
-                let last = result.history.last();
-                let numbers = last
-                    .map(|e| {
-                        format!(
-                            ", accuracy {:.4} (test loss {:.4}, {:.2} s per epoch)",
-                            e.test_accuracy,
-                            e.test_loss,
-                            result.history.seconds_per_epoch()
-                        )
-                    })
-                    .unwrap_or_default();
+            RunEvent::End(result) => self.run_end(result),
+        }
+    }
+
+    /// A run ended: its numbers, tagged when it ran side by side.
+    fn run_end(&mut self, result: &RunResult) {
+        if let Some(tag) = self.side.remove(&result.run.dir) {
+            let numbers = (result.history.last())
+                .map(|e| {
+                    format!(
+                        ", accuracy {:.4} (test loss {:.4}, {:.2} s per epoch)",
+                        e.test_accuracy,
+                        e.test_loss,
+                        result.history.seconds_per_epoch()
+                    )
+                })
+                .unwrap_or_default();
+            let (status, dir) = (result.status_text(), result.run.dir.display());
+            return self.println(&format!("{tag}: {status}{numbers}, {dir}"));
+        }
+        self.finish();
+        let last = result.history.last();
+        match (result.status, last) {
+            (RunStatus::Complete | RunStatus::Unstable, Some(last)) => {
+                self.println("Learning finished");
+                let unstable = match result.status {
+                    RunStatus::Unstable => format!("; {}", result.status_text()),
+                    _ => String::new(),
+                };
                 self.println(&format!(
-                    "{tag}: {}{numbers}, {}",
-                    result.status_text(),
-                    result.run.dir.display()
+                    "Accuracy: {:.4}  (test loss {:.4}, {:.2} s per epoch, {}{unstable})",
+                    last.test_accuracy,
+                    last.test_loss,
+                    result.history.seconds_per_epoch(),
+                    result.run.dir.display(),
                 ));
             }
-            RunEvent::End(result) => {
-                self.finish();
-                let last = result.history.last();
-                match (result.status, last) {
-                    (RunStatus::Complete | RunStatus::Unstable, Some(last)) => {
-                        self.println("Learning finished");
-                        self.println(&format!(
-                            "Accuracy: {:.4}  (test loss {:.4}, {:.2} s per epoch, {}{})",
-                            last.test_accuracy,
-                            last.test_loss,
-                            result.history.seconds_per_epoch(),
-                            result.run.dir.display(),
-                            if result.status == RunStatus::Unstable {
-                                format!("; {}", result.status_text())
-                            } else {
-                                String::new()
-                            }
-                        ));
-                    }
-                    _ => self.println(&format!(
-                        "{}: {}{}",
-                        result.run.name,
-                        result.status_text(),
-                        last.map(|e| format!(
-                            ", test error {:.2} % at epoch {}",
-                            e.test_error_percent(),
-                            e.epoch
-                        ))
-                        .unwrap_or_default()
-                    )),
-                }
+            _ => {
+                let at = last.map(|e| {
+                    let error = e.test_error_percent();
+                    format!(", test error {error:.2} % at epoch {}", e.epoch)
+                });
+                let (name, status) = (&result.run.name, result.status_text());
+                self.println(&format!("{name}: {status}{}", at.unwrap_or_default()));
             }
         }
     }

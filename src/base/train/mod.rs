@@ -155,8 +155,9 @@ impl TrainConfig {
     }
 }
 
-/// What one epoch gave.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What one epoch gave. A new per-epoch number is a field here, filled by
+/// [`Trainer::end_epoch`], and one line in each sink that shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// 1-based epoch number.
     pub epoch: usize,
@@ -186,9 +187,9 @@ mod tests {
             train_cost: 0.1,
             test_loss: 0.1,
             test_accuracy,
-            seconds: 1.0,
             validation_loss: validation_accuracy.map(|_| 0.1),
             validation_accuracy,
+            ..EpochRecord::default()
         }
     }
 
