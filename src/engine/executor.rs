@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 
 use crate::base::data::Mnist;
 use crate::base::nn::model::Mlp;
-use crate::base::output::plot;
+use crate::base::train::chart::loss_chart;
 use crate::base::train::{
     self, Checkpoint, Control, Ending, EpochRecord, History, Progress, Start,
 };
@@ -568,7 +568,7 @@ impl Executor<'_> {
                 run.spec.model.init
             );
             if !outcome.history.epochs.is_empty() {
-                plot::loss_chart(&outcome.history, &title, &run.dir.join("loss.png"))?;
+                loss_chart(&outcome.history, &title, &run.dir.join("loss.png"))?;
             }
             if let Some(log) = outcome.dynamics.as_ref().filter(|d| !d.records.is_empty()) {
                 rundir::write_dynamics(&run.dir, log)?;

@@ -1,5 +1,6 @@
 //! Training and evaluation: the lab's loop, returning a history instead of printing.
 
+pub mod chart;
 pub mod dynamics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
