@@ -668,6 +668,73 @@ fn kv_table(rows: &[(String, String)]) -> String {
     t.html()
 }
 
+/// The tables of a run's `run.json`: its spec, then versions, machine, status and times.
+fn record_tables(h: &mut String, record: &RunRecord) {
+    let mut config = Vec::new();
+    if let Ok(v) = serde_json::to_value(&record.spec) {
+        flatten("", &v, &mut config);
+    }
+    h.push_str("<p>Configuration (<code>run.json</code>'s spec):</p>\n");
+    h.push_str(&kv_table(&config));
+    let mut prov = Vec::new();
+    if let Ok(v) = serde_json::to_value(&record.provenance) {
+        flatten("", &v, &mut prov);
+    }
+    prov.push(("status".into(), record.status.name().into()));
+    if let Some(d) = &record.detail {
+        if let Ok(v) = serde_json::to_value(d) {
+            flatten("detail", &v, &mut prov);
+        }
+    }
+    prov.push(("spec hash".into(), record.hash.clone()));
+    prov.push(("started".into(), record.started.clone()));
+    prov.push((
+        "ended".into(),
+        record.ended.clone().unwrap_or_else(|| "—".into()),
+    ));
+    prov.push(("seconds".into(), format!("{:.1}", record.seconds)));
+    h.push_str("<p>Versions and machine:</p>\n");
+    h.push_str(&kv_table(&prov));
+}
+
+/// The table of a run's epochs (validation columns when it held out a validation split).
+fn epochs_table(history: &History) -> Table {
+    let validated = history
+        .epochs
+        .iter()
+        .any(|e| e.validation_accuracy.is_some());
+    let mut cols = vec![
+        ("epoch", true),
+        ("train cost", true),
+        ("test loss", true),
+        ("test accuracy", true),
+        ("test error %", true),
+        ("seconds", true),
+    ];
+    if validated {
+        cols.push(("validation loss", true));
+        cols.push(("validation accuracy", true));
+    }
+    let mut t = Table::new(&cols);
+    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or("—".into());
+    for e in &history.epochs {
+        let mut row: Vec<Cell> = vec![
+            e.epoch.to_string().into(),
+            format!("{:.9}", e.train_cost).into(),
+            format!("{:.6}", e.test_loss).into(),
+            format!("{:.4}", e.test_accuracy).into(),
+            format!("{:.2}", e.test_error_percent()).into(),
+            format!("{:.2}", e.seconds).into(),
+        ];
+        if validated {
+            row.push(opt(e.validation_loss, &|v| format!("{v:.6}")).into());
+            row.push(opt(e.validation_accuracy, &|v| format!("{v:.4}")).into());
+        }
+        t.push(row);
+    }
+    t
+}
+
 /// One run's `<details>`.
 fn run_details(h: &mut String, run: &RunEntry) {
     let last = run
@@ -697,74 +764,14 @@ fn run_details(h: &mut String, run: &RunEntry) {
     }
     h.push_str("</ul>\n");
     match &run.record {
-        Ok(record) => {
-            let mut config = Vec::new();
-            if let Ok(v) = serde_json::to_value(&record.spec) {
-                flatten("", &v, &mut config);
-            }
-            h.push_str("<p>Configuration (<code>run.json</code>'s spec):</p>\n");
-            h.push_str(&kv_table(&config));
-            let mut prov = Vec::new();
-            if let Ok(v) = serde_json::to_value(&record.provenance) {
-                flatten("", &v, &mut prov);
-            }
-            prov.push(("status".into(), record.status.name().into()));
-            if let Some(d) = &record.detail {
-                if let Ok(v) = serde_json::to_value(d) {
-                    flatten("detail", &v, &mut prov);
-                }
-            }
-            prov.push(("spec hash".into(), record.hash.clone()));
-            prov.push(("started".into(), record.started.clone()));
-            prov.push((
-                "ended".into(),
-                record.ended.clone().unwrap_or_else(|| "—".into()),
-            ));
-            prov.push(("seconds".into(), format!("{:.1}", record.seconds)));
-            h.push_str("<p>Versions and machine:</p>\n");
-            h.push_str(&kv_table(&prov));
-        }
+        Ok(record) => record_tables(h, record),
         Err(e) => {
             let _ = writeln!(h, "<p>No readable <code>run.json</code>: {}</p>", escape(e));
         }
     }
     if !run.history.epochs.is_empty() {
-        let validated = run
-            .history
-            .epochs
-            .iter()
-            .any(|e| e.validation_accuracy.is_some());
-        let mut cols = vec![
-            ("epoch", true),
-            ("train cost", true),
-            ("test loss", true),
-            ("test accuracy", true),
-            ("test error %", true),
-            ("seconds", true),
-        ];
-        if validated {
-            cols.push(("validation loss", true));
-            cols.push(("validation accuracy", true));
-        }
-        let mut t = Table::new(&cols);
-        let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or("—".into());
-        for e in &run.history.epochs {
-            let mut row: Vec<Cell> = vec![
-                e.epoch.to_string().into(),
-                format!("{:.9}", e.train_cost).into(),
-                format!("{:.6}", e.test_loss).into(),
-                format!("{:.4}", e.test_accuracy).into(),
-                format!("{:.2}", e.test_error_percent()).into(),
-                format!("{:.2}", e.seconds).into(),
-            ];
-            if validated {
-                row.push(opt(e.validation_loss, &|v| format!("{v:.6}")).into());
-                row.push(opt(e.validation_accuracy, &|v| format!("{v:.4}")).into());
-            }
-            t.push(row);
-        }
         h.push_str("<p>Epochs:</p>\n");
-        h.push_str(&t.html());
+        h.push_str(&epochs_table(&run.history).html());
     }
     h.push_str("</details>\n");
 }
