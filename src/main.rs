@@ -17,7 +17,7 @@ use console::Console;
 use initlab::base::data;
 use initlab::base::data::{DataError, Origin};
 use initlab::base::nn::model::{join_widths as join, BiasInit, MlpSpec};
-use initlab::base::output::plot::{self, RunCurves};
+use initlab::base::train::chart::{compare_chart, RunCurves};
 use initlab::engine::doctor;
 use initlab::engine::executor::{ExecOptions, Executor, PlannedRun, RunResult};
 use initlab::engine::rundir::{self, RunDirError, RunStatus};
@@ -716,7 +716,7 @@ fn run(cli: Cli) -> Result<Done> {
                     history: run.history,
                 });
             }
-            plot::compare_chart(&curves, &args.title, &args.out)?;
+            compare_chart(&curves, &args.title, &args.out)?;
             console::emit!("Wrote {}", args.out.display());
             Ok(Done::Ok)
         }

@@ -117,13 +117,13 @@ fn one_epoch_on_10k_images_reaches_90_percent_and_saves_the_run() {
     assert_eq!(acc, e.test_accuracy);
 
     // A comparison chart from saved runs, PNG and SVG.
-    let curves = vec![initlab::base::output::plot::RunCurves {
+    let curves = vec![initlab::base::train::chart::RunCurves {
         label: "xavier".into(),
         history: back.history.clone(),
     }];
-    initlab::base::output::plot::compare_chart(&curves, "test", &dir.path().join("c.png")).unwrap();
+    initlab::base::train::chart::compare_chart(&curves, "test", &dir.path().join("c.png")).unwrap();
     assert_eq!(decode_png(&dir.path().join("c.png")), (1400, 600));
-    initlab::base::output::plot::compare_chart(&curves, "test", &dir.path().join("c.svg")).unwrap();
+    initlab::base::train::chart::compare_chart(&curves, "test", &dir.path().join("c.svg")).unwrap();
     let svg = std::fs::read_to_string(dir.path().join("c.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("xavier"));
 }

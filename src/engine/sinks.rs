@@ -11,7 +11,7 @@ use anyhow::Result;
 
 use crate::base::nn::model::Mlp;
 use crate::base::output::io::SafeTensors;
-use crate::base::output::plot;
+use crate::base::train::chart::loss_chart;
 use crate::base::train::dynamics;
 use crate::base::train::sink::RunSink;
 use crate::base::train::trainer::TrainState;
@@ -158,7 +158,7 @@ impl RunSink for RunCharts {
         }
         let history = &state.history;
         if !history.epochs.is_empty() {
-            plot::loss_chart(history, &self.title, &self.dir.join(LOSS_PNG))?;
+            loss_chart(history, &self.title, &self.dir.join(LOSS_PNG))?;
         }
         if let Some(log) = state.dynamics.as_ref().filter(|d| !d.records.is_empty()) {
             let first = history.first_batch_loss;

@@ -14,13 +14,14 @@ use crate::base::nn::{
     scheme::{Activation, InitScheme},
 };
 use crate::base::output::io;
-use crate::base::output::plot;
 use crate::base::output::stats;
+use crate::base::output::table::{Cell, Table};
+use crate::base::train::chart::{seeds_chart, SeedCurves};
 use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlanOutcome, PlannedRun, RunEvent, RunResult};
 use crate::engine::rundir::RunStatus;
 use crate::engine::spec::{InitSource, RunSpec};
-use crate::experiments::report_html::{self, Block, Cell, Report, Table};
+use crate::experiments::report_html::{self, Block, Report};
 
 /// Settings of a comparison. `Default`: the lab's shallow net under N(0,1), torch's default,
 /// Xavier and He, with the lab's training settings.
@@ -174,8 +175,8 @@ pub fn run_compare(
         let groups = seed_groups(&outcome.results, |r| r.run.spec.model.init.to_string());
         if outcome.results.iter().any(|r| !r.history.epochs.is_empty()) {
             let png = config.out_dir.join("compare.png");
-            plot::seeds_chart(&groups, &title, &png)?;
-            plot::seeds_chart(&groups, &title, &config.out_dir.join("compare.svg"))?;
+            seeds_chart(&groups, &title, &png)?;
+            seeds_chart(&groups, &title, &config.out_dir.join("compare.svg"))?;
             chart = Some(png);
         } else {
             // An old chart would belong to other runs.
@@ -204,10 +205,7 @@ pub fn run_compare(
 /// The runs grouped by configuration (consecutive runs with the same `label`, as planned), one
 /// group per configuration with its seeds' histories; labels of groups with a diverged or
 /// unstable run say how many.
-pub fn seed_groups(
-    results: &[RunResult],
-    label: impl Fn(&RunResult) -> String,
-) -> Vec<plot::SeedCurves> {
+pub fn seed_groups(results: &[RunResult], label: impl Fn(&RunResult) -> String) -> Vec<SeedCurves> {
     let mut groups: Vec<(String, Vec<&RunResult>)> = Vec::new();
     for r in results {
         let l = label(r);
@@ -239,7 +237,7 @@ pub fn seed_groups(
             if unstable > 0 {
                 label.push_str(&format!(" ({unstable} unstable)"));
             }
-            plot::SeedCurves {
+            SeedCurves {
                 label,
                 histories: rs.iter().map(|r| r.history.clone()).collect(),
             }

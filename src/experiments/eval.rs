@@ -5,7 +5,7 @@
 //! Inputs are scaled to [0, 1] like the training inputs (`ToTensor()`); the notebooks' last cell
 //! fed raw 0–255 pixels instead (a quirk the examples keep, not these commands).
 //!
-//! Everything here returns data; the pictures are written with [`crate::base::output::plot::render_png_atomic`].
+//! Everything here returns data; the pictures are written with [`crate::base::output::chart::canvas::render_png_atomic`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -23,8 +23,8 @@ use crate::base::nn::{
     model::{Mlp, MlpSpec},
     scheme::InitScheme,
 };
+use crate::base::output::chart::canvas::render_png_atomic;
 use crate::base::output::io::{self, SafeTensors};
-use crate::base::output::plot;
 use crate::base::train;
 use crate::engine::runs;
 
@@ -487,7 +487,7 @@ pub fn confusion_png(evaluation: &Evaluation, title: &str, path: &Path) -> Resul
         100.0 * evaluation.accuracy,
         evaluation.loss
     );
-    plot::render_png_atomic(path, (width, height), |root| {
+    render_png_atomic(path, (width, height), |root| {
         root.fill(&WHITE).map_err(draw_err)?;
         let w = width as i32;
         label(root, title, (w / 2, 24), 22, &BLACK, CENTRE)?;
@@ -580,7 +580,7 @@ pub fn prediction_png(
     let bar_max = 220;
     let width = (chart_left + 30 + bar_max + 70) as u32;
     let height = (top + (side * SCALE).max(classes * bar_row) + pad) as u32;
-    plot::render_png_atomic(path, (width, height), |root| {
+    render_png_atomic(path, (width, height), |root| {
         root.fill(&WHITE).map_err(draw_err)?;
         label(root, title, (width as i32 / 2, 26), 18, &BLACK, CENTRE)?;
         for (i, &v) in digit.pixels.iter().enumerate() {

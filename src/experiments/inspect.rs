@@ -18,7 +18,9 @@ use crate::base::nn::{
     model::{Mlp, MlpSpec, Widths},
     scheme::{Activation, InitScheme},
 };
-use crate::base::output::plot::{self, Panel, Series};
+use crate::base::output::chart::axis::{symlog, symlog_inv};
+use crate::base::output::chart::panel::{panels_chart, Panel};
+use crate::base::output::chart::series::Series;
 use crate::engine::hooks;
 use crate::engine::spec::InitSource;
 
@@ -88,7 +90,7 @@ pub struct Inspection {
 /// How the histograms of one quantity (activations or gradients) were binned.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Binning {
-    /// The linear threshold of the symmetric-log axis they were binned on ([`plot::symlog`]),
+    /// The linear threshold of the symmetric-log axis they were binned on ([`symlog`]),
     /// when the layers' stds differ by more than [`SYMLOG_SPREAD`]; `None`: linear bins.
     pub symlog: Option<f64>,
     /// Per layer, the share of values that are exactly 0, which symmetric-log bins leave out (a
@@ -236,7 +238,7 @@ fn layer_histograms(
         );
     };
     let all: Vec<f32> = layers.iter().flatten().copied().collect();
-    let top = plot::symlog(abs_quantile(&all, 0.999), c);
+    let top = symlog(abs_quantile(&all, 0.999), c);
     let bottom = if all.iter().any(|v| *v < 0.0) {
         -top
     } else {
@@ -247,12 +249,12 @@ fn layer_histograms(
         if x == 0.0 {
             f64::NAN
         } else {
-            plot::symlog(x, c)
+            symlog(x, c)
         }
     };
     let h = layers
         .iter()
-        .map(|v| binned(v, bottom, top, SYMLOG_BINS, to, |t| plot::symlog_inv(t, c)))
+        .map(|v| binned(v, bottom, top, SYMLOG_BINS, to, |t| symlog_inv(t, c)))
         .collect();
     (
         h,
@@ -548,7 +550,7 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
             x_symlog: g.symlog,
         },
     ];
-    plot::panels_chart(
+    panels_chart(
         &panels,
         &format!(
             "{}, {} init, fresh network, one batch",
@@ -618,7 +620,7 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
             x_symlog: None,
         },
     ];
-    plot::panels_chart(
+    panels_chart(
         &panels,
         &format!("{}: signal by depth at initialization", arch(config)),
         path,
@@ -733,7 +735,7 @@ mod tests {
         // The zeros are left out of the bins but count in the normalisation; the bins cover
         // the rest (all but the 0.1 % above the range).
         let mass = |h: &[(f64, f64)]| {
-            let width = plot::symlog(h[1].0, 5e-6) - plot::symlog(h[0].0, 5e-6);
+            let width = symlog(h[1].0, 5e-6) - symlog(h[0].0, 5e-6);
             h.iter().map(|p| p.1).sum::<f64>() * width
         };
         assert!((mass(&h[0]) - 1.0).abs() < 0.02, "{}", mass(&h[0]));

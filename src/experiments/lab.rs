@@ -14,13 +14,14 @@ use crate::base::nn::{
     scheme::{Activation, InitScheme},
 };
 use crate::base::output::io;
-use crate::base::output::plot;
+use crate::base::output::table::{Cell, Table};
+use crate::base::train::chart::seeds_chart;
 use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
 use crate::engine::rundir::{RunDir, RunStatus};
 use crate::engine::spec::{InitSource, RunSpec};
 use crate::experiments::pretrain::{self, PretrainConfig};
-use crate::experiments::report_html::{self, Block, Cell, Report, Table};
+use crate::experiments::report_html::{self, Block, Report};
 use crate::pretraining::rbm::RbmConfig;
 
 /// Settings of `initlab lab`.
@@ -271,8 +272,8 @@ pub fn run_lab(
             "MNIST, {} lr {}: initialization schemes",
             config.train.optimizer, config.train.learning_rate
         );
-        plot::seeds_chart(&groups, &title, &chart)?;
-        plot::seeds_chart(&groups, &title, &config.out_dir.join("compare.svg"))?;
+        seeds_chart(&groups, &title, &chart)?;
+        seeds_chart(&groups, &title, &config.out_dir.join("compare.svg"))?;
         io::write_atomic(&report, report_markdown(config, &results).as_bytes())?;
         report_html::write(&html_report(config, &results), &html)?;
     }

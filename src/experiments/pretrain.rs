@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::base::data::Mnist;
-use crate::base::output::plot::{self, Panel, Series};
+use crate::base::output::chart::panel::{panels_chart, Panel};
+use crate::base::output::chart::series::Series;
 use crate::pretraining::dbn::{self, Dbn, DbnProgress};
 use crate::pretraining::rbm::RbmConfig;
 use crate::pretraining::rbm_plot;
@@ -153,7 +154,7 @@ pub fn pretrain_chart(dbn: &Dbn, path: &Path) -> Result<()> {
         dbn.config.algorithm(),
         dbn.config.learning_rate
     );
-    plot::panels_chart(&panels, &title, path)
+    panels_chart(&panels, &title, path)
 }
 
 /// `pretrain.md`: settings and the last epoch of each layer.

@@ -14,65 +14,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::base::output::chart::axis::{tick_label, value_label, Axis};
+use crate::base::output::chart::style::{hex, series_colours};
 use crate::base::output::io;
-use crate::base::output::plot;
+use crate::base::output::table::{escape, href, Cell, Table};
 use crate::base::train::{EpochRecord, History};
 use crate::engine::executor::RunResult;
 use crate::engine::rundir::{self, RunRecord};
 
 /// The file name of the page, beside `report.md`/`summary.md`.
 pub const REPORT_FILE: &str = "report.html";
-
-/// Escapes text for HTML (element content and quoted attribute values alike): `&`, `<`, `>`,
-/// `"` and `'` become character references, and control characters other than tab, line feed
-/// and carriage return (not allowed in HTML or XML text) become U+FFFD.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A relative path as a URL path for `href`/`src`: each component percent-encoded (every byte
-/// but ASCII letters, digits and `-._~`), joined by `/`. The result needs no HTML escaping.
-pub fn href(path: &Path) -> String {
-    let mut parts = Vec::new();
-    for c in path.components() {
-        let part = match c {
-            std::path::Component::RootDir => String::new(),
-            std::path::Component::CurDir => ".".into(),
-            std::path::Component::ParentDir => "..".into(),
-            std::path::Component::Normal(s) => {
-                let mut enc = String::new();
-                for &b in s.as_encoded_bytes() {
-                    if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                        enc.push(char::from(b));
-                    } else {
-                        let _ = write!(enc, "%{b:02X}");
-                    }
-                }
-                enc
-            }
-            std::path::Component::Prefix(p) => p.as_os_str().to_string_lossy().into_owned(),
-        };
-        parts.push(part);
-    }
-    match parts.as_slice() {
-        [] => ".".into(),
-        [only] if only.is_empty() => "/".into(),
-        _ => parts.join("/"),
-    }
-}
 
 /// `target` relative to the folder `base` (what a link in a page in `base` needs): the path
 /// below `base` when it is one, else a path through `..` between the canonical forms of both,
@@ -102,155 +53,6 @@ pub fn relative_path(base: &Path, target: &Path) -> PathBuf {
         PathBuf::from(".")
     } else {
         rel
-    }
-}
-
-/// A column of a [`Table`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Column {
-    /// Its header.
-    pub name: String,
-    /// Right-aligned (numbers).
-    pub numeric: bool,
-}
-
-/// A cell of a [`Table`].
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Cell {
-    /// Its text.
-    pub text: String,
-    /// Bold (p-values below the marked level).
-    pub strong: bool,
-    /// A link, relative to the report's folder (HTML only: Markdown shows the text alone).
-    pub link: Option<PathBuf>,
-}
-
-impl Cell {
-    /// A bold cell.
-    pub fn strong(text: impl Into<String>) -> Cell {
-        Cell {
-            text: text.into(),
-            strong: true,
-            link: None,
-        }
-    }
-
-    /// A cell linking to `link` (relative to the report's folder).
-    pub fn link(text: impl Into<String>, link: PathBuf) -> Cell {
-        Cell {
-            text: text.into(),
-            strong: false,
-            link: Some(link),
-        }
-    }
-}
-
-impl From<String> for Cell {
-    fn from(text: String) -> Cell {
-        Cell {
-            text,
-            ..Cell::default()
-        }
-    }
-}
-
-impl From<&str> for Cell {
-    fn from(text: &str) -> Cell {
-        Cell::from(text.to_string())
-    }
-}
-
-/// A table that renders to Markdown (the summaries) and to HTML (the report page) from the same
-/// cells.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Table {
-    /// The columns.
-    pub columns: Vec<Column>,
-    /// The rows, one cell per column.
-    pub rows: Vec<Vec<Cell>>,
-}
-
-impl Table {
-    /// An empty table with these `(header, numeric)` columns.
-    pub fn new(columns: &[(&str, bool)]) -> Table {
-        Table {
-            columns: columns
-                .iter()
-                .map(|&(name, numeric)| Column {
-                    name: name.to_string(),
-                    numeric,
-                })
-                .collect(),
-            rows: Vec::new(),
-        }
-    }
-
-    /// Appends a row.
-    pub fn push(&mut self, row: Vec<Cell>) {
-        self.rows.push(row);
-    }
-
-    /// The table as Markdown: a header, the alignment row (`---` or `---:`), one line per row;
-    /// bold cells in `**…**`; text as given.
-    pub fn markdown(&self) -> String {
-        let mut md = String::new();
-        let header: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-        let _ = writeln!(md, "| {} |", header.join(" | "));
-        let align: Vec<&str> = self
-            .columns
-            .iter()
-            .map(|c| if c.numeric { "---:" } else { "---" })
-            .collect();
-        let _ = writeln!(md, "|{}|", align.join("|"));
-        for row in &self.rows {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|c| {
-                    if c.strong {
-                        format!("**{}**", c.text)
-                    } else {
-                        c.text.clone()
-                    }
-                })
-                .collect();
-            let _ = writeln!(md, "| {} |", cells.join(" | "));
-        }
-        md
-    }
-
-    /// The table as HTML, inside a horizontally scrolling box.
-    pub fn html(&self) -> String {
-        let mut h = String::from("<div class=\"scroll\"><table>\n<thead><tr>");
-        for c in &self.columns {
-            let _ = write!(
-                h,
-                "<th{}>{}</th>",
-                if c.numeric { " class=\"num\"" } else { "" },
-                escape(&c.name)
-            );
-        }
-        h.push_str("</tr></thead>\n<tbody>\n");
-        for row in &self.rows {
-            h.push_str("<tr>");
-            for (i, cell) in row.iter().enumerate() {
-                let numeric = self.columns.get(i).is_some_and(|c| c.numeric);
-                let mut text = escape(&cell.text);
-                if let Some(link) = &cell.link {
-                    text = format!("<a href=\"{}\">{text}</a>", href(link));
-                }
-                if cell.strong {
-                    text = format!("<strong>{text}</strong>");
-                }
-                let _ = write!(
-                    h,
-                    "<td{}>{text}</td>",
-                    if numeric { " class=\"num\"" } else { "" }
-                );
-            }
-            h.push_str("</tr>\n");
-        }
-        h.push_str("</tbody></table></div>\n");
-        h
     }
 }
 
@@ -287,7 +89,7 @@ pub struct Chart {
     /// Logarithmic y axis.
     pub log_y: bool,
     /// The series, in legend order; each takes the colour the PNG charts give its label
-    /// ([`plot::series_colours`]).
+    /// ([`series_colours`]).
     pub series: Vec<ChartSeries>,
 }
 
@@ -308,200 +110,66 @@ const CHAR_WIDTH: f64 = 6.6;
 /// Legend labels longer than this are cut (the full text stays in the entry's tooltip).
 const LEGEND_CHARS: usize = 56;
 
-/// A value with four significant digits (`0.01234`, `12.34`, `1.234e-7`).
-pub fn fmt_value(v: f64) -> String {
-    if !v.is_finite() {
-        return v.to_string();
+/// The plot area of an SVG chart and its axes: where a value goes, in SVG units.
+struct Plot {
+    x: Axis,
+    y: Axis,
+}
+
+impl Plot {
+    /// The plot area's width.
+    const WIDTH: f64 = CHART_WIDTH - PLOT_LEFT - PLOT_RIGHT;
+    /// The plot area's bottom edge.
+    const BOTTOM: f64 = PLOT_TOP + PLOT_HEIGHT;
+
+    /// The horizontal position of `x`.
+    fn px(&self, x: f64) -> f64 {
+        PLOT_LEFT + self.x.frac(x) * Plot::WIDTH
     }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let mag = v.abs().log10().floor();
-    if (-4.0..6.0).contains(&mag) {
-        let decimals = (3.0 - mag).max(0.0) as usize;
-        format!("{v:.decimals$}")
-    } else {
-        format!("{v:.3e}")
+
+    /// The vertical position of `y`.
+    fn py(&self, y: f64) -> f64 {
+        Plot::BOTTOM - self.y.frac(y) * PLOT_HEIGHT
     }
 }
 
-/// A tick label: as few digits as the tick needs (`0.002`, `5`, `20`, `1e-5`).
-fn fmt_tick(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let mag = v.abs().log10().floor();
-    if !(-4.0..6.0).contains(&mag) {
-        return format!("{v:e}");
-    }
-    let s = format!("{v:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".into()
-    } else {
-        s.to_string()
-    }
+/// The legend's labels (cut to [`LEGEND_CHARS`]) and its columns, as wide as the longest label
+/// allows, below the plot.
+struct LegendGrid {
+    labels: Vec<String>,
+    cols: usize,
+    col_w: f64,
+    top: f64,
 }
 
-/// An axis: its range and ticks, linear or logarithmic.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Axis {
-    /// Lowest value shown.
-    pub lo: f64,
-    /// Highest value shown.
-    pub hi: f64,
-    /// Logarithmic.
-    pub log: bool,
-    /// Tick values, ascending, within `[lo, hi]`.
-    pub ticks: Vec<f64>,
-}
-
-impl Axis {
-    /// An axis that shows `values` (finite ones; positive ones when `log`), widened to round
-    /// numbers: on a log axis to 1, 2 or 5 × 10^k with ticks there (decades alone when those
-    /// would be too many, finer round numbers over about a decade or less); on a linear one to
-    /// a multiple of a 1-, 2- or 5-step (whole steps when `integer`; a single whole value gets
-    /// half a step either side). `None` when no value qualifies.
-    pub fn fit(values: impl IntoIterator<Item = f64>, log: bool, integer: bool) -> Option<Axis> {
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for v in values {
-            if v.is_finite() && (!log || v > 0.0) {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
-        }
-        if lo > hi {
-            return None;
-        }
-        if log {
-            if hi / lo < 1.000_001 {
-                lo /= 2.0;
-                hi *= 2.0;
-            }
-            let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
-            let mut nice: Vec<f64> = Vec::new();
-            for k in k0..=k1 {
-                for m in [1.0, 2.0, 5.0] {
-                    nice.push(m * 10f64.powi(k));
+impl LegendGrid {
+    /// The legend of `series`.
+    fn of(series: &[ChartSeries]) -> LegendGrid {
+        let labels: Vec<String> = series
+            .iter()
+            .map(|s| {
+                if s.label.chars().count() > LEGEND_CHARS {
+                    let cut: String = s.label.chars().take(LEGEND_CHARS - 1).collect();
+                    format!("{cut}…")
+                } else {
+                    s.label.clone()
                 }
-            }
-            // Tolerance for values that are round numbers up to floating-point error.
-            let eps = 1e-9;
-            let a = nice
-                .iter()
-                .copied()
-                .filter(|&n| n <= lo * (1.0 + eps))
-                .fold(nice[0], f64::max);
-            let b = nice
-                .iter()
-                .copied()
-                .filter(|&n| n >= hi * (1.0 - eps))
-                .fold(nice[nice.len() - 1], f64::min);
-            let mut ticks: Vec<f64> = nice.into_iter().filter(|&n| n >= a && n <= b).collect();
-            if ticks.len() > 8 {
-                // Many decades: decades alone.
-                ticks.retain(|&t| {
-                    let l = t.log10();
-                    (l - l.round()).abs() < 1e-9
-                });
-            }
-            if ticks.len() >= 4 || (ticks.len() > 2 && hi / lo > 100.0) {
-                return Some(Axis {
-                    lo: a,
-                    hi: b,
-                    log: true,
-                    ticks,
-                });
-            }
-            // About a decade or less: finer round numbers, within tighter bounds.
-            let series = |ms: &[f64]| -> Vec<f64> {
-                (k0..=k1)
-                    .flat_map(|k| ms.iter().map(move |m| m * 10f64.powi(k)))
-                    .collect()
-            };
-            let fine = series(&[1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
-            let a = fine
-                .iter()
-                .copied()
-                .filter(|&n| n <= lo * (1.0 + eps))
-                .fold(fine[0], f64::max);
-            let b = fine
-                .iter()
-                .copied()
-                .filter(|&n| n >= hi * (1.0 - eps))
-                .fold(fine[fine.len() - 1], f64::min);
-            let mut ticks: Vec<f64> = fine.into_iter().filter(|&n| n >= a && n <= b).collect();
-            if ticks.len() > 8 {
-                // Labels that close would collide: 1, 2, 3 and 5 of each decade.
-                ticks = series(&[1.0, 2.0, 3.0, 5.0])
-                    .into_iter()
-                    .filter(|&n| n >= a * (1.0 - eps) && n <= b * (1.0 + eps))
-                    .collect();
-            }
-            Some(Axis {
-                lo: a,
-                hi: b,
-                log: true,
-                ticks,
             })
-        } else {
-            if hi - lo < 1e-12 * hi.abs().max(1.0) {
-                if integer {
-                    // One epoch: half a step either side, its tick alone.
-                    return Some(Axis {
-                        lo: lo - 0.5,
-                        hi: hi + 0.5,
-                        log: false,
-                        ticks: if lo.fract() == 0.0 {
-                            vec![lo]
-                        } else {
-                            Vec::new()
-                        },
-                    });
-                }
-                lo -= 0.5 * lo.abs().max(1.0);
-                hi += 0.5 * hi.abs().max(1.0);
-            }
-            let raw = (hi - lo) / 6.0;
-            let p = 10f64.powf(raw.log10().floor());
-            let mut step = [1.0, 2.0, 5.0, 10.0]
-                .into_iter()
-                .map(|m| m * p)
-                .find(|&s| s >= raw)
-                .unwrap_or(10.0 * p);
-            if integer {
-                step = step.max(1.0).round();
-            }
-            let a = (lo / step).floor() * step;
-            let b = (hi / step).ceil() * step;
-            let n = ((b - a) / step).round() as usize;
-            // Snapped to the step's digits: no 1e-17 for a tick at zero.
-            let ticks = (0..=n)
-                .map(|i| {
-                    let t = a + step * i as f64;
-                    if t.abs() < step * 1e-9 {
-                        0.0
-                    } else {
-                        t
-                    }
-                })
-                .collect();
-            Some(Axis {
-                lo: a,
-                hi: b,
-                log: false,
-                ticks,
-            })
+            .collect();
+        let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        let col_w = (24.0 + longest as f64 * CHAR_WIDTH).min(CHART_WIDTH - 20.0);
+        let cols = ((CHART_WIDTH - 20.0) / col_w).floor().max(1.0) as usize;
+        LegendGrid {
+            labels,
+            cols,
+            col_w,
+            top: Plot::BOTTOM + 44.0,
         }
     }
 
-    /// Where `v` falls between `lo` (0) and `hi` (1).
-    pub fn frac(&self, v: f64) -> f64 {
-        if self.log {
-            (v.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10())
-        } else {
-            (v - self.lo) / (self.hi - self.lo)
-        }
+    /// The chart's height with this legend below the plot.
+    fn chart_height(&self) -> f64 {
+        self.top + self.labels.len().div_ceil(self.cols) as f64 * LEGEND_ROW + 6.0
     }
 }
 
@@ -523,126 +191,122 @@ fn segments(points: &[(f64, f64)], log: bool) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
+/// The axes of `chart` (the shared rules of [`Axis::fit`]: whole epochs on x, round numbers on
+/// a log or linear y); `None` when no point can be drawn.
+fn chart_axes(chart: &Chart) -> Option<Plot> {
+    let y_ok = |y: f64| y.is_finite() && (!chart.log_y || y > 0.0);
+    let all: Vec<(f64, f64)> = chart
+        .series
+        .iter()
+        .flat_map(|s| &s.curves)
+        .flat_map(|c| c.points.iter().copied())
+        .filter(|&(x, y)| x.is_finite() && y_ok(y))
+        .collect();
+    Some(Plot {
+        x: Axis::fit(all.iter().map(|p| p.0), false, true)?,
+        y: Axis::fit(all.iter().map(|p| p.1), chart.log_y, false)?,
+    })
+}
+
 /// The chart as an inline `<svg>` that scales to its container's width: axes with ticks and
 /// grid lines, one polyline per curve (its run's name on hover), a marker per point whose
 /// tooltip (`<title>`, turned into the page's own tooltip by its script) gives the run, the
 /// epoch and the value, and a legend below. Non-finite values (and non-positive ones on a log
 /// axis) are left out and break their line; with nothing to draw, the axes frame a note.
 pub fn svg_chart(chart: &Chart) -> String {
-    let valid = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!chart.log_y || y > 0.0);
-    let all: Vec<(f64, f64)> = chart
-        .series
-        .iter()
-        .flat_map(|s| &s.curves)
-        .flat_map(|c| c.points.iter().copied())
-        .filter(valid)
-        .collect();
-    let x_axis = Axis::fit(all.iter().map(|p| p.0), false, true);
-    let y_axis = Axis::fit(all.iter().map(|p| p.1), chart.log_y, false);
-
-    let plot_w = CHART_WIDTH - PLOT_LEFT - PLOT_RIGHT;
-    let plot_bottom = PLOT_TOP + PLOT_HEIGHT;
-    // Legend: columns as wide as the longest label allows.
-    let labels: Vec<String> = chart
-        .series
-        .iter()
-        .map(|s| {
-            if s.label.chars().count() > LEGEND_CHARS {
-                let cut: String = s.label.chars().take(LEGEND_CHARS - 1).collect();
-                format!("{cut}…")
-            } else {
-                s.label.clone()
-            }
-        })
-        .collect();
-    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-    let col_w = (24.0 + longest as f64 * CHAR_WIDTH).min(CHART_WIDTH - 20.0);
-    let cols = ((CHART_WIDTH - 20.0) / col_w).floor().max(1.0) as usize;
-    let rows = labels.len().div_ceil(cols);
-    let legend_top = plot_bottom + 44.0;
-    let height = legend_top + rows as f64 * LEGEND_ROW + 6.0;
-
+    let grid = LegendGrid::of(&chart.series);
+    let height = grid.chart_height();
+    let title = escape(&chart.title);
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "<svg class=\"chart\" viewBox=\"0 0 {CHART_WIDTH} {height:.0}\" role=\"img\" aria-label=\"{}\">",
-        escape(&chart.title)
+        "<svg class=\"chart\" viewBox=\"0 0 {CHART_WIDTH} {height:.0}\" role=\"img\" aria-label=\"{title}\">"
     );
-    let _ = writeln!(s, "<title>{}</title>", escape(&chart.title));
+    let _ = writeln!(s, "<title>{title}</title>");
     let _ = writeln!(
         s,
         "<rect x=\"0\" y=\"0\" width=\"{CHART_WIDTH}\" height=\"{height:.0}\" fill=\"#fff\"/>"
     );
     let _ = writeln!(
         s,
-        "<text x=\"{:.1}\" y=\"18\" text-anchor=\"middle\" class=\"ct\">{}</text>",
-        PLOT_LEFT + plot_w / 2.0,
-        escape(&chart.title)
+        "<text x=\"{:.1}\" y=\"18\" text-anchor=\"middle\" class=\"ct\">{title}</text>",
+        PLOT_LEFT + Plot::WIDTH / 2.0
     );
-    let (Some(xa), Some(ya)) = (x_axis, y_axis) else {
-        let _ = writeln!(
-            s,
-            "<rect x=\"{PLOT_LEFT}\" y=\"{PLOT_TOP}\" width=\"{plot_w}\" height=\"{PLOT_HEIGHT}\" class=\"frame\"/>"
-        );
-        let _ = writeln!(
-            s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"note\">no finite values to draw</text>",
-            PLOT_LEFT + plot_w / 2.0,
-            PLOT_TOP + PLOT_HEIGHT / 2.0
-        );
-        legend(&mut s, &chart.series, &labels, cols, col_w, legend_top);
-        s.push_str("</svg>\n");
-        return s;
-    };
-    let px = |x: f64| PLOT_LEFT + xa.frac(x) * plot_w;
-    let py = |y: f64| plot_bottom - ya.frac(y) * PLOT_HEIGHT;
+    match chart_axes(chart) {
+        Some(plot) => {
+            svg_axes(&mut s, &plot, chart);
+            svg_curves(&mut s, &plot, chart);
+        }
+        None => svg_empty(&mut s),
+    }
+    legend(&mut s, &chart.series, &grid);
+    s.push_str("</svg>\n");
+    s
+}
 
-    // Grid and ticks.
+/// The plot's frame.
+fn svg_frame(s: &mut String) {
+    let _ = writeln!(
+        s,
+        "<rect x=\"{PLOT_LEFT}\" y=\"{PLOT_TOP}\" width=\"{}\" height=\"{PLOT_HEIGHT}\" class=\"frame\"/>",
+        Plot::WIDTH
+    );
+}
+
+/// An empty plot: its frame around a note.
+fn svg_empty(s: &mut String) {
+    svg_frame(s);
+    let _ = writeln!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"note\">no finite values to draw</text>",
+        PLOT_LEFT + Plot::WIDTH / 2.0,
+        PLOT_TOP + PLOT_HEIGHT / 2.0
+    );
+}
+
+/// Grid lines and tick labels at the axes' ticks ([`tick_label`]), the frame, the axis
+/// descriptions.
+fn svg_axes(s: &mut String, plot: &Plot, chart: &Chart) {
+    let (right, bottom) = (PLOT_LEFT + Plot::WIDTH, Plot::BOTTOM);
     s.push_str("<g class=\"grid\">\n");
-    for &t in &ya.ticks {
-        let y = py(t);
+    for y in plot.y.ticks.iter().map(|&t| plot.py(t)) {
         let _ = writeln!(
             s,
-            "<line x1=\"{PLOT_LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/>",
-            PLOT_LEFT + plot_w
+            "<line x1=\"{PLOT_LEFT}\" y1=\"{y:.1}\" x2=\"{right:.1}\" y2=\"{y:.1}\"/>"
         );
     }
-    for &t in &xa.ticks {
-        let x = px(t);
+    for x in plot.x.ticks.iter().map(|&t| plot.px(t)) {
         let _ = writeln!(
             s,
-            "<line x1=\"{x:.1}\" y1=\"{PLOT_TOP}\" x2=\"{x:.1}\" y2=\"{plot_bottom}\"/>"
+            "<line x1=\"{x:.1}\" y1=\"{PLOT_TOP}\" x2=\"{x:.1}\" y2=\"{bottom}\"/>"
         );
     }
     s.push_str("</g>\n<g class=\"ticks\">\n");
-    for &t in &ya.ticks {
+    for &t in &plot.y.ticks {
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             PLOT_LEFT - 5.0,
-            py(t) + 4.0,
-            fmt_tick(t)
+            plot.py(t) + 4.0,
+            tick_label(t)
         );
     }
-    for &t in &xa.ticks {
+    for &t in &plot.x.ticks {
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            px(t),
-            plot_bottom + 15.0,
-            fmt_tick(t)
+            plot.px(t),
+            bottom + 15.0,
+            tick_label(t)
         );
     }
     s.push_str("</g>\n");
-    let _ = writeln!(
-        s,
-        "<rect x=\"{PLOT_LEFT}\" y=\"{PLOT_TOP}\" width=\"{plot_w}\" height=\"{PLOT_HEIGHT}\" class=\"frame\"/>"
-    );
+    svg_frame(s);
     let _ = writeln!(
         s,
         "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"al\">{}</text>",
-        PLOT_LEFT + plot_w / 2.0,
-        plot_bottom + 32.0,
+        PLOT_LEFT + Plot::WIDTH / 2.0,
+        bottom + 32.0,
         escape(&chart.x_desc)
     );
     let _ = writeln!(
@@ -651,75 +315,68 @@ pub fn svg_chart(chart: &Chart) -> String {
         PLOT_TOP + PLOT_HEIGHT / 2.0,
         escape(&chart.y_desc)
     );
+}
 
-    // Curves, then their markers on top.
-    let series_labels: Vec<&str> = chart.series.iter().map(|x| x.label.as_str()).collect();
-    let colours = plot::series_colours(&series_labels);
-    for (i, series) in chart.series.iter().enumerate() {
-        let c = colours[i];
-        let colour = format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2);
+/// The colour of each series of `chart`, as the PNG charts give it ([`series_colours`]).
+fn colours(series: &[ChartSeries]) -> Vec<String> {
+    let labels: Vec<&str> = series.iter().map(|x| x.label.as_str()).collect();
+    series_colours(&labels).into_iter().map(hex).collect()
+}
+
+/// The curves, one group per series in its colour: polylines, then their markers on top.
+fn svg_curves(s: &mut String, plot: &Plot, chart: &Chart) {
+    for (series, colour) in chart.series.iter().zip(colours(&chart.series)) {
         let _ = writeln!(s, "<g stroke=\"{colour}\" fill=\"{colour}\">");
         for curve in &series.curves {
-            let name = escape(&curve.name);
-            for seg in segments(&curve.points, chart.log_y) {
-                if seg.len() < 2 {
-                    continue;
-                }
-                let pts: Vec<String> = seg
-                    .iter()
-                    .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
-                    .collect();
-                let _ = writeln!(
-                    s,
-                    "<polyline class=\"curve\" points=\"{}\"><title>{name}</title></polyline>",
-                    pts.join(" ")
-                );
-            }
-            for &(x, y) in curve.points.iter().filter(|&p| valid(p)) {
-                let _ = writeln!(
-                    s,
-                    "<circle class=\"pt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"><title>{name}: epoch {}, {} {}</title></circle>",
-                    px(x),
-                    py(y),
-                    fmt_tick(x),
-                    escape(&chart.value_name),
-                    fmt_value(y)
-                );
-            }
+            svg_curve(s, plot, chart, curve);
         }
         s.push_str("</g>\n");
     }
-    legend(&mut s, &chart.series, &labels, cols, col_w, legend_top);
-    s.push_str("</svg>\n");
-    s
 }
 
-/// The legend: a coloured line and the (cut) label per series, in `cols` columns.
-fn legend(
-    s: &mut String,
-    series: &[ChartSeries],
-    labels: &[String],
-    cols: usize,
-    col_w: f64,
-    top: f64,
-) {
-    s.push_str("<g class=\"legend\">\n");
-    let names: Vec<&str> = series.iter().map(|x| x.label.as_str()).collect();
-    let colours = plot::series_colours(&names);
-    for (i, (series, label)) in series.iter().zip(labels).enumerate() {
-        let c = colours[i];
-        let x = 10.0 + (i % cols) as f64 * col_w;
-        let y = top + (i / cols) as f64 * LEGEND_ROW;
+/// One curve: a polyline per drawable segment of two points or more, a marker per drawable
+/// point with its value on hover ([`value_label`]).
+fn svg_curve(s: &mut String, plot: &Plot, chart: &Chart, curve: &Curve) {
+    let name = escape(&curve.name);
+    let segments = segments(&curve.points, chart.log_y);
+    for seg in segments.iter().filter(|seg| seg.len() >= 2) {
+        let pts: Vec<String> = seg
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", plot.px(x), plot.py(y)))
+            .collect();
         let _ = writeln!(
             s,
-            "<g><title>{}</title><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#{:02x}{:02x}{:02x}\" stroke-width=\"3\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+            "<polyline class=\"curve\" points=\"{}\"><title>{name}</title></polyline>",
+            pts.join(" ")
+        );
+    }
+    for &(x, y) in segments.iter().flatten() {
+        let _ = writeln!(
+            s,
+            "<circle class=\"pt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"><title>{name}: epoch {}, {} {}</title></circle>",
+            plot.px(x),
+            plot.py(y),
+            tick_label(x),
+            escape(&chart.value_name),
+            value_label(y)
+        );
+    }
+}
+
+/// The legend: a coloured line and the (cut) label per series, in the grid's columns.
+fn legend(s: &mut String, series: &[ChartSeries], grid: &LegendGrid) {
+    s.push_str("<g class=\"legend\">\n");
+    let entries = series.iter().zip(&grid.labels).zip(colours(series));
+    for (i, ((series, label), colour)) in entries.enumerate() {
+        let x = 10.0 + (i % grid.cols) as f64 * grid.col_w;
+        let y = grid.top + (i / grid.cols) as f64 * LEGEND_ROW;
+        let _ = writeln!(
+            s,
+            "<g><title>{}</title><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{colour}\" stroke-width=\"3\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
             escape(&series.label),
             y - 4.0,
             x + 18.0,
             y - 4.0,
-            c.0,
-            c.1,
-            c.2,
             x + 22.0,
             y,
             escape(label)
@@ -1011,6 +668,73 @@ fn kv_table(rows: &[(String, String)]) -> String {
     t.html()
 }
 
+/// The tables of a run's `run.json`: its spec, then versions, machine, status and times.
+fn record_tables(h: &mut String, record: &RunRecord) {
+    let mut config = Vec::new();
+    if let Ok(v) = serde_json::to_value(&record.spec) {
+        flatten("", &v, &mut config);
+    }
+    h.push_str("<p>Configuration (<code>run.json</code>'s spec):</p>\n");
+    h.push_str(&kv_table(&config));
+    let mut prov = Vec::new();
+    if let Ok(v) = serde_json::to_value(&record.provenance) {
+        flatten("", &v, &mut prov);
+    }
+    prov.push(("status".into(), record.status.name().into()));
+    if let Some(d) = &record.detail {
+        if let Ok(v) = serde_json::to_value(d) {
+            flatten("detail", &v, &mut prov);
+        }
+    }
+    prov.push(("spec hash".into(), record.hash.clone()));
+    prov.push(("started".into(), record.started.clone()));
+    prov.push((
+        "ended".into(),
+        record.ended.clone().unwrap_or_else(|| "—".into()),
+    ));
+    prov.push(("seconds".into(), format!("{:.1}", record.seconds)));
+    h.push_str("<p>Versions and machine:</p>\n");
+    h.push_str(&kv_table(&prov));
+}
+
+/// The table of a run's epochs (validation columns when it held out a validation split).
+fn epochs_table(history: &History) -> Table {
+    let validated = history
+        .epochs
+        .iter()
+        .any(|e| e.validation_accuracy.is_some());
+    let mut cols = vec![
+        ("epoch", true),
+        ("train cost", true),
+        ("test loss", true),
+        ("test accuracy", true),
+        ("test error %", true),
+        ("seconds", true),
+    ];
+    if validated {
+        cols.push(("validation loss", true));
+        cols.push(("validation accuracy", true));
+    }
+    let mut t = Table::new(&cols);
+    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or("—".into());
+    for e in &history.epochs {
+        let mut row: Vec<Cell> = vec![
+            e.epoch.to_string().into(),
+            format!("{:.9}", e.train_cost).into(),
+            format!("{:.6}", e.test_loss).into(),
+            format!("{:.4}", e.test_accuracy).into(),
+            format!("{:.2}", e.test_error_percent()).into(),
+            format!("{:.2}", e.seconds).into(),
+        ];
+        if validated {
+            row.push(opt(e.validation_loss, &|v| format!("{v:.6}")).into());
+            row.push(opt(e.validation_accuracy, &|v| format!("{v:.4}")).into());
+        }
+        t.push(row);
+    }
+    t
+}
+
 /// One run's `<details>`.
 fn run_details(h: &mut String, run: &RunEntry) {
     let last = run
@@ -1040,74 +764,14 @@ fn run_details(h: &mut String, run: &RunEntry) {
     }
     h.push_str("</ul>\n");
     match &run.record {
-        Ok(record) => {
-            let mut config = Vec::new();
-            if let Ok(v) = serde_json::to_value(&record.spec) {
-                flatten("", &v, &mut config);
-            }
-            h.push_str("<p>Configuration (<code>run.json</code>'s spec):</p>\n");
-            h.push_str(&kv_table(&config));
-            let mut prov = Vec::new();
-            if let Ok(v) = serde_json::to_value(&record.provenance) {
-                flatten("", &v, &mut prov);
-            }
-            prov.push(("status".into(), record.status.name().into()));
-            if let Some(d) = &record.detail {
-                if let Ok(v) = serde_json::to_value(d) {
-                    flatten("detail", &v, &mut prov);
-                }
-            }
-            prov.push(("spec hash".into(), record.hash.clone()));
-            prov.push(("started".into(), record.started.clone()));
-            prov.push((
-                "ended".into(),
-                record.ended.clone().unwrap_or_else(|| "—".into()),
-            ));
-            prov.push(("seconds".into(), format!("{:.1}", record.seconds)));
-            h.push_str("<p>Versions and machine:</p>\n");
-            h.push_str(&kv_table(&prov));
-        }
+        Ok(record) => record_tables(h, record),
         Err(e) => {
             let _ = writeln!(h, "<p>No readable <code>run.json</code>: {}</p>", escape(e));
         }
     }
     if !run.history.epochs.is_empty() {
-        let validated = run
-            .history
-            .epochs
-            .iter()
-            .any(|e| e.validation_accuracy.is_some());
-        let mut cols = vec![
-            ("epoch", true),
-            ("train cost", true),
-            ("test loss", true),
-            ("test accuracy", true),
-            ("test error %", true),
-            ("seconds", true),
-        ];
-        if validated {
-            cols.push(("validation loss", true));
-            cols.push(("validation accuracy", true));
-        }
-        let mut t = Table::new(&cols);
-        let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or("—".into());
-        for e in &run.history.epochs {
-            let mut row: Vec<Cell> = vec![
-                e.epoch.to_string().into(),
-                format!("{:.9}", e.train_cost).into(),
-                format!("{:.6}", e.test_loss).into(),
-                format!("{:.4}", e.test_accuracy).into(),
-                format!("{:.2}", e.test_error_percent()).into(),
-                format!("{:.2}", e.seconds).into(),
-            ];
-            if validated {
-                row.push(opt(e.validation_loss, &|v| format!("{v:.6}")).into());
-                row.push(opt(e.validation_accuracy, &|v| format!("{v:.4}")).into());
-            }
-            t.push(row);
-        }
         h.push_str("<p>Epochs:</p>\n");
-        h.push_str(&t.html());
+        h.push_str(&epochs_table(&run.history).html());
     }
     h.push_str("</details>\n");
 }
@@ -1210,32 +874,6 @@ mod tests {
     }
 
     #[test]
-    fn escape_covers_markup_quotes_and_control_characters() {
-        assert_eq!(
-            escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
-        );
-        assert_eq!(escape("σ_w² 1.5\tok\n"), "σ_w² 1.5\tok\n");
-        assert_eq!(escape("a\u{0}b\u{1b}c"), "a\u{FFFD}b\u{FFFD}c");
-        // Already escaped text is escaped again, not trusted.
-        assert_eq!(escape("&amp;"), "&amp;amp;");
-    }
-
-    #[test]
-    fn hrefs_are_percent_encoded_per_component() {
-        assert_eq!(
-            href(Path::new("runs/normal-seed777-ab12")),
-            "runs/normal-seed777-ab12"
-        );
-        assert_eq!(
-            href(Path::new("a b/<x>\"&'#?%.png")),
-            "a%20b/%3Cx%3E%22%26%27%23%3F%25.png"
-        );
-        assert_eq!(href(Path::new("../up/σ")), "../up/%CF%83");
-        assert_eq!(href(Path::new("")), ".");
-    }
-
-    #[test]
     fn relative_paths_go_below_or_through_parents() {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().join("out");
@@ -1246,65 +884,6 @@ mod tests {
         assert_eq!(relative_path(&base, &run), PathBuf::from("runs/x"));
         assert_eq!(relative_path(&base, &base), PathBuf::from("."));
         assert_eq!(relative_path(&base, &other), PathBuf::from("../elsewhere"));
-    }
-
-    #[test]
-    fn tables_render_the_same_cells_as_markdown_and_html() {
-        let mut t = Table::new(&[("init", false), ("p", true)]);
-        t.push(vec!["a<b".into(), Cell::strong("0.001")]);
-        t.push(vec![
-            Cell::link("run & co", PathBuf::from("runs/r 1")),
-            "—".into(),
-        ]);
-        assert_eq!(
-            t.markdown(),
-            "| init | p |\n|---|---:|\n| a<b | **0.001** |\n| run & co | — |\n"
-        );
-        let h = t.html();
-        assert!(h.contains("<td>a&lt;b</td><td class=\"num\"><strong>0.001</strong></td>"));
-        assert!(h.contains("<a href=\"runs/r%201\">run &amp; co</a>"), "{h}");
-        assert!(h.contains("<th class=\"num\">p</th>"));
-    }
-
-    #[test]
-    fn log_axis_spans_round_numbers_with_ticks() {
-        let a = Axis::fit([3.2, 47.0], true, false).unwrap();
-        assert_eq!((a.lo, a.hi), (2.0, 50.0));
-        assert_eq!(a.ticks, vec![2.0, 5.0, 10.0, 20.0, 50.0]);
-        assert!((a.frac(10.0) - (5f64.log10() / 25f64.log10())).abs() < 1e-12);
-        // Many decades: decades only.
-        let b = Axis::fit([0.001, 90.0], true, false).unwrap();
-        assert_eq!(b.ticks, vec![0.001, 0.01, 0.1, 1.0, 10.0, 100.0]);
-        // Exact round values stay the bounds; non-positive and non-finite values are ignored.
-        let c = Axis::fit([1.0, 10.0, 0.0, -3.0, f64::NAN, f64::INFINITY], true, false).unwrap();
-        assert_eq!((c.lo, c.hi), (1.0, 10.0));
-        // Less than a decade: finer round ticks.
-        let e = Axis::fit([51.0, 89.0], true, false).unwrap();
-        assert_eq!((e.lo, e.hi), (50.0, 90.0));
-        assert_eq!(e.ticks, vec![50.0, 60.0, 70.0, 80.0, 90.0]);
-        let f = Axis::fit([2.0, 10.0], true, false).unwrap();
-        assert_eq!(f.ticks, vec![2.0, 3.0, 5.0, 10.0]);
-        // Three decades: the decades.
-        let g = Axis::fit([2.09, 1711.0], true, false).unwrap();
-        assert_eq!((g.lo, g.hi), (2.0, 2000.0));
-        assert_eq!(g.ticks, vec![10.0, 100.0, 1000.0]);
-        // One value: widened around it.
-        let d = Axis::fit([4.0], true, false).unwrap();
-        assert!(d.lo < 4.0 && d.hi > 4.0 && !d.ticks.is_empty());
-        assert!(Axis::fit([0.0, f64::NAN], true, false).is_none());
-    }
-
-    #[test]
-    fn linear_axis_for_epochs_has_whole_ticks() {
-        let a = Axis::fit([1.0, 15.0], false, true).unwrap();
-        assert!(a.ticks.iter().all(|t| t.fract() == 0.0));
-        assert!(a.lo <= 1.0 && a.hi >= 15.0);
-        // A single epoch: the axis is widened, its ticks still whole.
-        let b = Axis::fit([1.0], false, true).unwrap();
-        assert_eq!((b.lo, b.hi, b.ticks.clone()), (0.5, 1.5, vec![1.0]));
-        // A constant value on a plain linear axis: widened around it.
-        let c = Axis::fit([3.0, 3.0], false, false).unwrap();
-        assert!(c.lo < 3.0 && c.hi > 3.0 && c.ticks.len() >= 3, "{c:?}");
     }
 
     #[test]
@@ -1373,16 +952,6 @@ mod tests {
         let s = svg_chart(&c);
         assert!(!s.contains("<script>") && !s.contains("<b>") && !s.contains("run <x>"));
         assert!(s.contains("&lt;script&gt;") && s.contains("a &quot;quoted&quot; &amp; &lt;b&gt;"));
-    }
-
-    #[test]
-    fn values_and_ticks_are_short() {
-        assert_eq!(fmt_value(12.3456), "12.35");
-        assert_eq!(fmt_value(0.0012345), "0.001234");
-        assert_eq!(fmt_value(2.5e-9), "2.500e-9");
-        assert_eq!(fmt_tick(0.002), "0.002");
-        assert_eq!(fmt_tick(20.0), "20");
-        assert_eq!(fmt_tick(1e-5), "1e-5");
     }
 
     #[test]

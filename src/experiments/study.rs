@@ -18,19 +18,23 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::base::data::Mnist;
+use crate::base::nn::meanfield::chart::{curve_chart, heatmap_chart, CurveChart};
 use crate::base::nn::meanfield::{self, GaussHermite};
 use crate::base::nn::{
     model::{BiasInit, Widths},
     scheme::{Activation, InitScheme, MeanFieldParams},
 };
 use crate::base::optim::OptimizerKind;
+use crate::base::output::chart::heatmap::{edges_around, Heatmap};
+use crate::base::output::chart::series::Series;
 use crate::base::output::io;
-use crate::base::output::plot;
+use crate::base::output::table::{Cell, Table};
+use crate::base::train::chart::seeds_chart;
 use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
 use crate::engine::spec::InitSource;
 use crate::experiments::compare::{self, CompareConfig};
-use crate::experiments::report_html::{self, Block, Cell, Report, Table};
+use crate::experiments::report_html::{self, Block, Report};
 
 /// The presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,8 +354,8 @@ pub fn run_study(
             .flat_map(|(p, rs)| compare::seed_groups(rs, |r| label_of(p, r.run.spec.model.init)))
             .collect();
         let title = study_title(config);
-        plot::seeds_chart(&curves, &title, &chart)?;
-        plot::seeds_chart(
+        seeds_chart(&curves, &title, &chart)?;
+        seeds_chart(
             &curves,
             &title,
             &config.out_dir.join(format!("{}.svg", config.study.name())),
@@ -691,7 +695,7 @@ fn meanfield_outputs(
         let b = 0.3 * (k as f64 / 40.0).powi(2);
         line.push((meanfield::critical_sigma_w2(&gh, b)?, b));
     }
-    let phase = plot::Heatmap {
+    let phase = Heatmap {
         title: "Order-to-chaos phase diagram of tanh nets: χ₁ = σ_w² E[tanh′(√q* z)²]".into(),
         x_desc: "σ_w²".into(),
         y_desc: "σ_b²".into(),
@@ -701,29 +705,29 @@ fn meanfield_outputs(
         values: chi,
         range: (0.0, 2.0),
         annotate: None,
-        lines: vec![plot::Series {
+        lines: vec![Series {
             band: Vec::new(),
             label: "χ₁ = 1 (ordered left, chaotic right)".into(),
             points: line,
         }],
     };
-    plot::heatmap_chart(&phase, &out.join("phase.png"))?;
+    heatmap_chart(&phase, &out.join("phase.png"))?;
 
     // ξ_c and ξ_q against σ_w² at σ_b² = 0.05.
     let sweep: Vec<meanfield::Propagation> = (0..=100)
         .map(|i| meanfield::propagation(&gh, 0.5 + 3.5 * i as f64 / 100.0, sb2))
         .collect::<Result<_>>()?;
-    let xi = plot::CurveChart {
+    let xi = CurveChart {
         title: format!("Depth scales at σ_b² = {sb2}: ξ_c diverges at the critical σ_w²"),
         x_desc: "σ_w²".into(),
         y_desc: "depth scale (layers, log scale)".into(),
         series: vec![
-            plot::Series {
+            Series {
                 band: Vec::new(),
                 label: "ξ_c (correlations)".into(),
                 points: sweep.iter().map(|p| (p.sigma_w2, p.xi_c)).collect(),
             },
-            plot::Series {
+            Series {
                 band: Vec::new(),
                 label: "ξ_q (lengths)".into(),
                 points: sweep.iter().map(|p| (p.sigma_w2, p.xi_q)).collect(),
@@ -731,7 +735,7 @@ fn meanfield_outputs(
         ],
         markers: vec![(critical, format!("critical σ_w² = {critical:.3}"))],
     };
-    plot::curve_chart(&xi, &out.join("xi.png"))?;
+    curve_chart(&xi, &out.join("xi.png"))?;
 
     // The trained grid: rows by depth, columns by σ_w².
     let (_, sigmas) = meanfield_grid(config.full);
@@ -764,8 +768,8 @@ fn meanfield_outputs(
         values.push(row);
     }
     let depth_f: Vec<f64> = depths.iter().map(|&d| d as f64).collect();
-    let x_edges = plot::edges_around(&sigmas);
-    let y_edges = plot::edges_around(&depth_f);
+    let x_edges = edges_around(&sigmas);
+    let y_edges = edges_around(&depth_f);
     let bound_line: Vec<(f64, f64)> = (0..=120)
         .map(|i| {
             let w = x_edges[0] + (x_edges[x_edges.len() - 1] - x_edges[0]) * i as f64 / 120.0;
@@ -782,7 +786,7 @@ fn meanfield_outputs(
         .unwrap_or_default();
     let images = train.train_limit.unwrap_or(60_000);
     let steps = train.epochs as i64 * (images / train.batch_size);
-    let heat = plot::Heatmap {
+    let heat = Heatmap {
         title: format!(
             "Test accuracy of tanh nets, width {width}, {steps} SGD steps (lr {}), σ_b² = {sb2}",
             train.learning_rate
@@ -795,14 +799,14 @@ fn meanfield_outputs(
         values: values.clone(),
         range: (0.1, 1.0),
         annotate: Some((100.0, 0)),
-        lines: vec![plot::Series {
+        lines: vec![Series {
             band: Vec::new(),
             label: "6 ξ_c (Schoenholz et al. 2017)".into(),
             points: bound_line,
         }],
     };
-    plot::heatmap_chart(&heat, &out.join("meanfield.png"))?;
-    plot::heatmap_chart(&heat, &out.join("meanfield.svg"))?;
+    heatmap_chart(&heat, &out.join("meanfield.png"))?;
+    heatmap_chart(&heat, &out.join("meanfield.svg"))?;
 
     // How well 6 ξ_c separates the cells that trained from those that did not.
     let six_xi: Vec<f64> = sigmas

@@ -2,15 +2,16 @@
 //!
 //! Each picture is a grid of square grey tiles (e.g. 28×28 for MNIST) on a dark separator
 //! colour, every pixel enlarged to [`SCALE`]×[`SCALE`], under a band with a title and a caption
-//! that says what the rows and columns are ([`crate::base::output::plot::captioned_png`]: headless, with the
+//! that says what the rows and columns are ([`captioned_png`]: headless, with the
 //! embedded font).
 
 use std::path::Path;
 
-use anyhow::{anyhow, ensure, Result};
+use anyhow::{anyhow, ensure, Context, Result};
+use plotters::prelude::*;
 use tch::{Kind, Tensor};
 
-use crate::base::output::plot;
+use crate::base::output::chart::canvas::{ensure_font, render_png_atomic};
 use crate::pretraining::rbm::Rbm;
 
 /// Every image pixel becomes a `SCALE`×`SCALE` block.
@@ -19,6 +20,105 @@ pub const SCALE: u32 = 2;
 pub const SEPARATOR: u32 = 1;
 /// Colour of the separators (RGB).
 const SEPARATOR_RGB: [u8; 3] = [70, 90, 140];
+
+/// Narrowest captioned picture ([`captioned_png`]), in pixels.
+const CAPTIONED_MIN_WIDTH: u32 = 360;
+/// Padding around the text of a caption band, in pixels.
+const CAPTION_PAD: u32 = 10;
+/// Font sizes of a caption band's title and text.
+const CAPTION_FONTS: (u32, u32) = (18, 14);
+
+/// `text` broken into lines no wider than `width` pixels in `font` (at word boundaries; a word
+/// wider than the line gets a line of its own; `\n` starts a new line).
+fn wrap_text(text: &str, font: &FontDesc, width: u32) -> Result<Vec<String>> {
+    let measure = |s: &str| -> Result<u32> {
+        Ok(font
+            .box_size(s)
+            .map_err(|e| anyhow!("measuring text: {e:?}"))?
+            .0)
+    };
+    let mut lines = Vec::new();
+    for paragraph in text.split('\n') {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            let candidate = if line.is_empty() {
+                word.to_string()
+            } else {
+                format!("{line} {word}")
+            };
+            if line.is_empty() || measure(&candidate)? <= width {
+                line = candidate;
+            } else {
+                lines.push(std::mem::replace(&mut line, word.to_string()));
+            }
+        }
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+/// Writes a picture of `size` pixels (`rgb`: three bytes per pixel, row-major) under a white band
+/// holding `title` and `caption` (wrapped to the width, which is at least
+/// [`CAPTIONED_MIN_WIDTH`]; a narrower picture is centred), as PNG through
+/// [`render_png_atomic`].
+pub fn captioned_png(
+    path: &Path,
+    title: &str,
+    caption: &str,
+    size: (u32, u32),
+    rgb: &[u8],
+) -> Result<()> {
+    ensure!(
+        rgb.len() == size.0 as usize * size.1 as usize * 3,
+        "a {}×{} RGB picture needs {} bytes, got {}",
+        size.0,
+        size.1,
+        size.0 as usize * size.1 as usize * 3,
+        rgb.len()
+    );
+    ensure_font()?;
+    let width = size.0.max(CAPTIONED_MIN_WIDTH);
+    let text_width = width - 2 * CAPTION_PAD;
+    let title_font = ("sans-serif", CAPTION_FONTS.0).into_font();
+    let text_font = ("sans-serif", CAPTION_FONTS.1).into_font();
+    let title_lines = wrap_text(title, &title_font, text_width)?;
+    let text_lines = wrap_text(caption, &text_font, text_width)?;
+    // Line heights: 1.3 times the font size.
+    let (title_h, text_h) = (CAPTION_FONTS.0 * 13 / 10, CAPTION_FONTS.1 * 13 / 10);
+    let band = CAPTION_PAD
+        + title_h * title_lines.len() as u32
+        + CAPTION_PAD / 2
+        + text_h * text_lines.len() as u32
+        + CAPTION_PAD;
+    render_png_atomic(path, (width, band + size.1), |root| {
+        let err = |e: DrawingAreaErrorKind<_>| anyhow!("drawing a caption: {e:?}");
+        root.fill(&WHITE).map_err(err)?;
+        let mut y = CAPTION_PAD as i32;
+        for line in &title_lines {
+            root.draw(&Text::new(
+                line.as_str(),
+                (CAPTION_PAD as i32, y),
+                title_font.clone(),
+            ))
+            .map_err(err)?;
+            y += title_h as i32;
+        }
+        y += (CAPTION_PAD / 2) as i32;
+        for line in &text_lines {
+            root.draw(&Text::new(
+                line.as_str(),
+                (CAPTION_PAD as i32, y),
+                text_font.color(&RGBColor(60, 60, 60)),
+            ))
+            .map_err(err)?;
+            y += text_h as i32;
+        }
+        let picture =
+            BitMapElement::with_ref(((width - size.0) as i32 / 2, band as i32), size, rgb)
+                .context("the picture's bytes do not match its size")?;
+        root.draw(&picture).map_err(err)
+    })
+}
 
 /// A grid of `rows × cols` square tiles of `side × side` grey values in [0, 1].
 struct Grid {
@@ -69,7 +169,7 @@ impl Grid {
 
     /// Writes the grid under `title` and `caption` as PNG.
     fn write_png(&self, path: &Path, title: &str, caption: &str) -> Result<()> {
-        plot::captioned_png(path, title, caption, self.size(), &self.rgb())
+        captioned_png(path, title, caption, self.size(), &self.rgb())
     }
 }
 
@@ -239,4 +339,35 @@ fn samples_picture(
             10 * every
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_captioned_picture_has_its_text_band_on_top() {
+        ensure_font().unwrap();
+        let font = ("sans-serif", 14).into_font();
+        let text =
+            "row = one Gibbs chain started from a test image, column = step 100, 200, …, 1000";
+        let lines = wrap_text(text, &font, 200).unwrap();
+        assert!(lines.len() > 1);
+        assert_eq!(lines.join(" "), text);
+        for l in &lines {
+            assert!(
+                font.box_size(l).unwrap().0 <= 200 || !l.contains(' '),
+                "{l}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.png");
+        let rgb = vec![128u8; 400 * 100 * 3];
+        captioned_png(&path, "A title", text, (400, 100), &rgb).unwrap();
+        let decoder = png::Decoder::new(std::fs::File::open(&path).unwrap());
+        let info = decoder.read_info().unwrap().info().clone();
+        assert_eq!(info.width, 400);
+        assert!(info.height > 140, "{}", info.height);
+        assert!(captioned_png(&path, "t", "c", (400, 100), &rgb[..10]).is_err());
+    }
 }

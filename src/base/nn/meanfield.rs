@@ -18,6 +18,8 @@
 //! are computed here: roots of the orthonormal Hermite polynomial located on a grid and refined by
 //! bisection, weights from the Christoffel function.
 
+pub mod chart;
+
 use anyhow::{bail, ensure, Result};
 
 /// The nodes the study and tests use: the anchors' "Gauss–Hermite quadrature, 201 nodes".

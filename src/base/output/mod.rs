@@ -1,7 +1,8 @@
 //! What runs leave behind: charts (PNG and SVG), TensorBoard event files, statistics, and files
 //! written atomically and read with bounds.
 
+pub mod chart;
 pub mod io;
-pub mod plot;
 pub mod stats;
+pub mod table;
 pub mod tensorboard;

@@ -31,7 +31,10 @@ use anyhow::{bail, ensure, Context, Result};
 use tch::{Kind, Tensor};
 
 use crate::base::nn::{model, scheme::Activation};
-use crate::base::output::plot::{self, Cell, Heatmap, Panel, Series};
+use crate::base::output::chart::grid::{grid_chart, Cell};
+use crate::base::output::chart::heatmap::{edges_around, Heatmap};
+use crate::base::output::chart::panel::Panel;
+use crate::base::output::chart::series::Series;
 
 /// Steps between two samples when the user does not choose (`--monitor-every`): every 50th step,
 /// the first included. Measured with `make bench` to cost under 5 % of an epoch (see README).
@@ -817,7 +820,7 @@ fn heat(log: &DynamicsLog, l: usize, caption: &str) -> Option<Heatmap> {
         x_desc: "epoch".into(),
         y_desc: y_desc.into(),
         value_desc: "log10 share".into(),
-        x_edges: plot::edges_around(&xs),
+        x_edges: edges_around(&xs),
         y_edges: axis.edges(),
         values,
         range: (HEAT_FLOOR, 0.0),
@@ -852,7 +855,7 @@ pub fn chart(log: &DynamicsLog, title: &str, first_loss: Option<f64>, path: &Pat
         ),
         None => title.to_string(),
     };
-    plot::grid_chart(&rows, &title, (700, 480), path)
+    grid_chart(&rows, &title, (700, 480), path)
 }
 
 /// Several runs side by side, one column each: update:data, activation std, saturation and the
@@ -876,7 +879,7 @@ pub fn compare_chart(runs: &[(String, DynamicsLog)], title: &str, path: &Path) -
         }
     }
     rows.retain(|r| r.len() == runs.len());
-    plot::grid_chart(&rows, title, (700, 420), path)
+    grid_chart(&rows, title, (700, 420), path)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Training and evaluation: the lab's loop, returning a history instead of printing.
 
+pub mod chart;
 pub mod dynamics;
 pub mod sink;
 pub mod trainer;

@@ -1,0 +1,404 @@
+//! Line panels and figures of panels side by side: log-y panels over epochs or layers (a line and
+//! dots per series, shaded bands, dashed predictions) and linear panels of lines (histograms, on
+//! a linear or symmetric-log x axis). Every panel is set up by [`canvas::plot_area`] and gets
+//! its legend from [`legend`].
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::base::output::chart::axis::{symlog, symlog_axis, symlog_label, Axis, MANY_TICKS};
+use crate::base::output::chart::canvas::{
+    self, drawing_error, AxesStyle, Coord, Layout, PANEL_LAYOUT,
+};
+use crate::base::output::chart::legend::{
+    looks, merge_entries, trace, Entry, Frame, Legend, LegendPlace, Placement,
+};
+use crate::base::output::chart::series::Series;
+use crate::base::output::chart::style::{series_colours, Look, Marker};
+
+/// One panel of a multi-panel figure.
+#[derive(Debug, Clone, Default)]
+pub struct Panel {
+    /// Caption above the panel.
+    pub title: String,
+    /// X axis label.
+    pub x_desc: String,
+    /// Y axis label.
+    pub y_desc: String,
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Log-scale y with integer x ticks (depth and epoch charts); otherwise linear axes with lines
+    /// only (histograms).
+    pub log_y: bool,
+    /// Dashed lines drawn over the series (predictions), the `i`-th in the colour of the `i`-th
+    /// series; log-y panels only.
+    pub dashed: Vec<Series>,
+    /// Linear-y panels: draw x on a symmetric log scale ([`symlog`]) with this linear threshold
+    /// (points stay in data units), for series whose scales differ by decades; `None`: linear.
+    pub x_symlog: Option<f64>,
+}
+
+/// What a panel does with its legend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegendMode {
+    /// Plan it and draw nothing (the panel returns the plan).
+    Plan,
+    /// Draw it with the panel.
+    Draw,
+    /// Leave it out: another panel of the figure shows the same one.
+    Omit,
+}
+
+/// A panel's legend: what to do with it, and the entries of a legend shared with other panels
+/// (`None`: the panel's own).
+#[derive(Debug, Clone, Copy)]
+pub struct LegendRole<'e> {
+    /// Plan, draw or leave out.
+    pub mode: LegendMode,
+    /// A shared legend's entries.
+    pub entries: Option<&'e [Entry]>,
+}
+
+impl LegendRole<'_> {
+    /// The panel's own legend, drawn.
+    pub const OWN: LegendRole<'static> = LegendRole {
+        mode: LegendMode::Draw,
+        entries: None,
+    };
+}
+
+/// A panel ready to draw: its layout, axes, legend entries and what the legend must not hide.
+struct Planned {
+    layout: Layout,
+    frame: Frame,
+    minor_x: bool,
+    font: (u32, u32),
+    entries: Vec<Entry>,
+    occupied: Vec<(f64, f64)>,
+}
+
+/// The log axis of a panel's values (positive finite ones; 0.1 to 1 when there are none).
+pub fn log_axis<'s>(series: impl IntoIterator<Item = &'s Series>) -> Axis {
+    let values = series
+        .into_iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1));
+    Axis::fit_ticks(values, true, false, MANY_TICKS).unwrap_or(Axis {
+        lo: 0.1,
+        hi: 1.0,
+        log: true,
+        ticks: vec![0.1, 1.0],
+    })
+}
+
+/// The points of `s` a log axis can show (finite, positive values).
+fn log_points(s: &Series) -> Vec<(f64, f64)> {
+    s.points
+        .iter()
+        .copied()
+        .filter(|p| p.1.is_finite() && p.1 > 0.0)
+        .collect()
+}
+
+/// Legend, axes and set-up of panel `p` on `area` as `role` asks, then `draw` its data, then its
+/// legend. Returns the legend's plan (all that is done in [`LegendMode::Plan`]).
+fn finish<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &Panel,
+    role: LegendRole<'_>,
+    planned: Planned,
+    draw: impl FnOnce(&mut ChartContext<'_, DB, Cartesian2d<Coord, Coord>>) -> Result<()>,
+) -> Result<Legend>
+where
+    DB::ErrorType: 'static,
+{
+    let entries = role.entries.map_or(planned.entries, <[Entry]>::to_vec);
+    let at = Placement {
+        area,
+        layout: &planned.layout,
+        title: &p.title,
+        font: planned.font.1,
+        occupied: &planned.occupied,
+        outside: true,
+    };
+    let legend = Legend::plan(&at, entries)?;
+    let legend = match role.mode {
+        LegendMode::Plan => return Ok(legend),
+        LegendMode::Draw => legend,
+        LegendMode::Omit => legend.omitted(),
+    };
+    let c = p.x_symlog.filter(|c| !p.log_y && c.is_finite() && *c > 0.0);
+    let x_label = move |t: &f64| c.map_or_else(|| canvas::plain_label(t), |c| symlog_label(*t, c));
+    let style = AxesStyle {
+        x_label: &x_label,
+        ..AxesStyle::new(&p.x_desc, &p.y_desc, planned.font.0)
+    };
+    let Frame { x, y } = planned.frame;
+    let (x, y) = (Coord::new(x, planned.minor_x), Coord::new(y, true));
+    let extra = legend.extra_right();
+    let mut chart = canvas::plot_area(area, &planned.layout, &p.title, extra, x, y, &style)?;
+    draw(&mut chart)?;
+    legend.draw(area, chart.plotting_area().get_pixel_range())?;
+    Ok(legend)
+}
+
+/// The traced lines of every series, their bands' edges and the dashed lines, in fractions of the
+/// plot.
+fn log_occupied(p: &Panel, frame: &Frame, unit: &[Vec<(f64, f64)>]) -> Vec<(f64, f64)> {
+    let mut occupied: Vec<(f64, f64)> = unit.iter().flat_map(|u| trace(u)).collect();
+    for s in &p.series {
+        let low: Vec<(f64, f64)> = s.band.iter().map(|b| (b.0, b.1)).collect();
+        let high: Vec<(f64, f64)> = s.band.iter().map(|b| (b.0, b.2)).collect();
+        occupied.extend(trace(&frame.unit(&low)));
+        occupied.extend(trace(&frame.unit(&high)));
+    }
+    for d in &p.dashed {
+        occupied.extend(trace(&frame.unit(&d.points)));
+    }
+    occupied
+}
+
+/// The shaded band of `s` (where both edges are positive) in `colour`.
+fn draw_band<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<Coord, Coord>>,
+    s: &Series,
+    colour: RGBColor,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let ok = |y: f64| y.is_finite() && y > 0.0;
+    let band: Vec<&(f64, f64, f64)> = s.band.iter().filter(|b| ok(b.1) && ok(b.2)).collect();
+    if band.len() < 2 {
+        return Ok(());
+    }
+    let outline: Vec<(f64, f64)> = band
+        .iter()
+        .map(|b| (b.0, b.1))
+        .chain(band.iter().rev().map(|b| (b.0, b.2)))
+        .collect();
+    chart
+        .draw_series(std::iter::once(Polygon::new(
+            outline,
+            colour.mix(0.18).filled(),
+        )))
+        .map_err(drawing_error)?;
+    Ok(())
+}
+
+/// One log-y panel with a line and dots per series, integer x (epochs, layers), shaded bands,
+/// and the dashed lines of `p.dashed` each in the colour of the series at its index. Returns its
+/// legend's plan.
+fn log_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &Panel,
+    role: LegendRole<'_>,
+) -> Result<Legend>
+where
+    DB::ErrorType: 'static,
+{
+    let xs = p.series.iter().flat_map(|s| s.points.iter().map(|q| q.0));
+    let x = Axis::fit_ticks(xs, false, true, MANY_TICKS)
+        .unwrap_or_else(|| Axis::within(1.0, 2.0, true, MANY_TICKS));
+    let frame = Frame {
+        x,
+        y: log_axis(p.series.iter().chain(&p.dashed)),
+    };
+    let shown: Vec<Vec<(f64, f64)>> = p.series.iter().map(log_points).collect();
+    let unit: Vec<Vec<(f64, f64)>> = shown.iter().map(|s| frame.unit(s)).collect();
+    let looks = looks(&p.series, &colours_of(&p.series), &unit, Marker::Dot);
+    let dashed_looks: Vec<Look> = (0..p.dashed.len())
+        .map(|i| {
+            let colour = looks.get(i).map(|l| l.look.colour);
+            Look::dashed(colour.unwrap_or_else(|| series_colours(&[&p.dashed[i].label])[0]))
+        })
+        .collect();
+    let dashed_entries =
+        (p.dashed.iter().zip(&dashed_looks)).map(|(d, l)| Entry::plain(&d.label, *l));
+    let planned = Planned {
+        layout: PANEL_LAYOUT,
+        occupied: log_occupied(p, &frame, &unit),
+        frame,
+        minor_x: false,
+        font: (14, 15),
+        entries: looks.iter().cloned().chain(dashed_entries).collect(),
+    };
+    finish(area, p, role, planned, |chart| {
+        for (s, entry) in p.series.iter().zip(&looks) {
+            draw_band(chart, s, entry.look.colour)?;
+        }
+        for (pts, entry) in shown.into_iter().zip(&looks) {
+            canvas::draw_look(chart, &[pts], entry.look)?;
+        }
+        for (d, look) in p.dashed.iter().zip(dashed_looks) {
+            canvas::draw_look(chart, &[log_points(d)], look)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`series_colours`] of the series' labels.
+pub fn colours_of(series: &[Series]) -> Vec<RGBColor> {
+    let labels: Vec<&str> = series.iter().map(|s| s.label.as_str()).collect();
+    series_colours(&labels)
+}
+
+/// The axes of a linear panel over `shown` (points in axis units): x over the points (symmetric
+/// log when `symlog` is its threshold, whole ticks when every x is whole), y from 0 or below
+/// to 0 or above with a little room.
+fn linear_frame(shown: &[Vec<(f64, f64)>], symlog: Option<f64>, integer_x: bool) -> Frame {
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64, 0.0f64);
+    for q in shown.iter().flatten() {
+        (x0, x1) = (x0.min(q.0), x1.max(q.0));
+        (y0, y1) = (y0.min(q.1), y1.max(q.1));
+    }
+    if !x0.is_finite() || x0 >= x1 {
+        (x0, x1) = (-1.0, 1.0);
+    }
+    // Zero stays on the axis (densities, likelihoods); a little room above and below.
+    let pad = (y1 - y0).max(1e-12) * 0.08;
+    let (y0, y1) = (
+        if y0 < 0.0 { y0 - pad } else { 0.0 },
+        if y1 > 0.0 { y1 + pad } else { 0.0 },
+    );
+    let (y0, y1) = if y0 == y1 { (0.0, 1.0) } else { (y0, y1) };
+    let y = Axis::fit_ticks([y0, y1], false, false, MANY_TICKS);
+    let x = match symlog {
+        Some(c) => Some(symlog_axis(x0, x1, c)),
+        None => Axis::fit_ticks([x0, x1], false, integer_x, MANY_TICKS),
+    };
+    Frame {
+        x: x.unwrap_or_else(|| Axis::within(x0, x1, integer_x, MANY_TICKS)),
+        y: y.unwrap_or_else(|| Axis::within(y0, y1, false, MANY_TICKS)),
+    }
+}
+
+/// A linear-y panel with one line per series (no markers): histograms, on a linear or
+/// symmetric-log x axis. Returns its legend's plan.
+fn linear_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &Panel,
+    role: LegendRole<'_>,
+) -> Result<Legend>
+where
+    DB::ErrorType: 'static,
+{
+    let c = p.x_symlog.filter(|c| c.is_finite() && *c > 0.0);
+    let to_axis = |x: f64| c.map_or(x, |c| symlog(x, c));
+    // The points in axis units (symlog units on a symlog axis).
+    let shown: Vec<Vec<(f64, f64)>> = p
+        .series
+        .iter()
+        .map(|s| {
+            s.points
+                .iter()
+                .filter(|q| q.0.is_finite() && q.1.is_finite())
+                .map(|q| (to_axis(q.0), q.1))
+                .collect()
+        })
+        .collect();
+    let integer_x =
+        c.is_none() && (p.series.iter().flat_map(|s| s.points.iter())).all(|q| q.0.fract() == 0.0);
+    let frame = linear_frame(&shown, c, integer_x);
+    let unit: Vec<Vec<(f64, f64)>> = shown.iter().map(|s| frame.unit(s)).collect();
+    let looks = looks(&p.series, &colours_of(&p.series), &unit, Marker::None);
+    let planned = Planned {
+        layout: Layout {
+            caption: 20,
+            ..PANEL_LAYOUT
+        },
+        frame,
+        minor_x: !integer_x && c.is_none(),
+        font: (13, 14),
+        entries: looks.clone(),
+        occupied: unit.iter().flat_map(|u| trace(u)).collect(),
+    };
+    finish(area, p, role, planned, |chart| {
+        for (pts, entry) in shown.into_iter().zip(&looks) {
+            canvas::draw_look(chart, &[pts], entry.look)?;
+        }
+        Ok(())
+    })
+}
+
+/// Draws panel `p` on `area` with the legend `role` asks for: [`log_panel`] or [`linear_panel`].
+pub fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    p: &Panel,
+    role: LegendRole<'_>,
+) -> Result<Legend>
+where
+    DB::ErrorType: 'static,
+{
+    if p.log_y {
+        log_panel(area, p, role)
+    } else {
+        linear_panel(area, p, role)
+    }
+}
+
+/// Panels side by side under `title`; panels that draw the same series show one legend: in the
+/// first panel where it fits inside the plot, else beside the last one.
+fn panels_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    panels: &[Panel],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let root = canvas::titled(root, title)?;
+    let areas = root.split_evenly((1, panels.len()));
+    let plan = |entries: Option<&[Entry]>| -> Result<Vec<Legend>> {
+        let role = LegendRole {
+            mode: LegendMode::Plan,
+            entries,
+        };
+        let each = areas.iter().zip(panels);
+        each.map(|(area, p)| draw_panel(area, p, role)).collect()
+    };
+    let own = plan(None)?;
+    let shared =
+        own.len() > 1 && !own[0].entries.is_empty() && own.iter().all(|l| l.same_series(&own[0]));
+    if !shared {
+        for (area, p) in areas.iter().zip(panels) {
+            draw_panel(area, p, LegendRole::OWN)?;
+        }
+        return Ok(());
+    }
+    let titles: Vec<&str> = panels.iter().map(|p| p.title.as_str()).collect();
+    let merged = merge_entries(&own, &titles);
+    let plans = plan(Some(&merged))?;
+    let owner = (plans.iter())
+        .position(|l| l.place != Some(LegendPlace::OutsideRight))
+        .unwrap_or(plans.len() - 1);
+    for (k, (area, p)) in areas.iter().zip(panels).enumerate() {
+        let mode = if k == owner {
+            LegendMode::Draw
+        } else {
+            LegendMode::Omit
+        };
+        let role = LegendRole {
+            mode,
+            entries: Some(&merged),
+        };
+        draw_panel(area, p, role)?;
+    }
+    Ok(())
+}
+
+/// A figure of side-by-side panels (PNG or SVG by extension), 700 pixels wide per panel.
+pub fn panels_chart(panels: &[Panel], title: &str, path: &Path) -> Result<()> {
+    if panels.is_empty() {
+        bail!("no panels to draw");
+    }
+    let size = (700 * panels.len() as u32, 600);
+    canvas::render(
+        path,
+        size,
+        |root| panels_figure(root, title, panels),
+        |root| panels_figure(root, title, panels),
+    )
+}
