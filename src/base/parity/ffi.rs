@@ -312,8 +312,8 @@ impl TorchGenerator {
         // Make sure libtorch is loaded and its default generator constructed.
         let _ = Tensor::zeros([1], (Kind::Float, Device::Cpu));
         let missing = Off::SymbolMissing;
-        // SAFETY: in libtorch 2.13 (the version gate passed) these names
-        // are the functions of these signatures (see the types).
+        // SAFETY: in libtorch 2.13 (the version gate passed) these names are the functions of
+        // these signatures (see the types).
         let default =
             unsafe { function::<DefaultGeneratorFn>(c"_ZN2at6detail22getDefaultCPUGeneratorEv") };
         let default = default.ok_or(missing("at::detail::getDefaultCPUGenerator"))?;
