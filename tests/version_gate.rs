@@ -60,7 +60,10 @@ fn bernoulli_draws_go_through_libtorch() {
     let p = Tensor::rand([5000], CPU);
     let mut out = p.empty_like();
     tch::manual_seed(4);
-    assert!(!torch_rng::bernoulli_into(&p, &mut out), "the Rust path ran");
+    assert!(
+        !torch_rng::bernoulli_into(&p, &mut out),
+        "the Rust path ran"
+    );
     // Nothing drawn: the generator is where the seed put it.
     let first = Tensor::rand([700], CPU);
     tch::manual_seed(4);
