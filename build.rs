@@ -1,16 +1,16 @@
 //! Adds rpaths to libtorch's `lib/` so that the binary, examples and tests run without
 //! `LD_LIBRARY_PATH`, also once installed and the checkout is gone. torch-sys links libtorch but
 //! sets no rpath for downstream crates.
-//! Also exports initlab's replacement of oneMKL's CPU-vendor check (src/base/mkl.rs), and records
-//! what `run.json` and `initlab doctor` report: versions, the rpath, the kernel families that have a
-//! golden set.
+//! Also exports initlab's replacement of oneMKL's CPU-vendor check (src/base/parity/mkl.rs), and
+//! records what `run.json` and `initlab doctor` report: versions (libtorch's also gates the native
+//! fast paths, src/base/parity/ffi.rs), the rpath, the kernel families that have a golden set.
 use std::path::{Path, PathBuf};
 
 include!("src/base/parity/golden_set.rs");
 
 fn main() {
-    // Link and export initlab::mkl::mkl_serv_intel_cpu_true from every executable of the package
-    // so that libtorch's oneMKL binds to it (see src/base/mkl.rs).
+    // Link and export initlab::base::parity::mkl::mkl_serv_intel_cpu_true from every executable
+    // of the package so that libtorch's oneMKL binds to it (see src/base/parity/mkl.rs).
     println!("cargo:rustc-link-arg=-Wl,--undefined=mkl_serv_intel_cpu_true");
     println!("cargo:rustc-link-arg=-Wl,--export-dynamic-symbol=mkl_serv_intel_cpu_true");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
@@ -68,8 +68,8 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// The kernel families with a complete golden set under `tests/golden/` (comma-separated), for
-/// `initlab::mkl::golden_families`: whether bit parity with PyTorch is checked for a CPU's family
-/// is known to an installed binary without the checkout.
+/// `initlab::base::parity::mkl::golden_families`: whether bit parity with PyTorch is checked for a
+/// CPU's family is known to an installed binary without the checkout.
 fn golden_families() {
     let root = Path::new("tests/golden");
     println!("cargo:rerun-if-changed={}", root.display());

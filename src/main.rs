@@ -200,6 +200,8 @@ fn emit_json(value: &serde_json::Value) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    // The environment switches (INITLAB_ADAM, INITLAB_RNG, …), read once: the library never does.
+    let _ = initlab::base::switches::Switches::from_env().install();
     let cli = Cli::parse();
     install_signal_handler();
     match run(cli) {

@@ -96,6 +96,8 @@ fn the_fused_step_is_available_with_this_libtorch() {
         fused::available(),
         "oneMKL's vmsSqrt was not found in the process"
     );
+    // Nor switched off: this libtorch is the version the roundings were measured on.
+    assert_eq!(fused::status(), Ok(()));
 }
 
 #[test]

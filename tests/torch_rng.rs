@@ -62,6 +62,7 @@ fn run(p: &Tensor, seed: i64, before: i64, ours: bool) -> (Vec<u32>, Vec<u32>) {
 fn the_path_is_available_with_libtorch_2_13() {
     let _g = SEED.lock().unwrap_or_else(|e| e.into_inner());
     assert!(torch_rng::available());
+    assert_eq!(torch_rng::status(), Ok(()));
 }
 
 #[test]

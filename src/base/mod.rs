@@ -10,10 +10,12 @@
 //! | [`train`] | the training loop (a trainer, its state and the sinks that watch it), training dynamics |
 //! | [`parity`] | what makes the numbers PyTorch's: MT19937, libtorch's generator driven from Rust, Python's `random`, tensor repr, oneMKL, the FFI to libtorch |
 //! | [`output`] | charts, TensorBoard event files, statistics, atomic writes and bounded reads |
+//! | [`switches`] | the environment switches (`INITLAB_ADAM`, `INITLAB_RNG`, …), read once by the program |
 
 pub mod data;
 pub mod nn;
 pub mod optim;
 pub mod output;
 pub mod parity;
+pub mod switches;
 pub mod train;

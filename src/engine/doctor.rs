@@ -5,15 +5,18 @@
 //! of another version than initlab was built against, and data that cannot be found or does not
 //! verify. Everything else (no golden set for this CPU's kernels, oneMKL's vendor check not
 //! overridden, variables that change the kernels) is a *note*: initlab works, but not bit for bit
-//! like PyTorch or not at full speed.
+//! like PyTorch or not at full speed; so is a fast path switched off (libtorch's own operations
+//! then run: the same bits, slower).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
-use crate::base::data::locate::{self, DataEnv, Origin};
+use crate::base::data::locate::{self, DataEnv, Origin, Search};
 use crate::base::data::{embedded, mnist};
-use crate::base::parity::mkl;
+use crate::base::optim::fused;
+use crate::base::parity::ffi::{self, Off};
+use crate::base::parity::{mkl, torch_rng};
 use crate::engine::rundir::Provenance;
 
 /// A finding's verdict.
@@ -98,16 +101,12 @@ pub fn examine(data_flag: Option<&Path>) -> Report {
     let vendor_ok = mkl::cpu_is_genuine_intel() || mkl::vendor_override_bound() == Some(true);
     findings.push(onemkl(vendor_ok));
     findings.push(parity(vendor_ok));
+    findings.push(fast_paths(
+        fused::status(),
+        torch_rng::status(),
+        ffi::libtorch_versions(),
+    ));
     Report { findings }
-}
-
-/// The path of a loaded shared library whose file name is `name`, from `/proc/self/maps`.
-fn loaded_library(name: &str) -> Option<PathBuf> {
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    maps.lines()
-        .filter_map(|l| l.split_whitespace().nth(5))
-        .map(PathBuf::from)
-        .find(|p| p.file_name().is_some_and(|n| n == name))
 }
 
 /// Where libtorch was loaded from, and whether it is the version initlab was built against.
@@ -122,7 +121,7 @@ fn libtorch(built: &str) -> Finding {
     if let Some(v) = std::env::var_os("LD_LIBRARY_PATH").filter(|v| !v.is_empty()) {
         details.push(format!("LD_LIBRARY_PATH: {}", v.to_string_lossy()));
     }
-    let Some(path) = loaded_library("libtorch_cpu.so") else {
+    let Some(path) = ffi::loaded_library("libtorch_cpu.so") else {
         return Finding {
             topic: "libtorch",
             verdict: Verdict::Note,
@@ -134,11 +133,7 @@ fn libtorch(built: &str) -> Finding {
         };
     };
     // The setup script writes `build-version` beside `lib/`; other libtorch folders have it too.
-    let loaded = path
-        .parent()
-        .and_then(Path::parent)
-        .and_then(|root| std::fs::read_to_string(root.join("build-version")).ok())
-        .map(|v| v.trim().to_string());
+    let loaded = ffi::loaded_libtorch_version();
     let value = format!("{built}, loaded from {}", path.display());
     match loaded {
         Some(v) if v != built && built != "unknown" => Finding {
@@ -161,11 +156,58 @@ fn libtorch(built: &str) -> Finding {
     }
 }
 
+/// The advice shared by the data findings that cannot go on.
+const DATA_FIX: &str =
+    "pass --data-dir DIR or set INITLAB_DATA=DIR (a folder with the four MNIST files, gz or raw)";
+
+/// A data finding.
+fn data_finding(
+    verdict: Verdict,
+    value: String,
+    details: Vec<String>,
+    advice: Option<String>,
+) -> Finding {
+    Finding {
+        topic: "data",
+        verdict,
+        value,
+        details,
+        advice,
+    }
+}
+
 /// Where the data comes from and whether it verifies.
 fn data(flag: Option<&Path>) -> Finding {
     let env = DataEnv::from_process();
     let search = locate::search(flag, &env);
-    let mut details: Vec<String> = search
+    let details = places_looked(&search);
+    let Some((origin, dir)) = search.choice() else {
+        return data_finding(
+            Verdict::Missing,
+            "no MNIST data found".into(),
+            details,
+            Some(format!(
+                "{DATA_FIX}, or set HOME or XDG_DATA_HOME so that the copy compiled into initlab can be unpacked"
+            )),
+        );
+    };
+    let value = format!("{} ({})", dir.display(), origin.describe());
+    if origin == Origin::Embedded {
+        return embedded_data(dir, value, details);
+    }
+    if !mnist::missing_files(dir).is_empty() {
+        let found = search
+            .chosen
+            .map(|i| search.looked[i].found.clone())
+            .unwrap_or_default();
+        return incomplete_data(origin, format!("{value}: {found}"), details);
+    }
+    verified_data(origin, dir, value, details)
+}
+
+/// Each place the search looked at, the chosen one marked with an arrow.
+fn places_looked(search: &Search) -> Vec<String> {
+    search
         .looked
         .iter()
         .enumerate()
@@ -181,117 +223,90 @@ fn data(flag: Option<&Path>) -> Finding {
                 None => format!("{mark} {}: {}", p.origin.describe(), p.found),
             }
         })
-        .collect();
-    let fix = "pass --data-dir DIR or set INITLAB_DATA=DIR (a folder with the four MNIST files, gz or raw)";
-    let Some((origin, dir)) = search.choice() else {
-        return Finding {
-            topic: "data",
-            verdict: Verdict::Missing,
-            value: "no MNIST data found".into(),
-            details,
-            advice: Some(format!(
-                "{fix}, or set HOME or XDG_DATA_HOME so that the copy compiled into initlab can be unpacked"
-            )),
-        };
-    };
-    let value = format!("{} ({})", dir.display(), origin.describe());
-    if origin == Origin::Embedded {
-        return match embedded::verify() {
-            Ok(()) => Finding {
-                topic: "data",
-                verdict: Verdict::Ok,
-                value: format!(
-                    "the copy compiled into initlab: checksums verify (4 of 4, SHA256SUMS); \
-                     unpacked into {} on first use",
-                    dir.display()
-                ),
-                details,
-                advice: None,
-            },
-            Err(e) => Finding {
-                topic: "data",
-                verdict: Verdict::Missing,
-                value,
-                details: {
-                    details.push(format!("{e:#}"));
-                    details
-                },
-                advice: Some(format!(
-                    "this initlab binary is damaged: reinstall it, or {fix}"
-                )),
-            },
-        };
-    }
-    let found = search
-        .chosen
-        .map(|i| search.looked[i].found.clone())
-        .unwrap_or_default();
-    if !mnist::missing_files(dir).is_empty() {
-        return Finding {
-            topic: "data",
-            verdict: Verdict::Missing,
-            value: format!("{value}: {found}"),
-            details,
-            advice: Some(match origin {
-                Origin::Env => {
-                    "point INITLAB_DATA at a folder with the four MNIST files (gz or raw), \
-                    or unset it to use the user data folder, the checkout's copy or the copy \
-                    compiled into initlab"
-                        .into()
-                }
-                _ => "pass --data-dir a folder with the four MNIST files (gz or raw), or leave it \
-                    out to use INITLAB_DATA, the user data folder, the checkout's copy or the copy \
-                    compiled into initlab"
-                    .into(),
-            }),
-        };
-    }
-    match mnist::verify_dir(dir) {
-        Ok(check) if check.fully_verified() => Finding {
-            topic: "data",
-            verdict: Verdict::Ok,
-            value: format!("{value}: checksums verify (4 of 4, SHA256SUMS)"),
-            details,
-            advice: None,
-        },
-        Ok(check) => Finding {
-            topic: "data",
-            verdict: Verdict::Note,
-            value: format!(
-                "{value}: loads, but {} of 4 files are checksummed",
-                check.verified.len()
+        .collect()
+}
+
+/// The copy compiled into initlab, checked in memory; it is unpacked into `dir` on first use.
+fn embedded_data(dir: &Path, value: String, mut details: Vec<String>) -> Finding {
+    match embedded::verify() {
+        Ok(()) => data_finding(
+            Verdict::Ok,
+            format!(
+                "the copy compiled into initlab: checksums verify (4 of 4, SHA256SUMS); \
+                 unpacked into {} on first use",
+                dir.display()
             ),
             details,
-            advice: Some(if check.has_checksum_file {
+            None,
+        ),
+        Err(e) => {
+            details.push(format!("{e:#}"));
+            let advice = format!("this initlab binary is damaged: reinstall it, or {DATA_FIX}");
+            data_finding(Verdict::Missing, value, details, Some(advice))
+        }
+    }
+}
+
+/// A folder chosen (by the flag, the variable, …) that lacks some of the four files.
+fn incomplete_data(origin: Origin, value: String, details: Vec<String>) -> Finding {
+    let advice = match origin {
+        Origin::Env => {
+            "point INITLAB_DATA at a folder with the four MNIST files (gz or raw), \
+            or unset it to use the user data folder, the checkout's copy or the copy \
+            compiled into initlab"
+        }
+        _ => {
+            "pass --data-dir a folder with the four MNIST files (gz or raw), or leave it \
+            out to use INITLAB_DATA, the user data folder, the checkout's copy or the copy \
+            compiled into initlab"
+        }
+    };
+    data_finding(Verdict::Missing, value, details, Some(advice.into()))
+}
+
+/// A folder with the four files: whether they load and how many are checksummed.
+fn verified_data(origin: Origin, dir: &Path, value: String, mut details: Vec<String>) -> Finding {
+    match mnist::verify_dir(dir) {
+        Ok(check) if check.fully_verified() => data_finding(
+            Verdict::Ok,
+            format!("{value}: checksums verify (4 of 4, SHA256SUMS)"),
+            details,
+            None,
+        ),
+        Ok(check) => {
+            let advice = if check.has_checksum_file {
                 "SHA256SUMS there does not list every file: add the missing lines (`sha256sum` of \
                  the decompressed files)"
-                    .into()
             } else {
                 "no SHA256SUMS there, so the files are checked for structure only (fine for your \
                  own data sets)"
-                    .into()
-            }),
-        },
+            };
+            let value = format!(
+                "{value}: loads, but {} of 4 files are checksummed",
+                check.verified.len()
+            );
+            data_finding(Verdict::Note, value, details, Some(advice.into()))
+        }
         Err(e) => {
             details.push(format!("{e:#}"));
-            let advice = match origin {
-                Origin::UserDir | Origin::Embedded => format!(
-                    "delete {} and run again: initlab unpacks its compiled-in copy there; or {fix}",
-                    dir.display()
-                ),
-                Origin::Env => "point INITLAB_DATA at an intact copy, or unset it".into(),
-                Origin::Flag => "pass --data-dir an intact copy".into(),
-                Origin::Checkout => {
-                    format!("restore data/mnist (`git checkout -- data/mnist`), or {fix}")
-                }
-            };
-            Finding {
-                topic: "data",
-                verdict: Verdict::Missing,
-                value: format!("{value}: does not load"),
-                details,
-                advice: Some(advice),
-            }
+            let advice = unloadable_advice(origin, dir);
+            let value = format!("{value}: does not load");
+            data_finding(Verdict::Missing, value, details, Some(advice))
+        }
+    }
+}
+
+/// What to do when the chosen folder's files do not load, by where the folder came from.
+fn unloadable_advice(origin: Origin, dir: &Path) -> String {
+    match origin {
+        Origin::UserDir | Origin::Embedded => format!(
+            "delete {} and run again: initlab unpacks its compiled-in copy there; or {DATA_FIX}",
+            dir.display()
+        ),
+        Origin::Env => "point INITLAB_DATA at an intact copy, or unset it".into(),
+        Origin::Flag => "pass --data-dir an intact copy".into(),
+        Origin::Checkout => {
+            format!("restore data/mnist (`git checkout -- data/mnist`), or {DATA_FIX}")
         }
     }
 }
@@ -419,6 +434,60 @@ fn parity(vendor_ok: bool) -> Finding {
     }
 }
 
+/// Which fast paths run (fused Adam, Bernoulli draws in Rust) and, for each that does not, why;
+/// given their [status](fused::status) and the libtorch versions `(built against, loaded)`.
+pub fn fast_paths(
+    adam: Result<(), Off>,
+    rng: Result<(), Off>,
+    (built, loaded): (String, Option<String>),
+) -> Finding {
+    let paths = [("fused Adam", &adam), ("Rust Bernoulli draws", &rng)];
+    let value: Vec<String> = paths
+        .iter()
+        .map(|(name, status)| match status {
+            Ok(()) => format!("{name} on"),
+            Err(why) => format!("{name} off: {why}"),
+        })
+        .collect();
+    let details = vec![format!(
+        "libtorch built against {built}, loaded {}; the interfaces are written for {}",
+        loaded.as_deref().unwrap_or("unknown"),
+        ffi::WRITTEN_FOR
+    )];
+    let faults: Vec<&Off> = paths
+        .iter()
+        .filter_map(|(_, status)| status.as_ref().err())
+        .filter(|why| !why.by_user())
+        .collect();
+    let version = faults
+        .iter()
+        .any(|why| matches!(why, Off::VersionMismatch(_) | Off::VersionUnknown));
+    let advice = match (faults.is_empty(), version) {
+        (true, _) => None,
+        (false, true) => Some(format!(
+            "libtorch's own operations run instead (the same bits, slower); build initlab \
+             against libtorch {} (`scripts/setup-libtorch.sh`) for the fast paths",
+            ffi::WRITTEN_FOR
+        )),
+        (false, false) => Some(
+            "libtorch's own operations run instead (the same bits, slower): this libtorch lacks \
+             what the fast path needs (see build-notes.md)"
+                .into(),
+        ),
+    };
+    Finding {
+        topic: "speedups",
+        verdict: if advice.is_none() {
+            Verdict::Ok
+        } else {
+            Verdict::Note
+        },
+        value: value.join("; "),
+        details,
+        advice,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,7 +495,7 @@ mod tests {
     #[test]
     fn libtorch_is_found_in_this_process() {
         let _ = tch::get_num_threads();
-        let path = loaded_library("libtorch_cpu.so").expect("libtorch_cpu.so is mapped");
+        let path = ffi::loaded_library("libtorch_cpu.so").expect("libtorch_cpu.so is mapped");
         assert!(path.is_absolute(), "{}", path.display());
     }
 
@@ -436,10 +505,45 @@ mod tests {
         let topics: Vec<&str> = r.findings.iter().map(|f| f.topic).collect();
         assert_eq!(
             topics,
-            ["initlab", "tch", "libtorch", "data", "threads", "cpu", "oneMKL", "parity"]
+            [
+                "initlab", "tch", "libtorch", "data", "threads", "cpu", "oneMKL", "parity",
+                "speedups"
+            ]
         );
         for f in &r.findings {
             assert_eq!(f.verdict == Verdict::Ok, f.advice.is_none(), "{f:?}");
         }
+    }
+
+    #[test]
+    fn fast_paths_say_which_run_and_why_not() {
+        let versions = || ("2.13.0".to_string(), Some("2.13.0".to_string()));
+        let on = fast_paths(Ok(()), Ok(()), versions());
+        assert_eq!(on.verdict, Verdict::Ok);
+        assert_eq!(on.value, "fused Adam on; Rust Bernoulli draws on");
+        let user = fast_paths(Err(Off::ByUser("INITLAB_ADAM=unfused")), Ok(()), versions());
+        assert_eq!(user.verdict, Verdict::Ok);
+        assert!(user
+            .value
+            .contains("fused Adam off: switched off by the user (INITLAB_ADAM=unfused)"));
+        let other = Off::VersionMismatch("2.14.0".into());
+        let f = fast_paths(Err(other.clone()), Err(other), ("2.14.0".into(), None));
+        assert_eq!(f.verdict, Verdict::Note);
+        assert!(
+            f.value
+                .contains("fused Adam off: version mismatch: libtorch 2.14.0"),
+            "{f:?}"
+        );
+        assert!(
+            f.value
+                .contains("Rust Bernoulli draws off: version mismatch"),
+            "{f:?}"
+        );
+        assert!(f.advice.is_some_and(|a| a.contains("2.13.0")));
+        let missing = fast_paths(Ok(()), Err(Off::SymbolMissing("x")), versions());
+        assert_eq!(missing.verdict, Verdict::Note);
+        assert!(missing
+            .value
+            .contains("Rust Bernoulli draws off: symbol missing: x"));
     }
 }

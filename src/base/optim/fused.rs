@@ -22,13 +22,18 @@
 //!
 //! Scalars are converted to `f32` as ATen does for a Python float operand of a float tensor.
 //!
-//! When oneMKL's `vmsSqrt` cannot be found in the process (a libtorch built without MKL) or a
-//! tensor is not a contiguous `f32` CPU tensor, [`TorchAdam::step`](super::TorchAdam::step) keeps
-//! the operation-by-operation path.
+//! When oneMKL's `vmsSqrt` cannot be found in the process (a libtorch built without MKL), the
+//! libtorch is of another version than the one these roundings were measured on (the
+//! [version gate](crate::base::parity::ffi::version_gate)), the user set `INITLAB_ADAM=unfused`
+//! ([`Switches::fused_adam`]) or a tensor is not a contiguous `f32` CPU tensor,
+//! [`TorchAdam::step`](super::TorchAdam::step) keeps the operation-by-operation path. The native
+//! functions are reached through [`crate::base::parity::ffi`].
 
-use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
+
+use crate::base::parity::ffi::{self, Off, OpenMp, Team, VmsSqrt};
+use crate::base::switches::Switches;
 
 /// Elements per block: the block's square roots go through a buffer on the stack, and the five
 /// arrays of a block (4 KiB each) stay in the first-level cache between the two passes.
@@ -38,56 +43,41 @@ const BLOCK: usize = 1024;
 /// one core still does the whole step (a second thread costs more than it saves).
 const PARALLEL_FROM: usize = 1 << 16;
 
-/// `VML_HA | VML_FTZDAZ_OFF | VML_ERRMODE_IGNORE` (oneMKL's `mkl_vml_defines.h`), the mode ATen passes.
-const VML_MODE: i64 = 0x2 | 0x0014_0000 | 0x100;
-
-/// oneMKL's `void vmsSqrt(MKL_INT n, const float *a, float *r, MKL_INT64 mode)` (LP64: `MKL_INT` is 32 bits).
-type VmsSqrt = unsafe extern "C" fn(i32, *const f32, *mut f32, i64);
-
-extern "C" {
-    /// The dynamic linker's symbol lookup (glibc).
-    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
-}
-
-/// oneMKL's `vmsSqrt` as loaded with libtorch in this process, if it is there.
-fn vms_sqrt() -> Option<VmsSqrt> {
-    static FOUND: OnceLock<Option<VmsSqrt>> = OnceLock::new();
-    *FOUND.get_or_init(|| {
-        // SAFETY: dlsym with RTLD_DEFAULT (null) only looks the name up in the loaded objects.
-        let ptr = unsafe { dlsym(std::ptr::null_mut(), c"vmsSqrt".as_ptr()) };
-        // SAFETY: a non-null `vmsSqrt` is oneMKL's function of this signature.
-        (!ptr.is_null()).then(|| unsafe { std::mem::transmute::<*mut c_void, VmsSqrt>(ptr) })
-    })
+/// oneMKL's `vmsSqrt`, when the libtorch version is the one the roundings were measured on.
+fn vms_sqrt() -> Result<VmsSqrt, Off> {
+    ffi::version_gate()?;
+    VmsSqrt::find().ok_or(Off::SymbolMissing("vmsSqrt (oneMKL)"))
 }
 
 /// Whether [`TorchAdam::step`](super::TorchAdam::step) may take the fused path: yes unless the
-/// environment sets `INITLAB_ADAM=unfused` (to time or check the operation-by-operation step in
-/// a whole program; the results are the same).
+/// user switched it off ([`Switches::fused_adam`], `INITLAB_ADAM=unfused`: to time or check the
+/// operation-by-operation step in a whole program; the results are the same).
 pub fn enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| std::env::var("INITLAB_ADAM").map_or(true, |v| v != "unfused"))
+    Switches::current().fused_adam
 }
 
-/// Threads a large step is split over: 1, 2, or [`AUTO`] (0 before the first step reads
-/// `INITLAB_ADAM_THREADS`). See [`set_threads`].
+/// Whether the fused path is taken, or why not: switched off by the user, another libtorch
+/// version, or oneMKL's `vmsSqrt` missing.
+pub fn status() -> Result<(), Off> {
+    if !enabled() {
+        return Err(Off::ByUser("INITLAB_ADAM=unfused"));
+    }
+    vms_sqrt().map(|_| ())
+}
+
+/// Threads a large step is split over: 1, 2, [`AUTO`], or 0 when [`set_threads`] was not called
+/// ([`Switches::adam_threads`] then decides).
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// As many threads as libtorch's OpenMP team has (`omp_get_max_threads`, which
 /// `tch::set_num_threads` sets), at most two; one when libtorch's OpenMP runtime is not found.
 const AUTO: usize = usize::MAX;
 
-/// The setting in effect: [`set_threads`]'s, else `INITLAB_ADAM_THREADS`'s (1 or 2), else [`AUTO`].
+/// The setting in effect: [`set_threads`]'s, else [`Switches::adam_threads`] (1 or 2, from
+/// `INITLAB_ADAM_THREADS`), else [`AUTO`].
 fn requested_threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
-        0 => {
-            let from_env = std::env::var("INITLAB_ADAM_THREADS")
-                .ok()
-                .and_then(|v| v.parse::<usize>().ok())
-                .filter(|&n| n > 0)
-                .map_or(AUTO, |n| n.min(2));
-            THREADS.store(from_env, Ordering::Relaxed);
-            from_env
-        }
+        0 => Switches::current().adam_threads.map_or(AUTO, |n| n.min(2)),
         n => n,
     }
 }
@@ -95,8 +85,7 @@ fn requested_threads() -> usize {
 /// How many threads the next large step uses.
 fn threads(omp: Option<OpenMp>) -> usize {
     match (requested_threads(), omp) {
-        // SAFETY: omp_get_max_threads only reads the calling thread's setting.
-        (AUTO, Some(omp)) => unsafe { (omp.max_threads)() }.clamp(1, 2) as usize,
+        (AUTO, Some(omp)) => omp.max_threads().clamp(1, 2) as usize,
         (AUTO, None) => 1,
         (n, _) => n,
     }
@@ -104,9 +93,9 @@ fn threads(omp: Option<OpenMp>) -> usize {
 
 /// Splits large steps over `threads` threads: 1 or 2 (larger values count as 2), or 0 for the
 /// default, as many as libtorch's own thread count allows, up to two (the bits do not depend on
-/// it). `INITLAB_ADAM_THREADS=1|2` in the environment sets it from the start.
+/// it). Until it is called, [`Switches::adam_threads`] (`INITLAB_ADAM_THREADS=1|2`) decides.
 ///
-/// With two, the second half runs on libtorch's OpenMP worker ([`openmp`]): right after the
+/// With two, the second half runs on libtorch's OpenMP worker ([`OpenMp`]): right after the
 /// backward pass that thread is still spinning for work on the other core. (Started as a thread
 /// of its own, the second half lost more than it gained: it competed with that spinning worker —
 /// `make profile` on the 2-core AMD EPYC, deep 2.25–2.34 ms per step on one thread against
@@ -119,12 +108,13 @@ pub fn set_threads(threads: usize) {
 /// How many threads a large step uses now (1 or 2): [`set_threads`]'s choice, with the default
 /// resolved against libtorch's thread count.
 pub fn threads_in_use() -> usize {
-    threads(openmp())
+    threads(OpenMp::find())
 }
 
-/// Whether the fused step can run in this process.
+/// Whether the fused step can run in this process (the libtorch version is the one measured and
+/// oneMKL's `vmsSqrt` is there; whether the user allows it is [`enabled`]).
 pub fn available() -> bool {
-    vms_sqrt().is_some()
+    vms_sqrt().is_ok()
 }
 
 /// The per-step constants of one Adam update, already converted to the `f32` the kernels use.
@@ -168,6 +158,9 @@ struct Work<'a> {
 // SAFETY: the two threads get disjoint element ranges of the same buffers, which nothing else
 // touches during the step (`TorchAdam::step` holds `&mut self`).
 unsafe impl Send for Work<'_> {}
+// SAFETY: as above: a `Work` shared between the team's threads is run by one of them only (the
+// other only reads its ranges' bounds), and the halves' ranges are disjoint.
+unsafe impl Sync for Work<'_> {}
 
 /// Runs one Adam update over `slots`.
 ///
@@ -175,11 +168,11 @@ unsafe impl Send for Work<'_> {}
 /// Every pointer of every slot must be valid for `len` elements, the five buffers of a slot must
 /// not overlap each other or another slot's, and nothing else may read or write them meanwhile.
 pub(crate) unsafe fn step(slots: &[Slot], s: &StepScalars) {
-    let Some(sqrt) = vms_sqrt() else {
+    let Ok(sqrt) = vms_sqrt() else {
         return;
     };
     let total: usize = slots.iter().map(|x| x.len).sum();
-    let omp = openmp();
+    let omp = OpenMp::find();
     if total < PARALLEL_FROM || threads(omp) < 2 {
         let all = (0..slots.len()).map(|i| (i, 0, slots[i].len)).collect();
         run(&Work { slots, ranges: all }, s, sqrt);
@@ -217,13 +210,8 @@ pub(crate) unsafe fn step(slots: &[Slot], s: &StepScalars) {
                 halves: &halves,
                 s,
                 sqrt,
-                omp,
             };
-            // SAFETY: `job` outlives the call (GOMP_parallel returns when the team is done), and
-            // `run_half` only reads it.
-            unsafe {
-                (omp.parallel)(run_half, &job as *const Halves as *mut c_void, 2, 0);
-            }
+            omp.parallel(2, &job, run_half);
         }
         None => {
             let [first, second] = halves;
@@ -235,68 +223,18 @@ pub(crate) unsafe fn step(slots: &[Slot], s: &StepScalars) {
     }
 }
 
-/// `GOMP_parallel`'s signature.
-type GompParallel = unsafe extern "C" fn(extern "C" fn(*mut c_void), *mut c_void, u32, u32);
-/// `omp_get_thread_num`'s, `omp_get_num_threads`'s and `omp_get_max_threads`'s signature.
-type OmpQuery = unsafe extern "C" fn() -> i32;
-
-/// libgomp's entry points, as libtorch loads them (`libgomp.so.1` in its `lib/`).
-#[derive(Clone, Copy)]
-struct OpenMp {
-    /// `void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags)`:
-    /// what `#pragma omp parallel` compiles to; returns when every thread of the team has run `fn`.
-    parallel: GompParallel,
-    /// `int omp_get_thread_num(void)`.
-    thread_num: OmpQuery,
-    /// `int omp_get_num_threads(void)`.
-    num_threads: OmpQuery,
-    /// `int omp_get_max_threads(void)`: the team size a parallel region would get.
-    max_threads: OmpQuery,
-}
-
-/// The OpenMP runtime libtorch runs its kernels on, if it is loaded. The second half of a
-/// two-thread step goes to its worker, the thread that ran the backward pass's other half and
-/// is still spinning for more work: no thread is started and none competes with it.
-fn openmp() -> Option<OpenMp> {
-    static FOUND: OnceLock<Option<OpenMp>> = OnceLock::new();
-    *FOUND.get_or_init(|| {
-        let find = |name: &std::ffi::CStr| {
-            // SAFETY: dlsym with RTLD_DEFAULT (null) only looks the name up in the loaded objects.
-            let ptr = unsafe { dlsym(std::ptr::null_mut(), name.as_ptr()) };
-            (!ptr.is_null()).then_some(ptr)
-        };
-        let parallel = find(c"GOMP_parallel")?;
-        let thread_num = find(c"omp_get_thread_num")?;
-        let num_threads = find(c"omp_get_num_threads")?;
-        let max_threads = find(c"omp_get_max_threads")?;
-        // SAFETY: libgomp's functions of these signatures.
-        unsafe {
-            Some(OpenMp {
-                parallel: std::mem::transmute::<*mut c_void, GompParallel>(parallel),
-                thread_num: std::mem::transmute::<*mut c_void, OmpQuery>(thread_num),
-                num_threads: std::mem::transmute::<*mut c_void, OmpQuery>(num_threads),
-                max_threads: std::mem::transmute::<*mut c_void, OmpQuery>(max_threads),
-            })
-        }
-    })
-}
-
 /// What each thread of the OpenMP team gets: the two halves of a step.
 struct Halves<'a> {
     halves: &'a [Work<'a>; 2],
     s: &'a StepScalars,
     sqrt: VmsSqrt,
-    omp: OpenMp,
 }
 
 /// The team's function: thread `i` runs half `i`; a team of one (nested, or limited by
 /// `OMP_THREAD_LIMIT`) runs both.
-extern "C" fn run_half(data: *mut c_void) {
-    // SAFETY: `data` is the `Halves` that `step` passed to GOMP_parallel, alive until it returns.
-    let job = unsafe { &*(data as *const Halves) };
-    // SAFETY: called inside the parallel region.
-    let (id, team) = unsafe { ((job.omp.thread_num)(), (job.omp.num_threads)()) };
-    if team < 2 {
+fn run_half(job: &Halves<'_>, team: Team) {
+    let Team { id, size } = team;
+    if size < 2 {
         run(&job.halves[0], job.s, job.sqrt);
         run(&job.halves[1], job.s, job.sqrt);
     } else if let Some(half) = usize::try_from(id).ok().and_then(|i| job.halves.get(i)) {
@@ -365,17 +303,21 @@ struct BlockPtrs {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn block_fma(b: BlockPtrs, n: usize, s: &StepScalars, sqrt: VmsSqrt) {
+    // SAFETY: the caller's promise about `b` and `n` is `block`'s.
     unsafe { block(b, n, s, sqrt) }
 }
 
+/// [`block_portable`] where there are no AVX2 and FMA instructions to enable.
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn block_fma(b: BlockPtrs, n: usize, s: &StepScalars, sqrt: VmsSqrt) {
+    // SAFETY: the caller's promise about `b` and `n` is `block`'s.
     unsafe { block(b, n, s, sqrt) }
 }
 
 /// One block without assuming FMA instructions (`mul_add` is then the C library's `fmaf`: slower,
 /// the same bits).
 unsafe fn block_portable(b: BlockPtrs, n: usize, s: &StepScalars, sqrt: VmsSqrt) {
+    // SAFETY: the caller's promise about `b` and `n` is `block`'s.
     unsafe { block(b, n, s, sqrt) }
 }
 
@@ -426,8 +368,7 @@ unsafe fn block(b: BlockPtrs, n: usize, s: &StepScalars, sqrt: VmsSqrt) {
             roots[i] = mx[i];
         }
     }
-    // SAFETY: roots holds n initialized values; vmsSqrt may work in place.
-    unsafe { sqrt(n as i32, roots.as_ptr(), roots.as_mut_ptr(), VML_MODE) };
+    sqrt.in_place(roots);
     for i in 0..n {
         let denom = roots[i] / s.bias_correction2_sqrt + s.eps;
         param[i] += (m[i] * s.neg_step_size) / denom;

@@ -57,6 +57,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
+use crate::base::switches::Switches;
+
 /// The `file_version` of the first event of every file.
 pub const FILE_VERSION: &str = "brain.Event:2";
 
@@ -368,12 +370,13 @@ fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// This machine's name for file names: `/proc/sys/kernel/hostname`, else `$HOSTNAME`, else
-/// `localhost`; characters other than letters, digits, `-` and `_` become `_`.
+/// This machine's name for file names: `/proc/sys/kernel/hostname`, else `$HOSTNAME`
+/// ([`Switches::hostname`]), else `localhost`; characters other than letters, digits, `-` and `_`
+/// become `_`.
 fn hostname() -> String {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| Switches::current().hostname.clone())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into());

@@ -30,7 +30,9 @@
 //! this CPU gets; the golden files of the parity tests come in one set per family
 //! (`tests/golden/<family>/`, see `tools/reference/README.md`).
 
-use std::os::raw::{c_char, c_int, c_void};
+use std::os::raw::c_int;
+
+use crate::base::parity::ffi;
 
 include!("golden_set.rs");
 
@@ -120,29 +122,17 @@ pub fn golden_families() -> Vec<&'static str> {
         .collect()
 }
 
-extern "C" {
-    /// The dynamic linker's symbol lookup (glibc's `dlsym`; libdl is part of libc since 2.34 and
-    /// linked by std before that).
-    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
-}
-
 /// Whether oneMKL's calls to its vendor check reach [`mkl_serv_intel_cpu_true`] here: true when
 /// the process-wide lookup of that name (what the dynamic linker binds `libtorch_cpu.so`'s call
 /// to) finds this definition, i.e. when the executable exports it (`build.rs`'s linker
 /// arguments). `None` when the name is not found at all (no oneMKL loaded).
 pub fn vendor_override_bound() -> Option<bool> {
-    // glibc's RTLD_DEFAULT: search the global scope in load order, executable first.
-    const RTLD_DEFAULT: *mut c_void = std::ptr::null_mut();
-    // SAFETY: dlsym only reads the NUL-terminated name; the result is compared, never called.
-    let found = unsafe { dlsym(RTLD_DEFAULT, c"mkl_serv_intel_cpu_true".as_ptr()) };
-    if found.is_null() {
-        None
-    } else {
-        Some(std::ptr::eq(
-            found as *const (),
-            mkl_serv_intel_cpu_true as *const (),
-        ))
-    }
+    // The address is compared, never called.
+    let found = ffi::address(c"mkl_serv_intel_cpu_true")?;
+    Some(std::ptr::eq(
+        found as *const (),
+        mkl_serv_intel_cpu_true as *const (),
+    ))
 }
 
 /// The x86-64 rule of [`kernel_family`], given whether the CPU has AVX-512F and AVX2.

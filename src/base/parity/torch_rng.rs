@@ -12,110 +12,41 @@
 //! samples, and every draw after them, are the same bits as libtorch's.
 //!
 //! The two member functions and `at::detail::getDefaultCPUGenerator()` are looked up by their
-//! (Itanium C++) names in the loaded libtorch. Before the first use the path checks itself: it
-//! predicts 1,000 draws of `uniform_` from the state it read, compares, and puts the state back.
-//! If a symbol is missing or a prediction differs, [`available`] is false and callers use
+//! (Itanium C++) names in the loaded libtorch, and the engine's state is copied with libtorch
+//! 2.13's layout ([`crate::base::parity::ffi`]), only after the libtorch version was checked.
+//! Before the first use the path checks itself: it predicts 1,000 draws of `uniform_` from the
+//! state it read, compares, and puts the state back. If the version differs, a symbol is missing
+//! or a prediction differs, [`available`] is false ([`status`] says why) and callers use
 //! libtorch's operations: never other bits, at worst the old speed. `INITLAB_RNG=libtorch`
-//! turns the path off (to time or check the operations it replaces).
+//! ([`Switches::rust_rng`]) turns the path off (to time or check the operations it replaces).
 //!
 //! The generator's mutex is not taken: initlab draws from the global generator on one thread.
 
-use std::ffi::{c_char, c_void};
 use std::sync::OnceLock;
 
 use tch::{Device, Kind, Tensor};
 
-use super::mt19937::{self, N};
+use crate::base::parity::ffi::{EngineData, Off, TorchGenerator};
+use crate::base::parity::mt19937::{self, N};
+use crate::base::switches::Switches;
 
-/// `at::mt19937_data_pod`, the engine's whole state (2,520 bytes with padding).
-#[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct EngineData {
-    seed: u64,
-    /// Draws left before the next twist, plus one (1 right after seeding: the first draw twists).
-    left: i32,
-    seeded: bool,
-    /// The state word the next draw tempers.
-    next: u32,
-    state: [u32; N],
-}
-
-/// `const at::Generator& at::detail::getDefaultCPUGenerator()`: a pointer to the `Generator`,
-/// whose only field is the `intrusive_ptr` to its `CPUGeneratorImpl`.
-type DefaultGenerator = unsafe extern "C" fn() -> *const *mut c_void;
-/// `at::mt19937 at::CPUGeneratorImpl::engine()`: a trivially copyable class returned through a
-/// hidden pointer, `this` second — the C ABI of a function returning the struct.
-type GetEngine = unsafe extern "C" fn(*mut c_void) -> EngineData;
-/// `void at::CPUGeneratorImpl::set_engine(at::mt19937)`: the class passed by value in memory,
-/// as C passes a struct of this size.
-type SetEngine = unsafe extern "C" fn(*mut c_void, EngineData);
-
-extern "C" {
-    /// The dynamic linker's symbol lookup (glibc).
-    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
-}
-
-/// The generator's implementation and its two accessors.
-#[derive(Clone, Copy)]
-struct Generator {
-    this: *mut c_void,
-    get: GetEngine,
-    set: SetEngine,
-}
-
-// SAFETY: the pointer is libtorch's process-wide default generator, alive as long as the process.
-unsafe impl Send for Generator {}
-// SAFETY: as above; initlab draws from it on one thread (see the module's documentation).
-unsafe impl Sync for Generator {}
-
-impl Generator {
-    fn engine(&self) -> EngineData {
-        // SAFETY: `this` is the default CPUGeneratorImpl and `get` its `engine()`.
-        unsafe { (self.get)(self.this) }
+/// The default generator with its accessors, if the version gate passes, libtorch exports them
+/// and they pass the check (looked up and checked once, after the gate).
+fn generator() -> Result<TorchGenerator, Off> {
+    let generator = TorchGenerator::find()?;
+    static CHECKED: OnceLock<bool> = OnceLock::new();
+    if *CHECKED.get_or_init(|| self_check(&generator)) {
+        Ok(generator)
+    } else {
+        Err(Off::CheckFailed(
+            "1,000 draws predicted from libtorch's generator differ from its own",
+        ))
     }
-
-    fn set_engine(&self, data: EngineData) {
-        // SAFETY: `this` is the default CPUGeneratorImpl and `set` its `set_engine()`.
-        unsafe { (self.set)(self.this, data) }
-    }
-}
-
-/// Looks a symbol up in the objects loaded so far.
-fn symbol(name: &std::ffi::CStr) -> Option<*mut c_void> {
-    // SAFETY: dlsym with RTLD_DEFAULT (null) only looks the name up.
-    let ptr = unsafe { dlsym(std::ptr::null_mut(), name.as_ptr()) };
-    (!ptr.is_null()).then_some(ptr)
-}
-
-/// The default generator with its accessors, if libtorch exports them and they pass the check.
-fn generator() -> Option<Generator> {
-    static FOUND: OnceLock<Option<Generator>> = OnceLock::new();
-    *FOUND.get_or_init(|| {
-        // Make sure libtorch is loaded and its default generator constructed.
-        let _ = Tensor::zeros([1], (Kind::Float, Device::Cpu));
-        let default = symbol(c"_ZN2at6detail22getDefaultCPUGeneratorEv")?;
-        let get = symbol(c"_ZN2at16CPUGeneratorImpl6engineEv")?;
-        let set = symbol(c"_ZN2at16CPUGeneratorImpl10set_engineENS_14mt19937_engineE")?;
-        // SAFETY: the symbols are libtorch's functions of these signatures (see the types).
-        let generator = unsafe {
-            let default = std::mem::transmute::<*mut c_void, DefaultGenerator>(default);
-            let handle = default();
-            if handle.is_null() || (*handle).is_null() {
-                return None;
-            }
-            Generator {
-                this: *handle,
-                get: std::mem::transmute::<*mut c_void, GetEngine>(get),
-                set: std::mem::transmute::<*mut c_void, SetEngine>(set),
-            }
-        };
-        self_check(&generator).then_some(generator)
-    })
 }
 
 /// Predicts 1,000 draws of libtorch's `uniform_` from the state read, checks them and the state
 /// after them, and puts the state back as it was.
-fn self_check(generator: &Generator) -> bool {
+fn self_check(generator: &TorchGenerator) -> bool {
     let before = generator.engine();
     let mut predicted = before;
     let mut want = vec![0f32; 1000];
@@ -137,10 +68,19 @@ fn self_check(generator: &Generator) -> bool {
             .all(|(w, g)| w.to_bits() == g.to_bits())
 }
 
-/// Whether [`bernoulli_into`] draws in Rust: libtorch's generator was found and passed the check,
-/// and `INITLAB_RNG` is not `libtorch`.
+/// Whether [`bernoulli_into`] draws in Rust, or why not: switched off by the user
+/// ([`Switches::rust_rng`], `INITLAB_RNG=libtorch`), another libtorch version (the
+/// [version gate](crate::base::parity::ffi::version_gate)), a symbol missing, or the check failed.
+pub fn status() -> Result<(), Off> {
+    if !Switches::current().rust_rng {
+        return Err(Off::ByUser("INITLAB_RNG=libtorch"));
+    }
+    generator().map(|_| ())
+}
+
+/// Whether [`bernoulli_into`] draws in Rust ([`status`] is `Ok`).
 pub fn available() -> bool {
-    std::env::var("INITLAB_RNG").map_or(true, |v| v != "libtorch") && generator().is_some()
+    status().is_ok()
 }
 
 /// `2⁻²⁴`: `uniform_real`'s divisor for `f32` (24 = `f32`'s significand digits).
@@ -234,10 +174,11 @@ fn plain_f32(t: &Tensor) -> bool {
 ///
 /// `p` and `out` must not overlap.
 pub fn bernoulli_into(p: &Tensor, out: &mut Tensor) -> bool {
-    if !available() || !plain_f32(p) || !plain_f32(out) || p.numel() != out.numel() {
+    if !Switches::current().rust_rng || !plain_f32(p) || !plain_f32(out) || p.numel() != out.numel()
+    {
         return false;
     }
-    let Some(generator) = generator() else {
+    let Ok(generator) = generator() else {
         return false;
     };
     let n = out.numel();
@@ -262,15 +203,4 @@ pub fn bernoulli_into(p: &Tensor, out: &mut Tensor) -> bool {
     });
     generator.set_engine(data);
     true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_engine_layout_is_libtorchs() {
-        // at::mt19937_data_pod: u64, int, bool, u32, 624 × u32, padded to 8.
-        assert_eq!(std::mem::size_of::<EngineData>(), 2520);
-    }
 }
