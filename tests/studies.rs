@@ -156,7 +156,13 @@ fn compare_writes_summary_and_chart_and_uses_its_cache() {
     let data = load_dir(&mnist_dir()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = small_compare(dir.path(), 0.001);
-    let first = compare::run_compare(&config, &executor(&data), &mut |_| {}).unwrap();
+    let first = compare::run_compare(
+        &config,
+        &compare::plan(&config, &data).unwrap(),
+        &executor(&data),
+        &mut |_| {},
+    )
+    .unwrap();
     let runs = &first.outcome.results;
     assert!(runs
         .iter()
@@ -182,12 +188,20 @@ fn compare_writes_summary_and_chart_and_uses_its_cache() {
         "{md}"
     );
 
-    let second = compare::run_compare(&config, &executor(&data), &mut |_| {}).unwrap();
+    let second = compare::run_compare(
+        &config,
+        &compare::plan(&config, &data).unwrap(),
+        &executor(&data),
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(second.outcome.results.iter().all(|r| r.cached));
     assert_eq!(second.outcome.results[1].history, xavier.history);
     // Another learning rate is another configuration: not from the cache.
+    let other_config = small_compare(dir.path(), 0.002);
     let other = compare::run_compare(
-        &small_compare(dir.path(), 0.002),
+        &other_config,
+        &compare::plan(&other_config, &data).unwrap(),
         &executor(&data),
         &mut |_| {},
     )
@@ -202,7 +216,13 @@ fn compare_reports_divergence_instead_of_failing() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = small_compare(dir.path(), 1e30);
     config.train.optimizer = OptimizerKind::Adam;
-    let result = compare::run_compare(&config, &executor(&data), &mut |_| {}).unwrap();
+    let result = compare::run_compare(
+        &config,
+        &compare::plan(&config, &data).unwrap(),
+        &executor(&data),
+        &mut |_| {},
+    )
+    .unwrap();
     for r in &result.outcome.results {
         assert_eq!(r.status, RunStatus::Diverged);
         assert!(

@@ -149,21 +149,22 @@ pub fn plan(config: &CompareConfig, data: &Mnist) -> Result<Vec<PlannedRun>> {
     Ok(plan)
 }
 
-/// Plans, runs (through `executor`) and summarises the comparison.
+/// Runs `plan` (through `executor`) and summarises the comparison; `plan` is the one
+/// [`plan`] made of `config` (the caller builds it once: to choose `--jobs`, print it, or run it).
 pub fn run_compare(
     config: &CompareConfig,
+    plan: &[PlannedRun],
     executor: &Executor,
     observer: &mut dyn FnMut(RunEvent),
 ) -> Result<CompareResult> {
-    let plan = plan(config, executor.data)?;
-    executor.check(&plan)?;
+    executor.check(plan)?;
     std::fs::create_dir_all(&config.out_dir).map_err(|e| {
         anyhow::anyhow!(
             "creating output directory {}: {e}",
             config.out_dir.display()
         )
     })?;
-    let outcome = executor.run(&plan, observer)?;
+    let outcome = executor.run(plan, observer)?;
     let mut chart = None;
     let summary = config.out_dir.join("summary.md");
     let html = config.out_dir.join(report_html::REPORT_FILE);

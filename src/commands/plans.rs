@@ -1,0 +1,310 @@
+//! The plan commands, `lab`, `compare` and `study`: each builds its plan once, then
+//! [`run_plan`] trains it with a console and prints what came of it; `--emit-plan` prints the
+//! plan's `initlab train` commands instead ([`emit_plan`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::CommandFactory;
+
+use initlab::base::data::Mnist;
+use initlab::base::nn::model::{join_widths as join, BiasInit};
+use initlab::base::train::LrSchedule;
+use initlab::engine::executor::{ExecOptions, Executor, PlannedRun, RunEvent, RunResult};
+use initlab::engine::spec::{InitSource, RunSpec, SpecError};
+use initlab::engine::workers;
+use initlab::experiments::compare::{self, CompareResult};
+use initlab::experiments::lab::{self, LabResult};
+use initlab::experiments::study::{self, StudyResult};
+
+use crate::cli::{self, Cli, CompareArgs, LabArgs, StudyArgs};
+use crate::commands::{
+    executor, load_data, report_interrupted, shell_word, source, this_command, warn, Done,
+};
+use crate::console::{self, Console};
+
+/// What the shared end of a plan command needs from the result of its library call.
+trait PlanReport {
+    /// Whether a run was interrupted (nothing is drawn then).
+    fn interrupted(&self) -> bool;
+    /// The runs, in the plan's order.
+    fn results(&self) -> Vec<&RunResult>;
+    /// The lines naming the files written, printed below the results table.
+    fn file_lines(&self) -> Vec<String>;
+}
+
+impl PlanReport for LabResult {
+    fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    fn results(&self) -> Vec<&RunResult> {
+        self.runs.iter().map(|(_, r)| r).collect()
+    }
+
+    fn file_lines(&self) -> Vec<String> {
+        vec![
+            format!("Chart: {}", self.chart.display()),
+            format!("Report: {}", self.report.display()),
+            format!("Report page: {}", self.html.display()),
+        ]
+    }
+}
+
+impl PlanReport for CompareResult {
+    fn interrupted(&self) -> bool {
+        self.outcome.interrupted
+    }
+
+    fn results(&self) -> Vec<&RunResult> {
+        self.outcome.results.iter().collect()
+    }
+
+    fn file_lines(&self) -> Vec<String> {
+        vec![
+            match &self.chart {
+                Some(chart) => format!("Chart: {}", chart.display()),
+                None => "No chart: no run finished an epoch.".into(),
+            },
+            format!("Summary: {}", self.summary.display()),
+            format!("Report page: {}", self.html.display()),
+        ]
+    }
+}
+
+impl PlanReport for StudyResult {
+    fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    fn results(&self) -> Vec<&RunResult> {
+        self.parts.iter().flat_map(|(_, rs)| rs.iter()).collect()
+    }
+
+    fn file_lines(&self) -> Vec<String> {
+        vec![
+            format!("Chart: {}", self.chart.display()),
+            format!("Summary: {}", self.summary.display()),
+            format!("Report page: {}", self.html.display()),
+        ]
+    }
+}
+
+/// The shape every plan command shares: `go` trains the plan with a console showing its
+/// progress; then either where it was interrupted and how to resume, or the results table and
+/// the files written.
+fn run_plan<R: PlanReport>(
+    quiet: bool,
+    go: impl FnOnce(&mut dyn FnMut(RunEvent)) -> Result<R>,
+) -> Result<Done> {
+    let mut console = Console::new(quiet);
+    let result = go(&mut |e| console.run_event(e));
+    console.finish();
+    let result = result?;
+    if result.interrupted() {
+        return Ok(report_interrupted(
+            result.results().into_iter(),
+            &this_command(),
+        ));
+    }
+    console::emit!("\n{}", results_table(result.results().into_iter()));
+    for line in result.file_lines() {
+        console::emit!("{line}");
+    }
+    Ok(Done::Ok)
+}
+
+/// The executor of a built plan: `--jobs`, else side by side when its runs are large enough;
+/// with the number of runs at once.
+fn plan_executor<'a>(
+    data: &'a Mnist,
+    plan: &[PlannedRun],
+    jobs: &cli::JobsArgs,
+    run: &cli::RunArgs,
+) -> (Executor<'a>, usize) {
+    let default_jobs = workers::side_by_side_jobs(plan, data.train.len());
+    let options = jobs.options(run, default_jobs);
+    let jobs = options.jobs;
+    (executor(data, options), jobs)
+}
+
+/// `initlab lab`: the lab's five runs (its DBN pretrained first), chart and reports.
+pub fn lab(args: LabArgs, quiet: bool) -> Result<Done> {
+    if args.run.emit_plan {
+        // Its deep DBN run needs the DBN pretrained first: the plan is not known until
+        // then, and --emit-plan trains nothing.
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "`lab` cannot --emit-plan: its DBN run needs the DBN pretrained first; use --jobs N to train its runs side by side, or `compare`/`study` with --emit-plan",
+            )
+            .exit();
+    }
+    let config = args.config();
+    let data = load_data(&args.training.data)?;
+    // The lab's runs: one at a time with every thread unless --jobs says otherwise.
+    let executor = executor(
+        &data,
+        args.jobs.options(&args.run, ExecOptions::default().jobs),
+    );
+    run_plan(quiet, |observer| lab::run_lab(&config, &executor, observer))
+}
+
+/// `initlab compare`: one architecture under several inits (and seeds), planned once.
+pub fn compare(args: CompareArgs, quiet: bool) -> Result<Done> {
+    let mut config = args.config();
+    config.source = source(&args.pretrained)?;
+    let data = load_data(&args.training.data)?;
+    if args.pretrained.is_some() && !config.inits.iter().any(|i| i.needs_pretrained()) {
+        return Err(SpecError::UnusedPretrainedDbn(config.inits[0]).into());
+    }
+    let plan = compare::plan(&config, &data)?;
+    for p in &plan {
+        p.spec.validate(&data)?;
+        warn(&p.spec);
+    }
+    let (executor, jobs) = plan_executor(&data, &plan, &args.jobs, &args.run);
+    if args.run.emit_plan {
+        return emit_plan(&executor, &plan, &args.run, jobs);
+    }
+    run_plan(quiet, |observer| {
+        compare::run_compare(&config, &plan, &executor, observer)
+    })
+}
+
+/// `initlab study`: a paper's experiment.
+pub fn study(args: StudyArgs, quiet: bool) -> Result<Done> {
+    let config = args.config();
+    let data = load_data(&args.data)?;
+    let plan = study::plan_runs(&config, &data)?;
+    let (executor, jobs) = plan_executor(&data, &plan, &args.jobs, &args.run);
+    if args.run.emit_plan {
+        return emit_plan(&executor, &plan, &args.run, jobs);
+    }
+    run_plan(quiet, |observer| {
+        study::run_study(&config, &executor, observer)
+    })
+}
+
+/// A short aligned table of runs: name, status, final test error, final train cost, directory.
+fn results_table<'a>(results: impl Iterator<Item = &'a RunResult>) -> String {
+    let rows: Vec<Vec<String>> = results
+        .map(|r| {
+            let last = r.history.last();
+            vec![
+                r.run.name.clone(),
+                r.status_text(),
+                last.map(|e| format!("{:.2} %", e.test_error_percent()))
+                    .unwrap_or("—".into()),
+                last.map(|e| format!("{:.6}", e.train_cost))
+                    .unwrap_or("—".into()),
+                r.run.dir.display().to_string(),
+            ]
+        })
+        .collect();
+    console::aligned(
+        &["run", "status", "test error", "train cost", "directory"],
+        &rows,
+        &[2, 3],
+    )
+}
+
+/// Prints one self-contained `initlab train` command line per run of `plan` that is not complete
+/// (absolute paths; each writes its own run directory, which the same plan then finds complete).
+fn emit_plan(
+    executor: &Executor,
+    plan: &[PlannedRun],
+    run_args: &cli::RunArgs,
+    jobs: usize,
+) -> Result<Done> {
+    let exe = std::env::current_exe().context("finding initlab's own path")?;
+    // Each command trains with the threads a run of this plan gets with `jobs` runs at once, so
+    // that the plan reuses what the commands made (`env` works with or without a shell).
+    let available = tch::get_num_threads();
+    let threads = workers::threads_per_job(available, jobs);
+    let env: Vec<String> = if jobs > 1 {
+        vec!["env".into(), format!("OMP_NUM_THREADS={threads}")]
+    } else {
+        Vec::new()
+    };
+    for run in plan.iter().filter(|r| !executor.is_final(r)) {
+        let mut args: Vec<String> = env.clone();
+        args.extend([shell_word(&exe), "train".into()]);
+        args.extend(spec_flags(&run.spec));
+        args.extend(path_flags(run)?);
+        args.extend([
+            "--checkpoint-every".into(),
+            run_args.checkpoint_every.to_string(),
+            "--monitor-every".into(),
+            run_args.monitor_every.to_string(),
+            "--quiet".into(),
+        ]);
+        console::emit!("{}", args.join(" "));
+    }
+    Ok(Done::Ok)
+}
+
+/// The `train` flags that give a run `spec`'s model and training settings (those at their
+/// defaults left out where `train` allows).
+fn spec_flags(s: &RunSpec) -> Vec<String> {
+    let t = &s.train;
+    let mut args: Vec<String> = vec![
+        "--model".into(),
+        join(&s.model.widths.0),
+        "--activation".into(),
+        s.model.activation.to_string(),
+        "--init".into(),
+        s.model.init.to_string(),
+        "--epochs".into(),
+        t.epochs.to_string(),
+        "--batch-size".into(),
+        t.batch_size.to_string(),
+        "--lr".into(),
+        t.learning_rate.to_string(),
+        "--seed".into(),
+        t.seed.to_string(),
+        "--optim".into(),
+        t.optimizer.to_string(),
+    ];
+    if t.momentum != 0.0 {
+        args.extend(["--momentum".into(), t.momentum.to_string()]);
+    }
+    if let Some(n) = t.train_limit {
+        args.extend(["--train-limit".into(), n.to_string()]);
+    }
+    if s.model.bias != BiasInit::default() {
+        args.extend(["--bias".into(), s.model.bias.to_string()]);
+    }
+    if t.lr_schedule != LrSchedule::Constant {
+        args.extend(["--lr-schedule".into(), t.lr_schedule.to_string()]);
+    }
+    if t.validation > 0 {
+        args.extend(["--validation".into(), t.validation.to_string()]);
+    }
+    args
+}
+
+/// The flags naming a run's files as absolute paths: its data, its DBN, its directory.
+fn path_flags(run: &PlannedRun) -> Result<Vec<String>> {
+    let abs = |p: &Path| -> Result<PathBuf> {
+        std::path::absolute(p).with_context(|| format!("making {} absolute", p.display()))
+    };
+    let s = &run.spec;
+    let mut args: Vec<String> = vec!["--data-dir".into(), shell_word(&abs(&s.data.dir)?)];
+    if let InitSource::Pretrained { dir, .. } = &s.source {
+        args.extend(["--pretrained".into(), shell_word(&abs(dir)?)]);
+    }
+    let parent = run.dir.parent().unwrap_or(Path::new("."));
+    let name = run
+        .dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    args.extend([
+        "--out".into(),
+        shell_word(&abs(parent)?),
+        "--name".into(),
+        shell_word(Path::new(&name)),
+    ]);
+    Ok(args)
+}
