@@ -165,8 +165,10 @@ fn main() -> Result<()> {
         initlab::base::parity::mkl::kernel_choice()
     );
     let mnist = data::load_dir(&data::mnist::bundled_dir())?;
-    let train = mnist.train.images_unit(); // [60000, 784]
-    let test = mnist.test.images_unit(); // [10000, 784]
+    // [60000, 784]
+    let train = mnist.train.images_unit();
+    // [10000, 784]
+    let test = mnist.test.images_unit();
 
     // Warm-up (threads, allocator, oneMKL's kernels): 20 updates on a throwaway RBM.
     {

@@ -40,7 +40,8 @@ fn by_hand(
     fill: impl Fn(&mut Tensor) -> Result<()>,
 ) -> Result<Draw> {
     tch::manual_seed(seed);
-    let mut t = Tensor::zeros(shape, (Kind::Float, Device::Cpu)); // [fan_out, fan_in]
+    // [fan_out, fan_in]
+    let mut t = Tensor::zeros(shape, (Kind::Float, Device::Cpu));
     fill(&mut t)?;
     Ok(Draw {
         source: source.into(),
@@ -52,7 +53,8 @@ fn by_hand(
 fn by_tch(source: &str, seed: i64, shape: &[i64], how: Init) -> Result<Draw> {
     tch::manual_seed(seed);
     let vs = nn::VarStore::new(Device::Cpu);
-    let w = vs.root().f_var("weight", shape, how)?; // [fan_out, fan_in]
+    // [fan_out, fan_in]
+    let w = vs.root().f_var("weight", shape, how)?;
     Ok(Draw {
         source: source.into(),
         values: flat(&w)?,
@@ -380,7 +382,8 @@ fn main() -> Result<()> {
     let Some(layer) = mlp.layers.get(2) else {
         bail!("the shallow net has fewer than 3 layers");
     };
-    let w = &layer.ws; // [10, 256]
+    // [10, 256]: linear3.weight
+    let w = &layer.ws;
     let mut ours = flat(&w.get(0))?;
     ours.extend(flat(&w.get(9))?);
     println!(
