@@ -489,15 +489,15 @@ fn run(cli: Cli) -> Result<Done> {
             let config = args.config();
             let data = load_data(&args.data)?;
             let plan = study::plan_runs(&config, &data)?;
-            let default_jobs = workers::side_by_side_jobs(&plan, data.train.len());
+            let default_jobs = workers::side_by_side_jobs(plan.runs(), data.train.len());
             let options = args.jobs.options(&args.run, default_jobs);
             let jobs = options.jobs;
             let executor = executor(&data, options);
             if args.run.emit_plan {
-                return emit_plan(&executor, &plan, &args.run, jobs);
+                return emit_plan(&executor, plan.runs(), &args.run, jobs);
             }
             let mut console = Console::new(cli.quiet);
-            let result = study::run_study(&config, &executor, &mut |e| console.run_event(e));
+            let result = study::run_study(&config, plan, &executor, &mut |e| console.run_event(e));
             console.finish();
             let result = result?;
             if result.interrupted {
