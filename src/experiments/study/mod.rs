@@ -15,7 +15,8 @@
 //! Each study is one module with one [`Preset`]: its parts (the plan), title, deviations from its
 //! paper and, where it draws more than the shared curves and tables, its outputs. This module
 //! holds what they share: the settings, the runner and (in [`summary`]) the summary's skeleton.
-//! A new study is one new module and one entry in [`Study::ALL`].
+//! A new study is one new module (its file, with its `STUDY` handle, and its `pub mod` line)
+//! and one entry in [`Study::ALL`].
 
 pub mod glorot;
 pub mod he;
@@ -387,4 +388,61 @@ pub fn run_study(
         summary: config.summary_path(),
         html: config.html_path(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_study_parses_back_from_its_name() {
+        for s in Study::ALL {
+            assert_eq!(s.name().parse::<Study>().ok(), Some(s));
+        }
+        let names: Vec<&str> = Study::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["glorot", "he", "lab", "meanfield"]);
+        let err = "hinton".parse::<Study>().err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("unknown study \"hinton\" (expected glorot, he, lab or meanfield)")
+        );
+    }
+
+    #[test]
+    fn defaults_follow_each_paper() {
+        for (s, bias, validation) in [
+            (glorot::STUDY, BiasInit::Zeros, 10_000),
+            (he::STUDY, BiasInit::Zeros, 10_000),
+            (lab::STUDY, BiasInit::TorchDefault, 0),
+            (meanfield::STUDY, BiasInit::TorchDefault, 0),
+        ] {
+            let c = StudyConfig::new(s);
+            assert_eq!((c.bias, c.validation), (bias, validation), "{s:?}");
+            assert_eq!(c.out_dir, PathBuf::from("runs/study").join(s.name()));
+            assert_eq!(c.chart_path(), c.out_dir.join(format!("{}.png", s.name())));
+        }
+    }
+
+    #[test]
+    fn plans_have_their_parts_and_inits() {
+        for (s, names, inits) in [
+            (glorot::STUDY, vec!["tanh", "softsign", "sigmoid"], 2),
+            (he::STUDY, vec!["relu30", "relu22"], 2),
+            (lab::STUDY, vec!["shallow", "deep"], 5),
+            (
+                meanfield::STUDY,
+                vec!["depth2", "depth4", "depth8", "depth16", "depth32"],
+                8,
+            ),
+        ] {
+            let config = StudyConfig::new(s);
+            let parts = plan(&config);
+            let got: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(got, names, "{s:?}");
+            for p in &parts {
+                assert_eq!(p.compare.inits.len(), inits, "{s:?} {}", p.name);
+                assert_eq!(p.compare.out_dir, config.out_dir.join(&p.name));
+            }
+        }
+    }
 }
