@@ -15,7 +15,7 @@ use initlab::engine::executor::{ExecOptions, Executor};
 use initlab::engine::rundir::{EndDetail, RunStatus};
 use initlab::experiments::compare::{self, CompareConfig};
 use initlab::experiments::inspect::{self, InspectConfig};
-use initlab::experiments::study::{self, Study, StudyConfig};
+use initlab::experiments::study::{self, StudyConfig};
 
 fn png_size(path: &std::path::Path) -> (u32, u32) {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -142,6 +142,11 @@ fn small_compare(dir: &std::path::Path, lr: f64) -> CompareConfig {
     }
 }
 
+/// The study's plan, built once as `initlab study` builds it.
+fn plan(config: &StudyConfig, data: &initlab::base::data::Mnist) -> study::StudyPlan {
+    study::plan_runs(config, data).unwrap()
+}
+
 fn executor(data: &initlab::base::data::Mnist) -> Executor<'_> {
     Executor {
         data,
@@ -244,7 +249,11 @@ fn compare_reports_divergence_instead_of_failing() {
 fn studies_run_at_small_width() {
     let _g = seed_lock();
     let data = load_dir(&mnist_dir()).unwrap();
-    for (which, runs) in [(Study::Lab, 10), (Study::Glorot, 6), (Study::He, 4)] {
+    for (which, runs) in [
+        (study::lab::STUDY, 10),
+        (study::glorot::STUDY, 6),
+        (study::he::STUDY, 4),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let config = StudyConfig {
             epochs: Some(1),
@@ -253,7 +262,8 @@ fn studies_run_at_small_width() {
             out_dir: dir.path().to_path_buf(),
             ..StudyConfig::new(which)
         };
-        let result = study::run_study(&config, &executor(&data), &mut |_| {}).unwrap();
+        let result =
+            study::run_study(&config, plan(&config, &data), &executor(&data), &mut |_| {}).unwrap();
         assert_eq!(
             result.parts.iter().map(|(_, r)| r.len()).sum::<usize>(),
             runs,
@@ -291,10 +301,11 @@ fn meanfield_study_runs_small_and_states_the_critical_point() {
         train_limit: Some(300),
         width: Some(8),
         out_dir: dir.path().to_path_buf(),
-        ..StudyConfig::new(Study::Meanfield)
+        ..StudyConfig::new(study::meanfield::STUDY)
     };
-    let result = study::run_study(&config, &executor(&data), &mut |_| {}).unwrap();
-    let (depths, sigmas) = study::meanfield_grid(false);
+    let result =
+        study::run_study(&config, plan(&config, &data), &executor(&data), &mut |_| {}).unwrap();
+    let (depths, sigmas) = study::meanfield::grid(false);
     assert_eq!(
         result.parts.iter().map(|(_, r)| r.len()).sum::<usize>(),
         depths.len() * sigmas.len()

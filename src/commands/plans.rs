@@ -177,12 +177,12 @@ pub fn study(args: StudyArgs, quiet: bool) -> Result<Done> {
     let config = args.config();
     let data = load_data(&args.data)?;
     let plan = study::plan_runs(&config, &data)?;
-    let (executor, jobs) = plan_executor(&data, &plan, &args.jobs, &args.run);
+    let (executor, jobs) = plan_executor(&data, plan.runs(), &args.jobs, &args.run);
     if args.run.emit_plan {
-        return emit_plan(&executor, &plan, &args.run, jobs);
+        return emit_plan(&executor, plan.runs(), &args.run, jobs);
     }
     run_plan(quiet, |observer| {
-        study::run_study(&config, &executor, observer)
+        study::run_study(&config, plan, &executor, observer)
     })
 }
 
