@@ -195,8 +195,8 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// Times every checkpoint's save (weights + Adam moments, one safetensors file, temporary file
-/// + fsync + rename), as the executor saves them, and samples sgemm after each epoch, outside
+/// Times every checkpoint's save (weights and Adam moments in one safetensors file: a temporary
+/// file, fsync, rename), as the executor saves them, and samples sgemm after each epoch, outside
 /// the epoch's timing.
 struct BenchSink<'a> {
     ck_path: &'a std::path::Path,

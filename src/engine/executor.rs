@@ -392,17 +392,17 @@ impl Executor<'_> {
         observer: &mut dyn FnMut(RunEvent),
     ) -> Result<RunResult> {
         let hash = run.spec.hash();
+        let start = |how| RunEvent::Start {
+            index,
+            total,
+            run,
+            how,
+        };
         let dir = RunDir::open(&run.dir)?;
         let resume = match self.prepare(&dir, run, &hash, threads)? {
             Prepared::Cached(record) => {
                 let result = result_from_dir(run, hash, &record, true)?;
-                let how = StartKind::Cached;
-                observer(RunEvent::Start {
-                    index,
-                    total,
-                    run,
-                    how,
-                });
+                observer(start(StartKind::Cached));
                 observer(RunEvent::End(&result));
                 return Ok(result);
             }
@@ -417,42 +417,23 @@ impl Executor<'_> {
         };
         let record = running_record(run, &hash, resume.as_ref().map(|(r, _)| r));
         let mut files = RunFiles::start(&dir, record)?;
-        observer(RunEvent::Start {
-            index,
-            total,
-            run,
-            how,
-        });
-        let hook;
+        observer(start(how));
         let spec = &run.spec;
-        let (monitor, checkpoint_every) =
-            (self.options.monitor_every, self.options.checkpoint_every);
         let resuming = resume.is_some();
         let context = || match resuming {
             true => format!("resuming from {}", run.dir.join(CHECKPOINT_FILE).display()),
             false => "training".to_string(),
         };
-        let mut trainer = match resume {
-            Some((_, ck)) => Trainer::resume(&spec.model, self.data, &spec.train, ck, monitor),
-            None => {
-                hook = hooks::resolve(spec.model.init, &spec.source)?;
-                Trainer::fresh(
-                    &spec.model,
-                    self.data,
-                    &spec.train,
-                    hook.as_deref(),
-                    monitor,
-                )
-            }
-        }
-        .with_context(context)?;
+        let mut trainer = self
+            .trainer(spec, resume.map(|(_, ck)| ck))
+            .with_context(context)?;
         // A new event file, also for a resumed run: it starts after the checkpoint (see `board`).
         let mut board = RunBoard::create(&run.dir, spec.model.activation)?;
         let title = format!("{} — {} init", spec.model.widths.label(), spec.model.init);
         let mut charts = RunCharts::new(&run.dir, title);
         let mut forward = ProgressSink(|p| observer(RunEvent::Train(p)));
         let control = Control {
-            checkpoint_every,
+            checkpoint_every: self.options.checkpoint_every,
             stop: self.stop,
         };
         let sinks: &mut [&mut dyn RunSink] =
@@ -470,6 +451,23 @@ impl Executor<'_> {
         };
         observer(RunEvent::End(&result));
         Ok(result)
+    }
+
+    /// The trainer of `spec`: resumed from `ck`, or fresh with its init's data-dependent step.
+    fn trainer<'s>(
+        &'s self,
+        spec: &'s RunSpec,
+        ck: Option<Box<Checkpoint>>,
+    ) -> Result<Trainer<'s>> {
+        let monitor = self.options.monitor_every;
+        let (model, train) = (&spec.model, &spec.train);
+        match ck {
+            Some(ck) => Trainer::resume(model, self.data, train, *ck, monitor),
+            None => {
+                let hook = hooks::resolve(model.init, &spec.source)?;
+                Trainer::fresh(model, self.data, train, hook.as_deref(), monitor)
+            }
+        }
     }
 
     /// What to do with `run`'s directory ([`decide`]): read it from the cache, or train it,
@@ -501,7 +499,7 @@ impl Executor<'_> {
             Decision::Reuse => Ok(Prepared::Cached(record)),
             Decision::Resume => {
                 let ck = checkpoint::load(&run.dir.join(CHECKPOINT_FILE), hash)?;
-                Ok(Prepared::Train(Some((record, ck))))
+                Ok(Prepared::Train(Some((record, Box::new(ck)))))
             }
         }
     }
@@ -512,7 +510,7 @@ enum Prepared {
     /// Its final result is reused.
     Cached(RunRecord),
     /// It is trained: from this record's checkpoint, or from the start.
-    Train(Option<(RunRecord, Checkpoint)>),
+    Train(Option<(RunRecord, Box<Checkpoint>)>),
 }
 
 /// The record of `run` as it starts training here: the earlier record's, resumed, or a new one.

@@ -392,29 +392,7 @@ impl Executor<'_> {
             };
             let run = &plan[i];
             match line {
-                Line::Text(text) => match serde_json::from_str::<WorkerMessage>(&text) {
-                    Ok(WorkerMessage::Start { how }) => {
-                        let pid = running.get_mut(&i).map(|r| {
-                            r.how = Some(how);
-                            r.child.id()
-                        });
-                        observer(RunEvent::WorkerStart {
-                            index: i + 1,
-                            total,
-                            run,
-                            how,
-                            pid: pid.unwrap_or(0),
-                        });
-                    }
-                    Ok(WorkerMessage::Epoch(record)) => observer(RunEvent::WorkerEpoch {
-                        index: i + 1,
-                        total,
-                        run,
-                        record: &record,
-                    }),
-                    // Not the protocol (a library writing to stdout): not ours to show.
-                    Err(_) => {}
-                },
+                Line::Text(text) => relay(&text, (i, total), run, &mut running, observer),
                 Line::Closed => {
                     let Some(r) = running.remove(&i) else {
                         continue;
@@ -602,6 +580,39 @@ fn worker_error(status: ExitStatus, stderr: &str) -> String {
         format!("the worker ended with {how} and printed nothing")
     } else {
         format!("{} (worker {how})", text.replace('\n', "\n    "))
+    }
+}
+
+/// Passes a worker's message about `run` (`(index, total)`, 0-based index) on to `observer`.
+fn relay(
+    text: &str,
+    (i, total): (usize, usize),
+    run: &PlannedRun,
+    running: &mut HashMap<usize, Running>,
+    observer: &mut dyn FnMut(RunEvent),
+) {
+    match serde_json::from_str::<WorkerMessage>(text) {
+        Ok(WorkerMessage::Start { how }) => {
+            let pid = running.get_mut(&i).map(|r| {
+                r.how = Some(how);
+                r.child.id()
+            });
+            observer(RunEvent::WorkerStart {
+                index: i + 1,
+                total,
+                run,
+                how,
+                pid: pid.unwrap_or(0),
+            });
+        }
+        Ok(WorkerMessage::Epoch(record)) => observer(RunEvent::WorkerEpoch {
+            index: i + 1,
+            total,
+            run,
+            record: &record,
+        }),
+        // Not the protocol (a library writing to stdout): not ours to show.
+        Err(_) => {}
     }
 }
 
