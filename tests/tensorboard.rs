@@ -109,6 +109,9 @@ fn a_run_writes_an_event_file_that_reads_back_with_its_history() {
         ),
         ("epoch/test_loss", |e| e.test_loss),
         ("epoch/test_accuracy", |e| e.test_accuracy),
+        ("epoch/learning_rate", |e| {
+            e.learning_rate.unwrap_or(f64::NAN)
+        }),
     ] {
         let p = points(&events, tag);
         assert_eq!(steps(&p), [1, 2], "{tag}");

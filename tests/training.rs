@@ -99,9 +99,15 @@ fn one_epoch_on_10k_images_reaches_90_percent_and_saves_the_run() {
     assert_eq!(decode_png(&run_dir.join("loss.png")), (1000, 600));
     let csv = std::fs::read_to_string(run_dir.join("history.csv")).unwrap();
     assert!(
-        csv.starts_with("epoch,train_cost,test_loss,test_accuracy,seconds\n1,"),
+        csv.starts_with("epoch,train_cost,test_loss,test_accuracy,seconds,learning_rate\n1,"),
         "{csv}"
     );
+    // The lab's constant rate, recorded per epoch.
+    assert!(
+        csv.lines().nth(1).is_some_and(|l| l.ends_with(",1e-3")),
+        "{csv}"
+    );
+    assert_eq!(history.epochs[0].learning_rate, Some(0.001));
     let back = runs::load_run(&run_dir).unwrap();
     assert_eq!(back.record.spec, planned.spec);
     assert_eq!(back.record.hash, planned.spec.hash());

@@ -5,7 +5,8 @@
 //!
 //! - `train/loss_step`: every batch's loss;
 //! - `epoch/train_cost`, `epoch/test_loss`, `epoch/test_accuracy`, and `epoch/validation_loss`,
-//!   `epoch/validation_accuracy` for runs with a validation split — step: the epoch;
+//!   `epoch/validation_accuracy` for runs with a validation split, `epoch/learning_rate` —
+//!   step: the epoch;
 //! - `dynamics/linearℓ/…` for every sampled step of a monitored run ([`crate::base::train::dynamics`]):
 //!   `z_mean`, `z_std`, the hidden layers' `a_mean`, `a_std`, `saturated` (`dead` for ReLU) and
 //!   `distinct`, then `grad_z_std`, `grad_data`, `update_log10`;
@@ -60,6 +61,8 @@ pub const TEST_ACCURACY: &str = "epoch/test_accuracy";
 pub const VALIDATION_LOSS: &str = "epoch/validation_loss";
 /// Tag of an epoch's validation accuracy.
 pub const VALIDATION_ACCURACY: &str = "epoch/validation_accuracy";
+/// Tag of the learning rate an epoch trained with.
+pub const LEARNING_RATE: &str = "epoch/learning_rate";
 
 /// One run's TensorBoard log, a [`RunSink`]: a write error ends the run with that error.
 #[derive(Debug)]
@@ -101,6 +104,7 @@ impl RunBoard {
         if let Some(v) = r.validation_accuracy {
             values.push(scalar(VALIDATION_ACCURACY, v));
         }
+        values.extend(r.learning_rate.map(|v| scalar(LEARNING_RATE, v)));
         self.writer.write(&Event::summary(r.epoch as i64, values))
     }
 

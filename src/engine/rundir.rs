@@ -382,6 +382,9 @@ pub const HISTORY_COLUMNS: &[HistoryColumn] = &[
     ("validation_accuracy", |e| {
         e.validation_accuracy.map(|v| format!("{v:.6}"))
     }),
+    ("learning_rate", |e| {
+        e.learning_rate.map(|v| format!("{v:e}"))
+    }),
 ];
 
 /// `history.csv`'s text for `history` ([`HISTORY_COLUMNS`]).

@@ -176,6 +176,10 @@ pub struct EpochRecord {
     /// Fraction of the validation split classified correctly, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_accuracy: Option<f64>,
+    /// The learning rate the epoch trained with ([`LrSchedule::rate`]); absent in histories
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_rate: Option<f64>,
 }
 
 #[cfg(test)]

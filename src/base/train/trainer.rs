@@ -284,11 +284,9 @@ impl<'a> Trainer<'a> {
             return;
         }
         let started = Instant::now();
-        let (e, config) = (self.state.epochs_done, self.config);
-        if config.lr_schedule != LrSchedule::Constant {
-            let lr = config
-                .lr_schedule
-                .rate(config.learning_rate, e, config.epochs);
+        let e = self.state.epochs_done;
+        if self.config.lr_schedule != LrSchedule::Constant {
+            let lr = self.learning_rate(e);
             self.state.optimizer.set_lr(lr);
         }
         let permutation = self.feed.loader.permutation(self.state.epoch_seeds[e]);
@@ -296,6 +294,14 @@ impl<'a> Trainer<'a> {
             permutation,
             started,
         });
+    }
+
+    /// The learning rate of 0-based epoch `e` under the run's schedule.
+    fn learning_rate(&self, e: usize) -> f64 {
+        let config = self.config;
+        config
+            .lr_schedule
+            .rate(config.learning_rate, e, config.epochs)
     }
 
     /// Trains the next batch of the current epoch (call only while [`Trainer::batches_left`]).
@@ -417,6 +423,7 @@ impl<'a> Trainer<'a> {
             seconds,
             validation_loss: validation.map(|v| v.0),
             validation_accuracy: validation.map(|v| v.1),
+            learning_rate: Some(self.learning_rate(epoch - 1)),
         };
         let state = &mut self.state;
         state.history.epochs.push(record.clone());
