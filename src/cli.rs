@@ -12,7 +12,7 @@ use initlab::base::nn::{
 use initlab::base::optim::OptimizerKind;
 use initlab::base::train::{LrSchedule, TrainConfig};
 use initlab::engine::executor::ExecOptions;
-use initlab::engine::workers::WorkerCommand;
+use initlab::engine::executor::WorkerCommand;
 use initlab::experiments::compare::CompareConfig;
 use initlab::experiments::inspect::InspectConfig;
 use initlab::experiments::lab::LabConfig;

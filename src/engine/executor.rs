@@ -10,6 +10,7 @@
 //! [`PlanOutcome`]. A run's thread count is part of what it computed: a directory made with
 //! another count is neither reused nor resumed ([`RunDirError::OtherThreads`]).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -28,7 +29,6 @@ use crate::engine::rundir::{
 };
 use crate::engine::sinks::{RunCharts, RunFiles};
 use crate::engine::spec::RunSpec;
-use crate::engine::workers::WorkerCommand;
 use crate::pretraining::dbn::DbnProgress;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +41,16 @@ pub struct PlannedRun {
     pub dir: PathBuf,
     /// What to run.
     pub spec: RunSpec,
+}
+
+/// The program that trains one run in a worker process, and its leading arguments; the
+/// [`WorkerJob`](crate::engine::workers::WorkerJob) follows on its standard input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerCommand {
+    /// The program (the `initlab` binary).
+    pub program: PathBuf,
+    /// Its arguments (the hidden subcommand).
+    pub args: Vec<OsString>,
 }
 
 /// How the executor treats existing run directories, and how many runs it trains at once.

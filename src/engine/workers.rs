@@ -25,7 +25,6 @@
 //! ([`RunDirError::OtherThreads`]).
 
 use std::collections::{HashMap, VecDeque};
-use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -41,7 +40,7 @@ use crate::base::data::Mnist;
 use crate::base::train::{EpochRecord, Progress};
 use crate::engine::executor::{
     decide, result_from_dir, Decision, ExecOptions, Executor, PlanOutcome, PlannedRun, RunEvent,
-    RunResult, StartKind,
+    RunResult, StartKind, WorkerCommand,
 };
 use crate::engine::rundir::{self, RunDir, RunDirError, RunStatus};
 use crate::engine::spec::RunSpec;
@@ -54,16 +53,6 @@ const STDERR_KEPT: usize = 8 << 10;
 
 /// How often the executor looks at its stop flag while it waits for workers.
 const POLL: Duration = Duration::from_millis(100);
-
-/// The program that trains one run in a worker process, and its leading arguments; the
-/// [`WorkerJob`] follows on its standard input.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkerCommand {
-    /// The program (the `initlab` binary).
-    pub program: PathBuf,
-    /// Its arguments (the hidden subcommand).
-    pub args: Vec<OsString>,
-}
 
 /// What one worker process trains, sent as one line of JSON on its stdin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

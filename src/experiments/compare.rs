@@ -16,7 +16,7 @@ use crate::base::nn::{
 use crate::base::output::io;
 use crate::base::output::stats;
 use crate::base::output::table::{Cell, Table};
-use crate::base::train::chart::{seeds_chart, SeedCurves};
+use crate::base::train::chart::seeds_chart;
 use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlanOutcome, PlannedRun, RunEvent, RunResult};
 use crate::engine::rundir::RunStatus;
@@ -173,7 +173,9 @@ pub fn run_compare(
             .title
             .clone()
             .unwrap_or_else(|| default_title(config));
-        let groups = seed_groups(&outcome.results, |r| r.run.spec.model.init.to_string());
+        let groups = crate::experiments::seeds::seed_groups(&outcome.results, |r| {
+            r.run.spec.model.init.to_string()
+        });
         if outcome.results.iter().any(|r| !r.history.epochs.is_empty()) {
             let png = config.out_dir.join("compare.png");
             seeds_chart(&groups, &title, &png)?;
@@ -201,49 +203,6 @@ pub fn run_compare(
         summary,
         html,
     })
-}
-
-/// The runs grouped by configuration (consecutive runs with the same `label`, as planned), one
-/// group per configuration with its seeds' histories; labels of groups with a diverged or
-/// unstable run say how many.
-pub fn seed_groups(results: &[RunResult], label: impl Fn(&RunResult) -> String) -> Vec<SeedCurves> {
-    let mut groups: Vec<(String, Vec<&RunResult>)> = Vec::new();
-    for r in results {
-        let l = label(r);
-        match groups.last_mut() {
-            Some((last, rs)) if *last == l => rs.push(r),
-            _ => groups.push((l, vec![r])),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(l, rs)| {
-            let diverged: Vec<usize> = rs
-                .iter()
-                .filter_map(|r| match &r.detail {
-                    Some(crate::engine::rundir::EndDetail::Diverged { epoch, .. }) => Some(*epoch),
-                    _ => None,
-                })
-                .collect();
-            let unstable = rs
-                .iter()
-                .filter(|r| r.status == RunStatus::Unstable)
-                .count();
-            let mut label = l;
-            match (diverged.as_slice(), rs.len()) {
-                ([], _) => {}
-                ([epoch], 1) => label.push_str(&format!(" (diverged, epoch {epoch})")),
-                (d, n) => label.push_str(&format!(" ({} of {n} diverged)", d.len())),
-            }
-            if unstable > 0 {
-                label.push_str(&format!(" ({unstable} unstable)"));
-            }
-            SeedCurves {
-                label,
-                histories: rs.iter().map(|r| r.history.clone()).collect(),
-            }
-        })
-        .collect()
 }
 
 fn default_title(config: &CompareConfig) -> String {

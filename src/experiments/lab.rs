@@ -267,7 +267,7 @@ pub fn run_lab(
     let html = config.out_dir.join(report_html::REPORT_FILE);
     if !outcome.interrupted {
         let runs: Vec<RunResult> = results.iter().map(|(_, r)| r.clone()).collect();
-        let groups = crate::experiments::compare::seed_groups(&runs, |r| r.run.spec.label());
+        let groups = crate::experiments::seeds::seed_groups(&runs, |r| r.run.spec.label());
         let title = format!(
             "MNIST, {} lr {}: initialization schemes",
             config.train.optimizer, config.train.learning_rate

@@ -9,4 +9,5 @@ pub mod inspect;
 pub mod lab;
 pub mod pretrain;
 pub mod report_html;
+pub mod seeds;
 pub mod study;

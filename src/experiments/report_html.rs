@@ -436,10 +436,10 @@ pub fn run_entries(base: &Path, runs: &[RunResult]) -> Vec<RunEntry> {
 
 /// The charts of a plan's runs: test error % (log scale) and train cost (log scale) per epoch,
 /// plus validation error % when a run held out a validation split. Runs are grouped as in the
-/// PNG charts ([`crate::experiments::compare::seed_groups`]: consecutive runs with the same `label`), one
+/// PNG charts ([`crate::experiments::seeds::seed_groups`]: consecutive runs with the same `label`), one
 /// colour and legend entry per group, one line per run.
 pub fn run_charts(runs: &[RunResult], label: impl Fn(&RunResult) -> String) -> Vec<Chart> {
-    let groups = crate::experiments::compare::seed_groups(runs, &label);
+    let groups = crate::experiments::seeds::seed_groups(runs, &label);
     let series = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<ChartSeries> {
         let mut rest = runs.iter();
         groups

@@ -22,7 +22,9 @@ pub fn write_curve_outputs(
 ) -> Result<()> {
     let curves: Vec<_> = parts
         .iter()
-        .flat_map(|(p, rs)| compare::seed_groups(rs, |r| p.label_of(r.run.spec.model.init)))
+        .flat_map(|(p, rs)| {
+            crate::experiments::seeds::seed_groups(rs, |r| p.label_of(r.run.spec.model.init))
+        })
         .collect();
     let title = config.study.preset().title();
     seeds_chart(&curves, &title, &config.chart_path())?;
