@@ -164,7 +164,7 @@ fn main() -> Result<()> {
         tch::get_num_threads(),
         initlab::base::parity::mkl::kernel_choice()
     );
-    let mnist = data::load_dir(&data::mnist::bundled_dir())?;
+    let mnist = data::mnist::load_dir(&data::mnist::bundled_dir())?;
     // [60000, 784]
     let train = mnist.train.images_unit();
     // [10000, 784]

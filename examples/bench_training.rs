@@ -84,7 +84,7 @@ fn main() -> Result<()> {
         sgemm.best()
     );
     let started = Instant::now();
-    let mnist = data::load_dir(&data::mnist::bundled_dir())?;
+    let mnist = data::mnist::load_dir(&data::mnist::bundled_dir())?;
     println!(
         "MNIST load (4 gz files, validated, SHA-256 checked): {:.2} s",
         started.elapsed().as_secs_f64()

@@ -29,7 +29,8 @@
 // import torchvision.transforms as transforms
 // import random
 use anyhow::Result;
-use initlab::base::data::{self, TorchLoader};
+use initlab::base::data;
+use initlab::base::data::loader::TorchLoader;
 use initlab::base::nn::init;
 use initlab::base::nn::model::torch_linear;
 use initlab::base::optim::{AdamConfig, TorchAdam};
@@ -69,7 +70,7 @@ fn main() -> Result<()> {
     //                          transform=transforms.ToTensor(),
     //                          download=True)
     // (both sets come from the bundled data/mnist files; nothing is downloaded)
-    let mnist = data::load_dir(&data::mnist::bundled_dir())?;
+    let mnist = data::mnist::load_dir(&data::mnist::bundled_dir())?;
     // [60000, 784] f32: ToTensor() (pixels / 255), applied once to the whole train set
     let train_x = mnist.train.images_unit();
 

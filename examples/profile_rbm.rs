@@ -167,7 +167,7 @@ fn main() -> Result<()> {
             .with_context(|| format!("epochs must be an integer of at least 2, got {s:?}"))?,
         None => 2,
     };
-    let mnist = data::load_dir(&data::mnist::bundled_dir())?;
+    let mnist = data::mnist::load_dir(&data::mnist::bundled_dir())?;
     // [60000, 784]
     let train = mnist.train.images_unit();
     let config = RbmConfig::sklearn(LR, BATCH);

@@ -15,7 +15,9 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use initlab::base::data::{self, BatchBuffers, TorchLoader};
+use initlab::base::data;
+use initlab::base::data::loader::TorchLoader;
+use initlab::base::data::mnist::BatchBuffers;
 use initlab::base::nn::model::{Mlp, MlpSpec};
 use initlab::base::optim::{AdamConfig, OptimizerState, TorchAdam};
 use initlab::base::train::dynamics::{self, StepTrace, DEFAULT_EVERY};
@@ -41,7 +43,7 @@ const PHASES: [&str; 11] = [
 ];
 const UNFUSED: usize = PHASES.len();
 
-fn profile(spec: &MlpSpec, mnist: &data::Mnist, steps: usize) -> Result<Vec<f64>> {
+fn profile(spec: &MlpSpec, mnist: &data::mnist::Mnist, steps: usize) -> Result<Vec<f64>> {
     let warmup = 30;
     tch::manual_seed(777);
     let model = Mlp::new(spec)?;
@@ -202,7 +204,7 @@ fn main() -> Result<()> {
         None => 600,
     };
     let specs = MlpSpec::benchmarked(which)?;
-    let mnist = data::load_dir(&data::mnist::bundled_dir())?;
+    let mnist = data::mnist::load_dir(&data::mnist::bundled_dir())?;
     println!(
         "{steps} steps after 30 warm-up, batch 100, Adam, libtorch threads {}; {}",
         tch::get_num_threads(),

@@ -13,7 +13,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use commands::{shell_word, Done, STOP};
 
-use initlab::base::data::{DataError, Origin};
+use initlab::base::data::locate::{DataError, Origin};
 use initlab::engine::rundir::RunDirError;
 use initlab::engine::runs::RunsBelow;
 use initlab::engine::spec::SpecError;

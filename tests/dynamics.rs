@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{mnist_dir, seed_lock};
-use initlab::base::data::{load_dir, Mnist};
+use initlab::base::data::mnist::{load_dir, Mnist};
 use initlab::base::nn::{
     model::MlpSpec,
     scheme::{Activation, InitScheme},

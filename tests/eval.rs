@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{mnist_dir, seed_lock};
-use initlab::base::data::load_dir;
-use initlab::base::data::DataIdentity;
+use initlab::base::data::mnist::load_dir;
+use initlab::base::data::mnist::DataIdentity;
 use initlab::base::nn::{
     model::{Mlp, MlpSpec},
     scheme::InitScheme,

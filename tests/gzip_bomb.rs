@@ -160,7 +160,7 @@ fn a_label_bomb_is_refused_too() {
     std::fs::write(&path, gzip_bomb(&header, 64)).unwrap();
     let e = format!(
         "{:#}",
-        initlab::base::data::load_dir(dir.path()).unwrap_err()
+        initlab::base::data::mnist::load_dir(dir.path()).unwrap_err()
     );
     assert!(
         e.contains(&path.display().to_string()) && e.contains("trailing data"),

@@ -7,7 +7,8 @@ mod common;
 use common::{
     f32_from_hex, golden_dir_for, golden_json, golden_text, hex_f32s, mnist_dir, seed_lock, values,
 };
-use initlab::base::data::{load_dir, TorchLoader};
+use initlab::base::data::loader::TorchLoader;
+use initlab::base::data::mnist::load_dir;
 use initlab::base::nn::init::{self, FanMode, Nonlinearity};
 use initlab::base::nn::{
     model::{torch_linear, MlpSpec},

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{mnist_dir, seed_lock};
-use initlab::base::data::load_dir;
+use initlab::base::data::mnist::load_dir;
 use initlab::base::nn::{
     model::{Mlp, MlpSpec, Widths},
     scheme::{Activation, InitScheme},

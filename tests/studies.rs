@@ -4,7 +4,7 @@
 mod common;
 
 use common::{mnist_dir, seed_lock};
-use initlab::base::data::load_dir;
+use initlab::base::data::mnist::load_dir;
 use initlab::base::nn::{
     model::Widths,
     scheme::{Activation, InitScheme},
@@ -108,7 +108,7 @@ fn lsuv_gives_unit_variance_on_held_out_data() {
         init: InitScheme::Lsuv,
     };
     let mut mlp = initlab::base::nn::model::Mlp::new(&spec).unwrap();
-    use initlab::base::nn::lsuv::DataDependentInit;
+    use initlab::base::nn::hook::DataDependentInit;
     initlab::base::nn::lsuv::Lsuv::default()
         .initialize(&mut mlp, &data.train.images_unit().narrow(0, 0, 2000))
         .unwrap();
@@ -143,11 +143,11 @@ fn small_compare(dir: &std::path::Path, lr: f64) -> CompareConfig {
 }
 
 /// The study's plan, built once as `initlab study` builds it.
-fn plan(config: &StudyConfig, data: &initlab::base::data::Mnist) -> study::StudyPlan {
+fn plan(config: &StudyConfig, data: &initlab::base::data::mnist::Mnist) -> study::StudyPlan {
     study::plan_runs(config, data).unwrap()
 }
 
-fn executor(data: &initlab::base::data::Mnist) -> Executor<'_> {
+fn executor(data: &initlab::base::data::mnist::Mnist) -> Executor<'_> {
     Executor {
         data,
         options: ExecOptions::default(),

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{mnist_dir, seed_lock};
-use initlab::base::data::load_dir;
+use initlab::base::data::mnist::load_dir;
 use initlab::base::nn::init;
 use initlab::base::nn::{
     model::{distinct_rows, Mlp, MlpSpec},
@@ -66,7 +66,7 @@ fn train_a_little(
         ..TrainConfig::default()
     };
     struct Tweak<F: Fn(&mut Mlp)>(F);
-    impl<F: Fn(&mut Mlp)> initlab::base::nn::lsuv::DataDependentInit for Tweak<F> {
+    impl<F: Fn(&mut Mlp)> initlab::base::nn::hook::DataDependentInit for Tweak<F> {
         fn name(&self) -> String {
             "tweak".into()
         }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{mnist_dir, seed_lock};
-use initlab::base::data::load_dir;
+use initlab::base::data::mnist::load_dir;
 use initlab::base::nn::{
     model::{Mlp, MlpSpec},
     scheme::InitScheme,
@@ -218,7 +218,7 @@ fn dbn_pretraining_initializes_and_fine_tunes_an_mlp() {
     let first_w = hook.dbn.rbms[0].weight.copy();
     // Zero epochs of fine-tuning is not allowed, so check the copy through a fresh model.
     let mut fresh = initlab::base::nn::model::Mlp::new(&spec).unwrap();
-    use initlab::base::nn::lsuv::DataDependentInit;
+    use initlab::base::nn::hook::DataDependentInit;
     hook.initialize(&mut fresh, &data.train.images_unit())
         .unwrap();
     assert!(fresh.layers[0].ws.equal(&first_w));

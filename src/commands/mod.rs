@@ -12,7 +12,9 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
 
-use initlab::base::data::{self, Origin};
+use initlab::base::data;
+
+use initlab::base::data::locate::Origin;
 use initlab::engine::executor::{ExecOptions, Executor, RunResult};
 use initlab::engine::rundir::RunStatus;
 use initlab::engine::spec::{InitSource, RunSpec};
@@ -34,15 +36,15 @@ pub enum Done {
 }
 
 /// Loads the MNIST-layout data set in `dir`, naming the folder in any error.
-pub fn load_mnist(dir: &Path) -> Result<data::Mnist> {
-    data::load_dir(dir).with_context(|| format!("loading MNIST from {}", dir.display()))
+pub fn load_mnist(dir: &Path) -> Result<data::mnist::Mnist> {
+    data::mnist::load_dir(dir).with_context(|| format!("loading MNIST from {}", dir.display()))
 }
 
 /// Loads the MNIST a command's data flags lead to (`--data-dir`, else where
 /// `initlab::base::data::locate::search` finds it), naming the folder and why it was chosen in any error.
-pub fn load_data(args: &cli::DataArgs) -> Result<data::Mnist> {
-    let (origin, dir) = data::data_dir(args.data_dir.as_deref())?;
-    data::load_dir(&dir).with_context(|| match origin {
+pub fn load_data(args: &cli::DataArgs) -> Result<data::mnist::Mnist> {
+    let (origin, dir) = data::locate::data_dir(args.data_dir.as_deref())?;
+    data::mnist::load_dir(&dir).with_context(|| match origin {
         Origin::Flag => format!("loading MNIST from {}", dir.display()),
         Origin::UserDir | Origin::Embedded => format!(
             "loading MNIST from {} (the user data folder; delete it to have initlab unpack its \
@@ -58,7 +60,7 @@ pub fn load_data(args: &cli::DataArgs) -> Result<data::Mnist> {
 }
 
 /// The executor for `data` with the command's options, stopped by Ctrl-C.
-pub fn executor(data: &data::Mnist, options: ExecOptions) -> Executor<'_> {
+pub fn executor(data: &data::mnist::Mnist, options: ExecOptions) -> Executor<'_> {
     Executor {
         data,
         options,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 
-use initlab::base::data::Mnist;
+use initlab::base::data::mnist::Mnist;
 use initlab::base::nn::model::{join_widths as join, BiasInit};
 use initlab::base::train::LrSchedule;
 use initlab::engine::executor::{ExecOptions, Executor, PlannedRun, RunEvent, RunResult};

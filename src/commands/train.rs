@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 
-use initlab::base::data::Mnist;
+use initlab::base::data::mnist::Mnist;
 use initlab::base::nn::model::{join_widths as join, MlpSpec};
 use initlab::engine::executor::{PlannedRun, RunResult};
 use initlab::engine::rundir::{self, RunStatus};

@@ -133,27 +133,7 @@ pub fn save(path: &Path, ck: &Checkpoint, spec_hash: &str) -> Result<()> {
 /// Every problem names the file.
 pub fn load(path: &Path, spec_hash: &str) -> Result<Checkpoint> {
     let st = SafeTensors::read(path)?;
-    let state: State = serde_json::from_str(st.meta("state", path)?)
-        .with_context(|| format!("{}: the checkpoint state is not valid", path.display()))?;
-    let bad = |what: String| anyhow::anyhow!("{}: {what}", path.display());
-    if state.format != FORMAT {
-        return Err(bad(format!(
-            "format {:?}, expected {FORMAT:?}",
-            state.format
-        )));
-    }
-    if state.spec_hash != spec_hash {
-        return Err(bad(format!(
-            "the checkpoint belongs to a run with spec hash {}, not {spec_hash}",
-            state.spec_hash
-        )));
-    }
-    ensure!(
-        state.params <= 4096,
-        "{}: implausible parameter count {}",
-        path.display(),
-        state.params
-    );
+    let state = read_state(&st, path, spec_hash)?;
     let weights: Vec<(String, tch::Tensor)> = st
         .tensors
         .iter()
@@ -162,71 +142,13 @@ pub fn load(path: &Path, spec_hash: &str) -> Result<Checkpoint> {
                 .map(|n| (n.to_string(), t.shallow_clone()))
         })
         .collect();
-    let get = |name: String| -> Result<tch::Tensor> { Ok(st.get(&name, path)?.shallow_clone()) };
     let optimizer = match state.optimizer.as_str() {
-        "adam" => {
-            let list = |what: &str| -> Result<Vec<tch::Tensor>> {
-                (0..state.params)
-                    .map(|i| get(format!("adam/{what}/{}", idx(i))))
-                    .collect()
-            };
-            OptimizerState::Adam(AdamState {
-                step: state.adam_step,
-                exp_avg: list("exp_avg")?,
-                exp_avg_sq: list("exp_avg_sq")?,
-                max_exp_avg_sq: if state.amsgrad {
-                    list("max_exp_avg_sq")?
-                } else {
-                    Vec::new()
-                },
-            })
-        }
-        "sgd" => {
-            ensure!(
-                state.sgd_buffers.len() == state.params,
-                "{}: {} SGD buffer flags for {} parameters",
-                path.display(),
-                state.sgd_buffers.len(),
-                state.params
-            );
-            OptimizerState::Sgd(
-                state
-                    .sgd_buffers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &present)| {
-                        if present {
-                            get(format!("sgd/buffer/{}", idx(i))).map(Some)
-                        } else {
-                            Ok(None)
-                        }
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-            )
-        }
-        other => return Err(bad(format!("unknown optimizer {other:?}"))),
+        "adam" => load_adam(&st, &state, path)?,
+        "sgd" => load_sgd(&st, &state, path)?,
+        other => return Err(bad(path, format!("unknown optimizer {other:?}"))),
     };
     let dynamics = match &state.dynamics {
-        Some(meta) => {
-            ensure!(
-                meta.layers >= 1 && meta.layers <= 4096,
-                "{}: implausible layer count {} in the dynamics",
-                path.display(),
-                meta.layers
-            );
-            let mut log = DynamicsLog::new(
-                meta.activation,
-                meta.layers,
-                meta.every,
-                meta.batches_per_epoch,
-            );
-            log.set_from_tensors(
-                &get("dynamics/values".into())?,
-                &get("dynamics/hist".into())?,
-            )
-            .with_context(|| format!("{}: the training dynamics", path.display()))?;
-            Some(log)
-        }
+        Some(meta) => Some(load_dynamics(&st, meta, path)?),
         None => None,
     };
     Ok(Checkpoint {
@@ -240,4 +162,107 @@ pub fn load(path: &Path, spec_hash: &str) -> Result<Checkpoint> {
         history: state.history,
         dynamics,
     })
+}
+
+/// An error about the checkpoint at `path`: `what`, prefixed with the file.
+fn bad(path: &Path, what: String) -> anyhow::Error {
+    anyhow::anyhow!("{}: {what}", path.display())
+}
+
+/// The `state` metadata of `st`, checked for format, spec hash and a plausible parameter count.
+fn read_state(st: &SafeTensors, path: &Path, spec_hash: &str) -> Result<State> {
+    let state: State = serde_json::from_str(st.meta("state", path)?)
+        .with_context(|| format!("{}: the checkpoint state is not valid", path.display()))?;
+    if state.format != FORMAT {
+        return Err(bad(
+            path,
+            format!("format {:?}, expected {FORMAT:?}", state.format),
+        ));
+    }
+    if state.spec_hash != spec_hash {
+        return Err(bad(
+            path,
+            format!(
+                "the checkpoint belongs to a run with spec hash {}, not {spec_hash}",
+                state.spec_hash
+            ),
+        ));
+    }
+    ensure!(
+        state.params <= 4096,
+        "{}: implausible parameter count {}",
+        path.display(),
+        state.params
+    );
+    Ok(state)
+}
+
+/// A copy of the tensor `name` of `st`, or an error naming `path` and the tensor.
+fn get(st: &SafeTensors, path: &Path, name: String) -> Result<tch::Tensor> {
+    Ok(st.get(&name, path)?.shallow_clone())
+}
+
+/// Adam's moments, one tensor per parameter for each list the state says is there.
+fn load_adam(st: &SafeTensors, state: &State, path: &Path) -> Result<OptimizerState> {
+    let list = |what: &str| -> Result<Vec<tch::Tensor>> {
+        (0..state.params)
+            .map(|i| get(st, path, format!("adam/{what}/{}", idx(i))))
+            .collect()
+    };
+    Ok(OptimizerState::Adam(AdamState {
+        step: state.adam_step,
+        exp_avg: list("exp_avg")?,
+        exp_avg_sq: list("exp_avg_sq")?,
+        max_exp_avg_sq: if state.amsgrad {
+            list("max_exp_avg_sq")?
+        } else {
+            Vec::new()
+        },
+    }))
+}
+
+/// SGD's momentum buffers, present where the state's flags say so.
+fn load_sgd(st: &SafeTensors, state: &State, path: &Path) -> Result<OptimizerState> {
+    ensure!(
+        state.sgd_buffers.len() == state.params,
+        "{}: {} SGD buffer flags for {} parameters",
+        path.display(),
+        state.sgd_buffers.len(),
+        state.params
+    );
+    let buffers = state
+        .sgd_buffers
+        .iter()
+        .enumerate()
+        .map(|(i, &present)| {
+            if present {
+                get(st, path, format!("sgd/buffer/{}", idx(i))).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(OptimizerState::Sgd(buffers))
+}
+
+/// The sampled training dynamics described by `meta`, filled from their two tensors.
+fn load_dynamics(st: &SafeTensors, meta: &DynamicsMeta, path: &Path) -> Result<DynamicsLog> {
+    ensure!(
+        meta.layers >= 1 && meta.layers <= 4096,
+        "{}: implausible layer count {} in the dynamics",
+        path.display(),
+        meta.layers
+    );
+    let mut log = DynamicsLog::new(
+        meta.activation,
+        meta.layers,
+        meta.every,
+        meta.batches_per_epoch,
+    );
+    log.set_from_tensors(
+        &get(st, path, "dynamics/values".into())?,
+        &get(st, path, "dynamics/hist".into())?,
+    )
+    .with_context(|| format!("{}: the training dynamics", path.display()))?;
+    Ok(log)
 }

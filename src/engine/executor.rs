@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 
-use crate::base::data::Mnist;
+use crate::base::data::mnist::Mnist;
 use crate::base::train::sink::{self, Control, ProgressSink, RunSink};
 use crate::base::train::trainer::Trainer;
 use crate::base::train::{Checkpoint, EpochRecord, History, Progress};
@@ -567,7 +567,7 @@ pub(crate) fn result_from_dir(
 }
 
 /// The data's content checksums (the same for a raw file and its gz copy).
-fn content(data: &crate::base::data::DataIdentity) -> Vec<&str> {
+fn content(data: &crate::base::data::mnist::DataIdentity) -> Vec<&str> {
     data.files
         .iter()
         .map(|f| f.content_sha256.as_str())

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::base::data::mnist::DataIdentity;
-use crate::base::data::Mnist;
+use crate::base::data::mnist::Mnist;
 use crate::base::nn::{model::MlpSpec, scheme::InitScheme};
 use crate::base::optim::OptimizerKind;
 use crate::base::train::TrainConfig;

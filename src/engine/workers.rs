@@ -36,7 +36,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::base::data::Mnist;
+use crate::base::data::mnist::Mnist;
 use crate::base::train::{EpochRecord, Progress};
 use crate::engine::executor::{
     decide, result_from_dir, Decision, ExecOptions, Executor, PlanOutcome, PlannedRun, RunEvent,

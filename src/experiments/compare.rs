@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Result};
 
-use crate::base::data::Mnist;
+use crate::base::data::mnist::Mnist;
 use crate::base::nn::{
     model::{BiasInit, MlpSpec, Widths},
     scheme::{Activation, InitScheme},

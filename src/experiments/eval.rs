@@ -18,7 +18,7 @@ use serde::Serialize;
 use tch::nn::Module;
 use tch::{Kind, Tensor};
 
-use crate::base::data::Split;
+use crate::base::data::mnist::Split;
 use crate::base::nn::{
     model::{Mlp, MlpSpec},
     scheme::InitScheme,
@@ -60,23 +60,7 @@ pub struct TrainedRun {
 ///
 /// Building the model draws from tch's global generator (its values are then overwritten).
 pub fn load_trained(dir: &Path) -> Result<TrainedRun> {
-    ensure!(
-        dir.exists(),
-        "run directory {} does not exist",
-        dir.display()
-    );
-    ensure!(
-        dir.is_dir(),
-        "{} is not a run directory (not a directory)",
-        dir.display()
-    );
-    let settings = dir.join(crate::engine::rundir::RUN_FILE);
-    ensure!(
-        settings.is_file(),
-        "{} is not a run directory: it has no {} (run directories are written by `initlab train`, `lab`, `compare` and `study`)",
-        dir.display(),
-        crate::engine::rundir::RUN_FILE
-    );
+    let settings = check_run_dir(dir)?;
     let saved =
         runs::load_run(dir).with_context(|| format!("reading run directory {}", dir.display()))?;
     ensure!(
@@ -105,35 +89,65 @@ pub fn load_trained(dir: &Path) -> Result<TrainedRun> {
             spec.widths.compact()
         )
     })?;
-    let path = dir.join(WEIGHTS_FILE);
-    let file = SafeTensors::read(&path)?;
+    let model_of = format!("{} model of {}", spec.widths.compact(), settings.display());
+    copy_weights(&model, &dir.join(WEIGHTS_FILE), &model_of)?;
+    Ok(TrainedRun {
+        dir: dir.to_path_buf(),
+        name: saved.record.name,
+        spec,
+        model,
+        data_dir: saved.record.spec.data.dir,
+    })
+}
+
+/// Checks that `dir` is a directory with a run's settings file, and returns that file's path.
+fn check_run_dir(dir: &Path) -> Result<PathBuf> {
+    ensure!(
+        dir.exists(),
+        "run directory {} does not exist",
+        dir.display()
+    );
+    ensure!(
+        dir.is_dir(),
+        "{} is not a run directory (not a directory)",
+        dir.display()
+    );
+    let settings = dir.join(crate::engine::rundir::RUN_FILE);
+    ensure!(
+        settings.is_file(),
+        "{} is not a run directory: it has no {} (run directories are written by `initlab train`, `lab`, `compare` and `study`)",
+        dir.display(),
+        crate::engine::rundir::RUN_FILE
+    );
+    Ok(settings)
+}
+
+/// Reads the safetensors file `path` and copies its tensors into `model`'s variables, checking
+/// that their names, shapes and kinds match; `model_of` ("784-10 model of …/run.json") names
+/// the model in errors.
+fn copy_weights(model: &Mlp, path: &Path, model_of: &str) -> Result<()> {
+    let file = SafeTensors::read(path)?;
     let variables: BTreeMap<String, Tensor> = model.vs.variables().into_iter().collect();
     let wanted: BTreeSet<&String> = variables.keys().collect();
     let stored: BTreeSet<&String> = file.tensors.keys().collect();
     if let Some(extra) = stored.difference(&wanted).next() {
         bail!(
-            "{} holds a tensor {extra:?} that the {} model of {} does not have",
-            path.display(),
-            spec.widths.compact(),
-            settings.display()
+            "{} holds a tensor {extra:?} that the {model_of} does not have",
+            path.display()
         );
     }
     for (name, var) in &variables {
         let t = file.tensors.get(name).with_context(|| {
             format!(
-                "{} has no tensor {name:?}, which the {} model of {} needs",
-                path.display(),
-                spec.widths.compact(),
-                settings.display()
+                "{} has no tensor {name:?}, which the {model_of} needs",
+                path.display()
             )
         })?;
         ensure!(
             t.size() == var.size(),
-            "{}: tensor {name:?} has shape {:?}, but the {} model of {} needs {:?}",
+            "{}: tensor {name:?} has shape {:?}, but the {model_of} needs {:?}",
             path.display(),
             t.size(),
-            spec.widths.compact(),
-            settings.display(),
             var.size()
         );
         ensure!(
@@ -146,13 +160,7 @@ pub fn load_trained(dir: &Path) -> Result<TrainedRun> {
         tch::no_grad(|| var.f_copy_(t))
             .with_context(|| format!("{}: copying tensor {name:?}", path.display()))?;
     }
-    Ok(TrainedRun {
-        dir: dir.to_path_buf(),
-        name: saved.record.name,
-        spec,
-        model,
-        data_dir: saved.record.spec.data.dir,
-    })
+    Ok(())
 }
 
 /// How one class fared: recall (the per-class accuracy) and precision.
@@ -471,6 +479,27 @@ const CENTRE: Pos = Pos {
     v_pos: VPos::Center,
 };
 
+/// Where the confusion matrix's squares lie: `k` classes, squares of `cell` pixels, the top-left
+/// one at (`left`, `top`).
+#[derive(Debug, Clone, Copy)]
+struct ConfusionGrid {
+    /// Number of classes.
+    k: usize,
+    /// Side of a square in pixels.
+    cell: i32,
+    /// x of the grid's left edge.
+    left: i32,
+    /// y of the grid's top edge.
+    top: i32,
+}
+
+impl ConfusionGrid {
+    /// x where the per-class accuracy column starts, right of the grid.
+    fn right(&self) -> i32 {
+        self.left + self.cell * self.k as i32 + 12
+    }
+}
+
 /// The confusion matrix as a PNG (written atomically): one square per (true, predicted) pair,
 /// shaded by the fraction of the true class's images, with the count in it; per-class accuracy
 /// on the right; `title` above.
@@ -478,9 +507,14 @@ pub fn confusion_png(evaluation: &Evaluation, title: &str, path: &Path) -> Resul
     let k = evaluation.confusion.len();
     ensure!(k > 0, "no classes to draw");
     let cell: i32 = if k <= 12 { 54 } else { (640 / k as i32).max(8) };
-    let (left, top) = (90, 130);
-    let width = (left + cell * k as i32 + 130) as u32;
-    let height = (top + cell * k as i32 + 24) as u32;
+    let grid = ConfusionGrid {
+        k,
+        cell,
+        left: 90,
+        top: 130,
+    };
+    let width = (grid.left + cell * k as i32 + 130) as u32;
+    let height = (grid.top + cell * k as i32 + 24) as u32;
     let subtitle = format!(
         "{} test images: accuracy {:.2} %, loss {:.4}",
         evaluation.examples,
@@ -492,69 +526,125 @@ pub fn confusion_png(evaluation: &Evaluation, title: &str, path: &Path) -> Resul
         let w = width as i32;
         label(root, title, (w / 2, 24), 22, &BLACK, CENTRE)?;
         label(root, &subtitle, (w / 2, 52), 14, &BLACK, CENTRE)?;
-        let font = if cell >= 40 { 15 } else { 10 };
-        for (t, row) in evaluation.confusion.iter().enumerate() {
-            let total: u64 = row.iter().sum();
-            for (p, &n) in row.iter().enumerate() {
-                let share = if total > 0 {
-                    n as f64 / total as f64
-                } else {
-                    0.0
-                };
-                let (x0, y0) = (left + p as i32 * cell, top + t as i32 * cell);
-                root.draw(&Rectangle::new(
-                    [(x0, y0), (x0 + cell, y0 + cell)],
-                    blue(share.sqrt()).filled(),
-                ))
-                .map_err(draw_err)?;
-                root.draw(&Rectangle::new(
-                    [(x0, y0), (x0 + cell, y0 + cell)],
-                    RGBColor(200, 200, 200),
-                ))
-                .map_err(draw_err)?;
-                if n > 0 && cell >= 24 {
-                    let ink = if share.sqrt() > 0.55 { WHITE } else { BLACK };
-                    let centre = (x0 + cell / 2, y0 + cell / 2);
-                    label(root, &n.to_string(), centre, font, &ink, CENTRE)?;
-                }
-            }
-            let y = top + t as i32 * cell + cell / 2;
-            label(root, &t.to_string(), (left - 14, y), 16, &BLACK, CENTRE)?;
-            let acc = &evaluation.per_class[t];
-            let text = if acc.count > 0 {
-                format!("{:.1} %", 100.0 * acc.accuracy)
-            } else {
-                "–".into()
-            };
-            let right = left + cell * k as i32 + 12;
-            let at_left = Pos::new(HPos::Left, VPos::Center);
-            label(root, &text, (right, y), 15, &BLACK, at_left)?;
+        for t in 0..k {
+            confusion_row(root, &grid, evaluation, t)?;
         }
-        for p in 0..k {
-            let x = left + p as i32 * cell + cell / 2;
-            label(root, &p.to_string(), (x, top - 14), 16, &BLACK, CENTRE)?;
-        }
-        let middle = left + cell * k as i32 / 2;
-        label(
-            root,
-            "predicted class",
-            (middle, top - 40),
-            16,
-            &BLACK,
-            CENTRE,
-        )?;
-        label(
-            root,
-            "true class",
-            (left - 40, top - 40),
-            16,
-            &BLACK,
-            CENTRE,
-        )?;
-        let right = left + cell * k as i32 + 12;
-        let at_left = Pos::new(HPos::Left, VPos::Center);
-        label(root, "accuracy", (right, top - 14), 15, &BLACK, at_left)
+        confusion_axes(root, &grid)
     })
+}
+
+/// Row `t` of the confusion matrix: its squares with their counts, the class on the left and
+/// its accuracy on the right.
+fn confusion_row<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    grid: &ConfusionGrid,
+    evaluation: &Evaluation,
+    t: usize,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let row = &evaluation.confusion[t];
+    let total: u64 = row.iter().sum();
+    for (p, &n) in row.iter().enumerate() {
+        let share = if total > 0 {
+            n as f64 / total as f64
+        } else {
+            0.0
+        };
+        confusion_square(root, grid, (t, p), n, share)?;
+    }
+    let y = grid.top + t as i32 * grid.cell + grid.cell / 2;
+    label(
+        root,
+        &t.to_string(),
+        (grid.left - 14, y),
+        16,
+        &BLACK,
+        CENTRE,
+    )?;
+    let acc = &evaluation.per_class[t];
+    let text = if acc.count > 0 {
+        format!("{:.1} %", 100.0 * acc.accuracy)
+    } else {
+        "–".into()
+    };
+    let at_left = Pos::new(HPos::Left, VPos::Center);
+    label(root, &text, (grid.right(), y), 15, &BLACK, at_left)
+}
+
+/// The square of true class `t` and predicted class `p`: shaded by `share` (of the true class's
+/// images), outlined, with the count `n` in it when there is room.
+fn confusion_square<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    grid: &ConfusionGrid,
+    (t, p): (usize, usize),
+    n: u64,
+    share: f64,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let cell = grid.cell;
+    let (x0, y0) = (grid.left + p as i32 * cell, grid.top + t as i32 * cell);
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x0 + cell, y0 + cell)],
+        blue(share.sqrt()).filled(),
+    ))
+    .map_err(draw_err)?;
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x0 + cell, y0 + cell)],
+        RGBColor(200, 200, 200),
+    ))
+    .map_err(draw_err)?;
+    if n > 0 && cell >= 24 {
+        let font = if cell >= 40 { 15 } else { 10 };
+        let ink = if share.sqrt() > 0.55 { WHITE } else { BLACK };
+        let centre = (x0 + cell / 2, y0 + cell / 2);
+        label(root, &n.to_string(), centre, font, &ink, CENTRE)?;
+    }
+    Ok(())
+}
+
+/// The predicted classes above the grid, the axis titles and the accuracy column's heading.
+fn confusion_axes<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    grid: &ConfusionGrid,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (left, top, cell) = (grid.left, grid.top, grid.cell);
+    for p in 0..grid.k {
+        let x = left + p as i32 * cell + cell / 2;
+        label(root, &p.to_string(), (x, top - 14), 16, &BLACK, CENTRE)?;
+    }
+    let middle = left + cell * grid.k as i32 / 2;
+    label(
+        root,
+        "predicted class",
+        (middle, top - 40),
+        16,
+        &BLACK,
+        CENTRE,
+    )?;
+    label(
+        root,
+        "true class",
+        (left - 40, top - 40),
+        16,
+        &BLACK,
+        CENTRE,
+    )?;
+    let at_left = Pos::new(HPos::Left, VPos::Center);
+    label(
+        root,
+        "accuracy",
+        (grid.right(), top - 14),
+        15,
+        &BLACK,
+        at_left,
+    )
 }
 
 /// The digit (every pixel an 8×8 grey square) beside a bar chart of the class probabilities, as

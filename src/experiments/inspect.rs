@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::Module;
 use tch::{Kind, Reduction, Tensor};
 
-use crate::base::data::Mnist;
+use crate::base::data::mnist::Mnist;
 use crate::base::nn::hook::initialize_model;
 use crate::base::nn::{
     model::{Mlp, MlpSpec, Widths},
@@ -295,8 +295,27 @@ pub fn inspect_model(
     labels: &Tensor,
 ) -> Result<Inspection> {
     let n_layers = model.layers.len();
-    let mut pre = Vec::with_capacity(n_layers); // z_k: [n, width_k]
-    let mut post = Vec::with_capacity(n_layers); // h_k: [n, width_k]
+    let (pre, post, logits) = forward_layers(model, inputs);
+    let loss = logits.cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0);
+    ensure!(
+        loss.double_value(&[]).is_finite(),
+        "the loss of the fresh {init} network is not finite"
+    );
+    let mut wanted: Vec<&Tensor> = pre.iter().collect();
+    let weights: Vec<&Tensor> = model.layers.iter().map(|l| &l.ws).collect();
+    wanted.extend(weights.iter().copied());
+    let grads = Tensor::run_backward(&[&loss], &wanted, false, false);
+    let (z_grads, w_grads) = grads.split_at(n_layers);
+    let layers = layer_stats(model, &pre, &post, z_grads, w_grads)?;
+    hidden_histograms(init, model.activation, layers, &post, z_grads)
+}
+
+/// Forwards `inputs` through `model`, keeping every layer's pre-activation `z_k` and output
+/// `h_k` (both `[n, width_k]`; the last layer's output is its logits, returned third).
+fn forward_layers(model: &Mlp, inputs: &Tensor) -> (Vec<Tensor>, Vec<Tensor>, Tensor) {
+    let n_layers = model.layers.len();
+    let mut pre = Vec::with_capacity(n_layers);
+    let mut post = Vec::with_capacity(n_layers);
     let mut h = inputs.shallow_clone();
     for (k, layer) in model.layers.iter().enumerate() {
         let z = layer.forward(&h);
@@ -308,19 +327,20 @@ pub fn inspect_model(
         pre.push(z);
         post.push(h.shallow_clone());
     }
-    let loss = h.cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0);
-    ensure!(
-        loss.double_value(&[]).is_finite(),
-        "the loss of the fresh {init} network is not finite"
-    );
-    let mut wanted: Vec<&Tensor> = pre.iter().collect();
-    let weights: Vec<&Tensor> = model.layers.iter().map(|l| &l.ws).collect();
-    wanted.extend(weights.iter().copied());
-    let grads = Tensor::run_backward(&[&loss], &wanted, false, false);
-    let (z_grads, w_grads) = grads.split_at(n_layers);
+    (pre, post, h)
+}
 
+/// Each layer's statistics from its pre-activations, outputs and gradients (of the outputs'
+/// pre-activations `z_grads` and of the weights `w_grads`).
+fn layer_stats(
+    model: &Mlp,
+    pre: &[Tensor],
+    post: &[Tensor],
+    z_grads: &[Tensor],
+    w_grads: &[Tensor],
+) -> Result<Vec<LayerStats>> {
     let std = |t: &Tensor| t.to_kind(Kind::Double).std(true).double_value(&[]);
-    let mut distinct = Vec::with_capacity(n_layers);
+    let mut distinct = Vec::with_capacity(model.layers.len());
     for (k, layer) in model.layers.iter().enumerate() {
         // [fan_out, fan_in + 1]: each unit's incoming weights and its bias.
         let params = match &layer.bs {
@@ -335,7 +355,7 @@ pub fn inspect_model(
             layer.ws.size()[0] as usize,
         ));
     }
-    let layers: Vec<LayerStats> = (0..n_layers)
+    Ok((0..model.layers.len())
         .map(|k| LayerStats {
             distinct_units: distinct[k].0,
             distinct_activations: distinct[k].1,
@@ -350,16 +370,25 @@ pub fn inspect_model(
             gradient_std: std(&z_grads[k]),
             weight_gradient_std: std(&w_grads[k]),
         })
-        .collect();
+        .collect())
+}
 
-    // Histograms of the hidden layers, on one range per figure so layers compare.
-    let hidden = n_layers.saturating_sub(1);
+/// The inspection of `init`: `layers` plus histograms of the hidden layers' outputs `post` and
+/// gradients `z_grads`, on one range per figure so layers compare.
+fn hidden_histograms(
+    init: InitScheme,
+    activation: Activation,
+    layers: Vec<LayerStats>,
+    post: &[Tensor],
+    z_grads: &[Tensor],
+) -> Result<Inspection> {
+    let hidden = layers.len().saturating_sub(1);
     let acts: Vec<Vec<f32>> = post[..hidden].iter().map(to_vec).collect::<Result<_>>()?;
     let gs: Vec<Vec<f32>> = z_grads[..hidden]
         .iter()
         .map(to_vec)
         .collect::<Result<_>>()?;
-    let (a_lo, a_hi) = match model.activation {
+    let (a_lo, a_hi) = match activation {
         Activation::Tanh | Activation::Softsign => (-1.0, 1.0),
         Activation::Sigmoid => (0.0, 1.0),
         Activation::Relu => {

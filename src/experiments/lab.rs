@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::base::data::Mnist;
+use crate::base::data::mnist::Mnist;
 use crate::base::nn::{
     model::{MlpSpec, Widths},
     scheme::{Activation, InitScheme},

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::base::data::Mnist;
+use crate::base::data::mnist::Mnist;
 use crate::base::output::chart::panel::{panels_chart, Panel};
 use crate::base::output::chart::series::Series;
 use crate::pretraining::dbn::{self, Dbn, DbnProgress};

@@ -13,6 +13,7 @@
 //!   `[w1]`, `rbm2.…`, all `f32`;
 //! - `dbn.json`: format tag, widths, the RBM settings, epochs and per-layer histories.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -254,115 +255,16 @@ impl Dbn {
             dir.display()
         );
         let meta_path = dir.join(META_FILE);
-        let meta: DbnMeta = io::read_json(&meta_path).with_context(|| {
-            format!(
-                "reading {}: not a valid DBN description",
-                meta_path.display()
-            )
-        })?;
-        ensure!(
-            meta.format == FORMAT,
-            "{}: unknown format {:?}, expected {FORMAT:?}",
-            meta_path.display(),
-            meta.format
-        );
-        validate_widths(&meta.widths).with_context(|| format!("in {}", meta_path.display()))?;
-        let layers = meta.widths.len() - 1;
-        ensure!(
-            meta.histories.len() == layers,
-            "{}: {} histories for {layers} RBMs",
-            meta_path.display(),
-            meta.histories.len()
-        );
-        // f32 bytes of each RBM's weight and biases: h·v + v + h values.
-        let data_bytes = meta
-            .widths
-            .windows(2)
-            .try_fold(0u64, |acc, w| {
-                let (v, h) = (w[0] as u64, w[1] as u64);
-                h.checked_mul(v)?
-                    .checked_add(v + h)?
-                    .checked_mul(4)?
-                    .checked_add(acc)
-            })
-            .filter(|&n| n <= io::MAX_SAFETENSORS_BYTES)
-            .with_context(|| {
-                format!(
-                    "{}: widths {:?} need more than the {} bytes a safetensors file may have",
-                    meta_path.display(),
-                    meta.widths,
-                    io::MAX_SAFETENSORS_BYTES
-                )
-            })?;
-
+        let meta = read_meta(&meta_path)?;
+        let data_bytes = weight_bytes(&meta_path, &meta.widths)?;
         let weights_path = dir.join(WEIGHTS_FILE);
-        ensure!(
-            weights_path.is_file(),
-            "missing file {} (the DBN's weights)",
-            weights_path.display()
-        );
-        let bytes = io::read_bounded(&weights_path, 8 + io::MAX_SAFETENSORS_HEADER + data_bytes)
-            .with_context(|| {
-                format!(
-                    "reading {}: the widths {:?} in {META_FILE} need {data_bytes} bytes of tensors",
-                    weights_path.display(),
-                    meta.widths
-                )
-            })?;
-        let mut tensors = SafeTensors::parse(&weights_path, &bytes)?.tensors;
-        drop(bytes);
-        let mut take = |name: &str, shape: &[i64]| -> Result<Tensor> {
-            let t = tensors.remove(name).with_context(|| {
-                format!(
-                    "{}: missing tensor {name}, which the widths {:?} in {META_FILE} need",
-                    weights_path.display(),
-                    meta.widths
-                )
-            })?;
-            ensure!(
-                t.size() == shape,
-                "{}: tensor {name} has shape {:?}, the widths {:?} in {META_FILE} need {shape:?}",
-                weights_path.display(),
-                t.size(),
-                meta.widths
-            );
-            ensure!(
-                t.kind() == Kind::Float,
-                "{}: tensor {name} is {:?}, expected f32",
-                weights_path.display(),
-                t.kind()
-            );
-            Ok(t)
-        };
+        let mut stored = StoredRbms::read(&weights_path, &meta.widths, data_bytes)?;
+        let layers = meta.widths.len() - 1;
         let mut rbms = Vec::with_capacity(layers);
         for l in 0..layers {
-            let (v, h) = (meta.widths[l], meta.widths[l + 1]);
-            let p = format!("rbm{}", l + 1);
-            let weight = take(&format!("{p}.weight"), &[h, v])?;
-            let visible_bias = take(&format!("{p}.visible_bias"), &[v])?;
-            let hidden_bias = take(&format!("{p}.hidden_bias"), &[h])?;
-            let rbm = Rbm::from_tensors(weight, visible_bias, hidden_bias)
-                .with_context(|| format!("{}: {p}", weights_path.display()))?;
-            let finite = tch::no_grad(|| {
-                [&rbm.weight, &rbm.visible_bias, &rbm.hidden_bias]
-                    .iter()
-                    .all(|t| t.isfinite().all().int64_value(&[]) == 1)
-            });
-            ensure!(
-                finite,
-                "{}: {p} holds NaN or infinite values",
-                weights_path.display()
-            );
-            rbms.push(rbm);
+            rbms.push(stored.take_rbm(l)?);
         }
-        if !tensors.is_empty() {
-            let extra: Vec<&str> = tensors.keys().map(|n| n.as_str()).collect();
-            bail!(
-                "{}: unexpected tensors {extra:?} for widths {:?} in {META_FILE}",
-                weights_path.display(),
-                meta.widths
-            );
-        }
+        stored.finish()?;
         Ok(Dbn {
             widths: meta.widths,
             rbms,
@@ -370,6 +272,150 @@ impl Dbn {
             epochs: meta.epochs,
             histories: meta.histories,
         })
+    }
+}
+
+/// Reads `dbn.json` at `meta_path` and checks its format tag, widths and number of histories.
+fn read_meta(meta_path: &Path) -> Result<DbnMeta> {
+    let meta: DbnMeta = io::read_json(meta_path).with_context(|| {
+        format!(
+            "reading {}: not a valid DBN description",
+            meta_path.display()
+        )
+    })?;
+    ensure!(
+        meta.format == FORMAT,
+        "{}: unknown format {:?}, expected {FORMAT:?}",
+        meta_path.display(),
+        meta.format
+    );
+    validate_widths(&meta.widths).with_context(|| format!("in {}", meta_path.display()))?;
+    let layers = meta.widths.len() - 1;
+    ensure!(
+        meta.histories.len() == layers,
+        "{}: {} histories for {layers} RBMs",
+        meta_path.display(),
+        meta.histories.len()
+    );
+    Ok(meta)
+}
+
+/// The bytes of `f32` tensors the RBMs of `widths` hold, or an error naming `meta_path` when
+/// they exceed [`io::MAX_SAFETENSORS_BYTES`].
+fn weight_bytes(meta_path: &Path, widths: &[i64]) -> Result<u64> {
+    // f32 bytes of each RBM's weight and biases: h·v + v + h values.
+    widths
+        .windows(2)
+        .try_fold(0u64, |acc, w| {
+            let (v, h) = (w[0] as u64, w[1] as u64);
+            h.checked_mul(v)?
+                .checked_add(v + h)?
+                .checked_mul(4)?
+                .checked_add(acc)
+        })
+        .filter(|&n| n <= io::MAX_SAFETENSORS_BYTES)
+        .with_context(|| {
+            format!(
+                "{}: widths {:?} need more than the {} bytes a safetensors file may have",
+                meta_path.display(),
+                widths,
+                io::MAX_SAFETENSORS_BYTES
+            )
+        })
+}
+
+/// The tensors of `dbn.safetensors`, handed out RBM by RBM with checks against the widths.
+struct StoredRbms<'a> {
+    /// Tensors not yet taken, by name.
+    tensors: BTreeMap<String, Tensor>,
+    /// The file they came from, for error messages.
+    path: &'a Path,
+    /// The widths from `dbn.json`.
+    widths: &'a [i64],
+}
+
+impl<'a> StoredRbms<'a> {
+    /// Reads `path`, bounded by the `data_bytes` the widths need plus the largest header.
+    fn read(path: &'a Path, widths: &'a [i64], data_bytes: u64) -> Result<Self> {
+        ensure!(
+            path.is_file(),
+            "missing file {} (the DBN's weights)",
+            path.display()
+        );
+        let bytes = io::read_bounded(path, 8 + io::MAX_SAFETENSORS_HEADER + data_bytes)
+            .with_context(|| {
+                format!(
+                    "reading {}: the widths {:?} in {META_FILE} need {data_bytes} bytes of tensors",
+                    path.display(),
+                    widths
+                )
+            })?;
+        let tensors = SafeTensors::parse(path, &bytes)?.tensors;
+        Ok(StoredRbms {
+            tensors,
+            path,
+            widths,
+        })
+    }
+
+    /// Removes the tensor `name`, checking that it exists, has `shape` and is `f32`.
+    fn take(&mut self, name: &str, shape: &[i64]) -> Result<Tensor> {
+        let t = self.tensors.remove(name).with_context(|| {
+            format!(
+                "{}: missing tensor {name}, which the widths {:?} in {META_FILE} need",
+                self.path.display(),
+                self.widths
+            )
+        })?;
+        ensure!(
+            t.size() == shape,
+            "{}: tensor {name} has shape {:?}, the widths {:?} in {META_FILE} need {shape:?}",
+            self.path.display(),
+            t.size(),
+            self.widths
+        );
+        ensure!(
+            t.kind() == Kind::Float,
+            "{}: tensor {name} is {:?}, expected f32",
+            self.path.display(),
+            t.kind()
+        );
+        Ok(t)
+    }
+
+    /// Takes the three tensors of RBM `l` (0-based) and checks that they are finite.
+    fn take_rbm(&mut self, l: usize) -> Result<Rbm> {
+        let (v, h) = (self.widths[l], self.widths[l + 1]);
+        let p = format!("rbm{}", l + 1);
+        let weight = self.take(&format!("{p}.weight"), &[h, v])?;
+        let visible_bias = self.take(&format!("{p}.visible_bias"), &[v])?;
+        let hidden_bias = self.take(&format!("{p}.hidden_bias"), &[h])?;
+        let rbm = Rbm::from_tensors(weight, visible_bias, hidden_bias)
+            .with_context(|| format!("{}: {p}", self.path.display()))?;
+        let finite = tch::no_grad(|| {
+            [&rbm.weight, &rbm.visible_bias, &rbm.hidden_bias]
+                .iter()
+                .all(|t| t.isfinite().all().int64_value(&[]) == 1)
+        });
+        ensure!(
+            finite,
+            "{}: {p} holds NaN or infinite values",
+            self.path.display()
+        );
+        Ok(rbm)
+    }
+
+    /// Fails if any tensor was not taken.
+    fn finish(self) -> Result<()> {
+        if !self.tensors.is_empty() {
+            let extra: Vec<&str> = self.tensors.keys().map(|n| n.as_str()).collect();
+            bail!(
+                "{}: unexpected tensors {extra:?} for widths {:?} in {META_FILE}",
+                self.path.display(),
+                self.widths
+            );
+        }
+        Ok(())
     }
 }
 

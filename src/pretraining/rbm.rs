@@ -17,7 +17,7 @@
 //! [`tch::manual_seed`] first for repeatable runs.
 //!
 //! Inputs are `f32` tensors of shape `[n, V]` with values in [0, 1]: binary data, or grey levels
-//! read as probabilities (MNIST through [`crate::base::data::Split::images_unit`]), as in Hinton &
+//! read as probabilities (MNIST through [`crate::base::data::mnist::Split::images_unit`]), as in Hinton &
 //! Salakhutdinov (2006) and scikit-learn.
 
 use std::time::Instant;

@@ -3,7 +3,7 @@
 use anyhow::{ensure, Result};
 use tch::{Kind, Tensor};
 
-pub use crate::base::nn::hook::DataDependentInit;
+use crate::base::nn::hook::DataDependentInit;
 use crate::base::nn::model::Mlp;
 
 /// LSUV (Mishkin & Matas 2015, "All you need is a good init", Algorithm 1): start from orthonormal

@@ -215,108 +215,25 @@ impl SafeTensors {
     /// checked against [`MAX_SAFETENSORS_HEADER`] and the file's size before anything is
     /// allocated, every tensor's byte range against its dtype and shape and the data's length.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<SafeTensors> {
-        let bad = |what: String| {
-            anyhow::anyhow!("{} is not a valid safetensors file: {what}", path.display())
-        };
-        if bytes.len() < 8 {
-            return Err(bad(format!(
-                "{} bytes, shorter than its 8-byte header length",
-                bytes.len()
-            )));
-        }
-        let mut len8 = [0u8; 8];
-        len8.copy_from_slice(&bytes[..8]);
-        let head_len = u64::from_le_bytes(len8);
-        if head_len > MAX_SAFETENSORS_HEADER || head_len > (bytes.len() - 8) as u64 {
-            return Err(bad(format!(
-                "its header claims {head_len} bytes, but the file has {} after the length",
-                bytes.len() - 8
-            )));
-        }
-        let head = &bytes[8..8 + head_len as usize];
-        let data = &bytes[8 + head_len as usize..];
+        let (head, data) = split_header(path, bytes)?;
         let header: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(head).map_err(|e| bad(format!("header: {e}")))?;
+            serde_json::from_slice(head).map_err(|e| invalid(path, format!("header: {e}")))?;
         let mut out = SafeTensors::default();
         let mut ranges: Vec<(u64, u64)> = Vec::new();
         for (name, value) in header {
             if name == "__metadata__" {
-                out.metadata =
-                    serde_json::from_value(value).map_err(|e| bad(format!("__metadata__: {e}")))?;
+                out.metadata = serde_json::from_value(value)
+                    .map_err(|e| invalid(path, format!("__metadata__: {e}")))?;
                 continue;
             }
-            let entry: TensorEntry =
-                serde_json::from_value(value).map_err(|e| bad(format!("tensor {name:?}: {e}")))?;
-            let (kind, size) = dtype_kind(&entry.dtype).ok_or_else(|| {
-                bad(format!(
-                    "tensor {name:?} has unsupported dtype {:?}",
-                    entry.dtype
-                ))
-            })?;
-            let numel = entry
-                .shape
-                .iter()
-                .try_fold(1u64, |acc, &d| {
-                    // Every dimension must also fit libtorch's i64 (a zero elsewhere keeps the
-                    // product small).
-                    if d > i64::MAX as u64 {
-                        None
-                    } else {
-                        acc.checked_mul(d)
-                    }
-                })
-                .filter(|&n| n <= data.len() as u64)
-                .ok_or_else(|| {
-                    bad(format!(
-                        "tensor {name:?} has shape {:?}, more than the file holds",
-                        entry.shape
-                    ))
-                })?;
-            let [start, end] = entry.data_offsets;
-            if start > end || end > data.len() as u64 || end - start != numel * size as u64 {
-                return Err(bad(format!(
-                    "tensor {name:?} ({} {:?}) has byte range {start}..{end}, not {} bytes within the {} data bytes",
-                    entry.dtype,
-                    entry.shape,
-                    numel * size as u64,
-                    data.len()
-                )));
-            }
-            ranges.push((start, end));
-            let raw = &data[start as usize..end as usize];
-            let shape: Vec<i64> = entry.shape.iter().map(|&d| d as i64).collect();
-            let t = match kind {
-                Kind::Float => {
-                    let v: Vec<f32> = raw
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                        .collect();
-                    Tensor::from_slice(&v)
-                }
-                Kind::Double => {
-                    let v: Vec<f64> = raw
-                        .chunks_exact(8)
-                        .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                        .collect();
-                    Tensor::from_slice(&v)
-                }
-                _ => {
-                    let v: Vec<i64> = raw
-                        .chunks_exact(8)
-                        .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                        .collect();
-                    Tensor::from_slice(&v)
-                }
-            };
-            let t = t
-                .f_reshape(&shape)
-                .map_err(|e| bad(format!("tensor {name:?} of shape {shape:?}: {e}")))?;
+            let (t, range) = parse_tensor(path, &name, value, data)?;
+            ranges.push(range);
             out.tensors.insert(name, t);
         }
         ranges.sort_unstable();
         for w in ranges.windows(2) {
             if w[1].0 < w[0].1 {
-                return Err(bad("two tensors share bytes".into()));
+                return Err(invalid(path, "two tensors share bytes".into()));
             }
         }
         Ok(out)
@@ -326,6 +243,123 @@ impl SafeTensors {
     pub fn read(path: &Path) -> Result<SafeTensors> {
         let bytes = read_bounded(path, MAX_SAFETENSORS_BYTES)?;
         SafeTensors::parse(path, &bytes)
+    }
+}
+
+/// The error for a safetensors file at `path` that is not valid: `what` is wrong.
+fn invalid(path: &Path, what: String) -> anyhow::Error {
+    anyhow::anyhow!("{} is not a valid safetensors file: {what}", path.display())
+}
+
+/// Splits safetensors `bytes` into the JSON header and the data after it, checking the header's
+/// length against [`MAX_SAFETENSORS_HEADER`] and the bytes there are.
+fn split_header<'b>(path: &Path, bytes: &'b [u8]) -> Result<(&'b [u8], &'b [u8])> {
+    if bytes.len() < 8 {
+        return Err(invalid(
+            path,
+            format!(
+                "{} bytes, shorter than its 8-byte header length",
+                bytes.len()
+            ),
+        ));
+    }
+    let mut len8 = [0u8; 8];
+    len8.copy_from_slice(&bytes[..8]);
+    let head_len = u64::from_le_bytes(len8);
+    if head_len > MAX_SAFETENSORS_HEADER || head_len > (bytes.len() - 8) as u64 {
+        return Err(invalid(
+            path,
+            format!(
+                "its header claims {head_len} bytes, but the file has {} after the length",
+                bytes.len() - 8
+            ),
+        ));
+    }
+    Ok(bytes[8..].split_at(head_len as usize))
+}
+
+/// Reads the header entry `value` of tensor `name` and builds the tensor from its bytes in
+/// `data`, returning it with its byte range; the dtype, shape and range are checked first.
+fn parse_tensor(
+    path: &Path,
+    name: &str,
+    value: serde_json::Value,
+    data: &[u8],
+) -> Result<(Tensor, (u64, u64))> {
+    let entry: TensorEntry = serde_json::from_value(value)
+        .map_err(|e| invalid(path, format!("tensor {name:?}: {e}")))?;
+    let (kind, size) = dtype_kind(&entry.dtype).ok_or_else(|| {
+        invalid(
+            path,
+            format!("tensor {name:?} has unsupported dtype {:?}", entry.dtype),
+        )
+    })?;
+    let numel = entry_numel(path, name, &entry.shape, data.len() as u64)?;
+    let [start, end] = entry.data_offsets;
+    if start > end || end > data.len() as u64 || end - start != numel * size as u64 {
+        return Err(invalid(path, format!(
+            "tensor {name:?} ({} {:?}) has byte range {start}..{end}, not {} bytes within the {} data bytes",
+            entry.dtype,
+            entry.shape,
+            numel * size as u64,
+            data.len()
+        )));
+    }
+    let raw = &data[start as usize..end as usize];
+    let shape: Vec<i64> = entry.shape.iter().map(|&d| d as i64).collect();
+    let t = decode(kind, raw)
+        .f_reshape(&shape)
+        .map_err(|e| invalid(path, format!("tensor {name:?} of shape {shape:?}: {e}")))?;
+    Ok((t, (start, end)))
+}
+
+/// The number of elements of a tensor of `shape`, checked to fit libtorch's `i64` per dimension
+/// and to be at most `data_len` (a tensor cannot have more elements than the file has bytes).
+fn entry_numel(path: &Path, name: &str, shape: &[u64], data_len: u64) -> Result<u64> {
+    shape
+        .iter()
+        .try_fold(1u64, |acc, &d| {
+            // Every dimension must also fit libtorch's i64 (a zero elsewhere keeps the
+            // product small).
+            if d > i64::MAX as u64 {
+                None
+            } else {
+                acc.checked_mul(d)
+            }
+        })
+        .filter(|&n| n <= data_len)
+        .ok_or_else(|| {
+            invalid(
+                path,
+                format!("tensor {name:?} has shape {shape:?}, more than the file holds"),
+            )
+        })
+}
+
+/// A flat tensor of `kind` (`f32`, `f64` or `i64`) from its little-endian bytes `raw`.
+fn decode(kind: Kind, raw: &[u8]) -> Tensor {
+    match kind {
+        Kind::Float => {
+            let v: Vec<f32> = raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            Tensor::from_slice(&v)
+        }
+        Kind::Double => {
+            let v: Vec<f64> = raw
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect();
+            Tensor::from_slice(&v)
+        }
+        _ => {
+            let v: Vec<i64> = raw
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect();
+            Tensor::from_slice(&v)
+        }
     }
 }
 

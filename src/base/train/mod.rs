@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::Module;
 use tch::{Reduction, Tensor};
 
-use crate::base::data::{Mnist, Split};
+use crate::base::data::mnist::{Mnist, Split};
 use crate::base::nn::hook::DataDependentInit;
 use crate::base::nn::model::{self, Mlp, MlpSpec};
 use crate::base::optim::{OptimizerKind, OptimizerState};

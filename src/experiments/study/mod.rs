@@ -28,7 +28,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::base::data::Mnist;
+use crate::base::data::mnist::Mnist;
 use crate::base::nn::{
     model::{BiasInit, Widths},
     scheme::{Activation, InitScheme},
