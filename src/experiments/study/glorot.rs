@@ -43,11 +43,7 @@ impl Preset for Glorot {
 
     fn parts(&self, config: &StudyConfig) -> Vec<StudyPart> {
         let width = config.width.unwrap_or(1000);
-        let (epochs, limit) = if config.full {
-            (30, None)
-        } else {
-            (8, Some(20_000))
-        };
+        let (epochs, limit) = config.paper_budget();
         [Activation::Tanh, Activation::Softsign, Activation::Sigmoid]
             .into_iter()
             .map(|act| {

@@ -32,11 +32,7 @@ impl Preset for He {
 
     fn parts(&self, config: &StudyConfig) -> Vec<StudyPart> {
         let width = config.width.unwrap_or(256);
-        let (epochs, limit) = if config.full {
-            (30, None)
-        } else {
-            (8, Some(20_000))
-        };
+        let (epochs, limit) = config.paper_budget();
         // Learning rates per depth: the largest of 0.01/0.03/0.1 at which He's net stays stable.
         [(30usize, 0.03), (22, 0.1)]
             .into_iter()

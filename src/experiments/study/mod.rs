@@ -151,6 +151,16 @@ pub struct StudyConfig {
 }
 
 impl StudyConfig {
+    /// Epochs and training images of the papers' SGD studies (`glorot`, `he`): 30 epochs of
+    /// every image with `--full`, else 8 epochs of the first 20,000.
+    pub fn paper_budget(&self) -> (usize, Option<i64>) {
+        if self.full {
+            (30, None)
+        } else {
+            (8, Some(20_000))
+        }
+    }
+
     /// The study's 2-core budget with the lab's seed, written to `runs/study/<name>`.
     pub fn new(study: Study) -> Self {
         StudyConfig {
