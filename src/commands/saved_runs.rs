@@ -167,7 +167,7 @@ pub fn dynamics(args: DynamicsArgs) -> Result<Done> {
     }
     let out = match (&args.out, logs.as_slice()) {
         (Some(out), _) => out.clone(),
-        (None, [(run, _)]) => run.dir.join("dynamics.png"),
+        (None, [(run, _)]) => run.dir.join(initlab::engine::rundir::DYNAMICS_PNG),
         (None, _) => "dynamics-compare.png".into(),
     };
     draw_dynamics(logs, &out)?;

@@ -51,8 +51,8 @@ pub fn load_run(dir: &Path) -> Result<SavedRun> {
         "{} is not a directory (expected a run directory with run.json)",
         dir.display()
     );
-    if !dir.join("run.json").exists() {
-        let runs = crate::base::output::io::find_below(dir, "run.json", 2);
+    if !dir.join(rundir::RUN_FILE).exists() {
+        let runs = crate::base::output::io::find_below(dir, rundir::RUN_FILE, 2);
         if !runs.is_empty() {
             return Err(RunsBelow {
                 dir: dir.to_path_buf(),

@@ -26,10 +26,8 @@ use crate::base::nn::{
 use crate::base::output::chart::canvas::render_png_atomic;
 use crate::base::output::io::{self, SafeTensors};
 use crate::base::train;
+use crate::engine::rundir::MODEL_FILE;
 use crate::engine::runs;
-
-/// Name of the weights file in a run directory.
-pub const WEIGHTS_FILE: &str = "model.safetensors";
 
 /// Side of the square images `predict` reads from PNG files (MNIST's 28).
 pub const DIGIT_SIDE: u32 = 28;
@@ -64,10 +62,10 @@ pub fn load_trained(dir: &Path) -> Result<TrainedRun> {
     let saved =
         runs::load_run(dir).with_context(|| format!("reading run directory {}", dir.display()))?;
     ensure!(
-        dir.join(WEIGHTS_FILE).is_file(),
+        dir.join(MODEL_FILE).is_file(),
         "{} holds no trained weights ({}): its run is {}{}",
         dir.display(),
-        WEIGHTS_FILE,
+        MODEL_FILE,
         saved.record.status.name(),
         if saved.record.status.is_final() {
             ""
@@ -90,7 +88,7 @@ pub fn load_trained(dir: &Path) -> Result<TrainedRun> {
         )
     })?;
     let model_of = format!("{} model of {}", spec.widths.compact(), settings.display());
-    copy_weights(&model, &dir.join(WEIGHTS_FILE), &model_of)?;
+    copy_weights(&model, &dir.join(MODEL_FILE), &model_of)?;
     Ok(TrainedRun {
         dir: dir.to_path_buf(),
         name: saved.record.name,

@@ -405,12 +405,12 @@ pub struct RunEntry {
 
 /// The files of a run directory the report links to when they exist.
 const RUN_FILES: [&str; 6] = [
-    "loss.png",
+    rundir::LOSS_PNG,
     rundir::DYNAMICS_PNG,
-    "run.json",
-    "history.csv",
-    "dynamics.csv",
-    "model.safetensors",
+    rundir::RUN_FILE,
+    rundir::HISTORY_CSV,
+    rundir::DYNAMICS_CSV,
+    rundir::MODEL_FILE,
 ];
 
 /// One entry per run, its paths relative to `base` (the report's folder), its `run.json` read.
