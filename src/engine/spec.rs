@@ -174,7 +174,7 @@ pub enum SpecError {
 }
 
 impl RunSpec {
-    /// A 12-hex-digit SHA-256 of the spec's content (see [`HashKey`]): equal specs, equal hashes,
+    /// A 12-hex-digit SHA-256 of the spec's content (see `HashKey`): equal specs, equal hashes,
     /// on any machine.
     pub fn hash(&self) -> String {
         let source = match &self.source {

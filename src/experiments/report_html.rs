@@ -7,7 +7,7 @@
 //! directory and its pictures.
 //!
 //! The planners assemble a [`Report`] out of [`Block`]s; [`render`] turns it into HTML, escaping
-//! every text that comes from data ([`escape`]), and [`write`] writes it atomically.
+//! every text that comes from data ([`escape`]), and [`write()`] writes it atomically.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

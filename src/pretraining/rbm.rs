@@ -434,7 +434,7 @@ impl Rbm {
 }
 
 /// Binary samples `x_i ~ Bernoulli(p_i)` (`f32` 0/1, the shape of `p`), drawn exactly as
-/// `p.bernoulli()` draws them: see [`bernoulli_into`]. `p` holds probabilities in [0, 1].
+/// `p.bernoulli()` draws them: see [`bernoulli_into`](crate::base::parity::torch_rng::bernoulli_into). `p` holds probabilities in [0, 1].
 pub fn bernoulli(p: &Tensor) -> Tensor {
     tch::no_grad(|| {
         let mut out = p.empty_like();

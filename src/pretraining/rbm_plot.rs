@@ -59,7 +59,7 @@ fn wrap_text(text: &str, font: &FontDesc, width: u32) -> Result<Vec<String>> {
 
 /// Writes a picture of `size` pixels (`rgb`: three bytes per pixel, row-major) under a white band
 /// holding `title` and `caption` (wrapped to the width, which is at least
-/// [`CAPTIONED_MIN_WIDTH`]; a narrower picture is centred), as PNG through
+/// `CAPTIONED_MIN_WIDTH`; a narrower picture is centred), as PNG through
 /// [`render_png_atomic`].
 pub fn captioned_png(
     path: &Path,

@@ -14,7 +14,7 @@
 //!
 //! A folder given by flag or variable that lacks files is an error naming them, not a reason to
 //! look further: the user asked for that folder. Whatever is chosen is loaded by
-//! [`super::load_dir`], which checks `SHA256SUMS` when the folder has one (the bundled copy, and
+//! [`super::mnist::load_dir`], which checks `SHA256SUMS` when the folder has one (the bundled copy, and
 //! hence the user's data folder, do).
 
 use std::ffi::OsString;

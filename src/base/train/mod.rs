@@ -373,7 +373,7 @@ pub enum Progress<'a> {
 /// history so far.
 ///
 /// The global random generator needs no saving: the loader re-seeds it at the start of every
-/// epoch from `epoch_seeds` (see [`TorchLoader`]) and nothing else draws from it during training,
+/// epoch from `epoch_seeds` (see [`TorchLoader`](crate::base::data::loader::TorchLoader)) and nothing else draws from it during training,
 /// so continuing from a checkpoint replays the same batches.
 #[derive(Debug)]
 pub struct Checkpoint {
@@ -484,11 +484,11 @@ pub fn evaluate(model: &Mlp, inputs: &Tensor, labels: &Tensor) -> (f64, f64) {
 }
 
 /// Trains a freshly built `spec` on `data` with `config`, reporting to `observer`; a NaN or
-/// infinite loss is an error (use [`train_run`] for typed endings, checkpoints and resuming).
+/// infinite loss is an error (use a [`Trainer`] with [`sink::run`] for typed endings, checkpoints and resuming).
 ///
 /// Order of events, as in the lab's notebooks: `manual_seed(seed)`, build the layers and
 /// initialize them ([`Mlp::new`]), the optimizer, then per epoch the batches in
-/// `DataLoader(shuffle=True, drop_last=True)` order ([`TorchLoader`]). So a run of the shallow net
+/// `DataLoader(shuffle=True, drop_last=True)` order ([`TorchLoader`](crate::base::data::loader::TorchLoader)). So a run of the shallow net
 /// with `xavier-uniform` prints the notebook's epoch costs.
 pub fn train(
     spec: &MlpSpec,

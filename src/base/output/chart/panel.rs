@@ -1,7 +1,7 @@
 //! Line panels and figures of panels side by side: log-y panels over epochs or layers (a line and
 //! dots per series, shaded bands, dashed predictions) and linear panels of lines (histograms, on
 //! a linear or symmetric-log x axis). Every panel is set up by [`canvas::plot_area`] and gets
-//! its legend from [`legend`].
+//! its legend from [`legend`](super::legend).
 
 use std::path::Path;
 
@@ -323,7 +323,7 @@ where
     })
 }
 
-/// Draws panel `p` on `area` with the legend `role` asks for: [`log_panel`] or [`linear_panel`].
+/// Draws panel `p` on `area` with the legend `role` asks for: a log or a linear panel.
 pub fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &Panel,

@@ -142,7 +142,7 @@ fn natural_key(s: &str) -> Vec<(String, u64)> {
 ///
 /// Labels with a fixed colour (init schemes, `layer k`) are served first, the others after, each
 /// group in the order of their identities (numbers by value); a label whose preferred colour is taken by another
-/// identity in the same chart gets its next candidate ([`colour_candidates`]). Labels with the
+/// identity in the same chart gets its next candidate (`colour_candidates`). Labels with the
 /// same identity get the same colour.
 pub fn series_colours<S: AsRef<str>>(labels: &[S]) -> Vec<RGBColor> {
     let ids: Vec<String> = labels.iter().map(|l| identity(l.as_ref())).collect();
