@@ -101,7 +101,6 @@ impl Console {
             Progress::Epoch(record) => {
                 self.println(&record.lab_line());
             }
-            Progress::Checkpoint { .. } | Progress::EpochModel { .. } | Progress::Dynamics(_) => {}
         }
     }
 

@@ -42,7 +42,6 @@ fn one_epoch_on_10k_images_reaches_90_percent_and_saves_the_run() {
         Progress::Batch { .. } => batches += 1,
         Progress::Epoch(r) => epoch_lines.push(r.lab_line()),
         Progress::Start { batches, .. } => assert_eq!(batches, 100),
-        Progress::Checkpoint { .. } | Progress::EpochModel { .. } | Progress::Dynamics(_) => {}
     })
     .unwrap();
     assert_eq!(batches, 100);

@@ -14,7 +14,7 @@ use crate::base::data::mnist::{Mnist, Split};
 use crate::base::nn::hook::DataDependentInit;
 use crate::base::nn::model::{self, Mlp, MlpSpec};
 use crate::base::optim::{OptimizerKind, OptimizerState};
-use crate::base::train::dynamics::{DynamicsLog, StepRecord};
+use crate::base::train::dynamics::DynamicsLog;
 use crate::base::train::sink::{Control, ProgressSink};
 use crate::base::train::trainer::{TrainState, Trainer};
 
@@ -346,26 +346,6 @@ pub enum Progress<'a> {
     },
     /// An epoch finished and was evaluated.
     Epoch(&'a EpochRecord),
-    /// The model at the end of an epoch, right after [`Progress::Epoch`] and before the epoch's
-    /// checkpoint: its weights, and the gradients of the epoch's last batch.
-    EpochModel {
-        /// 1-based epoch.
-        epoch: usize,
-        /// The model.
-        model: &'a Mlp,
-        /// The last batch's gradients, in [`Mlp::parameters`] order (empty for a run resumed
-        /// exactly at the end of an epoch's batches: no step has run since).
-        gradients: &'a [Tensor],
-    },
-    /// A step of a monitored run was sampled ([`dynamics`]), just before its [`Progress::Batch`].
-    Dynamics(&'a StepRecord),
-    /// A checkpoint was taken (after `epochs_done` epochs and `batches_done` batches of the next).
-    Checkpoint {
-        /// Epochs finished.
-        epochs_done: usize,
-        /// Batches done of the next epoch.
-        batches_done: i64,
-    },
 }
 
 /// Everything a run needs to continue exactly where it stopped: the weights, the optimizer's

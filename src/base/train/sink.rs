@@ -153,8 +153,8 @@ fn interrupt(trainer: &Trainer, sinks: &mut [&mut dyn RunSink]) -> Result<Ending
     Ok(Ending::Interrupted(Box::new(checkpoint(trainer, sinks)?)))
 }
 
-/// A sink that tells a function of each event as a [`Progress`] value (progress displays,
-/// tests).
+/// A sink that tells a function of the run's start, batches and epochs as [`Progress`] values
+/// (progress displays, a worker's messages, tests).
 pub struct ProgressSink<F: FnMut(Progress)>(pub F);
 
 impl<F: FnMut(Progress)> RunSink for ProgressSink<F> {
@@ -167,10 +167,7 @@ impl<F: FnMut(Progress)> RunSink for ProgressSink<F> {
         Ok(())
     }
 
-    fn on_batch(&mut self, at: Position, loss: f64, sample: Option<&StepRecord>) -> Result<()> {
-        if let Some(record) = sample {
-            (self.0)(Progress::Dynamics(record));
-        }
+    fn on_batch(&mut self, at: Position, loss: f64, _sample: Option<&StepRecord>) -> Result<()> {
         (self.0)(Progress::Batch {
             epoch: at.epoch,
             batch: at.batch,
@@ -179,21 +176,8 @@ impl<F: FnMut(Progress)> RunSink for ProgressSink<F> {
         Ok(())
     }
 
-    fn on_epoch(&mut self, record: &EpochRecord, state: &TrainState) -> Result<()> {
+    fn on_epoch(&mut self, record: &EpochRecord, _state: &TrainState) -> Result<()> {
         (self.0)(Progress::Epoch(record));
-        (self.0)(Progress::EpochModel {
-            epoch: record.epoch,
-            model: &state.model,
-            gradients: &state.last_gradients,
-        });
-        Ok(())
-    }
-
-    fn on_checkpoint(&mut self, ck: &Checkpoint) -> Result<()> {
-        (self.0)(Progress::Checkpoint {
-            epochs_done: ck.epochs_done,
-            batches_done: ck.batches_done,
-        });
         Ok(())
     }
 }
