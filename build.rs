@@ -3,7 +3,7 @@
 //! sets no rpath for downstream crates.
 //! Also exports initlab's replacement of oneMKL's CPU-vendor check (src/base/parity/mkl.rs), and
 //! records what `run.json` and `initlab doctor` report: versions (libtorch's also gates the native
-//! fast paths, src/base/parity/ffi.rs), the rpath, the kernel families that have a golden set.
+//! fast paths, src/base/parity/ffi.rs), the rpath, the golden sets (oneMKL path and kernel family) in the checkout.
 use std::path::{Path, PathBuf};
 
 include!("src/base/parity/golden_set.rs");
@@ -17,7 +17,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH_USE_PYTORCH");
     println!("cargo:rerun-if-env-changed=INITLAB_LIBTORCH");
     provenance();
-    golden_families();
+    golden_sets();
     let rpath = rpath();
     for dir in &rpath {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
@@ -67,25 +67,33 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// The kernel families with a complete golden set under `tests/golden/` (comma-separated), for
-/// `initlab::base::parity::mkl::golden_families`: whether bit parity with PyTorch is checked for a
-/// CPU's family is known to an installed binary without the checkout.
-fn golden_families() {
+/// The golden sets complete under `tests/golden/<path>/<family>/` (comma-separated
+/// `<path>/<family>` names), for `initlab::base::parity::mkl::golden_sets`: whether bit parity with
+/// PyTorch is checked for a CPU's set is known to an installed binary without the checkout.
+fn golden_sets() {
     let root = Path::new("tests/golden");
+    let subdirs = |dir: &Path| -> Vec<(String, PathBuf)> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .collect()
+    };
+    let mut sets = Vec::new();
+    for path in ["intel-path", "stock"] {
+        let dir = root.join(path);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        for (family, set) in subdirs(&dir) {
+            if GOLDEN_SET_FILES.iter().all(|f| set.join(f).is_file()) {
+                sets.push(format!("{path}/{family}"));
+            }
+        }
+    }
     println!("cargo:rerun-if-changed={}", root.display());
-    let mut families: Vec<String> = std::fs::read_dir(root)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .filter(|e| GOLDEN_SET_FILES.iter().all(|f| e.path().join(f).is_file()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    families.sort();
-    println!(
-        "cargo:rustc-env=INITLAB_GOLDEN_FAMILIES={}",
-        families.join(",")
-    );
+    sets.sort();
+    println!("cargo:rustc-env=INITLAB_GOLDEN_SETS={}", sets.join(","));
 }
 
 /// Versions recorded in every run's `run.json`: tch's (from Cargo.lock), libtorch's (its

@@ -20,7 +20,7 @@ fn shapes(widths: &[i64]) -> Vec<Vec<i64>> {
 
 fn main() -> Result<()> {
     // INITLAB_ADAM, INITLAB_ADAM_THREADS, INITLAB_RNG: read once, as the binary does.
-    let _ = initlab::base::switches::Switches::from_env().install();
+    let _ = initlab::base::switches::Switches::from_env()?.install();
     let steps: usize = match std::env::args().nth(1) {
         Some(s) => s
             .parse()

@@ -130,7 +130,7 @@ impl SklearnOutput {
 
 fn main() -> Result<()> {
     // INITLAB_ADAM, INITLAB_ADAM_THREADS, INITLAB_RNG: read once, as the binary does.
-    let _ = initlab::base::switches::Switches::from_env().install();
+    let _ = initlab::base::switches::Switches::from_env()?.install();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut with_sklearn = true;
     let mut dtype = "float32".to_string();

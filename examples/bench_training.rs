@@ -59,7 +59,7 @@ fn peak_rss_mib() -> Option<f64> {
 
 fn main() -> Result<()> {
     // INITLAB_ADAM, INITLAB_ADAM_THREADS, INITLAB_RNG: read once, as the binary does.
-    let _ = initlab::base::switches::Switches::from_env().install();
+    let _ = initlab::base::switches::Switches::from_env()?.install();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().map(String::as_str).unwrap_or("all");
     let epochs: usize = match args.get(1) {

@@ -158,7 +158,7 @@ fn sgemm_best(n: usize) -> f64 {
 
 fn main() -> Result<()> {
     // INITLAB_ADAM, INITLAB_ADAM_THREADS, INITLAB_RNG: read once, as the binary does.
-    let _ = initlab::base::switches::Switches::from_env().install();
+    let _ = initlab::base::switches::Switches::from_env()?.install();
     let epochs: usize = match std::env::args().nth(1) {
         Some(s) => s
             .parse()

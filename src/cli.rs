@@ -10,6 +10,7 @@ use initlab::base::nn::{
     scheme::{Activation, InitScheme},
 };
 use initlab::base::optim::OptimizerKind;
+use initlab::base::parity::mkl::{MklDispatch, UnknownDispatch};
 use initlab::base::train::{LrSchedule, TrainConfig};
 use initlab::engine::executor::ExecOptions;
 use initlab::engine::executor::WorkerCommand;
@@ -20,6 +21,11 @@ use initlab::experiments::pretrain::PretrainConfig;
 use initlab::experiments::study::{Study, StudyConfig};
 use initlab::pretraining::rbm::RbmConfig;
 
+/// `--mkl-dispatch`'s value.
+fn parse_dispatch(s: &str) -> Result<MklDispatch, UnknownDispatch> {
+    s.parse()
+}
+
 /// Weight initialization, seen with your own eyes: the PyTorch lab 9-2 on MNIST, in Rust.
 #[derive(Debug, Parser)]
 #[command(name = "initlab", version, about, long_about = None, propagate_version = true)]
@@ -27,6 +33,13 @@ pub struct Cli {
     /// Hide progress bars (they are also hidden when stderr is not a terminal).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// oneMKL's kernel choice on a non-Intel CPU: `stock` (the default) computes what PyTorch
+    /// from PyPI computes on this CPU; `intel-path` what it computes on an Intel CPU with the same
+    /// instruction sets (faster on some AMD CPUs). The same on Intel CPUs. Overrides
+    /// INITLAB_MKL_DISPATCH; `initlab doctor` says which PyTorch prints the same numbers here.
+    #[arg(long, global = true, value_name = "stock|intel-path", value_parser = parse_dispatch)]
+    pub mkl_dispatch: Option<MklDispatch>,
 
     #[command(subcommand)]
     pub command: Command,

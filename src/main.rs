@@ -139,14 +139,21 @@ fn run_dir_hint(r: &RunDirError) -> Option<String> {
                 if *wanted == 1 { "" } else { "s" }
             ))
         }
+        RunDirError::OtherDispatch { found, wanted, .. } => Some(format!(
+            "run with --mkl-dispatch {found} (or INITLAB_MKL_DISPATCH={found}) to reuse it, or pass \
+             --force to train it again under `{wanted}`"
+        )),
         RunDirError::Locked { .. } => None,
     }
 }
 
 fn main() -> ExitCode {
-    // The environment switches (INITLAB_ADAM, INITLAB_RNG, …), read once: the library never does.
-    let _ = initlab::base::switches::Switches::from_env().install();
     let cli = Cli::parse();
+    if let Err(e) = install_switches(cli.mkl_dispatch) {
+        eprintln!("error: {e}");
+        eprintln!("hint: unset INITLAB_MKL_DISPATCH or set it to `stock` or `intel-path`");
+        return ExitCode::from(2);
+    }
     install_signal_handler();
     match run(cli) {
         Ok(Done::Ok) => ExitCode::SUCCESS,
@@ -164,6 +171,19 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The environment switches (INITLAB_ADAM, INITLAB_MKL_DISPATCH, …), read once, before any
+/// tensor work (oneMKL's dispatch is fixed at its first product): the library never reads them.
+/// `--mkl-dispatch` overrides the variable.
+fn install_switches(flag: Option<initlab::base::parity::mkl::MklDispatch>) -> Result<(), String> {
+    let mut switches = initlab::base::switches::Switches::from_env()
+        .map_err(|e| format!("environment variable INITLAB_MKL_DISPATCH: {e}"))?;
+    if let Some(d) = flag {
+        switches.mkl_dispatch = d;
+    }
+    let _ = switches.install();
+    Ok(())
 }
 
 /// Runs the command the arguments name.

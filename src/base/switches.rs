@@ -8,12 +8,18 @@
 //! | `INITLAB_ADAM_THREADS=1\|2` | [`Switches::adam_threads`] | threads a large fused Adam step is split over |
 //! | `INITLAB_RNG=libtorch` | [`Switches::rust_rng`] | Bernoulli draws by libtorch's operations (the same bits, slower) |
 //! | `HOSTNAME` | [`Switches::hostname`] | the host name in TensorBoard file names, when `/proc` has none |
+//! | `INITLAB_MKL_DISPATCH=stock\|intel-path` | [`Switches::mkl_dispatch`] | oneMKL's code path on a non-Intel CPU (this one changes the numbers there: [`crate::base::parity::mkl`]) |
 //!
 //! A program (the binary, an example, a test helper) calls [`Switches::from_env`] once and
 //! [`Switches::install`]s it; the library reads [`Switches::current`], which is
-//! [`Switches::DEFAULT`] until something is installed. The library never reads these variables.
+//! [`Switches::DEFAULT`] until something is installed. The library never reads these variables,
+//! with one exception: oneMKL asks for its dispatch from any program, so in a program that
+//! installs no switches (the notebook examples, the tests) [`crate::base::parity::mkl::dispatch`]
+//! reads `INITLAB_MKL_DISPATCH` itself, once.
 
 use std::sync::OnceLock;
+
+use crate::base::parity::mkl::{self, MklDispatch, UnknownDispatch};
 
 /// How initlab computes, chosen by the environment (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +37,9 @@ pub struct Switches {
     /// against and loaded, instead of the real ones; a version other than the one initlab's
     /// libtorch interfaces were written for switches the fast paths off.
     pub libtorch_version: Option<String>,
+    /// oneMKL's dispatch (`INITLAB_MKL_DISPATCH`; the binary's `--mkl-dispatch` overrides it).
+    /// Installed before oneMKL's first product, it decides what its vendor check is answered.
+    pub mkl_dispatch: MklDispatch,
 }
 
 /// The switches installed by the program, if any.
@@ -48,16 +57,25 @@ impl Switches {
         rust_rng: true,
         hostname: None,
         libtorch_version: None,
+        mkl_dispatch: MklDispatch::DEFAULT,
     };
 
-    /// The switches this process's environment sets.
-    pub fn from_env() -> Switches {
+    /// The switches this process's environment sets; a value that names no choice is an error
+    /// naming the variable.
+    pub fn from_env() -> Result<Switches, UnknownDispatch> {
         Switches::from_vars(|name| std::env::var(name).ok())
     }
 
-    /// The switches given a variable lookup (`var(name)`: the value, if set and Unicode).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Switches {
-        Switches {
+    /// The switches given a variable lookup (`var(name)`: the value, if set and Unicode). Only
+    /// `INITLAB_MKL_DISPATCH` can be wrong (the others fall back to their defaults): it changes
+    /// the numbers, so a typo must not pass unseen.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Switches, UnknownDispatch> {
+        let mkl_dispatch = match var(mkl::DISPATCH_VARIABLE) {
+            Some(v) => v.parse()?,
+            None => MklDispatch::DEFAULT,
+        };
+        Ok(Switches {
+            mkl_dispatch,
             fused_adam: var("INITLAB_ADAM").is_none_or(|v| v != "unfused"),
             adam_threads: var("INITLAB_ADAM_THREADS")
                 .and_then(|v| v.parse::<usize>().ok())
@@ -66,7 +84,7 @@ impl Switches {
             rust_rng: var("INITLAB_RNG").is_none_or(|v| v != "libtorch"),
             hostname: var("HOSTNAME"),
             libtorch_version: None,
-        }
+        })
     }
 
     /// Makes these the switches of the process. Only the first installation counts: a later
@@ -77,6 +95,11 @@ impl Switches {
             Err(refused) if INSTALLED.get() == Some(&refused) => Ok(()),
             Err(refused) => Err(refused),
         }
+    }
+
+    /// The installed switches, if the program installed any.
+    pub fn installed() -> Option<&'static Switches> {
+        INSTALLED.get()
     }
 
     /// The switches in effect: the installed ones, else [`Switches::DEFAULT`].
@@ -95,13 +118,28 @@ impl Default for Switches {
 mod tests {
     use super::*;
 
-    fn from(pairs: &[(&str, &str)]) -> Switches {
+    fn try_from(pairs: &[(&str, &str)]) -> Result<Switches, UnknownDispatch> {
         Switches::from_vars(|name| {
             pairs
                 .iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         })
+    }
+
+    fn from(pairs: &[(&str, &str)]) -> Switches {
+        try_from(pairs).expect("valid switches")
+    }
+
+    #[test]
+    fn the_dispatch_is_read_and_a_wrong_one_refused() {
+        assert_eq!(from(&[]).mkl_dispatch, MklDispatch::Stock);
+        let s = from(&[("INITLAB_MKL_DISPATCH", "intel-path")]);
+        assert_eq!(s.mkl_dispatch, MklDispatch::IntelPath);
+        let s = from(&[("INITLAB_MKL_DISPATCH", "stock")]);
+        assert_eq!(s.mkl_dispatch, MklDispatch::Stock);
+        let bad = try_from(&[("INITLAB_MKL_DISPATCH", "Intel")]);
+        assert_eq!(bad, Err(UnknownDispatch("Intel".into())));
     }
 
     #[test]

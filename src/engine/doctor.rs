@@ -98,9 +98,12 @@ pub fn examine(data_flag: Option<&Path>) -> Report {
         threads(here.threads),
         cpu(&here.cpu),
     ];
-    let vendor_ok = mkl::cpu_is_genuine_intel() || mkl::vendor_override_bound() == Some(true);
-    findings.push(onemkl(vendor_ok));
-    findings.push(parity(vendor_ok));
+    // Unbound, oneMKL keeps its own check: harmless where the dispatch answers as it does.
+    let genuine = mkl::cpu_is_genuine_intel();
+    let vendor_bound =
+        mkl::vendor_override_bound() == Some(true) || mkl::dispatch().answer(genuine) == genuine;
+    findings.push(onemkl(vendor_bound));
+    findings.push(parity(vendor_bound));
     findings.push(fast_paths(
         fused::status(),
         torch_rng::status(),
@@ -342,68 +345,88 @@ fn cpu(model: &str) -> Finding {
     f
 }
 
-/// oneMKL's kernel choice.
-fn onemkl(vendor_ok: bool) -> Finding {
+/// oneMKL's kernel choice: the dispatch asked for, and whether oneMKL's vendor check gets the
+/// answer it says (`vendor_bound`: false in an executable linked without build.rs's two linker
+/// arguments, where oneMKL keeps its own, stock, check, when the dispatch would answer otherwise).
+fn onemkl(vendor_bound: bool) -> Finding {
+    let dispatch = mkl::dispatch();
     let value = format!(
         "{}; kernel family {}",
         mkl::kernel_choice(),
         mkl::kernel_family()
     );
-    if vendor_ok {
-        Finding::ok("oneMKL", value)
-    } else {
-        Finding {
-            topic: "oneMKL",
-            verdict: Verdict::Note,
-            value,
-            details: vec![format!(
-                "mkl_serv_intel_cpu_true resolves to {} (not initlab's)",
-                match mkl::vendor_override_bound() {
-                    Some(_) => "another definition",
-                    None => "nothing",
-                }
-            )],
-            advice: Some(
-                "oneMKL's vendor check is not overridden in this executable: sgemm runs on its slow \
-                 non-Intel path (see build-notes.md, oneMKL's vendor check); link with build.rs's \
-                 two linker arguments"
-                    .into(),
-            ),
-        }
+    let details = vec![
+        format!(
+            "dispatch {dispatch} (from --mkl-dispatch or {}; `stock` unless set)",
+            mkl::DISPATCH_VARIABLE
+        ),
+        format!(
+            "oneMKL's own vendor check (libtorch_cpu.so's) answers: {}",
+            match ffi::libtorch_vendor_check() {
+                Some(true) => "Intel",
+                Some(false) => "not Intel",
+                None => "unknown (not found)",
+            }
+        ),
+    ];
+    if vendor_bound {
+        return Finding {
+            details,
+            ..Finding::ok("oneMKL", value)
+        };
+    }
+    Finding {
+        topic: "oneMKL",
+        verdict: Verdict::Note,
+        value,
+        details,
+        advice: Some(format!(
+            "mkl_serv_intel_cpu_true resolves to {} here, so oneMKL keeps its own check and the \
+             dispatch `{dispatch}` has no effect; link with build.rs's two linker arguments",
+            match mkl::vendor_override_bound() {
+                Some(_) => "another definition",
+                None => "nothing",
+            }
+        )),
     }
 }
 
-/// Whether this machine should print PyTorch's numbers bit for bit.
-fn parity(vendor_ok: bool) -> Finding {
-    let family = mkl::kernel_family();
-    let sets = mkl::golden_families();
-    let set_list = if sets.is_empty() {
-        "none".to_string()
-    } else {
-        sets.join(", ")
-    };
-    let mut details = vec![format!("golden sets in this build: {set_list}")];
+/// Which PyTorch prints the numbers initlab prints here, and whether a golden set checks it.
+fn parity(vendor_bound: bool) -> Finding {
+    let set = mkl::golden_set();
+    let sets = mkl::golden_sets();
+    let mut details = vec![format!(
+        "golden sets in this build: {}",
+        if sets.is_empty() {
+            "none".to_string()
+        } else {
+            sets.join(", ")
+        }
+    )];
     let narrowed: Vec<String> = KERNEL_VARIABLES
         .iter()
         .filter_map(|v| std::env::var_os(v).map(|x| format!("{v}={}", x.to_string_lossy())))
         .collect();
     details.extend(narrowed.iter().cloned());
-    let note = |value: String, advice: String, details: Vec<String>| Finding {
+    if !mkl::intel_path() && tch::get_num_threads() != 2 {
+        details.push(
+            "the golden sets are made with 2 threads; oneMKL's non-Intel path rounds differently \
+             with other thread counts"
+                .into(),
+        );
+    }
+    let who = same_numbers_as();
+    let note = |value: String, advice: String| Finding {
         topic: "parity",
         verdict: Verdict::Note,
         value,
-        details,
+        details: details.clone(),
         advice: Some(advice),
     };
-    if !sets.contains(&family) {
+    if !vendor_bound {
         return note(
-            format!("not checked here: no golden set for kernel family {family}"),
-            format!(
-                "bit parity with PyTorch 2.13 is only known on CPUs of a family with a golden set; \
-                 make one on this CPU with `INITLAB_GOLDEN_DIR=tests/golden/{family} tools/reference/run.sh` \
-                 (tools/reference/README.md)"
-            ),
-            details,
+            "not expected: oneMKL's vendor check is not initlab's".into(),
+            "see the oneMKL line".into(),
         );
     }
     if !narrowed.is_empty() {
@@ -413,26 +436,50 @@ fn parity(vendor_ok: bool) -> Finding {
                 narrowed.join(", ")
             ),
             "unset them: they change oneMKL's or ATen's kernels and so the rounding".into(),
-            details,
         );
     }
-    if !vendor_ok {
+    if !sets.contains(&set.as_str()) {
         return note(
-            "not expected: oneMKL's vendor check is not overridden".into(),
-            "see the oneMKL line".into(),
-            details,
+            format!("the same numbers as {who}, expected but not checked: no golden set {set}"),
+            format!(
+                "make one on this CPU with `{}={} tools/reference/run.sh` \
+                 (tools/reference/README.md), then `make parity`",
+                mkl::DISPATCH_VARIABLE,
+                mkl::dispatch()
+            ),
         );
     }
     Finding {
         topic: "parity",
         verdict: Verdict::Ok,
         value: format!(
-            "expected: bit for bit with PyTorch 2.13 (golden set tests/golden/{family}; check with `make parity`)"
+            "the same numbers as {who}, bit for bit (golden set tests/golden/{set}; check with \
+             `make parity`, or side by side with your Python: `make compare-python`)"
         ),
         details,
         advice: None,
     }
 }
+
+/// The PyTorch 2.13.0 that computes what this process computes, in words a learner can act on.
+pub fn same_numbers_as() -> String {
+    match (mkl::cpu_is_genuine_intel(), mkl::intel_path()) {
+        (true, _) => "stock PyTorch 2.13.0 from PyPI on this CPU (an Intel CPU: oneMKL takes its \
+                      Intel path under either dispatch)"
+            .into(),
+        (false, false) => "stock PyTorch 2.13.0 from PyPI on this CPU".into(),
+        (false, true) => format!(
+            "PyTorch 2.13.0 with oneMKL's Intel path: run it as `LD_PRELOAD={} python3 notebook.py` \
+             (make that library with `{}`; tools/reference/run.sh does both)",
+            PRELOAD_SHIM, PRELOAD_RECIPE
+        ),
+    }
+}
+
+/// The one-function library that puts PyTorch's oneMKL on its Intel path, and how to make it.
+pub const PRELOAD_SHIM: &str = "./libmkl_intel_path.so";
+/// See [`PRELOAD_SHIM`].
+pub const PRELOAD_RECIPE: &str = "echo 'int mkl_serv_intel_cpu_true(void) { return 1; }' | cc -shared -fPIC -x c -o libmkl_intel_path.so -";
 
 /// Which fast paths run (fused Adam, Bernoulli draws in Rust) and, for each that does not, why;
 /// given their [status](fused::status) and the libtorch versions `(built against, loaded)`.

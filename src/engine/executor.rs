@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 
 use crate::base::data::mnist::Mnist;
+use crate::base::parity::mkl::{self, MklDispatch};
 use crate::base::train::sink::{self, Control, ProgressSink, RunSink};
 use crate::base::train::trainer::Trainer;
 use crate::base::train::{Checkpoint, EpochRecord, History, Progress};
@@ -258,30 +259,39 @@ pub(crate) enum Decision {
 }
 
 /// The executor's rule for a directory holding `record`, for a run of spec hash `hash` trained
-/// with `threads` libtorch threads. Another spec's run, or this spec's made with another thread
-/// count, is an error unless `options.force`.
+/// with `threads` libtorch threads under oneMKL's `dispatch`. Another spec's run, or this spec's
+/// made with another thread count or dispatch (its numbers differ), is an error unless
+/// `options.force`.
 pub(crate) fn decide(
     dir: &std::path::Path,
     record: Option<&RunRecord>,
     hash: &str,
     threads: i32,
+    dispatch: MklDispatch,
     options: &ExecOptions,
 ) -> std::result::Result<Decision, RunDirError> {
     let Some(record) = record else {
         return Ok(Decision::Fresh);
     };
-    let other_threads = || {
+    let made = &record.provenance;
+    let other_arithmetic = || {
         if options.force {
             Ok(Decision::Clear)
-        } else {
+        } else if made.threads != threads {
             Err(RunDirError::OtherThreads {
                 dir: dir.to_path_buf(),
-                found: record.provenance.threads,
+                found: made.threads,
                 wanted: threads,
+            })
+        } else {
+            Err(RunDirError::OtherDispatch {
+                dir: dir.to_path_buf(),
+                found: made.mkl_dispatch,
+                wanted: dispatch,
             })
         }
     };
-    let same_threads = record.provenance.threads == threads;
+    let same_threads = made.threads == threads && made.mkl_dispatch == dispatch;
     if record.hash != hash {
         if options.force {
             return Ok(Decision::Clear);
@@ -296,14 +306,14 @@ pub(crate) fn decide(
         return match (options.use_cache, same_threads) {
             (false, _) => Ok(Decision::Clear),
             (true, true) => Ok(Decision::Reuse),
-            (true, false) => other_threads(),
+            (true, false) => other_arithmetic(),
         };
     }
     if record.checkpoint.is_some() {
         return if same_threads {
             Ok(Decision::Resume)
         } else {
-            other_threads()
+            other_arithmetic()
         };
     }
     // Running or interrupted before its first checkpoint: start again.
@@ -500,7 +510,14 @@ impl Executor<'_> {
         let Some(record) = existing else {
             return Ok(Prepared::Train(None));
         };
-        match decide(&run.dir, Some(&record), hash, threads, &self.options)? {
+        match decide(
+            &run.dir,
+            Some(&record),
+            hash,
+            threads,
+            mkl::dispatch(),
+            &self.options,
+        )? {
             Decision::Fresh => Ok(Prepared::Train(None)),
             Decision::Clear => {
                 dir.clear()?;
@@ -607,6 +624,7 @@ mod tests {
             detail: None,
             provenance: Provenance {
                 threads,
+                mkl_dispatch: MklDispatch::Stock,
                 ..Provenance::here()
             },
             started: now_utc(),
@@ -616,11 +634,23 @@ mod tests {
     }
 
     fn rule(r: Option<&RunRecord>, threads: i32, options: &ExecOptions) -> String {
+        rule_in(r, threads, MklDispatch::Stock, options)
+    }
+
+    fn rule_in(
+        r: Option<&RunRecord>,
+        threads: i32,
+        dispatch: MklDispatch,
+        options: &ExecOptions,
+    ) -> String {
         let hash = record(RunStatus::Complete, false, 1).hash;
-        match decide(Path::new("d"), r, &hash, threads, options) {
+        match decide(Path::new("d"), r, &hash, threads, dispatch, options) {
             Ok(d) => format!("{d:?}"),
             Err(RunDirError::OtherThreads { found, wanted, .. }) => {
                 format!("OtherThreads {found}->{wanted}")
+            }
+            Err(RunDirError::OtherDispatch { found, wanted, .. }) => {
+                format!("OtherDispatch {found}->{wanted}")
             }
             Err(e) => format!("{e}"),
         }
@@ -654,5 +684,29 @@ mod tests {
         other.hash = "000000000000".into();
         assert!(rule(Some(&other), 2, &plain).contains("another configuration"));
         assert_eq!(rule(Some(&other), 2, &force), "Clear");
+    }
+
+    #[test]
+    fn the_cache_and_resume_go_by_onemkls_dispatch() {
+        let plain = ExecOptions::default();
+        let force = ExecOptions {
+            force: true,
+            ..ExecOptions::default()
+        };
+        let intel = MklDispatch::IntelPath;
+        let complete = record(RunStatus::Complete, false, 2);
+        let stopped = record(RunStatus::Interrupted, true, 2);
+        let other = "OtherDispatch stock->intel-path";
+        assert_eq!(rule_in(Some(&complete), 2, intel, &plain), other);
+        assert_eq!(rule_in(Some(&stopped), 2, intel, &plain), other);
+        assert_eq!(rule_in(Some(&complete), 2, intel, &force), "Clear");
+        // Threads are named first when both differ.
+        assert_eq!(
+            rule_in(Some(&complete), 1, intel, &plain),
+            "OtherThreads 2->1"
+        );
+        let mut made = complete.clone();
+        made.provenance.mkl_dispatch = intel;
+        assert_eq!(rule_in(Some(&made), 2, intel, &plain), "Reuse");
     }
 }

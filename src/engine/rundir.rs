@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::base::output::io;
+use crate::base::parity::mkl::{self, MklDispatch};
 use crate::base::train::dynamics::DynamicsLog;
 use crate::base::train::{EpochRecord, History};
 use crate::engine::spec::RunSpec;
@@ -119,6 +120,16 @@ pub struct Provenance {
     pub cpu: String,
     /// libtorch's intra-op threads.
     pub threads: i32,
+    /// oneMKL's dispatch the run was made under. Runs written before initlab had the choice
+    /// were made on oneMKL's Intel path.
+    #[serde(default = "made_before_the_choice")]
+    pub mkl_dispatch: MklDispatch,
+}
+
+/// The dispatch of runs whose `run.json` does not name one: initlab always answered oneMKL's
+/// vendor check "Intel" then.
+fn made_before_the_choice() -> MklDispatch {
+    MklDispatch::IntelPath
 }
 
 impl Provenance {
@@ -140,6 +151,7 @@ impl Provenance {
             git_commit: option_env!("INITLAB_GIT_COMMIT").map(String::from),
             cpu,
             threads: tch::get_num_threads(),
+            mkl_dispatch: mkl::dispatch(),
         }
     }
 }
@@ -229,6 +241,18 @@ pub enum RunDirError {
         found: i32,
         /// The threads this run would train with.
         wanted: i32,
+    },
+    /// The directory holds a final run or a checkpoint of the same spec made under another oneMKL
+    /// dispatch: on a non-Intel CPU its numbers are not this run's (see
+    /// [`crate::base::parity::mkl`]), so it is neither reused nor continued.
+    #[error("run directory {dir} holds this configuration trained under oneMKL dispatch `{found}`, and this run would use `{wanted}`; results differ between them on non-Intel CPUs, so it is neither reused nor resumed")]
+    OtherDispatch {
+        /// The directory.
+        dir: PathBuf,
+        /// The dispatch its `run.json` records (`provenance.mkl_dispatch`).
+        found: MklDispatch,
+        /// The dispatch of this process.
+        wanted: MklDispatch,
     },
     /// The directory holds files but no readable `run.json`.
     #[error("{dir} is not empty and holds no readable initlab run ({why})")]

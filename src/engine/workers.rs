@@ -37,6 +37,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::base::data::mnist::Mnist;
+use crate::base::parity::mkl;
 use crate::base::train::{EpochRecord, Progress};
 use crate::engine::executor::{
     decide, result_from_dir, Decision, ExecOptions, Executor, PlanOutcome, PlannedRun, RunEvent,
@@ -321,6 +322,7 @@ impl Executor<'_> {
             record.as_ref(),
             &run.spec.hash(),
             threads,
+            mkl::dispatch(),
             &self.options,
         )?;
         Ok(decision == Decision::Reuse)
@@ -426,6 +428,8 @@ impl Executor<'_> {
             .args(&worker.args)
             // libtorch and oneMKL start with this many threads; the worker sets it again.
             .env("OMP_NUM_THREADS", threads.to_string())
+            // oneMKL's dispatch is fixed at a process's first product: the worker's is this one's.
+            .env(mkl::DISPATCH_VARIABLE, mkl::dispatch().as_str())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -6,7 +6,8 @@
 //! - libtorch's default CPU generator and its engine's state, by their Itanium C++ names and a
 //!   `#[repr(C)]` copy of `at::mt19937_data_pod`, for Bernoulli draws in Rust
 //!   ([`crate::base::parity::torch_rng`]);
-//! - the process-wide address of `mkl_serv_intel_cpu_true` ([`crate::base::parity::mkl`]).
+//! - the process-wide address of `mkl_serv_intel_cpu_true`, and `libtorch_cpu.so`'s own
+//!   definition of it ([`crate::base::parity::mkl`]).
 //!
 //! The mangled names and the layout are libtorch 2.13.0's. Before either is used, the version
 //! gate ([`version_gate`]) compares the libtorch version initlab was built against (recorded by
@@ -28,6 +29,43 @@ extern "C" {
     /// The dynamic linker's symbol lookup (glibc's `dlsym`; libdl is part of libc since 2.34 and
     /// linked by std before that).
     fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+    /// glibc's `dlopen`, used only with `RTLD_NOLOAD` (a handle to a library already loaded).
+    fn dlopen(filename: *const c_char, flags: i32) -> *mut c_void;
+    /// glibc's `dlclose`, for the handles `dlopen` gave.
+    fn dlclose(handle: *mut c_void) -> i32;
+}
+
+/// glibc's `RTLD_LAZY`.
+const RTLD_LAZY: i32 = 0x1;
+/// glibc's `RTLD_NOLOAD`: only a library already loaded is opened.
+const RTLD_NOLOAD: i32 = 0x4;
+
+/// The answer of `libtorch_cpu.so`'s own `mkl_serv_intel_cpu_true` (oneMKL's vendor check, as
+/// stock PyTorch runs it), not the definition the process binds oneMKL's calls to; `None` when
+/// `libtorch_cpu.so` is not loaded or defines no such function. The function takes no arguments
+/// and only reads cpuid (libtorch 2.13's copy), so asking it has no effect on oneMKL.
+pub fn libtorch_vendor_check() -> Option<bool> {
+    // SAFETY: the name is NUL-terminated; RTLD_NOLOAD opens nothing new, it only returns a
+    // handle (with its reference count raised) to the library if it is already loaded.
+    let handle = unsafe { dlopen(c"libtorch_cpu.so".as_ptr(), RTLD_LAZY | RTLD_NOLOAD) };
+    if handle.is_null() {
+        return None;
+    }
+    // SAFETY: a handle from dlopen: the lookup starts with libtorch_cpu.so itself, so it finds
+    // that library's own definition.
+    let ptr = unsafe { dlsym(handle, c"mkl_serv_intel_cpu_true".as_ptr()) };
+    let answer = (!ptr.is_null()).then(|| {
+        // SAFETY: oneMKL's vendor check is `int mkl_serv_intel_cpu_true(void)` (the same
+        // signature initlab exports in its place); `ptr` is not null.
+        let check: unsafe extern "C" fn() -> i32 = unsafe { std::mem::transmute(ptr) };
+        // SAFETY: it takes no arguments and reads only cpuid and its own cached value.
+        let answer = unsafe { check() };
+        answer != 0
+    });
+    // SAFETY: the handle came from the dlopen above and is closed once; the library stays
+    // loaded (its reference count only returns to what it was).
+    unsafe { dlclose(handle) };
+    answer
 }
 
 /// glibc's `RTLD_DEFAULT`: search the global scope in load order, executable first.

@@ -1,45 +1,147 @@
-//! oneMKL's kernel choice on non-Intel CPUs, and why initlab overrides one of its checks.
+//! oneMKL's kernel choice, and the one switch that decides it: [`MklDispatch`].
 //!
 //! libtorch's CPU matrix products go through oneMKL, linked statically into `libtorch_cpu.so`.
-//! oneMKL uses its fast AVX2/AVX-512 `sgemm` kernels only when an internal function,
-//! `mkl_serv_intel_cpu_true()`, says the CPU is made by Intel; on other x86-64 CPUs (the AMD EPYC
-//! machines this project runs on) it falls back to a slower kernel that also rounds differently.
-//! Two consequences for a port that promises PyTorch's numbers:
+//! oneMKL asks an internal function, `mkl_serv_intel_cpu_true()`, whether the CPU is made by Intel
+//! (libtorch 2.13's copy compares cpuid leaf 0's vendor string with `GenuineIntel` and caches the
+//! answer). On "yes" it picks its kernels by the CPU's instruction sets; on "no" (AMD Ryzen and
+//! EPYC) it takes another code path, whose kernels round differently. So one PyTorch program
+//! prints different numbers on an AMD CPU than on an Intel CPU with the same instruction sets.
+//! Notebook 9-3's first epoch on a 2-core AMD EPYC (AVX2, two threads): `cost = 0.246865124` in
+//! stock PyTorch 2.13.0 from PyPI, `0.246859848` with oneMKL on its Intel path (the
+//! `intel-path/avx2` golden set).
 //!
-//! - the same PyTorch program prints different epoch costs on AMD and on Intel. Notebook 9-3's
-//!   epoch-1 cost is `0.246763036` on the fast path of an AVX-512 CPU (PyTorch 2.13 on Intel, and
-//!   `tests/golden/avx512/`), but `0.246979773` on the fallback with two threads and `0.246896714`
-//!   with one (on an AVX2-only CPU the fast path gives `0.246859848`, see below);
-//! - training is slower: on this project's 2-core AMD machines `sgemm` 2048² runs at ≈100 GFLOP/s
-//!   on the fallback and ≈450 GFLOP/s on the fast path.
+//! initlab's executables (the binary, the examples, the tests) define that function themselves
+//! and export it: `build.rs` passes `--undefined` and `--export-dynamic-symbol`, so the dynamic
+//! linker binds oneMKL's calls to this definition (an executable's symbols come first). What it
+//! answers is the user's choice, [`MklDispatch`] (`INITLAB_MKL_DISPATCH` or `--mkl-dispatch`):
 //!
-//! initlab's executables (the binary, examples, tests) therefore define that function themselves,
-//! always answering "yes", and export it: `build.rs` passes `--undefined` and
-//! `--export-dynamic-symbol` to the linker, so the dynamic linker binds oneMKL's call to this
-//! definition (an executable's symbols come first). oneMKL then picks its kernels by the CPU's
-//! features, as it does on Intel, with the same results as on an Intel CPU with the same
-//! instruction sets and independent of the thread count. On an Intel CPU nothing changes. The reference PyTorch runs under `tools/reference/`
-//! do the same with a preloaded one-line C library.
+//! - `stock` (the default): the truthful answer, as oneMKL's own check gives it inside PyTorch
+//!   from PyPI. initlab then prints what stock PyTorch 2.13.0 prints on this CPU, AMD included;
+//! - `intel-path`: always "yes", what PyTorch prints on an Intel CPU with the same instruction
+//!   sets, or with a preloaded one-line library (`int mkl_serv_intel_cpu_true(void) { return 1; }`,
+//!   as `tools/reference/run.sh` does). On some AMD CPUs it is faster (build-notes.md).
 //!
-//! Other crates that link `initlab` as a library get this only if their own `build.rs` passes the
-//! same two linker arguments (or they preload such a library).
+//! On an Intel CPU both answer "yes": the two choices compute the same.
 //!
-//! With the vendor check answered, the kernels still depend on the CPU's instruction sets: an
-//! AVX-512 CPU gets oneMKL's AVX-512 `sgemm`/LAPACK kernels (and ATen its AVX-512 kernels), an
-//! AVX2-only CPU the AVX2 ones, and the two round differently. [`kernel_family`] names the family
-//! this CPU gets; the golden files of the parity tests come in one set per family
-//! (`tests/golden/<family>/`, see `tools/reference/README.md`).
+//! The kernels still depend on the instruction sets: an AVX-512 CPU gets oneMKL's AVX-512
+//! `sgemm`/LAPACK kernels (and ATen its AVX-512 kernels), an AVX2-only CPU the AVX2 ones, and the
+//! two round differently. The golden files of the parity tests therefore come in one set per
+//! oneMKL path and kernel family, `tests/golden/<path>/<family>/` ([`golden_set`]), each made by
+//! real PyTorch 2.13.0 (`tools/reference/README.md`).
+//!
+//! Other crates that link `initlab` as a library get the switch only if their own `build.rs`
+//! passes the same two linker arguments; otherwise oneMKL keeps its own (stock) check.
 
 use std::os::raw::c_int;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
 
 use crate::base::parity::ffi;
+use crate::base::switches::Switches;
 
 include!("golden_set.rs");
 
-/// oneMKL's "is this an Intel CPU?" check, replaced: always 1 (see the module documentation).
+/// How oneMKL is told to choose its kernels (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MklDispatch {
+    /// oneMKL's vendor check answered truthfully, as in PyTorch from PyPI: on a non-Intel CPU
+    /// oneMKL takes its non-Intel code path.
+    Stock,
+    /// oneMKL told it runs on an Intel CPU: kernels chosen by instruction set, as on Intel.
+    IntelPath,
+}
+
+impl MklDispatch {
+    /// Both choices, default first.
+    pub const ALL: [MklDispatch; 2] = [MklDispatch::Stock, MklDispatch::IntelPath];
+
+    /// The default: what a learner's own PyTorch from PyPI does on this CPU (build-notes.md,
+    /// "oneMKL's dispatch", has the measurements behind the choice).
+    pub const DEFAULT: MklDispatch = MklDispatch::Stock;
+
+    /// The value's name, as `INITLAB_MKL_DISPATCH` and `--mkl-dispatch` take it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MklDispatch::Stock => "stock",
+            MklDispatch::IntelPath => "intel-path",
+        }
+    }
+
+    /// The answer oneMKL's vendor check gets under this choice, on a CPU whose vendor string is
+    /// (`genuine_intel`) or is not `GenuineIntel`.
+    pub fn answer(self, genuine_intel: bool) -> bool {
+        match self {
+            MklDispatch::Stock => genuine_intel,
+            MklDispatch::IntelPath => true,
+        }
+    }
+}
+
+impl Default for MklDispatch {
+    fn default() -> MklDispatch {
+        MklDispatch::DEFAULT
+    }
+}
+
+impl std::fmt::Display for MklDispatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value of `INITLAB_MKL_DISPATCH` or `--mkl-dispatch` that names no [`MklDispatch`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown oneMKL dispatch {0:?}: expected `stock` or `intel-path`")]
+pub struct UnknownDispatch(pub String);
+
+impl std::str::FromStr for MklDispatch {
+    type Err = UnknownDispatch;
+
+    fn from_str(s: &str) -> Result<MklDispatch, UnknownDispatch> {
+        MklDispatch::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| UnknownDispatch(s.to_string()))
+    }
+}
+
+/// The dispatch in effect in this process: the installed switches' (the binary installs them
+/// before any tensor work), else, in a program that installs none (the notebook examples, the
+/// tests), `INITLAB_MKL_DISPATCH` read here once — oneMKL calls in from every program, so this
+/// is the edge where such programs meet the variable. A value that names no choice counts as the
+/// default there; the binary refuses it.
+pub fn dispatch() -> MklDispatch {
+    static FROM_ENV: OnceLock<MklDispatch> = OnceLock::new();
+    match Switches::installed() {
+        Some(s) => s.mkl_dispatch,
+        None => *FROM_ENV.get_or_init(|| {
+            std::env::var(DISPATCH_VARIABLE)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_default()
+        }),
+    }
+}
+
+/// The environment variable that chooses [`MklDispatch`].
+pub const DISPATCH_VARIABLE: &str = "INITLAB_MKL_DISPATCH";
+
+/// What this process answers oneMKL's vendor check: fixed at the first call.
+static ANSWER: OnceLock<bool> = OnceLock::new();
+
+/// Whether oneMKL is told it runs on an Intel CPU in this process (its Intel code path), as
+/// [`mkl_serv_intel_cpu_true`] answers: decided once, at oneMKL's first question or here.
+pub fn intel_path() -> bool {
+    *ANSWER.get_or_init(|| dispatch().answer(cpu_is_genuine_intel()))
+}
+
+/// oneMKL's "is this an Intel CPU?" check, answered as [`dispatch`] says (see the module
+/// documentation); the answer is fixed at the first call, as oneMKL's own check caches it.
 #[no_mangle]
 pub extern "C" fn mkl_serv_intel_cpu_true() -> c_int {
-    1
+    c_int::from(intel_path())
 }
 
 /// True when the CPU's vendor string (cpuid leaf 0) is `GenuineIntel`.
@@ -61,19 +163,47 @@ pub fn cpu_is_genuine_intel() -> bool {
 
 /// How oneMKL chooses kernels in this process, in words (for reports and benchmarks).
 pub fn kernel_choice() -> String {
-    if cpu_is_genuine_intel() {
-        "Intel CPU: oneMKL's own kernel choice".to_string()
+    let cpu = if cpu_is_genuine_intel() {
+        "Intel CPU"
     } else {
-        "non-Intel CPU: oneMKL's vendor check overridden, kernels chosen by CPU features (see initlab::base::parity::mkl)".to_string()
+        "non-Intel CPU"
+    };
+    let path = if intel_path() {
+        "oneMKL's Intel path (kernels by instruction set)"
+    } else {
+        "oneMKL's non-Intel path, as in stock PyTorch"
+    };
+    format!("{cpu}, dispatch {}: {path}", dispatch())
+}
+
+/// The name of oneMKL's code path in this process, as golden sets are filed:
+/// `"intel-path"` when it is told it runs on Intel ([`intel_path`]), else `"stock"` (the
+/// non-Intel path of stock PyTorch on an AMD CPU).
+pub fn path_name() -> &'static str {
+    path_name_of(intel_path())
+}
+
+/// [`path_name`] given the vendor check's answer.
+pub fn path_name_of(intel: bool) -> &'static str {
+    if intel {
+        "intel-path"
+    } else {
+        "stock"
     }
+}
+
+/// The golden set this process's numbers belong to, `<path>/<family>` under `tests/golden/`
+/// ([`path_name`], [`kernel_family`]): `intel-path/avx512` on an AVX-512 Intel CPU,
+/// `stock/avx2` for stock PyTorch on an AVX2 AMD CPU.
+pub fn golden_set() -> String {
+    format!("{}/{}", path_name(), kernel_family())
 }
 
 /// The family of oneMKL kernels this process runs, as the name of a golden-file set:
 /// `"avx512"` when the CPU has AVX-512F, `"avx2"` when it has AVX2 but not AVX-512F, `"other"`
 /// otherwise (x86-64 CPUs without AVX2, other architectures).
 ///
-/// This is oneMKL's dispatch by CPU features, which applies to every x86-64 CPU here because
-/// initlab overrides oneMKL's vendor check (see the module documentation). It assumes oneMKL's and
+/// It assumes oneMKL's and
 /// ATen's own choice is not narrowed by environment variables such as `MKL_ENABLE_INSTRUCTIONS`,
 /// `MKL_CBWR` or `ATEN_CPU_CAPABILITY`. `scripts/parity.sh` and `tools/reference/run.sh` apply the
 /// same rule to the flags of `/proc/cpuinfo` (`avx512f`, `avx2`).
@@ -112,11 +242,11 @@ pub fn cpu_features() -> Vec<(&'static str, bool)> {
     }
 }
 
-/// The kernel families that have a complete golden set (`tests/golden/<family>/`, every file of
+/// The golden sets (`<path>/<family>`, see [`golden_set`]) that are complete (every file of
 /// [`GOLDEN_SET_FILES`]) in the source initlab was built from, recorded by `build.rs`: bit parity
-/// with PyTorch 2.13 is checked, hence expected, on CPUs of these families.
-pub fn golden_families() -> Vec<&'static str> {
-    env!("INITLAB_GOLDEN_FAMILIES")
+/// with PyTorch 2.13 is checked, hence expected, where this process's set is one of them.
+pub fn golden_sets() -> Vec<&'static str> {
+    env!("INITLAB_GOLDEN_SETS")
         .split(',')
         .filter(|f| !f.is_empty())
         .collect()
@@ -165,10 +295,55 @@ mod tests {
     }
 
     #[test]
-    fn golden_families_are_known_names() {
-        for f in golden_families() {
-            assert!(["avx512", "avx2", "other"].contains(&f), "{f}");
+    fn golden_sets_are_known_names() {
+        let sets = golden_sets();
+        assert!(sets.contains(&"intel-path/avx512"), "{sets:?}");
+        for set in sets {
+            let (path, family) = set.split_once('/').unwrap_or_default();
+            assert!(["intel-path", "stock"].contains(&path), "{set}");
+            assert!(["avx512", "avx2", "other"].contains(&family), "{set}");
         }
+    }
+
+    #[test]
+    fn dispatch_names_round_trip() {
+        for d in MklDispatch::ALL {
+            assert_eq!(d.as_str().parse::<MklDispatch>(), Ok(d));
+            assert_eq!(serde_json::to_string(&d).ok(), Some(format!("\"{d}\"")));
+        }
+        assert_eq!(MklDispatch::default(), MklDispatch::Stock);
+        let bad = "intel".parse::<MklDispatch>();
+        assert_eq!(bad, Err(UnknownDispatch("intel".into())));
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("`stock` or `intel-path`"));
+    }
+
+    #[test]
+    fn stock_answers_like_the_vendor_string_and_intel_path_always_yes() {
+        assert!(MklDispatch::Stock.answer(true));
+        assert!(!MklDispatch::Stock.answer(false));
+        assert!(MklDispatch::IntelPath.answer(true));
+        assert!(MklDispatch::IntelPath.answer(false));
+        assert_eq!(path_name_of(true), "intel-path");
+        assert_eq!(path_name_of(false), "stock");
+    }
+
+    #[test]
+    fn this_process_answers_as_its_dispatch_says() {
+        // The test binary installs no switches: INITLAB_MKL_DISPATCH (or the default) decides.
+        let d = dispatch();
+        assert_eq!(intel_path(), d.answer(cpu_is_genuine_intel()));
+        assert_eq!(mkl_serv_intel_cpu_true(), c_int::from(intel_path()));
+        assert_eq!(golden_set(), format!("{}/{}", path_name(), kernel_family()));
+    }
+
+    #[test]
+    fn stock_is_the_answer_of_onemkls_own_check() {
+        // libtorch_cpu.so's own definition, asked directly (not the one oneMKL is bound to).
+        let own = ffi::libtorch_vendor_check();
+        assert_eq!(own, Some(MklDispatch::Stock.answer(cpu_is_genuine_intel())));
     }
 
     #[test]
