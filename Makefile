@@ -12,7 +12,7 @@ COMPLETIONS := bash:share/bash-completion/completions/initlab zsh:share/zsh/site
 	fish:share/fish/vendor_completions.d/initlab.fish
 
 .PHONY: all setup build run lab dbn test lint fmt clippy bench profile bench-rbm reference parity examples clean \
-	install uninstall install-check check-report-html
+	install uninstall install-check check-report-html compare-python
 
 all: build
 
@@ -87,9 +87,16 @@ dbn: build
 bench-rbm: setup
 	$(CARGO) run --release --example bench_rbm
 
-## The three notebook examples against PyTorch 2.13's output, line by line (≈35 s).
+## The three notebook examples against PyTorch 2.13's output, line by line, for every oneMKL
+## dispatch this CPU can tell apart (≈1 min on an Intel CPU with AVX-512: two golden sets).
 parity: setup
 	scripts/parity.sh
+
+## A notebook in your own Python (PYTHON=…, else tools/reference/.venv, else python3; PyTorch 2.13.0)
+## and its Rust port side by side, the first differing line marked; exit 0 only when identical.
+## NOTEBOOK=lab09_3_mnist_nn_xavier (default), lab09_2_mnist_nn, lab09_4_mnist_nn_deep or all.
+compare-python: setup
+	PYTHON="$(PYTHON)" NOTEBOOK="$(NOTEBOOK)" scripts/compare-python.sh
 
 ## report.html of a tiny compare in headless Chromium (apt-get installs chromium-headless-shell if missing).
 check-report-html: build

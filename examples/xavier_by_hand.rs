@@ -141,12 +141,13 @@ fn golden_values(v: &serde_json::Value, what: &str) -> Result<Vec<f32>> {
         .collect()
 }
 
-/// A file of the golden set of this CPU's oneMKL kernel family (`tests/golden/<family>/`).
+/// A file of this process's golden set (oneMKL path and kernel family,
+/// `tests/golden/<path>/<family>/`).
 fn read_golden(name: &str) -> Result<serde_json::Value> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("golden")
-        .join(initlab::base::parity::mkl::kernel_family())
+        .join(initlab::base::parity::mkl::golden_set())
         .join(name);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -261,7 +262,7 @@ fn main() -> Result<()> {
         zoo["torch"].as_str().unwrap_or("?")
     );
     println!(
-        "  tests/golden/<family>/init_zoo.json has no Xavier or Kaiming draw, and none of shape {SHAPE:?}; it holds:\n    {}",
+        "  tests/golden/<path>/<family>/init_zoo.json has no Xavier or Kaiming draw, and none of shape {SHAPE:?}; it holds:\n    {}",
         zoo_cases.join(", ")
     );
     println!(

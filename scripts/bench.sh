@@ -7,9 +7,9 @@
 #      at least 5 sgemm samples taken between the epochs, checkpoint and monitor costs;
 #   2. whole processes, 5 epochs (EPOCHS), best of REPS (default 2) runs taken in turn: `initlab
 #      train` (as a user runs it: run directory, charts, TensorBoard, dynamics monitor) against
-#      scripts/bench_pytorch.py (PyTorch with the data preloaded as tensors; oneMKL on the same
-#      kernels as initlab through the reference venv's preload), shallow and deep; the peak resident
-#      memory of `initlab train` shallow;
+#      scripts/bench_pytorch.py (PyTorch with the data preloaded as tensors; oneMKL under the same
+#      dispatch as initlab, INITLAB_MKL_DISPATCH: stock by default, intel-path through a preloaded
+#      library), shallow and deep; the peak resident memory of `initlab train` shallow;
 #   3. bench_rbm: an RBM 784-512 epoch against scikit-learn's BernoulliRBM.
 #
 # Then a table of the ratios against the goals. Nothing here is a pass/fail test: the numbers
@@ -33,9 +33,16 @@ py=""
 for p in tools/reference/.venv/bin/python python3; do
     if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch' >/dev/null 2>&1; then py="$p"; break; fi
 done
-shim=tools/reference/.venv/lib/libinitlab_mkl_intel.so
+# PyTorch runs under initlab's oneMKL dispatch: as installed for `stock` (the default), with the
+# one-function library that puts oneMKL on its Intel path preloaded for `intel-path`.
+dispatch="${INITLAB_MKL_DISPATCH:-stock}"
+export INITLAB_MKL_DISPATCH="$dispatch"
 preload=""
-if [ -n "$py" ] && [ -f "$shim" ]; then preload="$shim"; fi
+if [ -n "$py" ] && [ "$dispatch" = intel-path ]; then
+    preload="$work/libmkl_intel_path.so"
+    printf 'int mkl_serv_intel_cpu_true(void) { return 1; }\n' | "${CC:-cc}" -shared -fPIC -x c -o "$preload" -
+fi
+echo "oneMKL dispatch: $dispatch (INITLAB_MKL_DISPATCH), for initlab and PyTorch alike"
 
 # seconds and peak KiB of one command: "SECONDS KIB"
 measure() {

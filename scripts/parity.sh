@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # make parity: run the three notebook examples (release) and compare their output with what
-# PyTorch 2.13 printed on a CPU of the same kernel family (tests/golden/<family>/<example>.txt,
-# made by tools/reference/run.sh). Exits non-zero when an example differs, printing the first
-# differing line, and when this CPU's family has no golden set.
+# PyTorch 2.13 printed on a CPU of the same kind: tests/golden/<oneMKL path>/<kernel family>/
+# <example>.txt, made by tools/reference/run.sh. Exits non-zero when an example differs, printing
+# the first differing line, and when a set to check is missing.
 #
-# An AVX-512 CPU also checks the avx2 set: with ATen's kernels limited to AVX2
-# (ATEN_CPU_CAPABILITY=avx2) and oneMKL's too (MKL_ENABLE_INSTRUCTIONS=AVX2), it computes what an
-# AVX2-only CPU computes (checked: all three examples identical to tests/golden/avx2 on an Intel
-# Xeon with AVX-512). PARITY_FAMILIES=avx512 (or avx2) checks one family only.
+# What is checked, each under the environment that makes this CPU compute like it:
+# - every oneMKL dispatch this CPU can tell apart (INITLAB_MKL_DISPATCH): on an Intel CPU both
+#   take oneMKL's Intel path (one check, set intel-path/<family>); on another CPU `stock`
+#   (set stock/<family>, what stock PyTorch from PyPI prints there) and `intel-path`;
+# - on an AVX-512 CPU also the avx2 family of the Intel path: with ATen's kernels limited to AVX2
+#   (ATEN_CPU_CAPABILITY=avx2) and oneMKL's too (MKL_ENABLE_INSTRUCTIONS=AVX2) it computes what an
+#   AVX2-only CPU computes (checked: all three examples identical to tests/golden/intel-path/avx2
+#   on an Intel Xeon with AVX-512).
+# PARITY_SETS="intel-path/avx512 …" checks those sets only; PARITY_EXAMPLES the examples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The kernel family, hence the golden set: oneMKL (with initlab's vendor override) and ATen pick
-# their kernels by the CPU's instruction sets, and the AVX-512 and AVX2 kernels round differently.
-# Same rule as initlab::mkl::kernel_family (Rust) and tools/reference/run.sh:
-# avx512f -> avx512, else avx2 -> avx2, else other.
+# The kernel family: oneMKL and ATen pick their kernels by the CPU's instruction sets, and the
+# AVX-512 and AVX2 kernels round differently. Same rule as initlab::base::parity::mkl::kernel_family
+# (Rust) and tools/reference/run.sh: avx512f -> avx512, else avx2 -> avx2, else other.
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
     family=avx512
 elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
@@ -22,24 +26,41 @@ elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
 else
     family=other
 fi
+intel=no
+if grep -qm1 'vendor_id.*GenuineIntel' /proc/cpuinfo 2>/dev/null; then intel=yes; fi
 
-# The families to check, each with the environment that makes this CPU compute like it.
-declare -A limit=([avx512]="" [avx2]="ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2")
-families=("$family")
-if [ "$family" = avx512 ] && [ -d tests/golden/avx2 ]; then
-    families+=(avx2)
+# The sets to check, each with the environment that makes this CPU compute like it.
+declare -A env_of=()
+sets=()
+add() { sets+=("$1"); env_of[$1]="$2"; }
+if [ "$intel" = yes ]; then
+    add "intel-path/$family" "INITLAB_MKL_DISPATCH=stock"
+else
+    add "stock/$family" "INITLAB_MKL_DISPATCH=stock"
+    add "intel-path/$family" "INITLAB_MKL_DISPATCH=intel-path"
 fi
-if [ -n "${PARITY_FAMILIES:-}" ]; then
-    families=(${PARITY_FAMILIES})
+if [ "$family" = avx512 ]; then
+    add "intel-path/avx2" "INITLAB_MKL_DISPATCH=intel-path ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2"
+fi
+if [ -n "${PARITY_SETS:-}" ]; then
+    wanted=(${PARITY_SETS})
+    for s in "${wanted[@]}"; do
+        if [ -z "${env_of[$s]:-}" ]; then
+            echo "parity: PARITY_SETS names $s, which this CPU cannot check (it can: ${sets[*]})" >&2
+            exit 2
+        fi
+    done
+    sets=("${wanted[@]}")
 fi
 
 examples=(${PARITY_EXAMPLES:-lab09_2_mnist_nn lab09_3_mnist_nn_xavier lab09_4_mnist_nn_deep})
-for fam in "${families[@]}"; do
+for set in "${sets[@]}"; do
     for ex in "${examples[@]}"; do
-        if [ ! -f "tests/golden/$fam/$ex.txt" ]; then
-            echo "parity: no golden file tests/golden/$fam/$ex.txt for the kernel family $fam." >&2
-            echo "  PyTorch's numbers depend on the CPU's kernels; make the set with real PyTorch 2.13 on such a CPU:" >&2
-            echo "  INITLAB_GOLDEN_DIR=tests/golden/$fam tools/reference/run.sh   (tools/reference/README.md)" >&2
+        if [ ! -f "tests/golden/$set/$ex.txt" ]; then
+            dispatch=${set%%/*}
+            echo "parity: no golden file tests/golden/$set/$ex.txt." >&2
+            echo "  PyTorch's numbers depend on oneMKL's path and the CPU's kernels; make the set with real PyTorch 2.13" >&2
+            echo "  on this CPU: INITLAB_MKL_DISPATCH=$dispatch tools/reference/run.sh   (tools/reference/README.md)" >&2
             exit 1
         fi
     done
@@ -55,14 +76,13 @@ first_differs() {
 
 cargo build --release --quiet --examples
 status=0
-for fam in "${families[@]}"; do
-    how=$fam
-    [ "$fam" = "$family" ] || how="$fam kernels on this $family CPU: ${limit[$fam]}"
+for set in "${sets[@]}"; do
+    how="$set: ${env_of[$set]}"
     for ex in "${examples[@]}"; do
-        golden="tests/golden/$fam/$ex.txt"
+        golden="tests/golden/$set/$ex.txt"
         out=$(mktemp)
         start=$(date +%s.%N)
-        if ! env ${limit[$fam]} "./target/release/examples/$ex" > "$out"; then
+        if ! env ${env_of[$set]} "./target/release/examples/$ex" > "$out"; then
             echo "parity: $ex failed to run ($how)" >&2
             status=1
             rm -f "$out"
@@ -70,7 +90,7 @@ for fam in "${families[@]}"; do
         fi
         secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
         if ! cmp -s "$out" "$golden" && first_differs "$out" "$golden" \
-            && env ${limit[$fam]} "./target/release/examples/$ex" > "$out" && cmp -s "$out" "$golden"; then
+            && env ${env_of[$set]} "./target/release/examples/$ex" > "$out" && cmp -s "$out" "$golden"; then
             # Seen on an Intel Xeon (2 of ~15 runs of lab09_4, the same other value both times, cause
             # unknown): said loudly, and a second difference fails.
             echo "parity: WARNING: $ex differed on its first run ($how): $first; identical on a second run: not deterministic on this machine" >&2

@@ -384,3 +384,60 @@ fn a_checkpoint_made_with_another_thread_count_is_not_resumed() {
     // Untouched.
     assert_eq!(rundir::read_record(&dir).unwrap(), record);
 }
+
+#[test]
+fn a_run_made_under_another_onemkl_dispatch_is_not_reused_and_workers_inherit_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let train = [
+        "train",
+        "--model",
+        "784,16,10",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "500",
+        "--quiet",
+        "--name",
+        "r",
+    ];
+    // The default is `stock`, recorded in run.json.
+    succeeded(initlab(&train, out, 1).env_remove("INITLAB_MKL_DISPATCH"));
+    let dir = out.join("r");
+    let made = rundir::read_record(&dir).unwrap();
+    assert_eq!(made.provenance.mkl_dispatch.as_str(), "stock");
+    // The same command under the other dispatch neither reuses nor touches it.
+    let o = initlab(&train, out, 1)
+        .args(["--mkl-dispatch", "intel-path"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("oneMKL dispatch `stock`"), "{stderr}");
+    assert!(stderr.contains("--mkl-dispatch stock"), "{stderr}");
+    assert_eq!(rundir::read_record(&dir).unwrap(), made);
+    // The variable is the same switch; side by side, the workers get it too.
+    let plan: Vec<&str> = PLAN.to_vec();
+    let runs = out.join("plan");
+    succeeded(
+        initlab(&plan, &runs, 2)
+            .args(["--jobs", "2"])
+            .env("INITLAB_MKL_DISPATCH", "intel-path"),
+    );
+    let mut seen = 0;
+    for entry in std::fs::read_dir(runs.join("runs")).unwrap().flatten() {
+        if let Ok(r) = rundir::read_record(&entry.path()) {
+            assert_eq!(r.provenance.mkl_dispatch.as_str(), "intel-path");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 4, "four runs in {}", runs.display());
+    // A value that names no dispatch is a usage error.
+    let o = initlab(&train, out, 1)
+        .env("INITLAB_MKL_DISPATCH", "intel")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("INITLAB_MKL_DISPATCH"), "{stderr}");
+}

@@ -32,22 +32,26 @@ fn golden_lines(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Each kernel family reads its own golden set, made by PyTorch on a CPU of that family; a family
-/// without one is an error that says how to make it.
+/// Each oneMKL path and kernel family reads its own golden set, made by PyTorch on such a CPU
+/// (its `parity_details.json` records how); a set that is missing is an error that says how to
+/// make it.
 #[test]
-fn golden_set_is_chosen_by_kernel_family() {
-    for (family, capability) in [("avx512", "AVX512"), ("avx2", "AVX2")] {
-        let dir = golden_dir_for(family).unwrap_or_else(|e| panic!("{e}"));
-        assert!(dir.ends_with(format!("tests/golden/{family}")), "{dir:?}");
+fn golden_set_is_chosen_by_onemkl_path_and_kernel_family() {
+    for set in initlab::base::parity::mkl::golden_sets() {
+        let (path, family) = set.split_once('/').expect("<path>/<family>");
+        let dir = golden_dir_for(set).unwrap_or_else(|e| panic!("{e}"));
+        assert!(dir.ends_with(format!("tests/golden/{set}")), "{dir:?}");
         let text = std::fs::read_to_string(dir.join("parity_details.json")).expect("readable");
         let d: Value = serde_json::from_str(&text).expect("json");
         let env = &d["environment"];
-        assert_eq!(env["cpu_capability"], capability, "{family}: {env}");
-        assert_eq!(env["mkl_takes_intel_path"], true, "{family}: {env}");
+        let capability = family.to_uppercase();
+        assert_eq!(env["cpu_capability"], capability.as_str(), "{set}: {env}");
+        let intel = path == "intel-path";
+        assert_eq!(env["mkl_takes_intel_path"], intel, "{set}: {env}");
     }
-    let err = golden_dir_for("other").expect_err("no golden set for \"other\"");
-    assert!(err.contains("tests/golden/other"), "{err}");
-    assert!(err.contains("tools/reference/run.sh"), "{err}");
+    let err = golden_dir_for("stock/other").expect_err("no golden set stock/other");
+    assert!(err.contains("tests/golden/stock/other"), "{err}");
+    assert!(err.contains("INITLAB_MKL_DISPATCH=stock tools/reference/run.sh"), "{err}");
 }
 
 fn hex_f32(v: &Value) -> f32 {

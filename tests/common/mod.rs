@@ -13,45 +13,52 @@ pub fn seed_lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The files of one golden set (`tests/golden/<kernel family>/`): the library's list, which
-/// `build.rs` also uses to tell `initlab doctor` which families have a set.
+/// The files of one golden set (`tests/golden/<oneMKL path>/<kernel family>/`): the library's
+/// list, which `build.rs` also uses to tell `initlab doctor` which sets exist.
 pub use initlab::base::parity::mkl::GOLDEN_SET_FILES;
 
-/// `tests/golden/`: the CPU-independent golden files, and one folder per kernel family.
+/// `tests/golden/`: the CPU-independent golden files, and one folder per oneMKL path and kernel
+/// family.
 pub fn golden_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
 
-/// The golden set of a kernel family (`"avx512"`, `"avx2"`, see `initlab::base::parity::mkl::kernel_family`),
-/// or a message naming what is missing and how to make it.
-pub fn golden_dir_for(family: &str) -> Result<PathBuf, String> {
-    let dir = golden_root().join(family);
+/// A golden set by name (`"intel-path/avx512"`, `"stock/avx2"`, see
+/// `initlab::base::parity::mkl::golden_set`), or a message naming what is missing and how to
+/// make it.
+pub fn golden_dir_for(set: &str) -> Result<PathBuf, String> {
+    let dir = golden_root().join(set);
     let missing: Vec<&str> = GOLDEN_SET_FILES
         .iter()
         .copied()
         .filter(|f| !dir.join(f).is_file())
         .collect();
     if missing.is_empty() {
-        Ok(dir)
-    } else {
-        Err(format!(
-            "no complete golden set for kernel family {family:?}: {} lacks {}. \
-             PyTorch's numbers depend on the CPU's oneMKL/ATen kernels, so bit parity can only be \
-             checked against files made by real PyTorch 2.13 on a CPU of the same family: run \
-             `INITLAB_GOLDEN_DIR=tests/golden/{family} tools/reference/run.sh` on such a CPU \
-             (tools/reference/README.md) and commit the result",
-            dir.display(),
-            missing.join(", ")
-        ))
+        return Ok(dir);
     }
+    let dispatch = if set.starts_with("intel-path/") {
+        "intel-path"
+    } else {
+        "stock"
+    };
+    Err(format!(
+        "no complete golden set {set:?}: {} lacks {}. PyTorch's numbers depend on the CPU's \
+         oneMKL/ATen kernels and on oneMKL's path (Intel or not), so bit parity can only be \
+         checked against files made by real PyTorch 2.13 on such a CPU: run \
+         `INITLAB_MKL_DISPATCH={dispatch} tools/reference/run.sh` there (tools/reference/README.md) \
+         and commit the result",
+        dir.display(),
+        missing.join(", ")
+    ))
 }
 
-/// The golden set of this CPU's kernel family; panics with [`golden_dir_for`]'s message if there
-/// is none, so that the bit-exact tests fail rather than pass without a reference.
+/// The golden set of this process (oneMKL's path under its dispatch, the CPU's kernel family);
+/// panics with [`golden_dir_for`]'s message if there is none, so that the bit-exact tests fail
+/// rather than pass without a reference.
 pub fn golden_dir() -> PathBuf {
-    let family = initlab::base::parity::mkl::kernel_family();
-    golden_dir_for(family).unwrap_or_else(|e| {
-        panic!("this CPU's kernel family is {family:?} (initlab::base::parity::mkl::kernel_family); {e}")
+    let set = initlab::base::parity::mkl::golden_set();
+    golden_dir_for(&set).unwrap_or_else(|e| {
+        panic!("this process's golden set is {set:?} (initlab::base::parity::mkl::golden_set); {e}")
     })
 }
 

@@ -1,5 +1,5 @@
 """Golden values of the torch.nn.init functions added for issue 4 (<golden set>/init_zoo.json, the golden set being
-$INITLAB_GOLDEN_DIR or tests/golden/<kernel family>: orthogonal_'s QR goes through oneMKL's LAPACK, whose kernels
+$INITLAB_GOLDEN_DIR or tests/golden/<oneMKL path>/<kernel family>: orthogonal_'s QR goes through oneMKL's LAPACK, whose kernels
 depend on the CPU's instruction sets).
 
 Each case: torch.manual_seed(0), then the initializer on torch.empty(shape); values as f32 bit patterns.

@@ -2,7 +2,8 @@
 """Re-run the three MNIST notebooks of DLZTA season 2, Lab 9 (weight initialisation) on CPU.
 
 Each notebook's stdout is written verbatim to <golden set>/<name>.txt (for full 15-epoch runs), where the golden set
-is $INITLAB_GOLDEN_DIR or tests/golden/<kernel family of this CPU> (avx512, avx2; see kernel_family()).
+is $INITLAB_GOLDEN_DIR or tests/golden/<oneMKL path>/<kernel family of this CPU> (intel-path or stock, see
+mkl_path_name(); avx512 or avx2, see kernel_family()).
 The computation follows the notebooks statement by statement (see shared/reference/lab-facts.md):
   random.seed(s); torch.manual_seed(777); MNIST datasets (ToTensor); DataLoader(100, shuffle, drop_last);
   Linear layers built in order; weights re-initialised in order (the last call's value is displayed);
@@ -55,12 +56,74 @@ def kernel_family():
     return "other"
 
 
+def mkl_path_name():
+    """The oneMKL path this process takes, as golden sets are filed: 'intel-path' when MKL's vendor check says Intel
+    (an Intel CPU, or the preloaded shim of run.sh under INITLAB_MKL_DISPATCH=intel-path), 'stock' otherwise (stock
+    PyTorch on an AMD CPU). Same names as initlab::base::parity::mkl::path_name (Rust)."""
+    return "stock" if mkl_intel_path() is False else "intel-path"
+
+
 def golden_dir():
-    """$INITLAB_GOLDEN_DIR (relative paths are taken from the repository root), else tests/golden/<kernel family>."""
+    """$INITLAB_GOLDEN_DIR (relative paths are taken from the repository root), else
+    tests/golden/<oneMKL path>/<kernel family>."""
     env = os.environ.get("INITLAB_GOLDEN_DIR")
     if env:
         return os.path.join(REPO, env)
-    return os.path.join(GOLDEN_ROOT, kernel_family())
+    return os.path.join(GOLDEN_ROOT, mkl_path_name(), kernel_family())
+
+
+GOLDEN_DIR = golden_dir()
+FULL_EPOCHS = 15
+
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+# name -> (python random seed, layer sizes, init function name, indices of the layers used by Sequential)
+NOTEBOOKS = {
+    "lab09_2_mnist_nn": dict(py_seed=111, sizes=[(784, 256), (256, 256), (256, 10)],
+                             init="normal_", used=3),
+    "lab09_3_mnist_nn_xavier": dict(py_seed=777, sizes=[(784, 256), (256, 256), (256, 10)],
+                                    init="xavier_uniform_", used=3),
+    # five layers built and initialised, but only linear1..linear3 go into the Sequential (notebook quirk)
+    "lab09_4_mnist_nn_deep": dict(py_seed=777, sizes=[(784, 512), (512, 512), (512, 512), (512, 512), (512, 10)],
+                                  init="xavier_uniform_", used=3),
+}
+
+
+@contextlib.contextmanager
+def mnist_root():
+    """Temporary dataset root with <root>/MNIST/raw/<idx files> decompressed from data/mnist/*.gz."""
+    tmp = tempfile.mkdtemp(prefix="initlab-mnist-")
+    try:
+        raw = os.path.join(tmp, "MNIST", "raw")
+        os.makedirs(raw)
+        for name in MNIST_FILES:
+            with gzip.open(os.path.join(MNIST_GZ_DIR, name + ".gz"), "rb") as src, \
+                    open(os.path.join(raw, name), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def mkl_path_name():
+    """The oneMKL path this process takes, as golden sets are filed: 'intel-path' when MKL's vendor check says Intel
+    (an Intel CPU, or the preloaded shim of run.sh under INITLAB_MKL_DISPATCH=intel-path), 'stock' otherwise (stock
+    PyTorch on an AMD CPU). Same names as initlab::base::parity::mkl::path_name (Rust)."""
+    return "stock" if mkl_intel_path() is False else "intel-path"
+
+
+def golden_dir():
+    """$INITLAB_GOLDEN_DIR (relative paths are taken from the repository root), else
+    tests/golden/<oneMKL path>/<kernel family>."""
+    env = os.environ.get("INITLAB_GOLDEN_DIR")
+    if env:
+        return os.path.join(REPO, env)
+    return os.path.join(GOLDEN_ROOT, mkl_path_name(), kernel_family())
 
 
 GOLDEN_DIR = golden_dir()
@@ -124,24 +187,18 @@ ATEN_CAPABILITY = {"avx512": "AVX512", "avx2": "AVX2"}
 
 
 def warn_if_host_differs():
-    """The golden files are made with MKL on its Intel code path, which picks its kernels by the CPU's instruction
-    sets (one golden set per kernel family). On other CPUs (AMD) MKL picks a generic sgemm kernel whose rounding
-    differs, and the training runs drift apart from batch 4 or so; run.sh preloads a one-function library that
-    makes MKL take the Intel path there too (see README.md)."""
-    intel = mkl_intel_path()
-    if intel is False:
-        print("WARNING: MKL does not take its Intel code path on this CPU, so matrix products round differently "
-              "from the golden files; use tools/reference/run.sh (it preloads the MKL dispatch shim).",
-              file=sys.stderr)
+    """Golden sets are filed by oneMKL path (Intel or stock non-Intel: the kernels round differently) and kernel
+    family (the instruction sets): warns when the process is not what the target folder is for."""
     family = kernel_family()
     capability = torch.backends.cpu.get_cpu_capability()
     if ATEN_CAPABILITY.get(family) != capability:
         print("WARNING: ATen CPU capability is %s, but this CPU's kernel family is %s" % (capability, family),
               file=sys.stderr)
-    target = os.path.basename(os.path.normpath(GOLDEN_DIR))
-    if target in ("avx512", "avx2", "other") and target != family:
-        print("WARNING: writing into the %s golden set (%s) on a CPU of kernel family %s: its numbers are not "
-              "that set's" % (target, GOLDEN_DIR, family), file=sys.stderr)
+    here = "%s/%s" % (mkl_path_name(), family)
+    target = "/".join(os.path.normpath(GOLDEN_DIR).split(os.sep)[-2:])
+    if target.split("/")[-1] in ("avx512", "avx2", "other") and target != here:
+        print("WARNING: writing into the golden set %s (%s) from a process whose set is %s: its numbers are not "
+              "that set's" % (target, GOLDEN_DIR, here), file=sys.stderr)
 
 
 class NoProbe:
@@ -269,20 +326,22 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=FULL_EPOCHS,
                     help="training epochs (default 15; other values print only, unless --out-dir is given)")
     ap.add_argument("--out-dir", default=None,
-                    help="where <name>.txt goes (default $INITLAB_GOLDEN_DIR or tests/golden/<kernel family> for "
-                         "15-epoch runs, nowhere otherwise)")
+                    help="where <name>.txt goes (default $INITLAB_GOLDEN_DIR or tests/golden/<oneMKL path>/<kernel "
+                         "family> for 15-epoch runs, nowhere otherwise)")
+    ap.add_argument("--print-only", action="store_true",
+                    help="write no file, whatever the epochs (make compare-python)")
     args = ap.parse_args(argv)
 
     names = args.notebooks or list(NOTEBOOKS)
     for n in names:
         if n not in NOTEBOOKS:
             ap.error("unknown notebook %r; known: %s" % (n, ", ".join(NOTEBOOKS)))
-    out_dir = args.out_dir or (GOLDEN_DIR if args.epochs == FULL_EPOCHS else None)
+    out_dir = None if args.print_only else (args.out_dir or (GOLDEN_DIR if args.epochs == FULL_EPOCHS else None))
 
-    print("torch %s, torchvision %s, %d threads, ATen %s, MKL Intel path: %s, kernel family %s, epochs=%d, output: %s"
+    print("torch %s, torchvision %s, %d threads, ATen %s, MKL Intel path: %s, golden set %s/%s, epochs=%d, output: %s"
           % (torch.__version__, sys.modules["torchvision"].__version__, torch.get_num_threads(),
-             torch.backends.cpu.get_cpu_capability(), mkl_intel_path(), kernel_family(), args.epochs,
-             out_dir or "stdout only"),
+             torch.backends.cpu.get_cpu_capability(), mkl_intel_path(), mkl_path_name(), kernel_family(),
+             args.epochs, out_dir or "stdout only"),
           file=sys.stderr)
     warn_if_host_differs()
     with mnist_root() as root:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write <golden set>/parity_details.json ($INITLAB_GOLDEN_DIR or tests/golden/<kernel family>): exact reference values for bit-parity tests of the Rust port.
+"""Write <golden set>/parity_details.json ($INITLAB_GOLDEN_DIR or tests/golden/<oneMKL path>/<kernel family>): exact reference values for bit-parity tests of the Rust port.
 
 Every float32 is given twice: as a decimal with 9 significant digits ("f32", round-trips exactly) and as its
 IEEE-754 bit pattern ("hex", e.g. "0x3c1a2b3c"). Losses and costs are also given the way the notebooks print

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Produce the golden files from real PyTorch 2.13.0 on CPU: this CPU's kernel family's set in
-# tests/golden/<family>/ (avx512 or avx2, see README.md) and the CPU-independent tests/golden/pyfmt_cases.txt.
+# Produce the golden files from real PyTorch 2.13.0 on CPU: this CPU's set in tests/golden/<oneMKL path>/<family>/
+# (intel-path or stock; avx512 or avx2, see README.md) and the CPU-independent tests/golden/pyfmt_cases.txt.
 #
 #   tools/reference/run.sh                          all three notebooks (15 epochs) + parity_details, pyfmt, init_zoo
 #   tools/reference/run.sh lab09_3_mnist_nn_xavier  one notebook only
@@ -8,9 +8,10 @@
 #   tools/reference/run.sh lab09_2_mnist_nn --epochs 1   quick trial: prints, writes nothing
 #
 # Idempotent: the venv (tools/reference/.venv, 4.5 GB with torch's CUDA wheels) is made and filled once.
-# Environment: PYTHON (default python3), INITLAB_REF_NO_MKL_SHIM=1 to skip the MKL dispatch shim (README.md),
-# INITLAB_GOLDEN_DIR (default tests/golden/<kernel family of this CPU>; relative to the repository root) for the
-# CPU-dependent files, INITLAB_WHEELS (default ~/.cache/initlab/wheels) a folder of wheels pip may take first.
+# Environment: PYTHON (default python3), INITLAB_MKL_DISPATCH=stock|intel-path (default stock: PyTorch as installed;
+# intel-path preloads the one-function MKL dispatch shim, README.md), INITLAB_GOLDEN_DIR (default
+# tests/golden/<oneMKL path>/<kernel family of this CPU>; relative to the repository root) for the CPU-dependent
+# files, INITLAB_WHEELS (default ~/.cache/initlab/wheels) a folder of wheels pip may take first.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,24 +38,29 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ] || ! "$PY" -c 'import to
     echo "$WANT" > "$STAMP"
 fi
 
-# ---- MKL dispatch shim: MKL (inside libtorch_cpu) gives non-Intel CPUs a generic sgemm kernel whose rounding
-# differs from its AVX2/AVX-512 kernels; the golden numbers are those of the Intel paths. This one-function library,
-# preloaded, tells MKL it runs on an Intel CPU; it then picks its kernel by the CPU's features (cpuid) as on Intel.
-# On an Intel CPU it changes nothing.
-if [ "${INITLAB_REF_NO_MKL_SHIM:-0}" != 1 ]; then
-    SHIM="$VENV/lib/libinitlab_mkl_intel.so"
-    if [ ! -f "$SHIM" ]; then
-        if command -v "${CC:-cc}" >/dev/null 2>&1; then
+# ---- oneMKL's dispatch, as initlab's INITLAB_MKL_DISPATCH: `stock` runs PyTorch as installed (on an AMD CPU MKL
+# takes its non-Intel path, whose kernels round differently); `intel-path` preloads a one-function library telling
+# MKL it runs on an Intel CPU, so it picks its kernels by the CPU's features (cpuid) as on Intel. The same on Intel.
+DISPATCH="${INITLAB_MKL_DISPATCH:-stock}"
+case "$DISPATCH" in
+    stock) ;;
+    intel-path)
+        SHIM="$VENV/lib/libinitlab_mkl_intel.so"
+        if [ ! -f "$SHIM" ]; then
+            if ! command -v "${CC:-cc}" >/dev/null 2>&1; then
+                echo "run.sh: INITLAB_MKL_DISPATCH=intel-path needs a C compiler (cc) for the MKL dispatch shim" >&2
+                exit 1
+            fi
             printf 'int mkl_serv_intel_cpu_true(void) { return 1; }\n' > "$VENV/lib/initlab_mkl_intel.c"
             "${CC:-cc}" -shared -fPIC -O2 -o "$SHIM" "$VENV/lib/initlab_mkl_intel.c"
-        else
-            echo "run.sh: WARNING: no C compiler, running without the MKL dispatch shim" >&2
         fi
-    fi
-    if [ -f "$SHIM" ]; then
         export LD_PRELOAD="$SHIM${LD_PRELOAD:+:$LD_PRELOAD}"
-    fi
-fi
+        ;;
+    *)
+        echo "run.sh: INITLAB_MKL_DISPATCH=$DISPATCH: expected stock or intel-path" >&2
+        exit 2
+        ;;
+esac
 
 # the golden files were made on 2 cores; pin the thread count so bigger machines compute the same way
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
@@ -63,8 +69,9 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export PYTHONDONTWRITEBYTECODE=1
 
-# ---- which golden set: the kernel family of this CPU. Same rule as initlab::mkl::kernel_family (Rust),
-# lab_notebooks.kernel_family (Python) and scripts/parity.sh: avx512f -> avx512, else avx2 -> avx2, else other.
+# ---- which golden set: oneMKL's path (intel-path on an Intel CPU or with the shim, else stock) and the kernel family
+# of this CPU. Same rules as initlab::base::parity::mkl (Rust), lab_notebooks.py (Python, which asks MKL itself) and
+# scripts/parity.sh: avx512f -> avx512, else avx2 -> avx2, else other.
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
     FAMILY=avx512
 elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
@@ -72,8 +79,12 @@ elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
 else
     FAMILY=other
 fi
-export INITLAB_GOLDEN_DIR="${INITLAB_GOLDEN_DIR:-tests/golden/$FAMILY}"
-echo "run.sh: kernel family $FAMILY, CPU-dependent golden files go to $INITLAB_GOLDEN_DIR" >&2
+PATHNAME=stock
+if [ "$DISPATCH" = intel-path ] || grep -qm1 'vendor_id.*GenuineIntel' /proc/cpuinfo 2>/dev/null; then
+    PATHNAME=intel-path
+fi
+export INITLAB_GOLDEN_DIR="${INITLAB_GOLDEN_DIR:-tests/golden/$PATHNAME/$FAMILY}"
+echo "run.sh: dispatch $DISPATCH, golden set $PATHNAME/$FAMILY, CPU-dependent golden files go to $INITLAB_GOLDEN_DIR" >&2
 
 cd "$REPO"
 mkdir -p tests/golden "$INITLAB_GOLDEN_DIR"
