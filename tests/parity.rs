@@ -1,5 +1,5 @@
 //! Bit-parity with PyTorch 2.13 on the cheap parts, against the golden set of this CPU's kernel
-//! family, tests/golden/<family>/ (made by tools/reference/): the notebooks' printed tensors and
+//! family, tests/golden/<oneMKL path>/<family>/ (made by tools/reference/): the notebooks' printed tensors and
 //! first batches, Python's `random`, `torch.nn.init` values and Adam's step sequence.
 
 mod common;
