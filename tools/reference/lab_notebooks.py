@@ -56,114 +56,6 @@ def kernel_family():
     return "other"
 
 
-def mkl_path_name():
-    """The oneMKL path this process takes, as golden sets are filed: 'intel-path' when MKL's vendor check says Intel
-    (an Intel CPU, or the preloaded shim of run.sh under INITLAB_MKL_DISPATCH=intel-path), 'stock' otherwise (stock
-    PyTorch on an AMD CPU). Same names as initlab::base::parity::mkl::path_name (Rust)."""
-    return "stock" if mkl_intel_path() is False else "intel-path"
-
-
-def golden_dir():
-    """$INITLAB_GOLDEN_DIR (relative paths are taken from the repository root), else
-    tests/golden/<oneMKL path>/<kernel family>."""
-    env = os.environ.get("INITLAB_GOLDEN_DIR")
-    if env:
-        return os.path.join(REPO, env)
-    return os.path.join(GOLDEN_ROOT, mkl_path_name(), kernel_family())
-
-
-GOLDEN_DIR = golden_dir()
-FULL_EPOCHS = 15
-
-MNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-
-# name -> (python random seed, layer sizes, init function name, indices of the layers used by Sequential)
-NOTEBOOKS = {
-    "lab09_2_mnist_nn": dict(py_seed=111, sizes=[(784, 256), (256, 256), (256, 10)],
-                             init="normal_", used=3),
-    "lab09_3_mnist_nn_xavier": dict(py_seed=777, sizes=[(784, 256), (256, 256), (256, 10)],
-                                    init="xavier_uniform_", used=3),
-    # five layers built and initialised, but only linear1..linear3 go into the Sequential (notebook quirk)
-    "lab09_4_mnist_nn_deep": dict(py_seed=777, sizes=[(784, 512), (512, 512), (512, 512), (512, 512), (512, 10)],
-                                  init="xavier_uniform_", used=3),
-}
-
-
-@contextlib.contextmanager
-def mnist_root():
-    """Temporary dataset root with <root>/MNIST/raw/<idx files> decompressed from data/mnist/*.gz."""
-    tmp = tempfile.mkdtemp(prefix="initlab-mnist-")
-    try:
-        raw = os.path.join(tmp, "MNIST", "raw")
-        os.makedirs(raw)
-        for name in MNIST_FILES:
-            with gzip.open(os.path.join(MNIST_GZ_DIR, name + ".gz"), "rb") as src, \
-                    open(os.path.join(raw, name), "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def mkl_path_name():
-    """The oneMKL path this process takes, as golden sets are filed: 'intel-path' when MKL's vendor check says Intel
-    (an Intel CPU, or the preloaded shim of run.sh under INITLAB_MKL_DISPATCH=intel-path), 'stock' otherwise (stock
-    PyTorch on an AMD CPU). Same names as initlab::base::parity::mkl::path_name (Rust)."""
-    return "stock" if mkl_intel_path() is False else "intel-path"
-
-
-def golden_dir():
-    """$INITLAB_GOLDEN_DIR (relative paths are taken from the repository root), else
-    tests/golden/<oneMKL path>/<kernel family>."""
-    env = os.environ.get("INITLAB_GOLDEN_DIR")
-    if env:
-        return os.path.join(REPO, env)
-    return os.path.join(GOLDEN_ROOT, mkl_path_name(), kernel_family())
-
-
-GOLDEN_DIR = golden_dir()
-FULL_EPOCHS = 15
-
-MNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-
-# name -> (python random seed, layer sizes, init function name, indices of the layers used by Sequential)
-NOTEBOOKS = {
-    "lab09_2_mnist_nn": dict(py_seed=111, sizes=[(784, 256), (256, 256), (256, 10)],
-                             init="normal_", used=3),
-    "lab09_3_mnist_nn_xavier": dict(py_seed=777, sizes=[(784, 256), (256, 256), (256, 10)],
-                                    init="xavier_uniform_", used=3),
-    # five layers built and initialised, but only linear1..linear3 go into the Sequential (notebook quirk)
-    "lab09_4_mnist_nn_deep": dict(py_seed=777, sizes=[(784, 512), (512, 512), (512, 512), (512, 512), (512, 10)],
-                                  init="xavier_uniform_", used=3),
-}
-
-
-@contextlib.contextmanager
-def mnist_root():
-    """Temporary dataset root with <root>/MNIST/raw/<idx files> decompressed from data/mnist/*.gz."""
-    tmp = tempfile.mkdtemp(prefix="initlab-mnist-")
-    try:
-        raw = os.path.join(tmp, "MNIST", "raw")
-        os.makedirs(raw)
-        for name in MNIST_FILES:
-            with gzip.open(os.path.join(MNIST_GZ_DIR, name + ".gz"), "rb") as src, \
-                    open(os.path.join(raw, name), "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def mkl_intel_path():
     """Whether MKL (linked into libtorch_cpu) takes its Intel-CPU code paths here: the answer of MKL's own
     `mkl_serv_intel_cpu_true`, as MKL's internal calls resolve it (an LD_PRELOADed definition wins).
@@ -177,6 +69,60 @@ def mkl_intel_path():
         fn.restype = ctypes.c_int
         return bool(fn())
     return None
+
+
+def mkl_path_name():
+    """The oneMKL path this process takes, as golden sets are filed: 'intel-path' when MKL's vendor check says Intel
+    (an Intel CPU, or the preloaded shim of run.sh under INITLAB_MKL_DISPATCH=intel-path), 'stock' otherwise (stock
+    PyTorch on an AMD CPU). Same names as initlab::base::parity::mkl::path_name (Rust)."""
+    return "stock" if mkl_intel_path() is False else "intel-path"
+
+
+def golden_dir():
+    """$INITLAB_GOLDEN_DIR (relative paths are taken from the repository root), else
+    tests/golden/<oneMKL path>/<kernel family>."""
+    env = os.environ.get("INITLAB_GOLDEN_DIR")
+    if env:
+        return os.path.join(REPO, env)
+    return os.path.join(GOLDEN_ROOT, mkl_path_name(), kernel_family())
+
+
+GOLDEN_DIR = golden_dir()
+FULL_EPOCHS = 15
+
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+# name -> (python random seed, layer sizes, init function name, indices of the layers used by Sequential)
+NOTEBOOKS = {
+    "lab09_2_mnist_nn": dict(py_seed=111, sizes=[(784, 256), (256, 256), (256, 10)],
+                             init="normal_", used=3),
+    "lab09_3_mnist_nn_xavier": dict(py_seed=777, sizes=[(784, 256), (256, 256), (256, 10)],
+                                    init="xavier_uniform_", used=3),
+    # five layers built and initialised, but only linear1..linear3 go into the Sequential (notebook quirk)
+    "lab09_4_mnist_nn_deep": dict(py_seed=777, sizes=[(784, 512), (512, 512), (512, 512), (512, 512), (512, 10)],
+                                  init="xavier_uniform_", used=3),
+}
+
+
+@contextlib.contextmanager
+def mnist_root():
+    """Temporary dataset root with <root>/MNIST/raw/<idx files> decompressed from data/mnist/*.gz."""
+    tmp = tempfile.mkdtemp(prefix="initlab-mnist-")
+    try:
+        raw = os.path.join(tmp, "MNIST", "raw")
+        os.makedirs(raw)
+        for name in MNIST_FILES:
+            with gzip.open(os.path.join(MNIST_GZ_DIR, name + ".gz"), "rb") as src, \
+                    open(os.path.join(raw, name), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def mkl_shim_loaded():
