@@ -140,6 +140,10 @@ fn run_dir_hint(r: &RunDirError) -> Option<String> {
             ))
         }
         RunDirError::Locked { .. } => None,
+        RunDirError::UnsafeLock { lock, .. } => Some(format!(
+            "remove {} (a run directory's lock is a plain file initlab makes itself) and run again",
+            shell_word(lock)
+        )),
     }
 }
 
