@@ -301,12 +301,7 @@ fn path_flags(run: &PlannedRun) -> Result<Vec<String>> {
     }
     let parent = run.dir.parent().unwrap_or(Path::new("."));
     let name = run.dir.file_name().map(Path::new).unwrap_or(Path::new(""));
-    args.extend([
-        "--out".into(),
-        abs(parent)?,
-        "--name".into(),
-        utf8(name)?,
-    ]);
+    args.extend(["--out".into(), abs(parent)?, "--name".into(), utf8(name)?]);
     Ok(args)
 }
 

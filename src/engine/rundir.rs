@@ -47,7 +47,7 @@ pub enum RunStatus {
     Complete,
     /// A loss became NaN or infinite.
     Diverged,
-    /// All epochs ran, ending above the first batch's loss.
+    /// All epochs ran, ending above the first batch's loss, or at chance accuracy.
     Unstable,
 }
 
@@ -102,6 +102,14 @@ pub enum EndDetail {
         first_loss: f64,
         /// The final epoch's train cost.
         final_cost: f64,
+    },
+    /// The run learned nothing: it ended at chance accuracy, or no loss fell below a uniform
+    /// guess's (`crate::base::train::learned_nothing`); its status is `unstable`.
+    AtChance {
+        /// The final epoch's test accuracy.
+        accuracy: f64,
+        /// The lowest train cost or test loss of any epoch.
+        lowest_loss: f64,
     },
 }
 

@@ -19,9 +19,9 @@ use crate::base::nn::{
     scheme::{Activation, InitScheme},
 };
 use crate::base::output::chart::axis::{symlog, symlog_inv};
-use crate::base::output::io;
 use crate::base::output::chart::panel::{panels_chart, Panel};
 use crate::base::output::chart::series::Series;
+use crate::base::output::io;
 use crate::engine::hooks;
 use crate::engine::spec::InitSource;
 

@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 
 use crate::base::data::mnist::Mnist;
 use crate::base::output::chart::panel::{panels_chart, Panel};
-use crate::base::output::io;
 use crate::base::output::chart::series::Series;
+use crate::base::output::io;
 use crate::pretraining::dbn::{self, Dbn, DbnProgress};
 use crate::pretraining::rbm::RbmConfig;
 use crate::pretraining::rbm_plot;
@@ -91,7 +91,10 @@ pub fn run_pretrain(
     )?;
     rbm_plot::samples_png(first, &out("samples.png"), 1000)?;
     pretrain_chart(&dbn, &out("pretrain.png"))?;
-    io::write_atomic(&out("pretrain.md"), summary_markdown(config, &dbn).as_bytes())?;
+    io::write_atomic(
+        &out("pretrain.md"),
+        summary_markdown(config, &dbn).as_bytes(),
+    )?;
     files.extend(
         [
             "filters.png",
