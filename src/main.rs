@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod console;
+mod startup;
 
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -148,6 +149,9 @@ fn run_dir_hint(r: &RunDirError) -> Option<String> {
 }
 
 fn main() -> ExitCode {
+    if startup::return_to_deleted_cwd() {
+        eprintln!("warning: the working directory has been deleted: relative paths (the default --out included) cannot be read or written; cd to an existing folder, or pass absolute paths");
+    }
     // The environment switches (INITLAB_ADAM, INITLAB_RNG, …), read once: the library never does.
     let _ = initlab::base::switches::Switches::from_env().install();
     let cli = Cli::parse();
