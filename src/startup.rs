@@ -31,7 +31,12 @@ extern "C" fn leave_deleted_cwd(_argc: i32, _argv: *const *const u8, _envp: *con
         return;
     }
     // SAFETY: both paths are NUL-terminated literals; the calls only read them.
-    let fd = unsafe { libc::open(c".".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            c".".as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return;
     }

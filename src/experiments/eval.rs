@@ -406,7 +406,10 @@ fn palette_indices_in_range(bytes: &[u8]) -> std::result::Result<(), String> {
         .map_err(|e| format!("corrupt PNG data ({e})"))?;
     let per_byte = 8 / bits;
     let mask = ((1u16 << bits) - 1) as u8;
-    for (y, row) in buf[..frame.buffer_size()].chunks(frame.line_size).enumerate() {
+    for (y, row) in buf[..frame.buffer_size()]
+        .chunks(frame.line_size)
+        .enumerate()
+    {
         for x in 0..width {
             let shift = 8 - bits * (x % per_byte + 1);
             let index = (row[x / per_byte] >> shift) & mask;
