@@ -79,6 +79,13 @@ fn after<'a>(words: &'a [String], flag: &str) -> &'a str {
     &words[i + 1]
 }
 
+/// Writes `line` as `dir/plan.txt`, returning its path.
+fn write_plan(dir: &Path, line: &str) -> PathBuf {
+    let plan = dir.join("plan.txt");
+    std::fs::write(&plan, format!("{line}\n")).unwrap();
+    plan
+}
+
 #[test]
 fn emitted_plan_lines_are_data_through_sh_and_run_where_the_plan_looks() {
     let tmp = tempfile::tempdir().unwrap();
@@ -118,11 +125,13 @@ fn emitted_plan_lines_are_data_through_sh_and_run_where_the_plan_looks() {
         "{line}"
     );
     assert!(words.iter().any(|w| w == "train"), "{words:?}");
-    // The line itself, run by `sh -c` as the README's xargs example does, trains the run where
-    // the plan finds it.
+    // The line itself, run as the README's xargs example runs it, trains the run where the plan
+    // finds it.
     let run = Command::new("sh")
         .current_dir(tmp.path())
-        .args(["-c", line])
+        .arg("-c")
+        .arg("tr '\\n' '\\0' | xargs -0 -I CMD sh -c CMD")
+        .stdin(std::fs::File::open(write_plan(tmp.path(), line)).unwrap())
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", text(&run).1);
