@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod console;
+mod startup;
 
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -144,10 +145,17 @@ fn run_dir_hint(r: &RunDirError) -> Option<String> {
              --force to train it again under `{wanted}`"
         )),
         RunDirError::Locked { .. } => None,
+        RunDirError::UnsafeLock { lock, .. } => Some(format!(
+            "remove {} (a run directory's lock is a plain file initlab makes itself) and run again",
+            shell_word(lock)
+        )),
     }
 }
 
 fn main() -> ExitCode {
+    if startup::return_to_deleted_cwd() {
+        eprintln!("warning: the working directory has been deleted: relative paths (the default --out included) cannot be read or written; cd to an existing folder, or pass absolute paths");
+    }
     let cli = Cli::parse();
     if let Err(e) = install_switches(cli.mkl_dispatch) {
         eprintln!("error: {e}");

@@ -45,9 +45,11 @@ fn emit_plan_xargs_then_the_same_compare_draws_without_training() {
     }
     assert!(!out.join("runs").exists(), "--emit-plan trained something");
 
-    // Spread over two processes.
+    // Spread over two processes, one line each, NUL-separated as the README does (xargs would
+    // read the lines' quotes itself otherwise).
+    let text = text.replace('\n', "\0");
     let mut xargs = Command::new("xargs")
-        .args(["-P", "2", "-I", "{}", "sh", "-c", "{}"])
+        .args(["-0", "-P", "2", "-I", "{}", "sh", "-c", "{}"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

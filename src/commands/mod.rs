@@ -98,13 +98,22 @@ pub fn this_command() -> String {
         .join(" ")
 }
 
-/// A path as one shell word.
+/// A path as one shell word, for a message a person reads (a name that is not UTF-8 is shown
+/// lossily; `--emit-plan` refuses it, as its commands must run as printed).
 pub fn shell_word(p: &Path) -> String {
-    let s = p.display().to_string();
-    if s.is_empty() || s.contains(|c: char| c.is_whitespace() || "'\"$\\;&|<>()*?".contains(c)) {
-        format!("'{}'", s.replace('\'', "'\\''"))
+    shell_quote(&p.to_string_lossy())
+}
+
+/// `s` as one POSIX shell word: unchanged when every character is one no shell treats
+/// specially anywhere in a word (letters, digits, `_ - . / , : + @ % =`), else in single quotes,
+/// where nothing is special, each `'` written as `'\''`. Non-ASCII letters are quoted too, as a
+/// shell's idea of them depends on its locale.
+pub fn shell_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./,:+@%=".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
     } else {
-        s
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 

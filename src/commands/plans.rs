@@ -2,7 +2,7 @@
 //! [`run_plan`] trains it with a console and prints what came of it; `--emit-plan` prints the
 //! plan's `initlab train` commands instead ([`emit_plan`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::CommandFactory;
@@ -19,7 +19,7 @@ use initlab::experiments::study::{self, StudyResult};
 
 use crate::cli::{self, Cli, CompareArgs, LabArgs, StudyArgs};
 use crate::commands::{
-    executor, load_data, report_interrupted, shell_word, source, this_command, warn, Done,
+    executor, load_data, report_interrupted, shell_quote, source, this_command, warn, Done,
 };
 use crate::console::{self, Console};
 
@@ -211,6 +211,8 @@ fn results_table<'a>(results: impl Iterator<Item = &'a RunResult>) -> String {
 
 /// Prints one self-contained `initlab train` command line per run of `plan` that is not complete
 /// (absolute paths; each writes its own run directory, which the same plan then finds complete).
+/// Every word is shell-quoted ([`shell_quote`]): the lines are run by `sh -c`, so a name is data,
+/// never code.
 fn emit_plan(
     executor: &Executor,
     plan: &[PlannedRun],
@@ -229,7 +231,7 @@ fn emit_plan(
     };
     for run in plan.iter().filter(|r| !executor.is_final(r)) {
         let mut args: Vec<String> = env.clone();
-        args.extend([shell_word(&exe), "train".into()]);
+        args.extend([utf8(&exe)?, "train".into()]);
         args.extend(spec_flags(&run.spec));
         args.extend(path_flags(run)?);
         args.extend([
@@ -239,7 +241,8 @@ fn emit_plan(
             run_args.monitor_every.to_string(),
             "--quiet".into(),
         ]);
-        console::emit!("{}", args.join(" "));
+        let words: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+        console::emit!("{}", words.join(" "));
     }
     Ok(Done::Ok)
 }
@@ -286,25 +289,32 @@ fn spec_flags(s: &RunSpec) -> Vec<String> {
 
 /// The flags naming a run's files as absolute paths: its data, its DBN, its directory.
 fn path_flags(run: &PlannedRun) -> Result<Vec<String>> {
-    let abs = |p: &Path| -> Result<PathBuf> {
-        std::path::absolute(p).with_context(|| format!("making {} absolute", p.display()))
+    let abs = |p: &Path| -> Result<String> {
+        let abs =
+            std::path::absolute(p).with_context(|| format!("making {} absolute", p.display()))?;
+        utf8(&abs)
     };
     let s = &run.spec;
-    let mut args: Vec<String> = vec!["--data-dir".into(), shell_word(&abs(&s.data.dir)?)];
+    let mut args: Vec<String> = vec!["--data-dir".into(), abs(&s.data.dir)?];
     if let InitSource::Pretrained { dir, .. } = &s.source {
-        args.extend(["--pretrained".into(), shell_word(&abs(dir)?)]);
+        args.extend(["--pretrained".into(), abs(dir)?]);
     }
     let parent = run.dir.parent().unwrap_or(Path::new("."));
-    let name = run
-        .dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    args.extend([
-        "--out".into(),
-        shell_word(&abs(parent)?),
-        "--name".into(),
-        shell_word(Path::new(&name)),
-    ]);
+    let name = run.dir.file_name().map(Path::new).unwrap_or(Path::new(""));
+    args.extend(["--out".into(), abs(parent)?, "--name".into(), utf8(name)?]);
     Ok(args)
+}
+
+/// A path of a printed command as text: a path that is not UTF-8 is refused, naming it, as
+/// printing it would change it and the command would write (or read) elsewhere.
+fn utf8(p: &Path) -> Result<String> {
+    match p.to_str() {
+        Some(s) => Ok(s.to_string()),
+        None => anyhow::bail!(
+            "--emit-plan cannot print {}: the path is not valid UTF-8, so a printed command \
+             cannot name it exactly; use names in UTF-8 for --out, --data-dir and --pretrained, \
+             or train the plan without --emit-plan",
+            p.to_string_lossy()
+        ),
+    }
 }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use initlab::base::data::mnist::Mnist;
 use initlab::base::nn::model::{join_widths as join, MlpSpec};
 use initlab::engine::executor::{PlannedRun, RunResult};
-use initlab::engine::rundir::{self, RunStatus};
+use initlab::engine::rundir::{self, EndDetail, RunStatus};
 use initlab::engine::spec::RunSpec;
 use initlab::engine::workers::{self, WorkerJob};
 use initlab::experiments::pretrain;
@@ -104,8 +104,12 @@ fn fresh(args: &TrainArgs) -> Result<(PlannedRun, Mnist)> {
 fn report_end(result: &RunResult) -> Done {
     match result.status {
         RunStatus::Unstable => {
+            let why = match result.detail {
+                Some(EndDetail::AtChance { .. }) => "it learned nothing, ending no better than a guess; try a smaller --lr, a smaller init (e.g. --init xavier-uniform) or more --epochs",
+                _ => "it ended worse than it started; try a smaller --lr",
+            };
             eprintln!(
-                "warning: the run is {} (status \"unstable\" in its run.json): it ended worse than it started; try a smaller --lr",
+                "warning: the run is {} (status \"unstable\" in its run.json): {why}",
                 result.status_text()
             );
             Done::Ok

@@ -81,7 +81,8 @@ pub const KERNEL_VARIABLES: [&str; 3] =
 pub const THREAD_VARIABLES: [&str; 3] = ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY"];
 
 /// Gathers the report. `data_flag` is `--data-dir`, as for any command that reads data; nothing
-/// is written (the compiled-in data is checked in memory, not unpacked).
+/// is left written (the compiled-in data is checked in memory, not unpacked; whether it could be
+/// is tried with a probe file, removed at once).
 pub fn examine(data_flag: Option<&Path>) -> Report {
     let here = Provenance::here();
     let mut findings = vec![
@@ -181,8 +182,14 @@ fn data_finding(
 
 /// Where the data comes from and whether it verifies.
 fn data(flag: Option<&Path>) -> Finding {
-    let env = DataEnv::from_process();
-    let search = locate::search(flag, &env);
+    examine_data(flag, &DataEnv::from_process())
+}
+
+/// The data finding in the environment `env`: the place [`locate::data_dir_in`] would choose
+/// there, and whether a command could read it there — its files load and verify, or, for the
+/// copy compiled into initlab, it verifies and can be unpacked where a command would unpack it.
+pub fn examine_data(flag: Option<&Path>, env: &DataEnv) -> Finding {
+    let search = locate::search(flag, env);
     let details = places_looked(&search);
     let Some((origin, dir)) = search.choice() else {
         return data_finding(
@@ -229,8 +236,22 @@ fn places_looked(search: &Search) -> Vec<String> {
         .collect()
 }
 
-/// The copy compiled into initlab, checked in memory; it is unpacked into `dir` on first use.
+/// The copy compiled into initlab, checked in memory; it is unpacked into `dir` on first use,
+/// which must be possible ([`embedded::check_unpackable`]).
 fn embedded_data(dir: &Path, value: String, mut details: Vec<String>) -> Finding {
+    if let Err(e) = embedded::check_unpackable(dir) {
+        details.push(format!("{e:#}"));
+        let advice = format!(
+            "set XDG_DATA_HOME (or HOME) to a writable folder so that initlab can unpack its \
+             copy, or {DATA_FIX}"
+        );
+        return data_finding(
+            Verdict::Missing,
+            format!("{value}: cannot be unpacked there"),
+            details,
+            Some(advice),
+        );
+    }
     match embedded::verify() {
         Ok(()) => data_finding(
             Verdict::Ok,

@@ -229,6 +229,18 @@ impl RunResult {
             ) => {
                 format!("unstable (cost {final_cost:.3} > first loss {first_loss:.3})")
             }
+            (
+                RunStatus::Unstable,
+                Some(EndDetail::AtChance {
+                    accuracy,
+                    lowest_loss,
+                }),
+            ) => {
+                format!(
+                    "unstable (at chance: accuracy {:.1} %, lowest loss {lowest_loss:.3})",
+                    100.0 * accuracy
+                )
+            }
             (s, _) => s.name().to_string(),
         }
     }

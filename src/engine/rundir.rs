@@ -5,6 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -47,7 +48,7 @@ pub enum RunStatus {
     Complete,
     /// A loss became NaN or infinite.
     Diverged,
-    /// All epochs ran, ending above the first batch's loss.
+    /// All epochs ran, ending above the first batch's loss, or at chance accuracy.
     Unstable,
 }
 
@@ -102,6 +103,14 @@ pub enum EndDetail {
         first_loss: f64,
         /// The final epoch's train cost.
         final_cost: f64,
+    },
+    /// The run learned nothing: it ended at chance accuracy, or no loss fell below a uniform
+    /// guess's (`crate::base::train::learned_nothing`); its status is `unstable`.
+    AtChance {
+        /// The final epoch's test accuracy.
+        accuracy: f64,
+        /// The lowest train cost or test loss of any epoch.
+        lowest_loss: f64,
     },
 }
 
@@ -219,6 +228,15 @@ pub enum RunDirError {
         /// The holder's process id, as it wrote it (`?` if unreadable).
         pid: String,
     },
+    /// The directory's lock file is a symbolic link, a hard link to another file or not a
+    /// regular file: writing the holder's pid into it would overwrite whatever it leads to.
+    #[error("{lock} is {what}; initlab does not open it, as writing its lock there would overwrite another file")]
+    UnsafeLock {
+        /// The lock file.
+        lock: PathBuf,
+        /// What it is instead of a plain file of its own.
+        what: String,
+    },
     /// The directory holds a run of another spec.
     #[error("run directory {dir} holds a run of another configuration (spec hash {found}, this one is {wanted})")]
     OtherSpec {
@@ -279,13 +297,7 @@ impl RunDir {
         std::fs::create_dir_all(path)
             .with_context(|| format!("creating run directory {}", path.display()))?;
         let lock_path = path.join(LOCK_FILE);
-        let mut lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
+        let mut lock = open_lock(&lock_path)?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -374,6 +386,40 @@ impl RunDir {
         }
         Ok(())
     }
+}
+
+/// Opens (creating if needed) the lock file at `lock_path` without following a symbolic link
+/// (`O_NOFOLLOW`); a link, a file with other hard links or anything but a regular file is a
+/// [`RunDirError::UnsafeLock`], as the pid written into it would land in another file.
+fn open_lock(lock_path: &Path) -> Result<File> {
+    let unsafe_lock = |what: &str| RunDirError::UnsafeLock {
+        lock: lock_path.to_path_buf(),
+        what: what.into(),
+    };
+    let opened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(lock_path);
+    let lock = match opened {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(unsafe_lock("a symbolic link").into())
+        }
+        Err(e) => return Err(e).with_context(|| format!("opening {}", lock_path.display())),
+    };
+    let meta = lock
+        .metadata()
+        .with_context(|| format!("reading the metadata of {}", lock_path.display()))?;
+    if !meta.is_file() {
+        return Err(unsafe_lock("not a regular file").into());
+    }
+    if meta.nlink() > 1 {
+        return Err(unsafe_lock("a hard link to another file").into());
+    }
+    Ok(lock)
 }
 
 /// Reads `dir/run.json` (bounded, strict), naming the file in errors.

@@ -113,6 +113,16 @@ pub fn status_of(ending: &Ending) -> (RunStatus, Option<EndDetail>) {
                 final_cost,
             }),
         ),
+        Ending::AtChance {
+            accuracy,
+            lowest_loss,
+        } => (
+            RunStatus::Unstable,
+            Some(EndDetail::AtChance {
+                accuracy,
+                lowest_loss,
+            }),
+        ),
         Ending::Diverged { epoch, batch, loss } => (
             RunStatus::Diverged,
             Some(EndDetail::Diverged {

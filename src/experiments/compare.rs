@@ -15,7 +15,7 @@ use crate::base::nn::{
 };
 use crate::base::output::io;
 use crate::base::output::stats;
-use crate::base::output::table::{Cell, Table};
+use crate::base::output::table::{markdown_text, Cell, Table};
 use crate::base::train::chart::seeds_chart;
 use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlanOutcome, PlannedRun, RunEvent, RunResult};
@@ -416,14 +416,11 @@ pub fn runs_rows(base: &Path, runs: &[RunResult]) -> Table {
 /// The summary as markdown: settings, the statistics table over seeds, each run's status.
 pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
     let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "# {}\n",
-        config
-            .title
-            .clone()
-            .unwrap_or_else(|| default_title(config))
-    );
+    let title = config
+        .title
+        .clone()
+        .unwrap_or_else(|| default_title(config));
+    let _ = writeln!(md, "# {}\n", markdown_text(&title));
     let _ = writeln!(md, "{}\n", settings_line(config));
     let st = init_stats(&config.inits, config.baseline, runs);
     md.push_str(&stats_table(&st, |i| i.to_string()));

@@ -353,6 +353,9 @@ pub fn read_digit_png(path: &Path) -> Result<Digit> {
             "it is {w}×{h} pixels, predict needs {DIGIT_SIDE}×{DIGIT_SIDE} (like MNIST)"
         )));
     }
+    if reader.info().color_type == png::ColorType::Indexed {
+        palette_indices_in_range(&bytes).map_err(bad)?;
+    }
     let mut buf = vec![0u8; reader.output_buffer_size()];
     let frame = reader
         .next_frame(&mut buf)
@@ -382,6 +385,44 @@ pub fn read_digit_png(path: &Path) -> Result<Digit> {
         }
     }
     Digit::from_gray(path.display().to_string(), DIGIT_SIDE, &gray, None)
+}
+
+/// Checks that every pixel of a palette PNG names an entry of its palette (`PLTE`): the decoder
+/// expands an index past the end to black, silently, which would be a different digit. Decodes
+/// the raw indices (1, 2, 4 or 8 bits each, packed from the high bits); the error says what is
+/// wrong, for the caller to name the file.
+fn palette_indices_in_range(bytes: &[u8]) -> std::result::Result<(), String> {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = decoder
+        .read_info()
+        .map_err(|e| format!("not a readable PNG ({e})"))?;
+    let info = reader.info();
+    let entries = info.palette.as_ref().map_or(0, |p| p.len() / 3);
+    let (width, bits) = (info.width as usize, info.bit_depth as usize);
+    let mut buf = vec![0u8; reader.output_buffer_size()];
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|e| format!("corrupt PNG data ({e})"))?;
+    let per_byte = 8 / bits;
+    let mask = ((1u16 << bits) - 1) as u8;
+    for (y, row) in buf[..frame.buffer_size()]
+        .chunks(frame.line_size)
+        .enumerate()
+    {
+        for x in 0..width {
+            let shift = 8 - bits * (x % per_byte + 1);
+            let index = (row[x / per_byte] >> shift) & mask;
+            if usize::from(index) >= entries {
+                return Err(format!(
+                    "pixel ({x}, {y}) uses palette index {index}, but the palette has {entries} \
+                     entr{}; re-save it as 8-bit grayscale",
+                    if entries == 1 { "y" } else { "ies" }
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// BT.601 luma of an RGB pixel in fixed point, as Pillow's `convert("L")` computes it.

@@ -21,6 +21,7 @@ use crate::base::nn::{
 use crate::base::output::chart::axis::{symlog, symlog_inv};
 use crate::base::output::chart::panel::{panels_chart, Panel};
 use crate::base::output::chart::series::Series;
+use crate::base::output::io;
 use crate::engine::hooks;
 use crate::engine::spec::InitSource;
 
@@ -485,11 +486,9 @@ pub fn run_inspect(config: &InspectConfig, data: &Mnist) -> Result<InspectResult
     depth_figure(&inspections, config, &depth_chart)?;
     depth_figure(&inspections, config, &config.out_dir.join("depth.svg"))?;
     let table = config.out_dir.join("inspect.md");
-    std::fs::write(&table, table_markdown(config, &inspections))
-        .with_context(|| format!("writing {}", table.display()))?;
+    io::write_atomic(&table, table_markdown(config, &inspections).as_bytes())?;
     let csv = config.out_dir.join("inspect.csv");
-    std::fs::write(&csv, table_csv(&inspections))
-        .with_context(|| format!("writing {}", csv.display()))?;
+    io::write_atomic(&csv, table_csv(&inspections).as_bytes())?;
     Ok(InspectResult {
         inspections,
         figures,

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use crate::base::data::mnist::Mnist;
 use crate::base::output::chart::panel::{panels_chart, Panel};
 use crate::base::output::chart::series::Series;
+use crate::base::output::io;
 use crate::pretraining::dbn::{self, Dbn, DbnProgress};
 use crate::pretraining::rbm::RbmConfig;
 use crate::pretraining::rbm_plot;
@@ -90,8 +91,10 @@ pub fn run_pretrain(
     )?;
     rbm_plot::samples_png(first, &out("samples.png"), 1000)?;
     pretrain_chart(&dbn, &out("pretrain.png"))?;
-    std::fs::write(out("pretrain.md"), summary_markdown(config, &dbn))
-        .with_context(|| format!("writing {}", out("pretrain.md").display()))?;
+    io::write_atomic(
+        &out("pretrain.md"),
+        summary_markdown(config, &dbn).as_bytes(),
+    )?;
     files.extend(
         [
             "filters.png",

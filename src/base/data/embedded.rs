@@ -11,7 +11,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::mnist::{self, CHECKSUM_FILE};
@@ -57,6 +57,47 @@ pub fn unpack(dir: &Path) -> Result<()> {
     crate::base::output::io::write_atomic(&dir.join(CHECKSUM_FILE), SHA256SUMS)?;
     crate::base::output::io::write_atomic(&dir.join("README.md"), README)?;
     Ok(())
+}
+
+/// Whether [`unpack`] can write into `dir`, found out as it would be, without leaving anything
+/// behind: the deepest ancestor of `dir` that exists (or `dir` itself) must be a folder in which a
+/// file can be created — a probe file is created there (`O_EXCL`) and removed at once; the
+/// folders below it that `unpack` would create are not made. Errors name the folder and what
+/// stops the write (a regular file in the path, a read-only or full file system, permissions).
+pub fn check_unpackable(dir: &Path) -> Result<()> {
+    let mut existing = dir;
+    let meta = loop {
+        match std::fs::metadata(existing) {
+            Ok(meta) => break meta,
+            Err(_) => match existing.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+                _ => bail!(
+                    "cannot unpack into {}: none of its folders exists",
+                    dir.display()
+                ),
+            },
+        }
+    };
+    ensure!(
+        meta.is_dir(),
+        "cannot unpack into {}: {} is not a folder",
+        dir.display(),
+        existing.display()
+    );
+    let probe = existing.join(format!(".initlab-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .with_context(|| {
+            format!(
+                "cannot unpack into {}: cannot create a file in {}",
+                dir.display(),
+                existing.display()
+            )
+        })?;
+    std::fs::remove_file(&probe)
+        .with_context(|| format!("removing the probe file {}", probe.display()))
 }
 
 /// Checks the compiled-in files against the compiled-in `SHA256SUMS` (the SHA-256 of each

@@ -284,7 +284,12 @@ pub enum DataError {
 /// The data folder for a command given `--data-dir` (or not): [`search`]'s choice, with the
 /// compiled-in copy unpacked first when that is the choice.
 pub fn data_dir(flag: Option<&Path>) -> Result<(Origin, PathBuf), DataError> {
-    let search = search(flag, &DataEnv::from_process());
+    data_dir_in(flag, &DataEnv::from_process())
+}
+
+/// [`data_dir`] in the environment `env` (the one `initlab doctor` examines, or a test's).
+pub fn data_dir_in(flag: Option<&Path>, env: &DataEnv) -> Result<(Origin, PathBuf), DataError> {
+    let search = search(flag, env);
     let Some((origin, dir)) = search.choice() else {
         return Err(DataError::NotFound { search });
     };

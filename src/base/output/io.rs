@@ -10,7 +10,7 @@
 //! (plus an optional `__metadata__` map of strings), then the raw little-endian data.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -27,8 +27,8 @@ pub const MAX_SAFETENSORS_HEADER: u64 = 1 << 20;
 /// The most bytes a safetensors file of initlab's may have (weights, optimizer state).
 pub const MAX_SAFETENSORS_BYTES: u64 = 4 << 30;
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, `fsync`, rename over `path`,
-/// `fsync` of the folder. Errors name `path`; on error the temporary file is removed and `path`
+/// Writes `bytes` to `path` atomically: a new temporary file beside it ([`create_new`]), `fsync`,
+/// rename over `path` (a symbolic link at `path` is replaced, not followed), `fsync` of the folder. Errors name `path`; on error the temporary file is removed and `path`
 /// is left as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
@@ -44,7 +44,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         std::process::id()
     ));
     let result = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
+        let mut f = create_new(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -61,6 +61,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(e).with_context(|| format!("writing {}", path.display()));
     }
     Ok(())
+}
+
+/// Creates `tmp` as a new file (`O_EXCL`): whatever is at that name — a stale temporary file of a
+/// killed process with the same id, or a symbolic link planted there — is removed first, never
+/// followed, so the write cannot land in another file.
+fn create_new(tmp: &Path) -> std::io::Result<File> {
+    let open = || OpenOptions::new().write(true).create_new(true).open(tmp);
+    match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Removes the name itself: a link, not its target.
+            std::fs::remove_file(tmp)?;
+            open()
+        }
+        other => other,
+    }
 }
 
 /// Writes `value` as pretty JSON (with a final newline), atomically.

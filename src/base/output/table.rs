@@ -1,5 +1,6 @@
 //! Tables that render to Markdown (the summaries) and to HTML (the report page) from the same
-//! cells, so both show the same numbers; and the HTML escaping and link encoding they need.
+//! cells, so both show the same numbers; and the HTML and Markdown escaping and link encoding
+//! they need.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,43 @@ pub fn escape(text: &str) -> String {
             '\'' => out.push_str("&#39;"),
             '\t' | '\n' | '\r' => out.push(c),
             c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes text from data (a `--title`, a name) for a line of Markdown: it reads as the same
+/// characters and neither opens HTML (raw HTML passes through most Markdown viewers) nor changes
+/// the line's structure. `<` and `&` become character references (no tag, no entity); `\`,
+/// `` ` ``, `*`, `_`, `[`, `]` and `|` are backslash-escaped (no code span, emphasis, link or
+/// table cell boundary); line breaks become spaces (no new block), other control characters
+/// U+FFFD.
+pub fn markdown_text(text: &str) -> String {
+    markdown_escaped(text, "\\`*_[]|")
+}
+
+/// Escapes a table cell's text for Markdown as [`markdown_text`] does, but backslash-escaping only
+/// `\`, `` ` `` and `|`: enough that a cell opens no HTML, code span or new cell, while the cells
+/// initlab makes (intervals in `[…]`, names with `_`) are written as they read.
+fn markdown_cell(text: &str) -> String {
+    markdown_escaped(text, "\\`|")
+}
+
+/// `text` with `<` and `&` as character references, the characters of `backslashed` escaped
+/// with a backslash, line breaks as spaces and other control characters as U+FFFD.
+fn markdown_escaped(text: &str, backslashed: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '&' => out.push_str("&amp;"),
+            '\t' | '\n' | '\r' => out.push(' '),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c if backslashed.contains(c) => {
+                out.push('\\');
+                out.push(c);
+            }
             c => out.push(c),
         }
     }
@@ -141,7 +179,7 @@ impl Table {
     }
 
     /// The table as Markdown: a header, the alignment row (`---` or `---:`), one line per row;
-    /// bold cells in `**…**`; text as given.
+    /// bold cells in `**…**`; cell text escaped ([`markdown_cell`]).
     pub fn markdown(&self) -> String {
         let mut md = String::new();
         let header: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
@@ -156,10 +194,11 @@ impl Table {
             let cells: Vec<String> = row
                 .iter()
                 .map(|c| {
+                    let text = markdown_cell(&c.text);
                     if c.strong {
-                        format!("**{}**", c.text)
+                        format!("**{text}**")
                     } else {
-                        c.text.clone()
+                        text
                     }
                 })
                 .collect();
@@ -221,6 +260,22 @@ mod tests {
     }
 
     #[test]
+    fn markdown_text_opens_no_html_block_or_cell() {
+        assert_eq!(
+            markdown_text("<script>alert(1)</script> | *a* `b` [c](d) &lt;\n# e"),
+            "&lt;script>alert(1)&lt;/script> \\| \\*a\\* \\`b\\` \\[c\\](d) &amp;lt; # e"
+        );
+        assert_eq!(markdown_text("a\\b\u{0}"), "a\\\\b\u{FFFD}");
+        let mut t = Table::new(&[("run", false)]);
+        t.push(vec!["x|<img src=y onerror=z>\n|".into()]);
+        t.push(vec!["[0.1, 0.2] σ_w² > 1".into()]);
+        assert_eq!(
+            t.markdown(),
+            "| run |\n|---|\n| x\\|&lt;img src=y onerror=z> \\| |\n| [0.1, 0.2] σ_w² > 1 |\n"
+        );
+    }
+
+    #[test]
     fn hrefs_are_percent_encoded_per_component() {
         assert_eq!(
             href(Path::new("runs/normal-seed777-ab12")),
@@ -244,7 +299,7 @@ mod tests {
         ]);
         assert_eq!(
             t.markdown(),
-            "| init | p |\n|---|---:|\n| a<b | **0.001** |\n| run & co | — |\n"
+            "| init | p |\n|---|---:|\n| a&lt;b | **0.001** |\n| run &amp; co | — |\n"
         );
         let h = t.html();
         assert!(h.contains("<td>a&lt;b</td><td class=\"num\"><strong>0.001</strong></td>"));

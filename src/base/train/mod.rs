@@ -390,6 +390,15 @@ pub enum Ending {
         /// The final epoch's train cost.
         final_cost: f64,
     },
+    /// All epochs ran, but the run learned nothing: it ended at chance accuracy, or its loss
+    /// never fell below a uniform guess's ([`learned_nothing`]). Unstable too, for another
+    /// reason (a learning rate so large that the net's outputs saturate, say).
+    AtChance {
+        /// The final epoch's test accuracy.
+        accuracy: f64,
+        /// The lowest train cost or test loss of any epoch.
+        lowest_loss: f64,
+    },
     /// A loss became NaN or infinite.
     Diverged {
         /// 1-based epoch.
@@ -405,14 +414,21 @@ pub enum Ending {
 
 impl Ending {
     /// How a run whose epochs all ran ended: unstable when the final epoch's train cost is above
-    /// the first batch's loss, else complete.
+    /// the first batch's loss, else at chance when it learned nothing ([`learned_nothing`]),
+    /// else complete.
     pub fn after(history: &History) -> Ending {
         match (history.first_batch_loss, history.last()) {
             (Some(first), Some(last)) if last.train_cost > first => Ending::Unstable {
                 first_loss: first,
                 final_cost: last.train_cost,
             },
-            _ => Ending::Complete,
+            _ => match learned_nothing(history) {
+                Some((accuracy, lowest_loss)) => Ending::AtChance {
+                    accuracy,
+                    lowest_loss,
+                },
+                None => Ending::Complete,
+            },
         }
     }
 
@@ -420,11 +436,35 @@ impl Ending {
     pub fn name(&self) -> &'static str {
         match self {
             Ending::Complete => "complete",
-            Ending::Unstable { .. } => "unstable",
+            Ending::Unstable { .. } | Ending::AtChance { .. } => "unstable",
             Ending::Diverged { .. } => "diverged",
             Ending::Interrupted(_) => "interrupted",
         }
     }
+}
+
+/// The final test accuracy below which a run counts as at chance: twice the 0.1 that guessing
+/// among MNIST's 10 classes scores (every model ends in 10 outputs). The margin keeps a net that
+/// only learned to prefer one digit (the commonest is 11 % of the test set) below it. A run
+/// that ends below it — a learning rate so large that the outputs saturate, or too few updates
+/// for its init — has not been trained in any useful sense, whatever its cost did.
+pub const CHANCE_ACCURACY: f64 = 0.2;
+
+/// The loss of a uniform guess over 10 classes, ln 10 ≈ 2.303: a run whose train cost and test
+/// loss never fell below it did no better, whatever its accuracy.
+pub const GUESS_LOSS: f64 = std::f64::consts::LN_10;
+
+/// Whether the finished epochs of `history` show a run that learned nothing — a final test
+/// accuracy below [`CHANCE_ACCURACY`], or no epoch's train cost or test loss below
+/// [`GUESS_LOSS`] — with the final accuracy and the lowest loss; `None` for a run that learned, or
+/// has no epoch to judge.
+pub fn learned_nothing(history: &History) -> Option<(f64, f64)> {
+    let last = history.last()?;
+    let lowest_loss = (history.epochs.iter())
+        .flat_map(|e| [e.train_cost, e.test_loss])
+        .fold(f64::INFINITY, f64::min);
+    let at_chance = last.test_accuracy < CHANCE_ACCURACY || lowest_loss >= GUESS_LOSS;
+    at_chance.then_some((last.test_accuracy, lowest_loss))
 }
 
 /// A run's end: the model, the history, how it ended and the dynamics sampled.

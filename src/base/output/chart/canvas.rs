@@ -69,29 +69,28 @@ fn create_parent(path: &Path) -> Result<()> {
 }
 
 /// Draws with `draw` (PNG) or `draw_svg` (SVG), chosen by the extension of `path`, on a canvas
-/// of `size` and writes it there.
+/// of `size` and writes it there through [`io::write_atomic`] (a symbolic link at `path` is
+/// replaced, never followed).
 pub fn render(
     path: &Path,
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
     draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
 ) -> Result<()> {
-    ensure_font()?;
-    create_parent(path)?;
-    let written = |r: std::result::Result<(), String>| {
-        r.map_err(|e| anyhow!("{e}"))
-            .with_context(|| format!("writing chart {}", path.display()))
-    };
     match format_of(path)? {
-        Format::Png => {
-            let root = BitMapBackend::new(path, size).into_drawing_area();
-            draw(&root)?;
-            written(root.present().map_err(|e| e.to_string()))
-        }
+        Format::Png => render_png_atomic(path, size, draw),
         Format::Svg => {
-            let root = SVGBackend::new(path, size).into_drawing_area();
-            draw_svg(&root)?;
-            written(root.present().map_err(|e| e.to_string()))
+            ensure_font()?;
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+                draw_svg(&root)?;
+                root.present()
+                    .map_err(|e| anyhow!("{e}"))
+                    .with_context(|| format!("drawing chart {}", path.display()))?;
+            }
+            create_parent(path)?;
+            io::write_atomic(path, svg.as_bytes())
         }
     }
 }
