@@ -101,15 +101,13 @@ fn run_plan<R: PlanReport>(
     let result = go(&mut |e| console.run_event(e));
     console.finish();
     let result = result?;
+    console.check_output(result.interrupted(), &this_command())?;
     if result.interrupted() {
-        return Ok(report_interrupted(
-            result.results().into_iter(),
-            &this_command(),
-        ));
+        return report_interrupted(result.results().into_iter(), &this_command());
     }
-    console::emit!("\n{}", results_table(result.results().into_iter()));
+    console::emit!("\n{}", results_table(result.results().into_iter()))?;
     for line in result.file_lines() {
-        console::emit!("{line}");
+        console::emit!("{line}")?;
     }
     Ok(Done::Ok)
 }
@@ -239,7 +237,7 @@ fn emit_plan(
             run_args.monitor_every.to_string(),
             "--quiet".into(),
         ]);
-        console::emit!("{}", args.join(" "));
+        console::emit!("{}", args.join(" "))?;
     }
     Ok(Done::Ok)
 }
