@@ -107,6 +107,9 @@ fn spec_hint(s: &SpecError) -> String {
             format!("use --batch-size {images} or less")
         }
         SpecError::OutputWidth(_) => "end --model with 10, e.g. --model 784,100,10".into(),
+        SpecError::ModelTooLarge { .. } => {
+            "use narrower or fewer hidden layers in --model, e.g. --model 784,1000,10".into()
+        }
     }
 }
 

@@ -123,7 +123,10 @@ fn report_end(result: &RunResult) -> Done {
             eprintln!("hint: try a smaller init (e.g. --init xavier-uniform or kaiming-normal) or a smaller --lr");
             Done::Failed
         }
-        RunStatus::Complete | RunStatus::Running | RunStatus::Interrupted => Done::Ok,
+        RunStatus::Complete
+        | RunStatus::Running
+        | RunStatus::Interrupted
+        | RunStatus::Failed => Done::Ok,
     }
 }
 

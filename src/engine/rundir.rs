@@ -1,6 +1,6 @@
 //! Durable run directories: one writer at a time (an advisory lock), and a `run.json` that names
 //! the one consistent state the directory holds — `running` (with its last checkpoint),
-//! `interrupted`, `complete`, `diverged` or `unstable` — with the spec, its hash and where and
+//! `interrupted`, `complete`, `diverged`, `unstable` or `failed` — with the spec, its hash and where and
 //! when the run was made. Every file is written atomically ([`crate::base::output::io::write_atomic`]).
 
 use std::fs::{File, OpenOptions};
@@ -48,6 +48,10 @@ pub enum RunStatus {
     Diverged,
     /// All epochs ran, ending above the first batch's loss.
     Unstable,
+    /// Training stopped on an error before its first checkpoint (the error is in the record's
+    /// detail); it starts again from the beginning. A run with a checkpoint that stops on an
+    /// error is `interrupted` instead, resumable.
+    Failed,
 }
 
 impl RunStatus {
@@ -67,6 +71,7 @@ impl RunStatus {
             RunStatus::Complete => "complete",
             RunStatus::Diverged => "diverged",
             RunStatus::Unstable => "unstable",
+            RunStatus::Failed => "failed",
         }
     }
 }
@@ -101,6 +106,12 @@ pub enum EndDetail {
         first_loss: f64,
         /// The final epoch's train cost.
         final_cost: f64,
+    },
+    /// Training stopped on this error (the run is `failed`, or `interrupted` when a checkpoint
+    /// continues it).
+    Failed {
+        /// The error, with its causes.
+        error: String,
     },
 }
 
@@ -287,6 +298,7 @@ impl RunDir {
         let _ = lock.seek(SeekFrom::Start(0));
         let _ = write!(lock, "{}", std::process::id());
         let _ = lock.flush();
+        remove_stale_temporaries(path);
         Ok(RunDir {
             path: path.to_path_buf(),
             _lock: lock,
@@ -350,6 +362,36 @@ impl RunDir {
         }
         Ok(())
     }
+}
+
+/// Removes the temporary files that [`io::write_atomic`] leaves when its process is killed
+/// mid-write (`.NAME.tmp-PID`) from the run directory `dir`, whose lock this process now holds:
+/// no other writer of the run exists, and a temporary of a process still alive (a reader writing
+/// beside the run without the lock) is kept. Best effort.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temporary_owner) else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid.to_string()).exists();
+        let plain = entry.file_type().is_ok_and(|t| t.is_file());
+        if plain && (pid == std::process::id() || !alive) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The process id of a temporary file name `.NAME.tmp-PID`, if `name` is one.
+fn temporary_owner(name: &str) -> Option<u32> {
+    let (head, pid) = name.rsplit_once(".tmp-")?;
+    if !head.starts_with('.') || head.len() < 2 || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
 }
 
 /// Reads `dir/run.json` (bounded, strict), naming the file in errors.
