@@ -123,10 +123,9 @@ fn report_end(result: &RunResult) -> Done {
             eprintln!("hint: try a smaller init (e.g. --init xavier-uniform or kaiming-normal) or a smaller --lr");
             Done::Failed
         }
-        RunStatus::Complete
-        | RunStatus::Running
-        | RunStatus::Interrupted
-        | RunStatus::Failed => Done::Ok,
+        RunStatus::Complete | RunStatus::Running | RunStatus::Interrupted | RunStatus::Failed => {
+            Done::Ok
+        }
     }
 }
 
