@@ -271,3 +271,28 @@ fn a_start_that_fails_leaves_no_run_marked_running() {
         assert_ne!(record.status, RunStatus::Running, "{stderr}");
     }
 }
+
+#[test]
+fn seeds_drawn_as_epochs_start_are_the_seeds_drawn_up_front() {
+    use initlab::base::data::loader::TorchLoader;
+    use initlab::base::train::seeds::EpochSeeds;
+    let loader = TorchLoader::new(1000, 100, true).unwrap();
+    // What an init leaves the generator at: some draws after the seed.
+    let after_init = || {
+        tch::manual_seed(7);
+        let _ = tch::Tensor::randn([300], (tch::Kind::Float, tch::Device::Cpu));
+    };
+    after_init();
+    let up_front = TorchLoader::draw_epoch_seeds(1500);
+    after_init();
+    let mut seeds = EpochSeeds::start(1500).unwrap();
+    assert!(seeds.stream.is_some(), "libtorch's generator out of reach");
+    let mut drawn = Vec::new();
+    for e in 0..1500 {
+        drawn.push(seeds.seed(e).unwrap());
+        // Each epoch's permutation reseeds the generator (and a checkpoint copies the seeds).
+        let _ = loader.permutation(drawn[e]);
+        seeds = seeds.clone();
+    }
+    assert_eq!(drawn, up_front);
+}

@@ -442,7 +442,7 @@ impl Executor<'_> {
             files.fail(e);
         }
         trained.with_context(context)?;
-        let record = files.record();
+        let record = files.last_written();
         let result = RunResult {
             run: run.clone(),
             hash,

@@ -501,3 +501,22 @@ pub fn read_dynamics(dir: &Path, spec: &RunSpec) -> Result<DynamicsLog> {
     };
     Ok(log)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::temporary_owner;
+
+    #[test]
+    fn only_write_atomic_temporaries_name_an_owner() {
+        assert_eq!(
+            temporary_owner(".checkpoint.safetensors.tmp-4242"),
+            Some(4242)
+        );
+        assert_eq!(temporary_owner(".run.json.tmp-7"), Some(7));
+        assert_eq!(temporary_owner("checkpoint.safetensors.tmp-4242"), None);
+        assert_eq!(temporary_owner(".run.json.tmp-"), None);
+        assert_eq!(temporary_owner(".run.json.tmp-12a"), None);
+        assert_eq!(temporary_owner(".tmp-12"), None);
+        assert_eq!(temporary_owner("run.json"), None);
+    }
+}

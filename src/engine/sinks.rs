@@ -48,7 +48,7 @@ impl<'a> RunFiles<'a> {
     }
 
     /// The record as last written.
-    pub fn record(&self) -> &RunRecord {
+    pub fn last_written(&self) -> &RunRecord {
         &self.written
     }
 
