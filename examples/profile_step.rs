@@ -21,6 +21,7 @@ use initlab::base::data::mnist::BatchBuffers;
 use initlab::base::nn::model::{Mlp, MlpSpec};
 use initlab::base::optim::{AdamConfig, OptimizerState, TorchAdam};
 use initlab::base::train::dynamics::{self, StepTrace, DEFAULT_EVERY};
+use initlab::base::train::seeds::EpochSeeds;
 use initlab::base::train::sink::{RunSink, RunStart};
 use initlab::base::train::trainer::Position;
 use initlab::base::train::{self, Checkpoint, History};
@@ -175,7 +176,10 @@ fn profile(spec: &MlpSpec, mnist: &data::mnist::Mnist, steps: usize) -> Result<V
         let ck = Checkpoint {
             weights: model.weights(),
             optimizer: OptimizerState::Adam(adam.state()),
-            epoch_seeds: vec![1],
+            epoch_seeds: EpochSeeds {
+                drawn: vec![1],
+                stream: None,
+            },
             epochs_done: 0,
             batches_done: 1,
             partial_cost: 0.0,

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use initlab::base::train::Progress;
 use initlab::engine::doctor::{Report, Verdict};
@@ -14,20 +16,30 @@ use initlab::experiments::eval::{Evaluation, Prediction, TrainedRun};
 use initlab::pretraining::dbn::DbnProgress;
 use initlab::pretraining::rbm::RbmProgress;
 
-/// Writes a line to stdout; when stdout is a closed pipe (`initlab … | head`), ends the program
-/// quietly instead of panicking.
-pub fn emit_line(line: &str) {
+use crate::commands::STOP;
+
+/// Writes a line to stdout, flushed. A closed stdout (`initlab … | head`) or a full disk is an
+/// error naming standard output: the command ends non-zero.
+pub fn emit_line(line: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
-        std::process::exit(0);
-    }
+    writeln!(out, "{line}")
+        .and_then(|_| out.flush())
+        .context("writing to standard output")
 }
 
-/// `println!` through [`emit_line`].
+/// `println!` through [`emit_line`]: an `anyhow::Result<()>`.
 macro_rules! emit {
     ($($arg:tt)*) => { $crate::console::emit_line(&format!($($arg)*)) };
 }
 pub(crate) use emit;
+
+/// Standard output failed while a command ran (the failed write is the cause).
+#[derive(Debug, thiserror::Error)]
+#[error("standard output failed{}", if self.resume.is_some() { ", so training stopped after its batch with a checkpoint (status \"interrupted\")" } else { "" })]
+pub struct OutputFailed {
+    /// The command that continues the runs stopped because of it, if any were.
+    pub resume: Option<String>,
+}
 
 /// Turns training events into output.
 pub struct Console {
@@ -37,6 +49,8 @@ pub struct Console {
     /// Runs going side by side in worker processes: their `[index/total] name` tag, by
     /// directory, for lines about them.
     side: HashMap<PathBuf, String>,
+    /// The first write to stdout that failed; nothing more is written there.
+    failed: Option<anyhow::Error>,
 }
 
 impl Console {
@@ -47,14 +61,35 @@ impl Console {
             bar: None,
             running_loss: 0.0,
             side: HashMap::new(),
+            failed: None,
         }
     }
 
-    /// Prints a line on stdout without tearing the progress bar.
-    pub fn println(&self, line: &str) {
-        match &self.bar {
+    /// Prints a line on stdout without tearing the progress bar. When stdout fails (closed, or
+    /// its disk full), the failure is kept for [`Console::failure`] and training is asked to
+    /// stop after its batch, as by Ctrl-C: the runs are left interrupted, resumable.
+    pub fn println(&mut self, line: &str) {
+        if self.failed.is_some() {
+            return;
+        }
+        let written = match &self.bar {
             Some(bar) => bar.suspend(|| emit_line(line)),
             None => emit_line(line),
+        };
+        if let Err(e) = written {
+            STOP.store(true, Ordering::SeqCst);
+            self.failed = Some(e);
+        }
+    }
+
+    /// An error when a write to stdout failed: [`OutputFailed`] over the write's error, with
+    /// `resume` (the command that continues the runs) when training stopped because of it.
+    pub fn check_output(&mut self, interrupted: bool, resume: &str) -> anyhow::Result<()> {
+        match self.failed.take() {
+            None => Ok(()),
+            Some(e) => Err(e.context(OutputFailed {
+                resume: interrupted.then(|| resume.to_string()),
+            })),
         }
     }
 

@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{shell_word, Done, STOP};
+use commands::{shell_word, Done, STOP, WORKING};
+use console::OutputFailed;
 
 use initlab::base::data::locate::{DataError, Origin};
 use initlab::engine::rundir::RunDirError;
@@ -20,12 +21,19 @@ use initlab::engine::runs::RunsBelow;
 use initlab::engine::spec::SpecError;
 use initlab::engine::workers;
 
-/// Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+/// Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. SIGTERM and SIGHUP
+/// are handled as Ctrl-C and end with the same status (the handler cannot tell them apart).
 const EXIT_INTERRUPTED: u8 = workers::EXIT_INTERRUPTED as u8;
 
-/// The first Ctrl-C asks training to stop after its batch and save; a second exits at once.
+/// Ctrl-C, SIGTERM and SIGHUP: before a command hands its plan to the executor ([`WORKING`])
+/// nothing has been written, and the process exits at once with status 130. Then the first asks
+/// training to stop after its batch and checkpoint; a second exits at once.
 fn install_signal_handler() {
     let result = ctrlc::set_handler(|| {
+        if !WORKING.load(Ordering::SeqCst) {
+            eprintln!("\ninterrupt: nothing was started; exiting");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
         if STOP.swap(true, Ordering::SeqCst) {
             eprintln!("\nsecond interrupt: exiting now");
             std::process::exit(i32::from(EXIT_INTERRUPTED));
@@ -44,6 +52,9 @@ fn is_usage_error(e: &anyhow::Error) -> bool {
 
 /// The flag that fixes an error, if there is one.
 fn hint(e: &anyhow::Error) -> Option<String> {
+    if let Some(o) = e.downcast_ref::<OutputFailed>() {
+        return o.resume.as_ref().map(|r| format!("resume with: {r}"));
+    }
     for cause in e.chain() {
         if let Some(s) = cause.downcast_ref::<SpecError>() {
             return Some(spec_hint(s));
@@ -97,6 +108,9 @@ fn spec_hint(s: &SpecError) -> String {
             format!("use --batch-size {images} or less")
         }
         SpecError::OutputWidth(_) => "end --model with 10, e.g. --model 784,100,10".into(),
+        SpecError::ModelTooLarge { .. } => {
+            "use narrower or fewer hidden layers in --model, e.g. --model 784,1000,10".into()
+        }
     }
 }
 

@@ -16,7 +16,7 @@ pub fn doctor(args: DoctorArgs) -> Result<Done> {
     if args.json {
         emit_json(&serde_json::to_value(&report).context("formatting the report")?)?;
     } else {
-        console::emit!("{}", console::doctor_report(&report));
+        console::emit!("{}", console::doctor_report(&report))?;
     }
     Ok(if report.healthy() {
         Done::Ok
@@ -30,6 +30,6 @@ pub fn completions(args: CompletionsArgs) -> Result<Done> {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "initlab", &mut script);
     let text = String::from_utf8(script).context("the completion script is not UTF-8")?;
-    console::emit!("{}", text.trim_end());
+    console::emit!("{}", text.trim_end())?;
     Ok(Done::Ok)
 }

@@ -15,14 +15,14 @@ pub fn inspect(args: InspectArgs) -> Result<Done> {
     config.source = source(&args.pretrained)?;
     let data = load_data(&args.data)?;
     let result = inspect::run_inspect(&config, &data)?;
-    console::emit!("{}", console::inspect_table(&result));
+    console::emit!("{}", console::inspect_table(&result))?;
     for f in &result.figures {
-        console::emit!("Histograms: {}", f.display());
+        console::emit!("Histograms: {}", f.display())?;
     }
     console::emit!(
         "Depth chart: {}\nTable: {}",
         result.depth_chart.display(),
         result.table.display()
-    );
+    )?;
     Ok(Done::Ok)
 }

@@ -8,7 +8,7 @@ pub mod saved_runs;
 pub mod train;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 
@@ -22,8 +22,14 @@ use initlab::engine::spec::{InitSource, RunSpec};
 use crate::cli;
 use crate::console;
 
-/// Raised by the first Ctrl-C (or SIGTERM): training stops after the current batch.
+/// Raised by the first Ctrl-C (or SIGTERM, SIGHUP): training stops after the current batch.
 pub static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Raised when a command hands its plan to an executor: from then on a run directory may be
+/// written, and the first interrupt asks training to stop after its batch and checkpoint
+/// ([`STOP`]). Before it (loading data, checking flags) nothing has been written: an interrupt
+/// ends the process at once.
+pub static WORKING: AtomicBool = AtomicBool::new(false);
 
 /// What a command reports besides errors.
 pub enum Done {
@@ -59,8 +65,10 @@ pub fn load_data(args: &cli::DataArgs) -> Result<data::mnist::Mnist> {
     })
 }
 
-/// The executor for `data` with the command's options, stopped by Ctrl-C.
+/// The executor for `data` with the command's options, stopped by Ctrl-C; from here on an
+/// interrupt stops training after its batch ([`WORKING`]).
 pub fn executor(data: &data::mnist::Mnist, options: ExecOptions) -> Executor<'_> {
+    WORKING.store(true, Ordering::SeqCst);
     Executor {
         data,
         options,
@@ -86,7 +94,7 @@ pub fn warn(spec: &RunSpec) {
 /// Prints `value` as pretty JSON.
 pub fn emit_json(value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).context("formatting JSON")?;
-    console::emit!("{text}");
+    console::emit!("{text}")?;
     Ok(())
 }
 
@@ -119,19 +127,22 @@ pub fn shell_quote(s: &str) -> String {
 
 /// After an interrupted plan: where it stopped (the interrupted runs: one, or several side by
 /// side) and the command that continues it.
-pub fn report_interrupted<'a>(results: impl Iterator<Item = &'a RunResult>, again: &str) -> Done {
+pub fn report_interrupted<'a>(
+    results: impl Iterator<Item = &'a RunResult>,
+    again: &str,
+) -> Result<Done> {
     let stopped: Vec<&RunResult> = results
         .filter(|r| r.status == RunStatus::Interrupted)
         .collect();
     if stopped.is_empty() {
-        console::emit!("Interrupted before the next run started.");
+        console::emit!("Interrupted before the next run started.")?;
     }
     for r in stopped {
         console::emit!(
             "Interrupted: {} holds its checkpoint (status \"interrupted\").",
             r.run.dir.display()
-        );
+        )?;
     }
-    console::emit!("Resume with: {again}");
-    Done::Interrupted
+    console::emit!("Resume with: {again}")?;
+    Ok(Done::Interrupted)
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use initlab::base::data::mnist::Mnist;
+use initlab::base::parity::mkl;
 use initlab::base::nn::model::{join_widths as join, BiasInit};
 use initlab::base::train::LrSchedule;
 use initlab::engine::executor::{ExecOptions, Executor, PlannedRun, RunEvent, RunResult};
@@ -101,15 +102,13 @@ fn run_plan<R: PlanReport>(
     let result = go(&mut |e| console.run_event(e));
     console.finish();
     let result = result?;
+    console.check_output(result.interrupted(), &this_command())?;
     if result.interrupted() {
-        return Ok(report_interrupted(
-            result.results().into_iter(),
-            &this_command(),
-        ));
+        return report_interrupted(result.results().into_iter(), &this_command());
     }
-    console::emit!("\n{}", results_table(result.results().into_iter()));
+    console::emit!("\n{}", results_table(result.results().into_iter()))?;
     for line in result.file_lines() {
-        console::emit!("{line}");
+        console::emit!("{line}")?;
     }
     Ok(Done::Ok)
 }
@@ -232,6 +231,9 @@ fn emit_plan(
     for run in plan.iter().filter(|r| !executor.is_final(r)) {
         let mut args: Vec<String> = env.clone();
         args.extend([utf8(&exe)?, "train".into()]);
+        // The run's numbers depend on oneMKL's dispatch: each line carries this process's, so a
+        // shell (or another machine) without INITLAB_MKL_DISPATCH makes the run this plan reuses.
+        args.extend(["--mkl-dispatch".into(), mkl::dispatch().as_str().into()]);
         args.extend(spec_flags(&run.spec));
         args.extend(path_flags(run)?);
         args.extend([
@@ -242,7 +244,7 @@ fn emit_plan(
             "--quiet".into(),
         ]);
         let words: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
-        console::emit!("{}", words.join(" "));
+        console::emit!("{}", words.join(" "))?;
     }
     Ok(Done::Ok)
 }

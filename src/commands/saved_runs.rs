@@ -57,8 +57,8 @@ pub fn eval(args: EvalArgs) -> Result<Done> {
         console::emit!(
             "{}",
             console::evaluation_table(&run, &data_dir, &evaluation)
-        );
-        console::emit!("Confusion matrix: {}", chart.display());
+        )?;
+        console::emit!("Confusion matrix: {}", chart.display())?;
         Ok(Done::Ok)
     }
 }
@@ -95,8 +95,8 @@ pub fn predict(args: PredictArgs) -> Result<Done> {
         }))
         .map(|_| Done::Ok)
     } else {
-        console::emit!("{}", console::prediction_table(&prediction));
-        console::emit!("Picture: {}", out.display());
+        console::emit!("{}", console::prediction_table(&prediction))?;
+        console::emit!("Picture: {}", out.display())?;
         Ok(Done::Ok)
     }
 }
@@ -145,7 +145,7 @@ pub fn plot(args: PlotArgs) -> Result<Done> {
         });
     }
     compare_chart(&curves, &args.title, &args.out)?;
-    console::emit!("Wrote {}", args.out.display());
+    console::emit!("Wrote {}", args.out.display())?;
     Ok(Done::Ok)
 }
 
@@ -171,7 +171,7 @@ pub fn dynamics(args: DynamicsArgs) -> Result<Done> {
         (None, _) => "dynamics-compare.png".into(),
     };
     draw_dynamics(logs, &out)?;
-    console::emit!("Wrote {}", out.display());
+    console::emit!("Wrote {}", out.display())?;
     Ok(Done::Ok)
 }
 

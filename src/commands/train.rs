@@ -17,7 +17,8 @@ use initlab::experiments::pretrain;
 
 use crate::cli::{PretrainArgs, TrainArgs};
 use crate::commands::{
-    executor, load_data, load_mnist, report_interrupted, shell_word, source, warn, Done, STOP,
+    executor, load_data, load_mnist, report_interrupted, shell_word, source, this_command, warn,
+    Done, STOP, WORKING,
 };
 use crate::console::{self, Console};
 
@@ -35,16 +36,19 @@ pub fn train(args: TrainArgs, quiet: bool) -> Result<Done> {
     });
     console.finish();
     let outcome = outcome?;
+    // Stopped before its directory was touched: the same command starts it (or resumes it).
+    let again = match (&args.resume, outcome.results.is_empty()) {
+        (None, true) => this_command(),
+        _ => format!("initlab train --resume {}", shell_word(&planned.dir)),
+    };
+    console.check_output(outcome.interrupted, &again)?;
+    if outcome.interrupted {
+        return report_interrupted(outcome.results.iter(), &again);
+    }
     let Some(result) = outcome.results.first() else {
         return Ok(Done::Ok);
     };
-    Ok(match result.status {
-        RunStatus::Interrupted => report_interrupted(
-            outcome.results.iter(),
-            &format!("initlab train --resume {}", shell_word(&planned.dir)),
-        ),
-        _ => report_end(result),
-    })
+    Ok(report_end(result))
 }
 
 /// The run in `dir` to resume (with the data it was trained on, or `--data-dir`'s).
@@ -66,7 +70,7 @@ fn resumed(args: &TrainArgs, dir: &Path) -> Result<(PlannedRun, Mnist)> {
             "{} is already {}; nothing to resume.",
             dir.display(),
             record.status.name()
-        );
+        )?;
     }
     let planned = PlannedRun {
         name,
@@ -123,7 +127,9 @@ fn report_end(result: &RunResult) -> Done {
             eprintln!("hint: try a smaller init (e.g. --init xavier-uniform or kaiming-normal) or a smaller --lr");
             Done::Failed
         }
-        RunStatus::Complete | RunStatus::Running | RunStatus::Interrupted => Done::Ok,
+        RunStatus::Complete | RunStatus::Running | RunStatus::Interrupted | RunStatus::Failed => {
+            Done::Ok
+        }
     }
 }
 
@@ -153,15 +159,16 @@ pub fn pretrain(args: PretrainArgs, quiet: bool) -> Result<Done> {
     let result = pretrain::run_pretrain(&config, &data, &mut |p| console.dbn_progress(p));
     console.finish();
     let result = result?;
-    console::emit!("\n{}", console::pretrain_table(&result.dbn));
+    console.check_output(false, "")?;
+    console::emit!("\n{}", console::pretrain_table(&result.dbn))?;
     for f in &result.files {
-        console::emit!("Wrote {}", f.display());
+        console::emit!("Wrote {}", f.display())?;
     }
     console::emit!(
         "Fine-tune with: initlab train --model {},10 --activation sigmoid --init dbn --pretrained {}",
         join(&config.widths),
         shell_word(&config.out_dir)
-    );
+    )?;
     Ok(Done::Ok)
 }
 
@@ -182,6 +189,7 @@ pub fn worker() -> Result<Done> {
         STOP.store(true, Ordering::SeqCst);
     });
     let data = load_mnist(&job.data_dir)?;
+    WORKING.store(true, Ordering::SeqCst);
     let outcome = workers::serve(&job, &data, Some(&STOP), &mut |message| {
         // A parent gone leaves nobody to tell; the run still checkpoints and records itself.
         if let Ok(text) = serde_json::to_string(message) {

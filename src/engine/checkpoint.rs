@@ -1,5 +1,6 @@
 //! Checkpoints on disk: one safetensors file (`checkpoint.safetensors`) holding the weights, the
-//! optimizer's tensors and, in its metadata, the position, the epoch seeds, the partial epoch's
+//! optimizer's tensors and, in its metadata, the position, the epoch seeds drawn so far and the
+//! generator state the next ones come from ([`EpochSeeds`]), the partial epoch's
 //! cost accumulator (its exact `f32` bits) and the history so far. Written atomically, read with
 //! bounds and checked against the run's spec hash.
 
@@ -12,6 +13,7 @@ use crate::base::nn::scheme::Activation;
 use crate::base::optim::{AdamState, OptimizerState};
 use crate::base::output::io::SafeTensors;
 use crate::base::train::dynamics::DynamicsLog;
+use crate::base::train::seeds::{EpochSeeds, GeneratorState};
 use crate::base::train::{Checkpoint, History};
 
 /// Value of the metadata's `format` entry.
@@ -27,7 +29,12 @@ struct State {
     adam_step: i64,
     amsgrad: bool,
     sgd_buffers: Vec<bool>,
+    /// The sampler seeds of the epochs begun (of every epoch, in checkpoints of runs that drew
+    /// them all up front: older ones, and those made without access to libtorch's generator).
     epoch_seeds: Vec<i64>,
+    /// The generator state the next epochs' seeds are drawn from ([`EpochSeeds::stream`]).
+    #[serde(default)]
+    seed_stream: Option<GeneratorState>,
     epochs_done: usize,
     batches_done: i64,
     partial_cost_bits: u32,
@@ -104,7 +111,8 @@ pub fn save(path: &Path, ck: &Checkpoint, spec_hash: &str) -> Result<()> {
         adam_step,
         amsgrad,
         sgd_buffers,
-        epoch_seeds: ck.epoch_seeds.clone(),
+        epoch_seeds: ck.epoch_seeds.drawn.clone(),
+        seed_stream: ck.epoch_seeds.stream.clone(),
         epochs_done: ck.epochs_done,
         batches_done: ck.batches_done,
         partial_cost_bits: ck.partial_cost.to_bits(),
@@ -154,7 +162,10 @@ pub fn load(path: &Path, spec_hash: &str) -> Result<Checkpoint> {
     Ok(Checkpoint {
         weights,
         optimizer,
-        epoch_seeds: state.epoch_seeds,
+        epoch_seeds: EpochSeeds {
+            drawn: state.epoch_seeds,
+            stream: state.seed_stream,
+        },
         epochs_done: state.epochs_done,
         batches_done: state.batches_done,
         partial_cost: f32::from_bits(state.partial_cost_bits),

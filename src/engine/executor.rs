@@ -447,31 +447,24 @@ impl Executor<'_> {
             },
             None => StartKind::Fresh,
         };
-        let record = running_record(run, &hash, resume.as_ref().map(|(r, _)| r));
+        let context = || match how {
+            StartKind::Resumed { .. } => {
+                format!("resuming from {}", run.dir.join(CHECKPOINT_FILE).display())
+            }
+            _ => "training".to_string(),
+        };
+        let (earlier, ck) = resume.map_or((None, None), |(r, ck)| (Some(r), Some(ck)));
+        // Built before run.json says `running`: a start that fails leaves the directory as it was.
+        let mut trainer = self.trainer(&run.spec, ck).with_context(context)?;
+        let record = running_record(run, &hash, earlier.as_ref());
         let mut files = RunFiles::start(&dir, record)?;
         observer(start(how));
-        let spec = &run.spec;
-        let resuming = resume.is_some();
-        let context = || match resuming {
-            true => format!("resuming from {}", run.dir.join(CHECKPOINT_FILE).display()),
-            false => "training".to_string(),
-        };
-        let mut trainer = self
-            .trainer(spec, resume.map(|(_, ck)| ck))
-            .with_context(context)?;
-        // A new event file, also for a resumed run: it starts after the checkpoint (see `board`).
-        let mut board = RunBoard::create(&run.dir, spec.model.activation)?;
-        let title = format!("{} — {} init", spec.model.widths.label(), spec.model.init);
-        let mut charts = RunCharts::new(&run.dir, title);
-        let mut forward = ProgressSink(|p| observer(RunEvent::Train(p)));
-        let control = Control {
-            checkpoint_every: self.options.checkpoint_every,
-            stop: self.stop,
-        };
-        let sinks: &mut [&mut dyn RunSink] =
-            &mut [&mut board, &mut charts, &mut files, &mut forward];
-        sink::run(&mut trainer, sinks, control).with_context(context)?;
-        let record = files.record();
+        let trained = self.train(run, &mut trainer, &mut files, observer);
+        if let Err(e) = &trained {
+            files.fail(e);
+        }
+        trained.with_context(context)?;
+        let record = files.last_written();
         let result = RunResult {
             run: run.clone(),
             hash,
@@ -483,6 +476,30 @@ impl Executor<'_> {
         };
         observer(RunEvent::End(&result));
         Ok(result)
+    }
+
+    /// Trains `run` with `trainer` until it ends, its sinks the TensorBoard log, the charts, the
+    /// run directory's `files` and the plan's observer.
+    fn train(
+        &self,
+        run: &PlannedRun,
+        trainer: &mut Trainer,
+        files: &mut RunFiles,
+        observer: &mut dyn FnMut(RunEvent),
+    ) -> Result<()> {
+        let spec = &run.spec;
+        // A new event file, also for a resumed run: it starts after the checkpoint (see `board`).
+        let mut board = RunBoard::create(&run.dir, spec.model.activation)?;
+        let title = format!("{} — {} init", spec.model.widths.label(), spec.model.init);
+        let mut charts = RunCharts::new(&run.dir, title);
+        let mut forward = ProgressSink(|p| observer(RunEvent::Train(p)));
+        let control = Control {
+            checkpoint_every: self.options.checkpoint_every,
+            stop: self.stop,
+        };
+        let sinks: &mut [&mut dyn RunSink] = &mut [&mut board, &mut charts, files, &mut forward];
+        sink::run(trainer, sinks, control)?;
+        Ok(())
     }
 
     /// The trainer of `spec`: resumed from `ck`, or fresh with its init's data-dependent step.
@@ -558,6 +575,7 @@ fn running_record(run: &PlannedRun, hash: &str, earlier: Option<&RunRecord>) -> 
     match earlier {
         Some(r) => RunRecord {
             status: RunStatus::Running,
+            detail: None,
             provenance,
             ..r.clone()
         },

@@ -1,6 +1,6 @@
 //! Durable run directories: one writer at a time (an advisory lock), and a `run.json` that names
 //! the one consistent state the directory holds — `running` (with its last checkpoint),
-//! `interrupted`, `complete`, `diverged` or `unstable` — with the spec, its hash and where and
+//! `interrupted`, `complete`, `diverged`, `unstable` or `failed` — with the spec, its hash and where and
 //! when the run was made. Every file is written atomically ([`crate::base::output::io::write_atomic`]).
 
 use std::fs::{File, OpenOptions};
@@ -50,6 +50,10 @@ pub enum RunStatus {
     Diverged,
     /// All epochs ran, ending above the first batch's loss, or at chance accuracy.
     Unstable,
+    /// Training stopped on an error before its first checkpoint (the error is in the record's
+    /// detail); it starts again from the beginning. A run with a checkpoint that stops on an
+    /// error is `interrupted` instead, resumable.
+    Failed,
 }
 
 impl RunStatus {
@@ -69,6 +73,7 @@ impl RunStatus {
             RunStatus::Complete => "complete",
             RunStatus::Diverged => "diverged",
             RunStatus::Unstable => "unstable",
+            RunStatus::Failed => "failed",
         }
     }
 }
@@ -111,6 +116,12 @@ pub enum EndDetail {
         accuracy: f64,
         /// The lowest train cost or test loss of any epoch.
         lowest_loss: f64,
+    },
+    /// Training stopped on this error (the run is `failed`, or `interrupted` when a checkpoint
+    /// continues it).
+    Failed {
+        /// The error, with its causes.
+        error: String,
     },
 }
 
@@ -323,6 +334,7 @@ impl RunDir {
         let _ = lock.seek(SeekFrom::Start(0));
         let _ = write!(lock, "{}", std::process::id());
         let _ = lock.flush();
+        remove_stale_temporaries(path);
         Ok(RunDir {
             path: path.to_path_buf(),
             _lock: lock,
@@ -420,6 +432,36 @@ fn open_lock(lock_path: &Path) -> Result<File> {
         return Err(unsafe_lock("a hard link to another file").into());
     }
     Ok(lock)
+}
+
+/// Removes the temporary files that [`io::write_atomic`] leaves when its process is killed
+/// mid-write (`.NAME.tmp-PID`) from the run directory `dir`, whose lock this process now holds:
+/// no other writer of the run exists, and a temporary of a process still alive (a reader writing
+/// beside the run without the lock) is kept. Best effort.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temporary_owner) else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid.to_string()).exists();
+        let plain = entry.file_type().is_ok_and(|t| t.is_file());
+        if plain && (pid == std::process::id() || !alive) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The process id of a temporary file name `.NAME.tmp-PID`, if `name` is one.
+fn temporary_owner(name: &str) -> Option<u32> {
+    let (head, pid) = name.rsplit_once(".tmp-")?;
+    if !head.starts_with('.') || head.len() < 2 || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
 }
 
 /// Reads `dir/run.json` (bounded, strict), naming the file in errors.
@@ -528,4 +570,23 @@ pub fn read_dynamics(dir: &Path, spec: &RunSpec) -> Result<DynamicsLog> {
         _ => 0,
     };
     Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::temporary_owner;
+
+    #[test]
+    fn only_write_atomic_temporaries_name_an_owner() {
+        assert_eq!(
+            temporary_owner(".checkpoint.safetensors.tmp-4242"),
+            Some(4242)
+        );
+        assert_eq!(temporary_owner(".run.json.tmp-7"), Some(7));
+        assert_eq!(temporary_owner("checkpoint.safetensors.tmp-4242"), None);
+        assert_eq!(temporary_owner(".run.json.tmp-"), None);
+        assert_eq!(temporary_owner(".run.json.tmp-12a"), None);
+        assert_eq!(temporary_owner(".tmp-12"), None);
+        assert_eq!(temporary_owner("run.json"), None);
+    }
 }

@@ -27,6 +27,8 @@ use crate::engine::rundir::{
 pub struct RunFiles<'a> {
     dir: &'a RunDir,
     record: RunRecord,
+    /// The record as last written.
+    written: RunRecord,
     /// Seconds of earlier sessions, and when this one started.
     seconds_before: f64,
     started: Instant,
@@ -39,14 +41,39 @@ impl<'a> RunFiles<'a> {
         Ok(RunFiles {
             dir,
             seconds_before: record.seconds,
+            written: record.clone(),
             record,
             started: Instant::now(),
         })
     }
 
     /// The record as last written.
-    pub fn record(&self) -> &RunRecord {
-        &self.record
+    pub fn last_written(&self) -> &RunRecord {
+        &self.written
+    }
+
+    /// Writes the record, then remembers it as written.
+    fn write(&mut self) -> Result<()> {
+        self.dir.write_record(&self.record)?;
+        self.written = self.record.clone();
+        Ok(())
+    }
+
+    /// Records that training stopped on `error`, from the record as last written: `interrupted`
+    /// when its checkpoint continues the run, else `failed`; the error in its detail. Best
+    /// effort: the error may be the disk's, and the one to report is `error`.
+    pub fn fail(&mut self, error: &anyhow::Error) {
+        let mut record = self.written.clone();
+        record.status = match record.checkpoint {
+            Some(_) => RunStatus::Interrupted,
+            None => RunStatus::Failed,
+        };
+        record.detail = Some(EndDetail::Failed {
+            error: format!("{error:#}"),
+        });
+        record.seconds = self.seconds();
+        self.record = record;
+        let _ = self.write();
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -71,7 +98,7 @@ impl RunSink for RunFiles<'_> {
             batches_done: ck.batches_done,
         });
         self.record.seconds = self.seconds();
-        self.dir.write_record(&self.record)
+        self.write()
     }
 
     fn on_end(&mut self, state: &TrainState, ending: &Ending) -> Result<()> {
@@ -90,7 +117,7 @@ impl RunSink for RunFiles<'_> {
             self.record.checkpoint = None;
             self.record.ended = Some(now_utc());
         }
-        self.dir.write_record(&self.record)?;
+        self.write()?;
         if status.is_final() {
             // The record no longer names it: a final run needs no checkpoint.
             let _ = std::fs::remove_file(self.path(CHECKPOINT_FILE));

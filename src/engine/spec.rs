@@ -171,6 +171,40 @@ pub enum SpecError {
     /// A setting the optimizer does not use.
     #[error("momentum {0} is only used by SGD; Adam has no momentum setting")]
     MomentumWithoutSgd(f64),
+    /// A model too large to train in the memory this machine has free, found before allocating.
+    #[error("the model {widths} has {params} parameters and needs about {} to train, but {} of memory is available", gib(*needed), gib(*available))]
+    ModelTooLarge {
+        /// Its widths, as `784-100-10`.
+        widths: String,
+        /// Its parameters (weights and biases).
+        params: u128,
+        /// Bytes its training needs, estimated ([`training_bytes`]).
+        needed: u128,
+        /// Bytes of memory available (`MemAvailable` of `/proc/meminfo`).
+        available: u128,
+    },
+}
+
+/// Bytes that training a net of `params` parameters and `widths` needs at least, estimated: six
+/// `f32` copies of the parameters (weights, gradients, Adam's two moments, a checkpoint's and the
+/// saved model's copies), and four `f32` values per unit for `rows` examples at once (the larger
+/// of a batch and the test set, evaluated whole: outputs, activations and their gradients).
+pub fn training_bytes(params: u128, widths: &[i64], rows: u128) -> u128 {
+    let units: u128 = widths.iter().map(|&w| w.max(0) as u128).sum();
+    params * 4 * 6 + rows * units * 4 * 4
+}
+
+/// Bytes of memory available to a new process (`MemAvailable` in `/proc/meminfo`), if known.
+fn available_memory() -> Option<u128> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// `bytes` in GiB, as `12.3 GiB`.
+fn gib(bytes: u128) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
 impl RunSpec {
@@ -258,7 +292,28 @@ impl RunSpec {
         if self.train.optimizer != OptimizerKind::Sgd && self.train.momentum != 0.0 {
             return Err(SpecError::MomentumWithoutSgd(self.train.momentum).into());
         }
-        Ok(())
+        self.check_memory(data)
+    }
+
+    /// An error when training this spec's model would need more memory than is available
+    /// ([`training_bytes`] against `MemAvailable`; no check where that is unknown).
+    fn check_memory(&self, data: &Mnist) -> Result<()> {
+        let widths = &self.model.widths.0;
+        let params: u128 = (widths.windows(2))
+            .map(|w| (w[0].max(0) as u128) * (w[1].max(0) as u128 + 1))
+            .sum();
+        let rows = (self.train.batch_size.max(0) as u128).max(data.test.len() as u128);
+        let needed = training_bytes(params, widths, rows);
+        match available_memory() {
+            Some(available) if needed > available => Err(SpecError::ModelTooLarge {
+                widths: self.model.widths.label(),
+                params,
+                needed,
+                available,
+            }
+            .into()),
+            _ => Ok(()),
+        }
     }
 
     /// Things that run but are probably not what was meant.

@@ -78,6 +78,13 @@ pub fn status() -> Result<(), Off> {
     generator().map(|_| ())
 }
 
+/// libtorch's default CPU generator with its engine's accessors, checked as [`bernoulli_into`]'s
+/// path checks it (whatever `INITLAB_RNG` says: a caller that only saves and restores the
+/// generator's state changes no draw), or why it cannot be reached.
+pub fn checked_generator() -> Result<TorchGenerator, Off> {
+    generator()
+}
+
 /// Whether [`bernoulli_into`] draws in Rust ([`status`] is `Ok`).
 pub fn available() -> bool {
     status().is_ok()

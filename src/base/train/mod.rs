@@ -2,6 +2,7 @@
 
 pub mod chart;
 pub mod dynamics;
+pub mod seeds;
 pub mod sink;
 pub mod trainer;
 
@@ -352,17 +353,19 @@ pub enum Progress<'a> {
 /// state, the loader's epoch seeds, the position and the partial epoch's accumulated cost, the
 /// history so far.
 ///
-/// The global random generator needs no saving: the loader re-seeds it at the start of every
-/// epoch from `epoch_seeds` (see [`TorchLoader`](crate::base::data::loader::TorchLoader)) and nothing else draws from it during training,
-/// so continuing from a checkpoint replays the same batches.
+/// The global random generator needs no saving beyond `epoch_seeds`: the loader re-seeds it at the
+/// start of every epoch from its epoch's seed (see [`TorchLoader`](crate::base::data::loader::TorchLoader)),
+/// drawn from the state `epoch_seeds` keeps, and nothing else draws from it during training, so
+/// continuing from a checkpoint replays the same batches.
 #[derive(Debug)]
 pub struct Checkpoint {
     /// The model's variables by name (`linear1.weight`, …), copies.
     pub weights: Vec<(String, Tensor)>,
     /// The optimizer's state.
     pub optimizer: OptimizerState,
-    /// The sampler seed of every epoch of the run, drawn before the first.
-    pub epoch_seeds: Vec<i64>,
+    /// The sampler seeds of the epochs begun, and the generator state the next ones are drawn
+    /// from.
+    pub epoch_seeds: crate::base::train::seeds::EpochSeeds,
     /// Epochs finished.
     pub epochs_done: usize,
     /// Batches finished of epoch `epochs_done + 1`.

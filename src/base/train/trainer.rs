@@ -20,6 +20,7 @@ use crate::base::nn::hook::{initialize_model, DataDependentInit};
 use crate::base::nn::model::{Mlp, MlpSpec};
 use crate::base::optim::Optimizer;
 use crate::base::train::dynamics::{self, DynamicsLog, StepRecord, StepTrace};
+use crate::base::train::seeds::EpochSeeds;
 use crate::base::train::{
     evaluate, train_split, validation_split, Checkpoint, EpochRecord, History, LrSchedule,
     TrainConfig,
@@ -31,8 +32,9 @@ pub struct TrainState {
     pub model: Mlp,
     /// The optimizer over the model's parameters.
     pub optimizer: Optimizer,
-    /// The sampler seed of every epoch, drawn before the first ([`TorchLoader::draw_epoch_seeds`]).
-    pub epoch_seeds: Vec<i64>,
+    /// The sampler seeds of the epochs begun, and where the next ones come from
+    /// ([`EpochSeeds`]: drawn as each epoch starts, in the order PyTorch draws them).
+    pub epoch_seeds: EpochSeeds,
     /// Epochs finished.
     pub epochs_done: usize,
     /// Batches finished of epoch `epochs_done + 1`.
@@ -161,7 +163,8 @@ pub struct Trainer<'a> {
 impl<'a> Trainer<'a> {
     /// A new run: the one place that fixes the order of random draws — `manual_seed(seed)`, the
     /// layers and their init ([`initialize_model`]: the scheme, then the data-dependent `hook` on
-    /// the training images), the optimizer, then every epoch's sampler seeds.
+    /// the training images), the optimizer, then every epoch's sampler seeds (each drawn when its
+    /// epoch starts, from where the optimizer left the generator: [`EpochSeeds`]).
     /// `monitor_every` > 0 samples the training dynamics every that many steps.
     pub fn fresh(
         spec: &'a MlpSpec,
@@ -183,7 +186,7 @@ impl<'a> Trainer<'a> {
         let state = TrainState {
             model,
             optimizer,
-            epoch_seeds: TorchLoader::draw_epoch_seeds(config.epochs),
+            epoch_seeds: EpochSeeds::start(config.epochs)?,
             epochs_done: 0,
             batches_done: 0,
             epoch_cost: zero_cost(),
@@ -279,9 +282,9 @@ impl<'a> Trainer<'a> {
     }
 
     /// Starts the epoch's clock, its learning rate and its batch order, once per epoch.
-    fn begin_epoch(&mut self) {
+    fn begin_epoch(&mut self) -> Result<()> {
         if self.cursor.is_some() {
-            return;
+            return Ok(());
         }
         let started = Instant::now();
         let e = self.state.epochs_done;
@@ -289,11 +292,13 @@ impl<'a> Trainer<'a> {
             let lr = self.learning_rate(e);
             self.state.optimizer.set_lr(lr);
         }
-        let permutation = self.feed.loader.permutation(self.state.epoch_seeds[e]);
+        let seed = self.state.epoch_seeds.seed(e)?;
+        let permutation = self.feed.loader.permutation(seed);
         self.cursor = Some(EpochCursor {
             permutation,
             started,
         });
+        Ok(())
     }
 
     /// The learning rate of 0-based epoch `e` under the run's schedule.
@@ -307,7 +312,7 @@ impl<'a> Trainer<'a> {
     /// Trains the next batch of the current epoch (call only while [`Trainer::batches_left`]).
     pub fn step(&mut self) -> Result<Step> {
         ensure!(self.batches_left(), "no batch is left in this epoch");
-        self.begin_epoch();
+        self.begin_epoch()?;
         let b = self.state.batches_done;
         let at = Position {
             epoch: self.state.epochs_done + 1,
@@ -400,7 +405,7 @@ impl<'a> Trainer<'a> {
             !self.finished() && !self.batches_left(),
             "the epoch has batches left"
         );
-        self.begin_epoch();
+        self.begin_epoch()?;
         let started = self.cursor.take().map(|c| c.started);
         let seconds = self.state.epoch_seconds + started.map_or(0.0, |s| s.elapsed().as_secs_f64());
         let model = &self.state.model;
@@ -482,10 +487,13 @@ fn fresh_log(spec: &MlpSpec, feed: &Feed, monitor_every: usize) -> Option<Dynami
 /// Checks that `ck` belongs to a run of `config` with `batches` batches per epoch.
 fn check_position(ck: &Checkpoint, config: &TrainConfig, batches: i64) -> Result<()> {
     ensure!(
-        ck.epoch_seeds.len() == config.epochs,
-        "the checkpoint was taken for {} epochs, the run asks for {}",
-        ck.epoch_seeds.len(),
-        config.epochs
+        (ck.epoch_seeds).fit(config.epochs, ck.epochs_done, ck.batches_done),
+        "the checkpoint's epoch seeds ({} drawn{}) do not fit a run of {} epochs at epoch {}, batch {}",
+        ck.epoch_seeds.drawn.len(),
+        if ck.epoch_seeds.stream.is_some() { ", more to draw" } else { ", all" },
+        config.epochs,
+        ck.epochs_done + 1,
+        ck.batches_done
     );
     ensure!(
         ck.epochs_done < config.epochs || (ck.epochs_done == config.epochs && ck.batches_done == 0),
