@@ -185,12 +185,6 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Print one self-contained `initlab train` command per run that is not complete yet, and
-    /// train nothing (spread them with `xargs -P`, GNU parallel or a job array; run this command
-    /// again without --emit-plan to draw the summary).
-    #[arg(long)]
-    pub emit_plan: bool,
-
     /// Save a checkpoint every N epochs (0: only when interrupted).
     #[arg(long, value_name = "N", default_value_t = ExecOptions::default().checkpoint_every)]
     pub checkpoint_every: usize,
@@ -214,6 +208,16 @@ impl RunArgs {
     }
 }
 
+/// How a plan is handed out instead of trained here (`compare`, `study`).
+#[derive(Debug, Args)]
+pub struct PlanOutArgs {
+    /// Print one self-contained `initlab train` command per run that is not complete yet, and
+    /// train nothing (spread them with `xargs -P`, GNU parallel or a job array; run this command
+    /// again without --emit-plan to draw the summary).
+    #[arg(long)]
+    pub emit_plan: bool,
+}
+
 /// How many runs of a plan train at once (`lab`, `compare`, `study`).
 #[derive(Debug, Args)]
 pub struct JobsArgs {
@@ -224,8 +228,8 @@ pub struct JobsArgs {
     /// for `lab`: 1, one run at a time with every thread, the numbers PyTorch prints. A run's numbers depend on its thread
     /// count in the last digits (run.json records it; a run made with another count is neither
     /// reused nor resumed): --jobs 1 gives the numbers of one run at a time with every thread in
-    /// every command. With
-    /// --emit-plan, the printed commands set the thread count of N runs at once.
+    /// every command. With `compare`'s and `study`'s --emit-plan, the printed commands set the
+    /// thread count of N runs at once.
     #[arg(long, short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub jobs: Option<u32>,
 }
@@ -397,6 +401,10 @@ pub struct LabArgs {
     #[command(flatten)]
     pub run: RunArgs,
 
+    /// Not for `lab` (hidden from --help): accepted only to say why and what to use instead.
+    #[arg(long, hide = true)]
+    pub emit_plan: bool,
+
     #[command(flatten)]
     pub jobs: JobsArgs,
 
@@ -429,7 +437,7 @@ impl LabArgs {
 
 #[derive(Debug, Args)]
 pub struct PlotArgs {
-    /// Run directories (each with config.json and history.json).
+    /// Run directories (each with run.json and history.json).
     #[arg(required = true, value_name = "RUN_DIR")]
     pub runs: Vec<PathBuf>,
 
@@ -473,6 +481,9 @@ pub struct CompareArgs {
 
     #[command(flatten)]
     pub run: RunArgs,
+
+    #[command(flatten)]
+    pub plan_out: PlanOutArgs,
 
     #[command(flatten)]
     pub jobs: JobsArgs,
@@ -612,6 +623,9 @@ pub struct StudyArgs {
 
     #[command(flatten)]
     pub run: RunArgs,
+
+    #[command(flatten)]
+    pub plan_out: PlanOutArgs,
 
     #[command(flatten)]
     pub jobs: JobsArgs,

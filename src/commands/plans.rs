@@ -129,7 +129,7 @@ fn plan_executor<'a>(
 
 /// `initlab lab`: the lab's five runs (its DBN pretrained first), chart and reports.
 pub fn lab(args: LabArgs, quiet: bool) -> Result<Done> {
-    if args.run.emit_plan {
+    if args.emit_plan {
         // Its deep DBN run needs the DBN pretrained first: the plan is not known until
         // then, and --emit-plan trains nothing.
         Cli::command()
@@ -163,7 +163,7 @@ pub fn compare(args: CompareArgs, quiet: bool) -> Result<Done> {
         warn(&p.spec);
     }
     let (executor, jobs) = plan_executor(&data, &plan, &args.jobs, &args.run);
-    if args.run.emit_plan {
+    if args.plan_out.emit_plan {
         return emit_plan(&executor, &plan, &args.run, jobs);
     }
     run_plan(quiet, |observer| {
@@ -177,7 +177,7 @@ pub fn study(args: StudyArgs, quiet: bool) -> Result<Done> {
     let data = load_data(&args.data)?;
     let plan = study::plan_runs(&config, &data)?;
     let (executor, jobs) = plan_executor(&data, plan.runs(), &args.jobs, &args.run);
-    if args.run.emit_plan {
+    if args.plan_out.emit_plan {
         return emit_plan(&executor, plan.runs(), &args.run, jobs);
     }
     run_plan(quiet, |observer| {
