@@ -69,7 +69,7 @@ const NUM_CLASSES: u8 = 10;
 /// Body bytes read at a time into the final tensor (the body is read once, straight into the
 /// tensor the data set keeps: its memory is claimed as the bytes arrive, so a header's claim
 /// costs nothing before the data backs it).
-const BODY_CHUNK: usize = 8 << 20;
+const BODY_CHUNK: usize = 1 << 20;
 
 /// The four files' base names in the order of [`DataIdentity::files`].
 pub const FILE_NAMES: [&str; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
