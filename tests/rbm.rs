@@ -707,8 +707,12 @@ fn dbn_save_load_round_trip_and_corrupt_files() {
     short["widths"] = serde_json::json!([16, 8]);
     short["histories"] = serde_json::json!([v["histories"][0]]);
     initlab::base::output::io::write_json(&meta, &short).unwrap();
+    // The tensors of a deeper stack: more bytes than these widths need, refused before reading.
     let e = Dbn::load(&out).unwrap_err().to_string();
-    assert!(e.contains("unexpected tensors"), "{e}");
+    assert!(
+        e.contains("dbn.safetensors") && e.contains("[16, 8]"),
+        "{e}"
+    );
     std::fs::write(&meta, "{ not json").unwrap();
     let e = Dbn::load(&out).unwrap_err().to_string();
     assert!(e.contains("dbn.json"), "{e}");
