@@ -181,7 +181,7 @@ pub struct RunArgs {
     pub no_cache: bool,
 
     /// Replace a run directory that holds a run of another configuration, or of this one trained
-    /// with another number of threads.
+    /// with another number of threads, or whose files fail their checksums.
     #[arg(long)]
     pub force: bool,
 

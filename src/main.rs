@@ -16,6 +16,7 @@ use commands::{shell_word, Done, STOP, WORKING};
 use console::OutputFailed;
 
 use initlab::base::data::locate::{DataError, Origin};
+use initlab::base::output::checksum::FileError;
 use initlab::engine::rundir::RunDirError;
 use initlab::engine::runs::RunsBelow;
 use initlab::engine::spec::SpecError;
@@ -73,8 +74,24 @@ fn hint(e: &anyhow::Error) -> Option<String> {
         if let Some(r) = cause.downcast_ref::<RunDirError>() {
             return run_dir_hint(r);
         }
+        if let Some(f) = cause.downcast_ref::<FileError>() {
+            return Some(file_hint(f));
+        }
     }
     None
+}
+
+/// What to do about a file that failed its checksum or size check: make it again.
+fn file_hint(f: &FileError) -> String {
+    let path = f.path();
+    let dir = path.parent().map(shell_word).unwrap_or_default();
+    match path.file_name().and_then(|n| n.to_str()).unwrap_or("") {
+        "dbn.safetensors" | "dbn.json" | "recipe.json" => format!(
+            "pretrain the DBN again (`initlab pretrain … --out {dir}`), or point --pretrained at an intact copy"
+        ),
+        "checkpoint.safetensors" => "the checkpoint is the only one kept: pass --force to train the run again from the start".into(),
+        _ => "pass --force (or --no-cache) to train the run again; commands that only read it (eval, predict, plot, dynamics) need it trained again too".into(),
+    }
 }
 
 /// The flag that fixes a run spec the user described.

@@ -550,7 +550,7 @@ fn run_json_files() {
         1500,
         34,
         |p| -> anyhow::Result<()> {
-            let ck = checkpoint::load(p, &hash)?;
+            let ck = checkpoint::load(p, &hash, 2)?;
             let mut model = Mlp::new(&spec)?;
             model
                 .set_weights(&ck.weights)

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::nn::scheme::Activation;
 use crate::base::optim::{AdamState, OptimizerState};
-use crate::base::output::io::SafeTensors;
+use crate::base::output::io::{self, SafeTensors};
 use crate::base::train::dynamics::DynamicsLog;
 use crate::base::train::seeds::{EpochSeeds, GeneratorState};
 use crate::base::train::{Checkpoint, History};
@@ -137,10 +137,26 @@ pub fn save(path: &Path, ck: &Checkpoint, spec_hash: &str) -> Result<()> {
     st.write(path)
 }
 
-/// Reads the checkpoint at `path`, which must belong to the run with spec hash `spec_hash`.
-/// Every problem names the file.
-pub fn load(path: &Path, spec_hash: &str) -> Result<Checkpoint> {
-    let st = SafeTensors::read(path)?;
+/// Bytes of the checkpoint header's metadata per epoch of the run, at most: the epoch's seed
+/// and its history record, each number written in full and escaped inside the `state` string
+/// (about 400 bytes; the rest is margin).
+const HEADER_BYTES_PER_EPOCH: u64 = 1024;
+
+/// The largest header a checkpoint of a run of `epochs` epochs can have: the default limit
+/// ([`io::MAX_SAFETENSORS_HEADER`], for the tensors' entries and the fixed state) plus
+/// [`HEADER_BYTES_PER_EPOCH`] for each epoch. A legitimate checkpoint of any length resumes,
+/// and a hostile file makes the reader allocate no more than this.
+pub fn header_limit(epochs: usize) -> u64 {
+    (epochs as u64)
+        .saturating_mul(HEADER_BYTES_PER_EPOCH)
+        .saturating_add(io::MAX_SAFETENSORS_HEADER)
+}
+
+/// Reads the checkpoint at `path`, which must belong to the run with spec hash `spec_hash`, of
+/// `epochs` epochs (which bound its header, [`header_limit`]). The file's checksum and size are
+/// verified first ([`SafeTensors::read_within`]). Every problem names the file.
+pub fn load(path: &Path, spec_hash: &str, epochs: usize) -> Result<Checkpoint> {
+    let st = SafeTensors::read_within(path, header_limit(epochs), io::MAX_SAFETENSORS_BYTES)?;
     let state = read_state(&st, path, spec_hash)?;
     let weights: Vec<(String, tch::Tensor)> = st
         .tensors

@@ -360,10 +360,15 @@ impl Executor<'_> {
         Ok(())
     }
 
-    /// Whether `run`'s directory already holds its final result (read without taking the lock).
+    /// Whether `run`'s directory already holds its final result, with files that pass their
+    /// checks ([`rundir::verify_final`]; read without taking the lock).
     pub fn is_final(&self, run: &PlannedRun) -> bool {
         rundir::read_record(&run.dir)
-            .map(|r| r.hash == run.spec.hash() && r.status.is_final())
+            .map(|r| {
+                r.hash == run.spec.hash()
+                    && r.status.is_final()
+                    && rundir::verify_final(&run.dir, &r).is_ok()
+            })
             .unwrap_or(false)
     }
 
@@ -552,12 +557,29 @@ impl Executor<'_> {
                 dir.clear()?;
                 Ok(Prepared::Train(None))
             }
-            Decision::Reuse => Ok(Prepared::Cached(record)),
+            Decision::Reuse => match rundir::verify_final(&run.dir, &record) {
+                Ok(()) => Ok(Prepared::Cached(record)),
+                Err(e) => self.clear_damaged(dir, e, "its final result is not reused"),
+            },
             Decision::Resume => {
-                let ck = checkpoint::load(&run.dir.join(CHECKPOINT_FILE), hash)?;
-                Ok(Prepared::Train(Some((record, Box::new(ck)))))
+                let epochs = record.spec.train.epochs;
+                match checkpoint::load(&run.dir.join(CHECKPOINT_FILE), hash, epochs) {
+                    Ok(ck) => Ok(Prepared::Train(Some((record, Box::new(ck))))),
+                    Err(e) => self.clear_damaged(dir, e, "it cannot be resumed"),
+                }
             }
         }
+    }
+
+    /// A run directory whose files failed their checks (`error`): with
+    /// [`ExecOptions::force`] it is emptied and the run trained from the start; otherwise the
+    /// error stands, saying `what` follows from it.
+    fn clear_damaged(&self, dir: &RunDir, error: anyhow::Error, what: &str) -> Result<Prepared> {
+        if !self.options.force {
+            return Err(error.context(format!("{}: {what}", dir.path.display())));
+        }
+        dir.clear()?;
+        Ok(Prepared::Train(None))
     }
 }
 

@@ -522,9 +522,21 @@ pub fn write_history(dir: &Path, history: &History) -> Result<()> {
     io::write_atomic(&dir.join(HISTORY_CSV), history_csv(history).as_bytes())
 }
 
-/// Reads `history.json` of a run directory.
+/// Reads `history.json` of a run directory (checked against its checksum).
 pub fn read_history(dir: &Path) -> Result<History> {
     io::read_json(&dir.join(HISTORY_JSON))
+}
+
+/// Checks the files a final run's reuse trusts (`record` is its `run.json`): `history.json`
+/// and, unless the run diverged (it has none), `model.safetensors` must be there, whole and
+/// match their checksums. The error names the file at fault
+/// ([`crate::base::output::checksum::FileError`] for a damaged one).
+pub fn verify_final(dir: &Path, record: &RunRecord) -> Result<()> {
+    read_history(dir)?;
+    if record.status != RunStatus::Diverged {
+        io::SafeTensors::read(&dir.join(MODEL_FILE))?;
+    }
+    Ok(())
 }
 
 /// The sampled training dynamics of a run directory ([`DynamicsLog::csv`]).

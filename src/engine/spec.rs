@@ -59,12 +59,12 @@ impl InitSource {
         }
         let mut hasher = Sha256::new();
         for file in crate::pretraining::dbn::files(dir) {
-            let bytes = crate::base::output::io::read_bounded(
+            crate::base::output::io::hash_file(
                 &file,
                 crate::base::output::io::MAX_SAFETENSORS_BYTES,
+                &mut hasher,
             )
             .with_context(|| format!("reading the pretrained DBN in {}", dir.display()))?;
-            hasher.update(&bytes);
         }
         Ok(InitSource::Pretrained {
             dir: dir.to_path_buf(),

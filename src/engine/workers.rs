@@ -325,7 +325,18 @@ impl Executor<'_> {
             mkl::dispatch(),
             &self.options,
         )?;
-        Ok(decision == Decision::Reuse)
+        let (Decision::Reuse, Some(record)) = (decision, record) else {
+            return Ok(false);
+        };
+        // Damaged files are not reused: an error, or with `--force` the worker trains it again.
+        match rundir::verify_final(&run.dir, &record) {
+            Ok(()) => Ok(true),
+            Err(_) if self.options.force => Ok(false),
+            Err(e) => Err(e.context(format!(
+                "{}: its final result is not reused",
+                run.dir.display()
+            ))),
+        }
     }
 
     /// Trains the `pending` runs in workers, `jobs` at a time, filling `results`; returns the

@@ -247,7 +247,8 @@ impl Dbn {
     ///
     /// Both files are read with a bound: `dbn.json` at most [`io::MAX_JSON_BYTES`],
     /// `dbn.safetensors` at most the bytes its widths need (plus a header of at most
-    /// [`io::MAX_SAFETENSORS_HEADER`]); every error names the file at fault.
+    /// [`io::MAX_SAFETENSORS_HEADER`]); both are checked against their checksums
+    /// ([`crate::base::output::checksum`]); every error names the file at fault.
     pub fn load(dir: &Path) -> Result<Dbn> {
         ensure!(
             dir.is_dir(),
@@ -342,15 +343,15 @@ impl<'a> StoredRbms<'a> {
             "missing file {} (the DBN's weights)",
             path.display()
         );
-        let bytes = io::read_bounded(path, 8 + io::MAX_SAFETENSORS_HEADER + data_bytes)
+        let tensors = SafeTensors::read_within(path, io::MAX_SAFETENSORS_HEADER, data_bytes)
             .with_context(|| {
                 format!(
                     "reading {}: the widths {:?} in {META_FILE} need {data_bytes} bytes of tensors",
                     path.display(),
                     widths
                 )
-            })?;
-        let tensors = SafeTensors::parse(path, &bytes)?.tensors;
+            })?
+            .tensors;
         Ok(StoredRbms {
             tensors,
             path,

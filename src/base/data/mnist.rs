@@ -66,9 +66,10 @@ pub const MAX_CHECKSUM_FILE_BYTES: u64 = 1 << 20;
 /// Length of the longest IDX header read here (magic number and three dimensions).
 const MAX_HEADER: usize = 16;
 const NUM_CLASSES: u8 = 10;
-/// Body bytes reserved up front; larger bodies grow as their bytes arrive, so a header's claim is
-/// only trusted this far before the data backs it.
-const INITIAL_BODY_CAPACITY: u64 = 64 << 20;
+/// Body bytes read at a time into the final tensor (the body is read once, straight into the
+/// tensor the data set keeps: its memory is claimed as the bytes arrive, so a header's claim
+/// costs nothing before the data backs it).
+const BODY_CHUNK: usize = 1 << 20;
 
 /// The four files' base names in the order of [`DataIdentity::files`].
 pub const FILE_NAMES: [&str; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
@@ -223,24 +224,14 @@ pub struct DataFile {
 }
 
 /// A parsed IDX file: its dimensions and its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Idx {
     /// Dimensions from the header, outermost first.
     pub dims: Vec<usize>,
-    /// Row-major data, `dims.iter().product()` bytes.
-    pub data: Vec<u8>,
-}
-
-impl Idx {
-    /// The IDX header of these dimensions with `magic`: the first bytes of the file.
-    fn header(&self, magic: u32) -> Vec<u8> {
-        let mut v = magic.to_be_bytes().to_vec();
-        for &d in &self.dims {
-            // Dimensions were read from u32 fields, so they fit.
-            v.extend_from_slice(&(d as u32).to_be_bytes());
-        }
-        v
-    }
+    /// Row-major data, `dims.iter().product()` bytes: a flat `u8` tensor, read into once.
+    pub data: Tensor,
+    /// SHA-256 (lowercase hex) of the content: header and data.
+    pub content_sha256: String,
 }
 
 /// The base names of the four files that `dir` lacks (neither `name.gz` nor `name` is a file
@@ -475,12 +466,6 @@ pub fn read_idx(path: &Path, magic: u32) -> Result<(Idx, DataFile)> {
     let idx = with_content(path, &mut stored, |content, gz| {
         read_idx_from(path, content, magic, gz)
     })?;
-    let content_sha256 = {
-        let mut h = Sha256::new();
-        h.update(idx.header(magic));
-        h.update(&idx.data);
-        hex(&h.finalize())
-    };
     // The data ended exactly where the header said (the extra byte asked for was not there), so
     // the whole file went through the hasher.
     let file = DataFile {
@@ -489,7 +474,7 @@ pub fn read_idx(path: &Path, magic: u32) -> Result<(Idx, DataFile)> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         sha256: hex(&stored.finalize()),
-        content_sha256,
+        content_sha256: idx.content_sha256.clone(),
     };
     Ok((idx, file))
 }
@@ -564,21 +549,51 @@ fn read_idx_from(path: &Path, content: &mut dyn Read, magic: u32, gz: bool) -> R
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
     let n = check_dims(path, magic, &dims)?;
-    let mut data = Vec::with_capacity(n.min(INITIAL_BODY_CAPACITY) as usize + 1);
-    content
-        .take(n + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| content_error(path, gz, e))?;
-    let body = data.len() as u64;
+    let mut content_hash = Sha256::new();
+    content_hash.update(&header[..header_len]);
+    let data = read_body(path, content, n, gz, &mut content_hash)?;
+    let body = data.1;
     if body < n {
         bail!("{p}: truncated: dimensions {dims:?} need {n} bytes of data, the file has {body}");
     }
-    if body > n {
+    let mut extra = [0u8; 1];
+    if read_full(content, &mut extra).map_err(|e| content_error(path, gz, e))? > 0 {
         bail!(
             "{p}: dimensions {dims:?} need {n} bytes of data but the file has more (trailing data or wrong dimensions)"
         );
     }
-    Ok(Idx { dims, data })
+    Ok(Idx {
+        dims,
+        data: data.0,
+        content_sha256: hex(&content_hash.finalize()),
+    })
+}
+
+/// Reads up to `n` body bytes of `content` straight into a flat `u8` tensor of `n` elements,
+/// [`BODY_CHUNK`] at a time, feeding them into `hash`; returns the tensor and the bytes read
+/// (fewer than `n` when the content ends early).
+fn read_body(
+    path: &Path,
+    content: &mut dyn Read,
+    n: u64,
+    gz: bool,
+    hash: &mut Sha256,
+) -> Result<(Tensor, u64)> {
+    let data = Tensor::empty([n as i64], (Kind::Uint8, tch::Device::Cpu));
+    let mut chunk = vec![0u8; BODY_CHUNK.min(n as usize)];
+    let mut filled = 0u64;
+    while filled < n {
+        let want = chunk.len().min((n - filled) as usize);
+        let got = read_full(content, &mut chunk[..want]).map_err(|e| content_error(path, gz, e))?;
+        hash.update(&chunk[..got]);
+        data.narrow(0, filled as i64, got as i64)
+            .copy_(&Tensor::from_slice(&chunk[..got]));
+        filled += got as u64;
+        if got < want {
+            break;
+        }
+    }
+    Ok((data, filled))
 }
 
 /// Parses one split from its (path, parsed file) image and label files.
@@ -601,8 +616,9 @@ fn split_from(
         labels_path.display(),
         labels.dims[0]
     );
-    if let Some((i, &bad)) = labels
-        .data
+    let label_bytes = Vec::<u8>::try_from(&labels.data)
+        .with_context(|| format!("reading the labels of {}", labels_path.display()))?;
+    if let Some((i, &bad)) = label_bytes
         .iter()
         .enumerate()
         .find(|(_, &l)| l >= NUM_CLASSES)
@@ -613,9 +629,9 @@ fn split_from(
         );
     }
     // [n, rows * cols] u8
-    let images = Tensor::from_slice(&images.data).view([n as i64, (rows * cols) as i64]);
+    let images = images.data.view([n as i64, (rows * cols) as i64]);
     // [n] i64
-    let labels = Tensor::from_slice(&labels.data).to_kind(Kind::Int64);
+    let labels = labels.data.to_kind(Kind::Int64);
     Ok(Split {
         images,
         labels,
@@ -699,7 +715,7 @@ mod tests {
         let bytes = idx(IMAGES_MAGIC, &[2, 1, 2], &[1, 2, 3, 4]);
         let parsed = parse_idx(Path::new("x"), &bytes, IMAGES_MAGIC).unwrap();
         assert_eq!(parsed.dims, vec![2, 1, 2]);
-        assert_eq!(parsed.data, vec![1, 2, 3, 4]);
+        assert_eq!(Vec::<u8>::try_from(&parsed.data).unwrap(), vec![1, 2, 3, 4]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! written atomically and read with bounds.
 
 pub mod chart;
+pub mod checksum;
 pub mod io;
 pub mod stats;
 pub mod table;
