@@ -456,21 +456,27 @@ fn random_flips_of_run_files_are_refused_or_harmless_never_silent() {
     let run_s = run.to_str().unwrap();
     let chart = tmp.path().join("chart.png");
     let chart = chart.to_str().unwrap();
+    let dynamics_chart = tmp.path().join("dynamics.svg");
+    let dynamics_chart = dynamics_chart.to_str().unwrap();
     let commands: Vec<Vec<&str>> = vec![
         train_args(out, "prop", data),
         vec!["eval", run_s, "--json", "--quiet"],
         vec!["predict", run_s, "--index", "3", "--json", "--quiet"],
         vec!["plot", run_s, "--out", chart, "--quiet"],
+        vec!["dynamics", run_s, "--out", dynamics_chart, "--quiet"],
     ];
     let expected: Vec<Ran> = commands.iter().map(|c| initlab(c)).collect();
-    for e in &expected[..3] {
+    for e in &expected {
         assert_eq!(e.code, Some(0), "{}", e.stderr);
     }
+    let drawn = std::fs::read(dynamics_chart).unwrap();
     let mut runs = 0;
     for (file, cases, seed) in [
         ("run.json", 3, 1),
         ("history.json", 3, 2),
         (MODEL_FILE, 3, 3),
+        ("dynamics.csv", 3, 4),
+        ("dynamics-histograms.csv", 2, 5),
     ] {
         each_flip(&run.join(file), cases, seed, |case| {
             for (c, e) in commands.iter().zip(&expected) {
@@ -483,6 +489,18 @@ fn random_flips_of_run_files_are_refused_or_harmless_never_silent() {
         });
     }
     eprintln!("{runs} commands on damaged files");
+    // The chart of an undamaged run is the one drawn before; without its checksums the dynamics
+    // are not drawn.
+    assert_eq!(initlab(&commands[4]).code, Some(0));
+    assert_eq!(std::fs::read(dynamics_chart).unwrap(), drawn);
+    std::fs::remove_file(run.join("dynamics.sha256.json")).unwrap();
+    let ran = initlab(&commands[4]);
+    refused(&ran, "dynamics.csv");
+    assert!(
+        ran.stderr.contains("carries no initlab checksum"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]

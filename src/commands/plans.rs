@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use initlab::base::data::mnist::Mnist;
-use initlab::base::parity::mkl;
 use initlab::base::nn::model::{join_widths as join, BiasInit};
+use initlab::base::parity::mkl;
 use initlab::base::train::LrSchedule;
 use initlab::engine::executor::{ExecOptions, Executor, PlannedRun, RunEvent, RunResult};
 use initlab::engine::spec::{InitSource, RunSpec, SpecError};

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::base::output::checksum;
 use crate::base::output::io;
 use crate::base::parity::mkl::{self, MklDispatch};
 use crate::base::train::dynamics::DynamicsLog;
@@ -545,16 +546,47 @@ pub const DYNAMICS_CSV: &str = "dynamics.csv";
 pub const DYNAMICS_HISTOGRAMS: &str = "dynamics-histograms.csv";
 /// Their chart.
 pub const DYNAMICS_PNG: &str = "dynamics.png";
+/// The SHA-256 of both dynamics files, as sealed JSON ([`io::write_json`]): CSV has no place for
+/// a checksum of its own, and `initlab dynamics` must not draw a file changed after the run.
+pub const DYNAMICS_SUMS: &str = "dynamics.sha256.json";
 /// Largest dynamics file read back (a 30-layer net sampled every step of 100 epochs stays below).
 const MAX_DYNAMICS_BYTES: u64 = 512 << 20;
 
-/// Writes `dynamics.csv` and `dynamics-histograms.csv` atomically.
+/// Writes `dynamics.csv` and `dynamics-histograms.csv` atomically, then their checksums
+/// ([`DYNAMICS_SUMS`]); a process killed between the files leaves sums that do not match, which
+/// [`read_dynamics`] refuses until the run writes them again.
 pub fn write_dynamics(dir: &Path, log: &DynamicsLog) -> Result<()> {
-    io::write_atomic(&dir.join(DYNAMICS_CSV), log.csv().as_bytes())?;
-    io::write_atomic(
-        &dir.join(DYNAMICS_HISTOGRAMS),
-        log.histograms_csv().as_bytes(),
-    )
+    let csv = log.csv();
+    let hist = log.histograms_csv();
+    io::write_atomic(&dir.join(DYNAMICS_CSV), csv.as_bytes())?;
+    io::write_atomic(&dir.join(DYNAMICS_HISTOGRAMS), hist.as_bytes())?;
+    let sums = std::collections::BTreeMap::from([
+        (DYNAMICS_CSV, checksum::sha256_hex(csv.as_bytes())),
+        (DYNAMICS_HISTOGRAMS, checksum::sha256_hex(hist.as_bytes())),
+    ]);
+    io::write_json(&dir.join(DYNAMICS_SUMS), &sums)
+}
+
+/// `text`, read from `dir/name`, checked against the SHA-256 [`DYNAMICS_SUMS`] records for it.
+fn check_dynamics_file(
+    dir: &Path,
+    name: &str,
+    text: &str,
+    sums: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let path = dir.join(name);
+    let Some(recorded) = sums.get(name) else {
+        return Err(checksum::FileError::Unverified { path }.into());
+    };
+    let found = checksum::sha256_hex(text.as_bytes());
+    if &found != recorded {
+        return Err(checksum::FileError::Mismatch {
+            path,
+            detail: format!("its SHA-256 is {found}, {DYNAMICS_SUMS} records {recorded}"),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Reads a run directory's dynamics files for the net of `spec`; the error names the file and
@@ -574,6 +606,13 @@ pub fn read_dynamics(dir: &Path, spec: &RunSpec) -> Result<DynamicsLog> {
     };
     let csv = text(&csv_path)?;
     let hist = text(&dir.join(DYNAMICS_HISTOGRAMS))?;
+    let sums_path = dir.join(DYNAMICS_SUMS);
+    if !sums_path.exists() {
+        return Err(checksum::FileError::Unverified { path: csv_path }.into());
+    }
+    let sums: std::collections::BTreeMap<String, String> = io::read_json(&sums_path)?;
+    check_dynamics_file(dir, DYNAMICS_CSV, &csv, &sums)?;
+    check_dynamics_file(dir, DYNAMICS_HISTOGRAMS, &hist, &sums)?;
     let mut log = DynamicsLog::new(spec.model.activation, spec.model.widths.0.len() - 1, 0, 1);
     log.parse(&csv, &hist)
         .with_context(|| format!("reading the dynamics of {}", dir.display()))?;
