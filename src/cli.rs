@@ -62,7 +62,8 @@ pub enum Command {
     /// Forward real MNIST through fresh networks: per-layer activation and gradient histograms,
     /// and their std by depth.
     Inspect(InspectArgs),
-    /// Reproduce a paper's experiment on a 2-core budget: glorot, he, lab or meanfield.
+    /// Re-run a paper's experiment small enough for 2 cores (a re-enactment, not its numbers):
+    /// glorot, he, lab or meanfield.
     Study(StudyArgs),
     /// Greedy layer-wise DBN pretraining (stacked RBMs); the result initializes `train --init dbn`.
     Pretrain(PretrainArgs),

@@ -171,7 +171,7 @@ pub fn compare(args: CompareArgs, quiet: bool) -> Result<Done> {
     })
 }
 
-/// `initlab study`: a paper's experiment.
+/// `initlab study`: a paper's experiment, re-run on a small budget.
 pub fn study(args: StudyArgs, quiet: bool) -> Result<Done> {
     let config = args.config();
     let data = load_data(&args.data)?;

@@ -296,7 +296,8 @@ pub fn init_stats(
         .collect()
 }
 
-/// A p-value with two significant digits.
+/// A p-value for tables: three decimals from 0.001 up (`0.004`, `0.028`, `0.512`), scientific
+/// with two significant digits below (`3.9e-5`).
 pub fn fmt_p(p: f64) -> String {
     if p < 0.001 {
         format!("{p:.1e}")
@@ -522,6 +523,8 @@ fn notes(config: &CompareConfig) -> Vec<String> {
                 .to_string(),
         );
     }
+    // A Kaiming scheme on a gain-1 activation is LeCun's init: say so.
+    notes.extend(InitScheme::lecun_note(&config.inits, config.activation));
     notes
 }
 

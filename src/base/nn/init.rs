@@ -376,8 +376,11 @@ pub fn orthogonal_(tensor: &mut Tensor, gain: f64) -> Result<()> {
 /// Sparse initialization: N(0, std²), then in every column a random `⌈sparsity · rows⌉` of the
 /// entries set to zero (a fresh `randperm(rows)` per column).
 ///
-/// Martens (2010), "Deep learning via Hessian-free optimization". Mirrors
-/// `torch.nn.init.sparse_`.
+/// Named after Martens (2010), "Deep learning via Hessian-free optimization", but not his
+/// scheme: Martens gives every unit a fixed number of non-zero incoming weights (15 in his
+/// experiments), not scaled by the fan-in, whereas torch zeroes a fraction of each column (of
+/// each input's outgoing weights, so the non-zero count per unit varies) and scales the rest by
+/// `std`. Mirrors `torch.nn.init.sparse_`.
 pub fn sparse_(tensor: &mut Tensor, sparsity: f64, std: f64) -> Result<()> {
     let size = tensor.size();
     ensure!(

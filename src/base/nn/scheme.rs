@@ -153,9 +153,13 @@ pub enum InitScheme {
     XavierUniform,
     /// Glorot & Bengio (2010), normal, gain 1 (`xavier_normal_`).
     XavierNormal,
-    /// He et al. (2015), uniform, fan-in, gain of the activation (`kaiming_uniform_`).
+    /// He et al. (2015), uniform, fan-in, gain of the activation (`kaiming_uniform_`); with a
+    /// gain of 1 (sigmoid, softsign) it is LeCun's variance 1/fan_in ([`InitScheme::is_lecun_on`]).
     KaimingUniform,
     /// He et al. (2015), normal, fan-in, gain of the activation (`kaiming_normal_`): "He init".
+    /// N(0, gain²/fan_in): He's 2/fan_in for ReLU, but `calculate_gain` is 1 for sigmoid (and for
+    /// softsign, which torch treats as linear), so there it is N(0, 1/fan_in), LeCun's init
+    /// ([`InitScheme::is_lecun_on`]).
     KaimingNormal,
     /// Glorot & Bengio (2010)'s "standard" heuristic U(−1/√fan_in, 1/√fan_in).
     GlorotStandard,
@@ -274,6 +278,41 @@ impl InitScheme {
             InitScheme::Lsuv => Some("LSUV's calibration"),
             _ => None,
         }
+    }
+
+    /// Whether the scheme, followed by `activation`, is LeCun's init rather than He's: a Kaiming
+    /// scheme where `calculate_gain` is 1 (sigmoid, softsign) draws with variance 1/fan_in, not
+    /// He et al. (2015)'s 2/fan_in.
+    pub fn is_lecun_on(self, activation: Activation) -> bool {
+        matches!(self, InitScheme::KaimingNormal | InitScheme::KaimingUniform)
+            && init::calculate_gain(activation.nonlinearity()) == 1.0
+    }
+
+    /// A sentence for summaries naming the schemes of `inits` that are LeCun's init under
+    /// `activation` ([`InitScheme::is_lecun_on`]), so that no reader takes them for He's; `None`
+    /// when there are none.
+    pub fn lecun_note(inits: &[InitScheme], activation: Activation) -> Option<String> {
+        let names: Vec<String> = inits
+            .iter()
+            .filter(|i| i.is_lecun_on(activation))
+            .map(|i| format!("`{i}`"))
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        let gain = match activation {
+            Activation::Sigmoid => "`calculate_gain('sigmoid')` is 1".to_string(),
+            // PyTorch's calculate_gain has no softsign; initlab gives it the linear gain.
+            other => {
+                format!("{other} gets the linear gain, 1 (`calculate_gain` has no entry for it)")
+            }
+        };
+        Some(format!(
+            "{} here is LeCun's init, not He's: {gain}, so the weights have variance 1/fan_in \
+             (N(0, 1/fan_in), or U(±√(3/fan_in)) for the uniform one), where He et al. (2015) use 2/fan_in \
+             for ReLU.",
+            names.join(" and ")
+        ))
     }
 
     /// Whether the scheme sets the biases itself (mean-field's N(0, σ_b²), a DBN's pretrained
@@ -450,5 +489,32 @@ impl FromStr for InitScheme {
                     all.join(", ")
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kaiming_on_a_gain_of_one_is_named_lecun() {
+        assert!(InitScheme::KaimingNormal.is_lecun_on(Activation::Sigmoid));
+        assert!(InitScheme::KaimingUniform.is_lecun_on(Activation::Softsign));
+        assert!(!InitScheme::KaimingNormal.is_lecun_on(Activation::Relu));
+        assert!(!InitScheme::KaimingNormal.is_lecun_on(Activation::Tanh));
+        assert!(!InitScheme::XavierUniform.is_lecun_on(Activation::Sigmoid));
+        let inits = [
+            InitScheme::Dbn,
+            InitScheme::XavierUniform,
+            InitScheme::KaimingNormal,
+        ];
+        let note = InitScheme::lecun_note(&inits, Activation::Sigmoid).unwrap_or_default();
+        assert!(
+            note.starts_with(
+                "`kaiming-normal` here is LeCun's init, not He's: `calculate_gain('sigmoid')` is 1"
+            ),
+            "{note}"
+        );
+        assert_eq!(InitScheme::lecun_note(&inits, Activation::Relu), None);
     }
 }

@@ -1,11 +1,14 @@
-//! `initlab study`: presets that reproduce the papers' experiments on a 2-core budget, each one
-//! command writing its charts and a markdown summary.
+//! `initlab study`: presets that re-run the papers' experiments on a 2-core budget, each one
+//! command writing its charts and a markdown summary. They are re-enactments, not reproductions:
+//! smaller nets, data and training than the papers', so their test errors are several times the
+//! papers' and an outcome may even go the other way (softsign in Glorot & Bengio's Table 1); each
+//! preset states its deviations.
 //!
 //! - [`glorot`]: Glorot & Bengio (2010), Table 1 / Fig. 11 — five hidden layers of 1000
 //!   tanh, softsign or sigmoid units trained with SGD, "standard" init U(±1/√n) against the
 //!   normalized ("N", Xavier) init.
 //! - [`he`]: He et al. (2015), Fig. 3 — a 30-layer ReLU net with SGD stalls with Xavier and
-//!   trains with He (`kaiming_normal_`, fan-in); at 22 layers both train, He earlier.
+//!   trains with He (`kaiming_normal_`, fan-in); Fig. 2 — at 22 layers both train, He earlier.
 //! - [`lab`]: the lab's shallow and deep nets with Adam under N(0,1), torch's default,
 //!   Xavier, He and LSUV.
 //! - [`meanfield`]: Poole et al. (2016) and Schoenholz et al. (2017) — the order-to-chaos
@@ -58,7 +61,7 @@ pub trait Preset: Send + Sync {
     /// Its parts with their budgets.
     fn parts(&self, config: &StudyConfig) -> Vec<StudyPart>;
 
-    /// What this run of the study does differently from the paper it reproduces, in one
+    /// What this run of the study does differently from the paper it re-enacts, in one
     /// paragraph, given the phrases every study shares.
     fn deviations(&self, config: &StudyConfig, shared: &SharedPhrases) -> String;
 
@@ -307,7 +310,7 @@ impl SharedPhrases {
     }
 }
 
-/// What this run of the study does differently from the paper it reproduces, in one paragraph.
+/// What this run of the study does differently from the paper it re-enacts, in one paragraph.
 pub fn deviations(config: &StudyConfig) -> String {
     config
         .study
