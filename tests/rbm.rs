@@ -912,3 +912,20 @@ fn a_dbn_covers_the_hidden_layers_only() {
     let mut mlp = initlab::base::nn::model::Mlp::new(&spec("784,16,10,10")).unwrap();
     initlab::pretraining::dbn::init_mlp_from_dbn(&dbn, &mut mlp).unwrap();
 }
+
+#[test]
+fn the_momentum_schedule_is_worded_for_the_epochs_trained() {
+    let guide = initlab::pretraining::rbm::RbmConfig::default();
+    // The lab's 3-epoch pretraining never reaches the switch after epoch 5.
+    assert_eq!(guide.momentum_words(3), "momentum 0.5");
+    assert_eq!(guide.momentum_words(5), "momentum 0.5");
+    assert_eq!(
+        guide.momentum_words(6),
+        "momentum 0.5 for 5 epochs, then 0.9"
+    );
+    let one = initlab::pretraining::rbm::RbmConfig {
+        momentum_epochs: 1,
+        ..guide
+    };
+    assert_eq!(one.momentum_words(2), "momentum 0.5 for 1 epoch, then 0.9");
+}

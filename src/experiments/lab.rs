@@ -433,16 +433,19 @@ fn notes(config: &LabConfig) -> Vec<String> {
         "The notebooks' numbers were recorded with PyTorch 1.0 in 2019 after 15 epochs. They differ from these runs \
          on purpose in two places: the notebooks evaluate on raw 0–255 test pixels (this report scales them like \
          the training pixels), and notebook 9-4 builds five layers but its model uses only three (this report's deep \
-         net uses all five). With today's PyTorch (2.13) notebook 9-3 ends at cost 0.007610181, accuracy 0.9831; \
-         `initlab train --model shallow --init xavier-uniform` prints the same epoch costs, and the examples \
-         reproduce the notebooks line by line."
+         net uses all five). With today's PyTorch (2.13) notebook 9-3 ends at cost 0.007610181, accuracy 0.9831 on \
+         an AVX-512 CPU with oneMKL on its Intel path (golden set intel-path/avx512); other CPUs round differently \
+         in the last digits (an AVX2-only CPU on the Intel path: 0.008629175, 0.9818), in PyTorch and here alike. \
+         `initlab train --model shallow --init xavier-uniform` prints the epoch costs PyTorch prints on this CPU \
+         (`initlab doctor` names which PyTorch that is), and the examples mirror the notebooks line by line."
             .to_string(),
         format!(
             "`deep-sigmoid-dbn` is the deep net with logistic units whose four hidden layers start from a deep \
-             belief net pretrained greedily on the training images ({} epochs of CD-1 per RBM, Hinton's Practical \
+             belief net pretrained greedily on the training images ({} epoch{} of CD-1 per RBM, Hinton's Practical \
              Guide settings; the stack, its filters and monitoring curves are in `dbn/`); its \
              output layer starts from Xavier. Its s/epoch excludes the pretraining.",
-            config.dbn_epochs
+            config.dbn_epochs,
+            if config.dbn_epochs == 1 { "" } else { "s" }
         ),
         "The first-batch loss is the cross-entropy of the untrained net on its first batch. A net that guesses \
          uniformly over the 10 classes scores ln 10 ≈ 2.303; N(0, 1) weights start far above it because the \

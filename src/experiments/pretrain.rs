@@ -165,15 +165,14 @@ pub fn summary_markdown(config: &PretrainConfig, dbn: &Dbn) -> String {
     let mut md = String::from("# DBN pretraining\n\n");
     let _ = writeln!(
         md,
-        "Widths {}, {} epochs per layer, {} with learning rate {}, batch {}, momentum {} → {} after {} epochs, weight decay {}, seed {}{}.\n",
+        "Widths {}, {} epoch{} per layer, {} with learning rate {}, batch {}, {}, weight decay {}, seed {}{}.\n",
         dbn.widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-"),
         dbn.epochs,
+        if dbn.epochs == 1 { "" } else { "s" },
         dbn.config.algorithm(),
         dbn.config.learning_rate,
         dbn.config.batch_size,
-        dbn.config.initial_momentum,
-        dbn.config.final_momentum,
-        dbn.config.momentum_epochs,
+        dbn.config.momentum_words(dbn.epochs),
         dbn.config.weight_decay,
         config.seed,
         config.train_limit.map(|n| format!(", first {n} training images")).unwrap_or_default()

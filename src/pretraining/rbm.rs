@@ -157,6 +157,23 @@ impl RbmConfig {
         Ok(())
     }
 
+    /// The momentum schedule over a training of `epochs` epochs, in words: `momentum 0.5` when it
+    /// never changes within them, else `momentum 0.5 for 5 epochs, then 0.9`.
+    pub fn momentum_words(&self, epochs: usize) -> String {
+        let switches =
+            epochs > self.momentum_epochs && self.initial_momentum != self.final_momentum;
+        if !switches {
+            return format!("momentum {}", self.momentum(1));
+        }
+        format!(
+            "momentum {} for {} epoch{}, then {}",
+            self.initial_momentum,
+            self.momentum_epochs,
+            if self.momentum_epochs == 1 { "" } else { "s" },
+            self.final_momentum
+        )
+    }
+
     /// The momentum used in (1-based) `epoch`.
     pub fn momentum(&self, epoch: usize) -> f64 {
         if epoch <= self.momentum_epochs {
