@@ -119,11 +119,7 @@ fn report_end(result: &RunResult) -> Done {
             Done::Ok
         }
         RunStatus::Diverged => {
-            eprintln!(
-                "error: the run is {}: {}",
-                result.status.name(),
-                result.status_text()
-            );
+            eprintln!("error: the run {}", result.status_text());
             eprintln!("hint: try a smaller init (e.g. --init xavier-uniform or kaiming-normal) or a smaller --lr");
             Done::Failed
         }

@@ -214,11 +214,14 @@ impl RunResult {
         self.history.best().map(|b| (b.epoch, b.test_error_percent))
     }
 
-    /// `complete`, `unstable (…)`, `diverged at epoch k`, `interrupted`.
+    /// `complete`, `unstable (…)`, `diverged at epoch k, batch b (loss NaN)`, `interrupted`.
     pub fn status_text(&self) -> String {
         match (&self.status, &self.detail) {
-            (RunStatus::Diverged, Some(EndDetail::Diverged { epoch, .. })) => {
-                format!("diverged at epoch {epoch}")
+            (RunStatus::Diverged, Some(EndDetail::Diverged { epoch, batch, loss })) => {
+                match batch {
+                    0 => format!("diverged at epoch {epoch} (test loss {loss})"),
+                    b => format!("diverged at epoch {epoch}, batch {b} (loss {loss})"),
+                }
             }
             (
                 RunStatus::Unstable,
