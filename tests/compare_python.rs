@@ -29,7 +29,11 @@ fn a_difference_is_marked_side_by_side_and_fails() {
     let python = fake_python(tmp.path(), &golden);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/compare-python.sh");
     let out = Command::new(script)
-        .args(["--python", python.to_str().unwrap(), "lab09_3_mnist_nn_xavier"])
+        .args([
+            "--python",
+            python.to_str().unwrap(),
+            "lab09_3_mnist_nn_xavier",
+        ])
         .env("OMP_WAIT_POLICY", "PASSIVE")
         .output()
         .unwrap();
@@ -40,7 +44,10 @@ fn a_difference_is_marked_side_by_side_and_fails() {
     let rust_line = golden_text.lines().nth(11).unwrap();
     let marked: Vec<&str> = stdout.lines().filter(|l| l.starts_with(">>")).collect();
     assert_eq!(marked.len(), 1, "{stdout}");
-    assert!(marked[0].contains("  12  Epoch: 0001 cost = 0.123456789"), "{stdout}");
+    assert!(
+        marked[0].contains("  12  Epoch: 0001 cost = 0.123456789"),
+        "{stdout}"
+    );
     assert!(marked[0].ends_with(&format!("| {rust_line}")), "{stdout}");
     assert!(stdout.contains("first difference at line 12"), "{stdout}");
     assert!(stderr.contains("DIFFERENT"), "{stderr}");

@@ -51,7 +51,10 @@ fn golden_set_is_chosen_by_onemkl_path_and_kernel_family() {
     }
     let err = golden_dir_for("stock/other").expect_err("no golden set stock/other");
     assert!(err.contains("tests/golden/stock/other"), "{err}");
-    assert!(err.contains("INITLAB_MKL_DISPATCH=stock tools/reference/run.sh"), "{err}");
+    assert!(
+        err.contains("INITLAB_MKL_DISPATCH=stock tools/reference/run.sh"),
+        "{err}"
+    );
 }
 
 fn hex_f32(v: &Value) -> f32 {
