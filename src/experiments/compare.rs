@@ -493,9 +493,23 @@ pub fn stats_note(baseline: &str) -> String {
          permutation test of the difference of means over all C(n₁+n₂, n₁) splits of the pooled runs (a \
          fixed-seed Monte Carlo over {} random splits, marked MC, where there are more than {}). Bold: p < \
          {MARK_P}, in either p column; nothing else is bold. One run gives no interval and no test.",
-        stats::RESAMPLES,
-        stats::EXACT_SPLITS
+        thousands(stats::RESAMPLES),
+        thousands(stats::EXACT_SPLITS)
     )
+}
+
+/// `20000` as `20,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        // A comma before each group of three digits from the right.
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// When seeds are so few that the exact permutation p cannot reach [`MARK_P`]: the sentence that
@@ -946,6 +960,21 @@ mod tests {
         );
         assert!(stats_note("normal")
             .contains("Bold: p < 0.005, in either p column; nothing else is bold."));
+    }
+
+    #[test]
+    fn the_note_states_the_resampling_limits() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(200_000), "200,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        let note = stats_note("xavier-uniform");
+        assert!(note.contains(
+            "Monte Carlo over 20,000 random splits, marked MC, where there are more than 200,000"
+        ));
+        assert!(
+            note.contains("minus xavier-uniform's")
+                && note.contains("counts at chance level, 90 % test error")
+        );
     }
 
     #[test]
