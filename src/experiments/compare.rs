@@ -504,7 +504,7 @@ fn thousands(n: u64) -> String {
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
         // A comma before each group of three digits from the right.
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
