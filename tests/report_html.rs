@@ -87,7 +87,7 @@ fn compare_writes_an_offline_report_page_with_charts_tables_and_working_links() 
     for init in ["normal", "xavier-uniform"] {
         let row = md
             .lines()
-            .find(|l| l.starts_with(&format!("| {init} | 2 |")))
+            .find(|l| l.starts_with(&format!("| {init} | 2")))
             .unwrap_or_else(|| panic!("{md}"));
         for cell in row.trim_matches('|').split(" | ").map(str::trim) {
             let cell = cell.trim_matches('*');
@@ -98,6 +98,8 @@ fn compare_writes_an_offline_report_page_with_charts_tables_and_working_links() 
         }
     }
     assert!(html.contains(" ± ") && html.contains("95 % interval"));
+    // Two seeds each: the note says the permutation p cannot go below 2/6.
+    assert!(html.contains("With 2 runs per init the exact permutation p cannot fall below 0.33"));
 
     // The title is data: escaped, never markup.
     assert!(html.contains("<title>Tiny &lt;compare&gt; &amp; &quot;friends&quot;</title>"));

@@ -1,6 +1,7 @@
 //! Plans over seeds through the binary: `compare --seeds 3 --emit-plan` prints one command per
 //! run, `xargs -P 2` runs them, and the same `compare` again trains nothing and writes the
-//! summary with mean ± sd, intervals and Welch's p-values, and the band chart.
+//! summary with mean ± sd, intervals, the difference with its Welch interval, Welch's and the
+//! permutation p-values, and the band chart.
 
 use std::process::{Command, Stdio};
 
@@ -89,14 +90,42 @@ fn emit_plan_xargs_then_the_same_compare_draws_without_training() {
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("final test error % (mean ± sd)"), "{md}");
     assert!(md.contains("seeds 777, 778, 779"), "{md}");
+    // Every run counted, none diverged; the columns of the comparison with normal.
+    assert!(md.contains("| init | runs | diverged (at 90 %) |"), "{md}");
+    assert!(
+        md.contains(
+            "| difference vs baseline, points [95 % Welch interval] | Welch p | permutation p |"
+        ),
+        "{md}"
+    );
     let row = md
         .lines()
-        .find(|l| l.starts_with("| xavier-uniform | 3 |"))
+        .find(|l| l.starts_with("| xavier-uniform | 3 | 0 of 3 |"))
         .unwrap_or_else(|| panic!("{md}"));
-    // mean ± sd, an interval and a p-value against normal.
+    // mean ± sd, an interval, the difference with its interval and both p-values against normal.
+    let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
     assert!(
-        row.contains(" ± ") && row.contains("[") && !row.contains("| — |"),
+        cells[3].contains(" ± ") && cells[4].starts_with('['),
         "{row}"
+    );
+    assert!(
+        cells[6].starts_with('-') && cells[6].contains(" [") && cells[6].ends_with(']'),
+        "{row}"
+    );
+    // Three seeds against three: the exact permutation p is 2/20 = 0.10 at best.
+    assert_eq!(cells[8], "0.10", "{row}");
+    assert!(
+        md.contains("With 3 runs per init the exact permutation p cannot fall below 0.10"),
+        "{md}"
+    );
+    // N(0, 1) ends at chance here: its runs are unstable, counted with the error they measured.
+    let normal = md
+        .lines()
+        .find(|l| l.starts_with("| normal | 3"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(
+        normal.contains("| 0 of 3 |") && normal.contains("| baseline | — | — |"),
+        "{normal}"
     );
     assert!(out.join("compare.png").is_file());
     let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();

@@ -393,6 +393,8 @@ fn lab_over_seeds_reports_mean_and_interval() {
     let md = std::fs::read_to_string(&result.report).unwrap();
     assert!(md.contains("### Over 2 seeds (1, 2)"), "{md}");
     assert!(md.contains("| deep-sigmoid-dbn | 2 | "), "{md}");
+    assert!(md.contains("| run | runs | diverged (at 90 %) |"), "{md}");
+    assert!(md.contains(initlab::experiments::lab::SEEDS_NOTE), "{md}");
     let html = std::fs::read_to_string(&result.html).unwrap();
     assert!(html.contains("<h2>Over 2 seeds (1, 2)</h2>"));
     assert!(html.contains("<td>deep-sigmoid-dbn</td><td class=\"num\">2</td>"));

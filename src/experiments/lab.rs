@@ -20,6 +20,7 @@ use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
 use crate::engine::rundir::{RunDir, RunStatus};
 use crate::engine::spec::{InitSource, RunSpec};
+use crate::experiments::compare;
 use crate::experiments::pretrain::{self, PretrainConfig};
 use crate::experiments::report_html::{self, Block, Report};
 use crate::pretraining::rbm::RbmConfig;
@@ -298,6 +299,7 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
     if config.seeds.len() > 1 {
         let _ = writeln!(md, "\n### {}\n", seeds_heading(config));
         md.push_str(&seeds_table(results).markdown());
+        let _ = writeln!(md, "\n{SEEDS_NOTE}");
     }
     let _ = writeln!(
         md,
@@ -401,31 +403,47 @@ fn seeds_heading(config: &LabConfig) -> String {
     )
 }
 
-/// Per lab run over its seeds: the seeds that finished, the final test error's mean ± sd and
-/// 95 % interval.
+/// Per lab run over its seeds: its runs, how many diverged, the final test error's mean ± sd and
+/// 95 % interval, every ended run counted ([`compare::counted_final`]: a diverged run at
+/// chance-level error; [`SEEDS_NOTE`] says so under it).
 pub fn seeds_table(results: &[(LabRun, RunResult)]) -> Table {
     let mut table = Table::new(&[
         ("run", false),
-        ("seeds finished", true),
+        ("runs", true),
+        ("diverged (at 90 %)", true),
         ("final test error % (mean ± sd)", true),
         ("95 % interval", true),
     ]);
     for lab_run in lab_runs() {
-        let errors: Vec<f64> = results
+        let mine: Vec<&RunResult> = results
             .iter()
-            .filter(|(r, res)| r.name == lab_run.name && res.status != RunStatus::Diverged)
-            .filter_map(|(_, res)| res.history.last().map(|e| e.test_error_percent()))
+            .filter(|(r, _)| r.name == lab_run.name)
+            .map(|(_, res)| res)
             .collect();
+        let errors: Vec<f64> = mine
+            .iter()
+            .filter_map(|r| compare::counted_final(r))
+            .collect();
+        let diverged = mine
+            .iter()
+            .filter(|r| r.status == RunStatus::Diverged)
+            .count();
         let st = crate::base::output::stats::summarize(&errors);
         table.push(vec![
             lab_run.name.into(),
-            st.n.to_string().into(),
-            format!("{:.2} ± {:.2}", st.mean, st.sd).into(),
-            crate::experiments::compare::interval(&st).into(),
+            mine.len().to_string().into(),
+            format!("{diverged} of {}", mine.len()).into(),
+            compare::mean_sd(&st).into(),
+            compare::interval(&st).into(),
         ]);
     }
     table
 }
+
+/// Said under [`seeds_table`]: what it counts.
+pub const SEEDS_NOTE: &str = "A run that diverged counts at chance level, 90 % test error (a uniform guess over \
+    the 10 classes), in the mean, sd and interval, and the diverged column says how many; no run is left out. The \
+    interval is the 95 % Student-t interval of the mean final test error over seeds.";
 
 /// The paragraphs under the chart: the notebooks' numbers, the DBN run, the first-batch loss.
 fn notes(config: &LabConfig) -> Vec<String> {
@@ -468,6 +486,7 @@ pub fn html_report(config: &LabConfig, results: &[(LabRun, RunResult)]) -> Repor
     if config.seeds.len() > 1 {
         blocks.push(Block::Heading(seeds_heading(config)));
         blocks.push(Block::Table(seeds_table(results)));
+        blocks.push(Block::Text(SEEDS_NOTE.into()));
     }
     blocks.push(Block::Heading("Per epoch".into()));
     blocks.push(Block::Charts(report_html::run_charts(&runs, |r| {

@@ -81,23 +81,31 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
     md
 }
 
-/// The statistics over seeds: one table per part.
+/// The statistics over seeds: one table per part, then how to read them.
 fn seeds_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> String {
-    let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "\n## Over {} seeds\n\nMean ± sd of the final test error, its 95 % Student-t interval, and Welch's \
-         t-test against the part's first init (bold: p < {}).\n",
-        config.seeds.len(),
-        compare::MARK_P
-    );
+    let mut md = format!("\n## Over {} seeds\n\n", config.seeds.len());
     for (p, runs) in parts {
         let _ = writeln!(md, "### {}\n", p.name);
         let st = compare::init_stats(&p.compare.inits, None, runs);
         md.push_str(&compare::stats_table(&st, |i| p.label_of(i)));
         md.push('\n');
     }
+    for note in seeds_notes(parts) {
+        let _ = writeln!(md, "{note}\n");
+    }
     md
+}
+
+/// The paragraphs under the statistics over seeds ([`compare::stats_note`] against each part's
+/// first init, and [`compare::few_seeds_note`] when seeds are too few for the permutation test).
+fn seeds_notes(parts: &[(StudyPart, Vec<RunResult>)]) -> Vec<String> {
+    let all: Vec<compare::InitStats> = parts
+        .iter()
+        .flat_map(|(p, runs)| compare::init_stats(&p.compare.inits, None, runs))
+        .collect();
+    let mut notes = vec![compare::stats_note("the part's first init")];
+    notes.extend(compare::few_seeds_note(&all));
+    notes
 }
 
 /// Every run of the study in one table: part, model, run (linked to its directory in HTML),
@@ -190,11 +198,10 @@ pub fn html_report(
     }
     if config.seeds.len() > 1 {
         blocks.push(Block::Text(format!(
-            "Mean ± sd of the final test error over {} seeds, its 95 % Student-t interval, and Welch's t-test \
-             against the part's first init (bold: p < {}).",
-            config.seeds.len(),
-            compare::MARK_P
+            "Each part's statistics table is over {} seeds.",
+            config.seeds.len()
         )));
+        blocks.extend(seeds_notes(parts).into_iter().map(Block::Text));
     }
     blocks.extend(runs_blocks(config, parts));
     Report {
