@@ -409,7 +409,7 @@ pub fn stats_rows(stats: &[InitStats], label: impl Fn(InitScheme) -> String) -> 
         ("Welch p", true),
         ("permutation p", true),
         ("final train cost", true),
-        ("seconds", true),
+        ("seconds, all runs", true),
     ]);
     for st in stats {
         let cost = if st.final_cost.is_finite() {
@@ -492,7 +492,7 @@ pub fn stats_note(baseline: &str) -> String {
          degrees of freedom); Welch p is Welch's t-test of the same numbers; permutation p is the exact two-sided \
          permutation test of the difference of means over all C(n₁+n₂, n₁) splits of the pooled runs (a \
          fixed-seed Monte Carlo over {} random splits, marked MC, where there are more than {}). Bold: p < \
-         {MARK_P}, in either p column; nothing else is bold. One run gives no interval and no test.",
+         {MARK_P}, in either p column; nothing else is bold. Seconds are summed over an init's runs. An init with a single run gets no interval and no test.",
         thousands(stats::RESAMPLES),
         thousands(stats::EXACT_SPLITS)
     )
