@@ -99,6 +99,15 @@ PY
     mv "$tmp/libtorch" "$dest"
     touch "$dest/.initlab-complete"
     say "CPU libtorch $TORCH_VERSION ready in $dest ($(du -sh "$dest" | cut -f1))"
+    # The wheels are not needed any more to build or run initlab; they are kept because
+    # tools/reference/run.sh (make reference, make compare-python's venv) installs PyTorch from them
+    # instead of downloading 530 MB again. INITLAB_KEEP_WHEELS=0 removes them now.
+    if [ "${INITLAB_KEEP_WHEELS:-1}" = 0 ]; then
+        rm -rf "$wheels"
+        say "removed the wheels ($wheels); make reference would download them again"
+    else
+        say "kept the wheels in $wheels ($(du -sh "$wheels" | cut -f1)) for tools/reference/run.sh; remove them with: rm -rf $wheels (or set INITLAB_KEEP_WHEELS=0 before the first build)"
+    fi
 else
     say "CPU libtorch $TORCH_VERSION already in $dest"
 fi
