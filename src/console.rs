@@ -45,6 +45,8 @@ pub struct OutputFailed {
 pub struct Console {
     show_bar: bool,
     bar: Option<ProgressBar>,
+    /// The run's epochs and batches per epoch, for the bar's `epoch e/E, batch b/B` prefix.
+    run_shape: (usize, i64),
     running_loss: f64,
     /// Runs going side by side in worker processes: their `[index/total] name` tag, by
     /// directory, for lines about them.
@@ -59,6 +61,7 @@ impl Console {
         Console {
             show_bar: !quiet && std::io::stderr().is_terminal(),
             bar: None,
+            run_shape: (0, 0),
             running_loss: 0.0,
             side: HashMap::new(),
             failed: None,
@@ -106,8 +109,9 @@ impl Console {
                         Some(epochs as u64 * batches as u64),
                         ProgressDrawTarget::stderr(),
                     );
+                    // The prefix counts the epoch's batches, the bar and its percentage the run's.
                     let style = ProgressStyle::with_template(
-                        "{prefix} [{bar:30}] {pos}/{len} batches  {msg}  {elapsed}<{eta}",
+                        "{prefix} [{bar:30}] {percent:>3}% of the run  {msg}  {elapsed}<{eta}",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> ");
@@ -117,6 +121,7 @@ impl Console {
                     }
                     self.bar = Some(bar);
                 }
+                self.run_shape = (epochs, batches);
                 self.running_loss = f64::NAN;
             }
             Progress::Batch { epoch, batch, loss } => {
@@ -128,7 +133,8 @@ impl Console {
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
                     if batch % 20 == 0 {
-                        bar.set_prefix(format!("epoch {epoch}"));
+                        let (epochs, batches) = self.run_shape;
+                        bar.set_prefix(format!("epoch {epoch}/{epochs}, batch {batch}/{batches}"));
                         bar.set_message(format!("loss {:.4}", self.running_loss));
                     }
                 }
