@@ -60,6 +60,7 @@ fn profile(spec: &MlpSpec, mnist: &data::mnist::Mnist, steps: usize) -> Result<V
         epochs: 1,
         batches: loader.num_batches(),
         resumed_at: None,
+        earlier: Vec::new(),
     })?;
     let mut buffers = BatchBuffers::default();
     let mut avg_cost = Tensor::zeros([], (Kind::Float, tch::Device::Cpu));

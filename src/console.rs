@@ -103,7 +103,12 @@ impl Console {
                 epochs,
                 batches,
                 resumed_at,
+                earlier,
             } => {
+                // A resumed run's earlier epochs, as they were printed before the interruption.
+                for record in earlier {
+                    self.println(&record.lab_line());
+                }
                 if self.show_bar {
                     let bar = ProgressBar::with_draw_target(
                         Some(epochs as u64 * batches as u64),

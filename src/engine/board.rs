@@ -218,6 +218,7 @@ mod tests {
             epochs: 1,
             batches: 10,
             resumed_at: None,
+            earlier: Vec::new(),
         };
         board.on_start(&start).unwrap();
         let at = Position {

@@ -335,6 +335,9 @@ pub enum Progress<'a> {
         batches: i64,
         /// Epochs already done (a resumed run), and batches done of the next one.
         resumed_at: Option<(usize, i64)>,
+        /// The epochs a resumed run already ended (empty for a fresh one), so that a display
+        /// shows every epoch of the run, as an uninterrupted one would.
+        earlier: &'a [EpochRecord],
     },
     /// A batch finished.
     Batch {

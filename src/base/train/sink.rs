@@ -16,7 +16,7 @@ use crate::base::train::trainer::{EpochEnd, Position, Step, TrainState, Trainer}
 use crate::base::train::{Checkpoint, Ending, EpochRecord, Progress};
 
 /// How a run starts, as the sinks are told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunStart {
     /// Epochs to run in all.
     pub epochs: usize,
@@ -24,6 +24,8 @@ pub struct RunStart {
     pub batches: i64,
     /// Epochs already done (a resumed run), and batches done of the next one.
     pub resumed_at: Option<(usize, i64)>,
+    /// The epochs a resumed run already ended (empty for a fresh one).
+    pub earlier: Vec<EpochRecord>,
 }
 
 /// An observer of one run. Every method has a default that does nothing.
@@ -76,6 +78,7 @@ pub fn run(
         epochs: trainer.config().epochs,
         batches: trainer.batches_per_epoch(),
         resumed_at: trainer.resumed_at(),
+        earlier: trainer.state().history.epochs.clone(),
     };
     for sink in sinks.iter_mut() {
         sink.on_start(&start)?;
@@ -163,6 +166,7 @@ impl<F: FnMut(Progress)> RunSink for ProgressSink<F> {
             epochs: start.epochs,
             batches: start.batches,
             resumed_at: start.resumed_at,
+            earlier: &start.earlier,
         });
         Ok(())
     }
