@@ -16,7 +16,8 @@
 //!   `q* → 0`. ReLU nets cannot reach isometry with either.
 //!
 //! Here `J` is built explicitly in f64, chaining `D_ℓ W_ℓ` matrices (width × width) for a few input
-//! points at once, and its singular values come from `torch.linalg.svdvals`. Pure statistics of the
+//! points at once, and its singular values come from `torch.svd(J, compute_uv=False)` (what
+//! `torch.linalg.svdvals` computes). Pure statistics of the
 //! singular values ([`SpectrumStats`], [`quantile`]) are plain `f64`.
 
 use anyhow::{ensure, Result};
@@ -148,13 +149,19 @@ pub fn jacobian_spectra(
         jac = w.f_matmul(&jac)?.f_mul(&slope.f_unsqueeze(-1)?)?;
         x = next;
         if depths.contains(&layer) {
-            // [points, width]
-            let s = Tensor::f_linalg_svdvals(&jac, "")?.f_flatten(0, -1)?;
+            // `torch.svd(J, some=True, compute_uv=False)`: tch's `linalg_svdvals` always passes a
+            // driver, which CPU tensors refuse. [points, width]
+            let (_, s, _) = jac.f_svd(true, false)?;
+            let s = s.f_flatten(0, -1)?;
             out.push((layer, Vec::<f64>::try_from(&s)?));
         }
     }
     Ok(out)
 }
+
+/// The smallest singular value told apart from rounding: SVD in f64 resolves σ down to about
+/// `ε · σ_max` (ε ≈ 2.2·10⁻¹⁶, σ_max ≲ 20 here); below it σ is zero to working precision.
+pub const RESOLVED: f64 = 1e-14;
 
 /// The `p`-quantile (0 ≤ p ≤ 1) of ascending `sorted` by linear interpolation between order
 /// statistics (numpy's default, `numpy.quantile(..., method="linear")`); NaN when empty.
@@ -209,9 +216,11 @@ impl SpectrumStats {
         }
     }
 
-    /// The spread in decades: `log10(p95 / p05)` (0 for an isometry).
-    pub fn decades(&self) -> f64 {
-        (self.p95 / self.p05).log10()
+    /// The spread in decades: `log10(p95 / p05)` (0 for an isometry), with `p05` raised to
+    /// [`RESOLVED`]; the bool says it was (the true spread is then wider).
+    pub fn decades(&self) -> (f64, bool) {
+        let floored = self.p05 < RESOLVED;
+        ((self.p95 / self.p05.max(RESOLVED)).log10(), floored)
     }
 }
 
@@ -234,7 +243,9 @@ mod tests {
     fn stats_of_an_isometry_have_no_spread() {
         let s = SpectrumStats::of(&[1.0; 8]);
         assert_eq!((s.mean_sq, s.var_sq, s.max), (1.0, 0.0, 1.0));
-        assert_eq!(s.decades(), 0.0);
+        assert_eq!(s.decades(), (0.0, false));
+        let s = SpectrumStats::of(&[1e-20; 4]);
+        assert!(s.decades().1);
         let s = SpectrumStats::of(&[1.0, 3.0]);
         // λ² = 1, 9: mean 5, variance 16.
         assert_eq!((s.mean_sq, s.var_sq), (5.0, 16.0));
