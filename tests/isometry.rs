@@ -176,14 +176,17 @@ fn isometry_study_runs_small_and_writes_its_files() {
         .lines()
         .any(|l| l.starts_with("32,orthogonal,") && l.contains(",4,")));
     let md = std::fs::read_to_string(&result.summary).unwrap();
-    assert!(md.contains("Command: `initlab study isometry`"), "{md}");
+    assert!(
+        md.contains("Command: `initlab study isometry --epochs 2 --train-limit 200 --width 8`"),
+        "{md}"
+    );
     assert!(md.contains("**σ_w² = 1.760955**"), "{md}");
     assert!(
         md.contains("Pennington, Schoenholz & Ganguli (2017)"),
         "{md}"
     );
     assert!(
-        md.contains("| linear, σ_w² = 1.0000, σ_b² = 0 | orthogonal | 64 | 1.000 | 0.000 |"),
+        md.contains("| linear, σ_w² = 1.000, σ_b² = 0 | orthogonal | 64 | 1.000 | 0.000 |"),
         "{md}"
     );
     assert!(md.contains("after 4 steps"), "{md}");

@@ -368,7 +368,7 @@ const DRAWS: [WeightDraw; 2] = [WeightDraw::Gaussian, WeightDraw::Orthogonal];
 /// A case in words: `tanh, σ_w² = 1.761, σ_b² = 0.05`.
 fn case_words(case: Case) -> String {
     format!(
-        "{}, σ_w² = {:.4}, σ_b² = {}",
+        "{}, σ_w² = {:.3}, σ_b² = {}",
         case.transfer.name(),
         case.sigma_w2,
         case.sigma_b2
@@ -386,7 +386,7 @@ fn spectrum_panel(rows: &[SpectrumRow], case: Case) -> Panel {
     let series = DRAWS
         .iter()
         .map(|&w| Series {
-            label: format!("{} (median σ, band 5–95 %, cut at 1e-14)", w.name()),
+            label: format!("{} (median; band 5–95 %)", w.name()),
             points: of(w)
                 .iter()
                 .map(|r| (r.depth as f64, r.stats.p50))
@@ -403,13 +403,13 @@ fn spectrum_panel(rows: &[SpectrumRow], case: Case) -> Panel {
                 .iter()
                 .map(|r| (r.depth as f64, r.stats.max))
                 .collect();
-            Series::line(format!("{} largest σ", w.name()), points)
+            Series::line(format!("{} largest", w.name()), points)
         })
         .collect();
     Panel {
-        title: format!("Jacobian singular values at init: {}", case_words(case)),
+        title: case_words(case),
         x_desc: "depth (layers)".into(),
-        y_desc: "singular value σ of J (log scale)".into(),
+        y_desc: "singular values σ of the Jacobian at init (cut at 1e-14)".into(),
         series,
         log_y: true,
         dashed,
@@ -608,7 +608,7 @@ fn spectrum_table(rows: &[SpectrumRow]) -> Table {
             format!("{:.3}", s.var_sq).into(),
             format!("{:.3}", s.max).into(),
             if s.p05 < RESOLVED {
-                format!("< {RESOLVED:.0e}").into()
+                format!("≤ {RESOLVED:.0e}").into()
             } else {
                 format!("{:.3e}", s.p05).into()
             },
@@ -654,7 +654,7 @@ fn spectrum_finding(rows: &[SpectrumRow], critical: f64) -> String {
         "Pennington et al. (2017): at χ₁ = 1 the mean of λ² stays near 1 for both, the variance grows \
          linearly with depth for Gaussian weights and far more slowly for orthogonal ones (exactly 0 in \
          the linear net). A 5 % quantile below {RESOLVED:.0e} is zero to f64 precision (SVD \
-         resolves σ down to about ε·σ_max): the table writes `< {RESOLVED:.0e}` and the chart cuts the \
+         resolves σ down to about ε·σ_max): the table writes `≤ {RESOLVED:.0e}` and the chart cuts the \
          band there, so the Gaussian nets' true spread is wider than drawn."
     );
     text
@@ -736,13 +736,13 @@ fn summary_markdown(
     let mut md = format!("# {}\n\n", Isometry.title());
     let _ = writeln!(
         md,
-        "Command: `initlab study isometry{}`. Saxe, McClelland & Ganguli (2014), \"Exact solutions to \
+        "Command: `{}`. Saxe, McClelland & Ganguli (2014), \"Exact solutions to \
          the nonlinear dynamics of learning in deep linear neural networks\"; Pennington, Schoenholz & \
          Ganguli (2017), \"Resurrecting the sigmoid in deep learning through dynamical isometry\". \
          Jacobian J = D_L W_L ⋯ D_1 W_1 built in f64 at init, its singular values σ (λ² = σ²) by \
          `torch.svd(J, compute_uv=False)`; Gaussian weights N(0, σ_w²/N) (`normal_`), orthogonal σ_w · Q \
          (`orthogonal_`), biases N(0, σ_b²).\n",
-        full_flag(config),
+        command_line(config),
     );
     let _ = writeln!(md, "{}\n", tables.critical);
     let _ = writeln!(md, "![isometry](isometry.png)\n");
@@ -755,7 +755,30 @@ fn summary_markdown(
     let _ = writeln!(md, "{}\n", super::deviations(config));
     md.push_str(&summary::runs_table(config, parts).markdown());
     let _ = writeln!(md, "\n{}", total_time(parts));
+    if config.seeds.len() > 1 {
+        md.push_str(&summary::seeds_markdown(config, parts));
+    }
     md
+}
+
+/// The command that ran the study, with the overrides it was given.
+pub fn command_line(config: &StudyConfig) -> String {
+    let mut cmd = format!("initlab study isometry{}", full_flag(config));
+    let flags = [
+        ("--epochs", config.epochs.map(|e| e.to_string())),
+        ("--train-limit", config.train_limit.map(|n| n.to_string())),
+        ("--width", config.width.map(|w| w.to_string())),
+    ];
+    for (flag, value) in flags {
+        if let Some(v) = value {
+            let _ = write!(cmd, " {flag} {v}");
+        }
+    }
+    if config.seeds.len() > 1 {
+        let seeds: Vec<String> = config.seeds.iter().map(i64::to_string).collect();
+        let _ = write!(cmd, " --seeds {}", seeds.join(","));
+    }
+    cmd
 }
 
 /// The report page's blocks: the critical point, the chart, both tables and their findings.

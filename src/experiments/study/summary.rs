@@ -82,7 +82,7 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
 }
 
 /// The statistics over seeds: one table per part.
-fn seeds_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> String {
+pub fn seeds_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
