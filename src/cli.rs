@@ -63,7 +63,7 @@ pub enum Command {
     /// and their std by depth.
     Inspect(InspectArgs),
     /// Re-run a paper's experiment small enough for 2 cores (a re-enactment, not its numbers):
-    /// glorot, he, lab or meanfield.
+    /// glorot, he, lab, meanfield or isometry.
     Study(StudyArgs),
     /// Greedy layer-wise DBN pretraining (stacked RBMs); the result initializes `train --init dbn`.
     Pretrain(PretrainArgs),
@@ -585,7 +585,9 @@ impl InspectArgs {
 pub struct StudyArgs {
     /// glorot (Glorot & Bengio 2010), he (He et al. 2015), lab (the lab's nets, five inits) or
     /// meanfield (Poole et al. 2016 / Schoenholz et al. 2017: phase diagram, ξ_c, and a trained
-    /// depth × σ_w² grid of tanh nets under 6 ξ_c).
+    /// depth × σ_w² grid of tanh nets under 6 ξ_c) or isometry (Saxe et al. 2014 / Pennington
+    /// et al. 2017: Jacobian spectra of Gaussian vs orthogonal nets at criticality, and their
+    /// test error over depth).
     #[arg(value_parser = parse_study)]
     pub study: Study,
 
@@ -611,7 +613,7 @@ pub struct StudyArgs {
     pub bias: Option<BiasInit>,
 
     /// Override the validation split, in training images held out to choose the best epoch
-    /// (default: 10000 in glorot and he, 0 in lab and meanfield).
+    /// (default: 10000 in glorot and he, 0 in lab, meanfield and isometry).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(0..))]
     pub validation: Option<i64>,
 

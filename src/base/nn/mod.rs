@@ -4,6 +4,7 @@
 
 pub mod hook;
 pub mod init;
+pub mod isometry;
 pub mod lsuv;
 pub mod meanfield;
 pub mod model;

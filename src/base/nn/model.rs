@@ -535,11 +535,21 @@ mod tests {
             mf,
             InitScheme::MeanField(MeanFieldParams {
                 sigma_w2_micro: 2_500_000,
-                sigma_b2_micro: 50_000
+                sigma_b2_micro: 50_000,
+                orthogonal: false,
             })
         );
         assert_eq!(mf.to_string(), "mean-field-w2.5-b0.05");
         assert_eq!(mf.to_string().parse::<InitScheme>().unwrap(), mf);
+        let mfo = "mean-field-orthogonal-w1.760955-b0.05"
+            .parse::<InitScheme>()
+            .unwrap();
+        let want = MeanFieldParams::new(1.760955, 0.05)
+            .unwrap()
+            .with_orthogonal();
+        assert_eq!(mfo, InitScheme::MeanField(want));
+        assert_eq!(mfo.to_string(), "mean-field-orthogonal-w1.760955-b0.05");
+        assert_eq!(mfo.to_string().parse::<InitScheme>().unwrap(), mfo);
         assert_eq!(
             "mean_field".parse::<InitScheme>().unwrap().to_string(),
             "mean-field-w1.76-b0.05"
@@ -562,6 +572,10 @@ mod tests {
             r#"{"mean-field":{"sigma_w2_micro":1760000,"sigma_b2_micro":50000}}"#
         );
         assert_eq!(serde_json::from_str::<InitScheme>(&json).unwrap(), mf);
+        let mfo = InitScheme::MeanField(MeanFieldParams::EDGE_OF_CHAOS.with_orthogonal());
+        let json = serde_json::to_string(&mfo).unwrap();
+        assert!(json.contains(r#""orthogonal":true"#), "{json}");
+        assert_eq!(serde_json::from_str::<InitScheme>(&json).unwrap(), mfo);
     }
 
     #[test]
@@ -582,7 +596,9 @@ mod tests {
         assert_eq!(InitScheme::Zeros.bias_variance(400), 0.0);
         // The drawn weights and biases of a 784-400-400-10 net have those variances (±5 %).
         tch::manual_seed(3);
-        for init in [InitScheme::XavierUniform, InitScheme::Orthogonal, mf] {
+        let mfo = InitScheme::MeanField(MeanFieldParams::new(2.0, 0.05).unwrap().with_orthogonal());
+        assert_eq!(v(mfo, 400, 10), Some(2.0 / 400.0));
+        for init in [InitScheme::XavierUniform, InitScheme::Orthogonal, mf, mfo] {
             let net = Mlp::new(&MlpSpec {
                 bias: Default::default(),
                 widths: Widths(vec![784, 400, 400, 10]),

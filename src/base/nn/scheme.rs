@@ -84,17 +84,23 @@ impl FromStr for Activation {
     }
 }
 
-/// σ_w² and σ_b² of the [`InitScheme::MeanField`] init, in millionths.
+/// σ_w² and σ_b² of the [`InitScheme::MeanField`] init, in millionths, and whether its weights
+/// are Gaussian or scaled orthogonal.
 ///
 /// Stored as integers so that [`InitScheme`] stays `Copy + Eq` and serialises (and hashes into a
 /// [`RunSpec`](crate::engine::spec::RunSpec)) to the same text on every machine: σ_w² = 1.76 is
-/// `sigma_w2_micro: 1760000`. Six decimals are more than the phase diagram needs.
+/// `sigma_w2_micro: 1760000`. Six decimals are more than the phase diagram needs. `orthogonal`
+/// is written only when true, so Gaussian runs keep the text (and hash) they had before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeanFieldParams {
     /// σ_w² × 10⁶: weights are drawn from N(0, σ_w²/fan_in).
     pub sigma_w2_micro: u32,
     /// σ_b² × 10⁶: biases are drawn from N(0, σ_b²).
     pub sigma_b2_micro: u32,
+    /// Weights σ_w · Q with Q (semi-)orthogonal (`orthogonal_(w, σ_w)`) instead of Gaussian:
+    /// Pennington, Schoenholz & Ganguli (2017)'s orthogonal nets at the same (σ_w², σ_b²).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orthogonal: bool,
 }
 
 impl MeanFieldParams {
@@ -103,6 +109,7 @@ impl MeanFieldParams {
     pub const EDGE_OF_CHAOS: MeanFieldParams = MeanFieldParams {
         sigma_w2_micro: 1_760_000,
         sigma_b2_micro: 50_000,
+        orthogonal: false,
     };
 
     /// The parameters for σ_w² > 0 and σ_b² ≥ 0, rounded to millionths (σ_w² at least 10⁻⁶, both
@@ -121,7 +128,16 @@ impl MeanFieldParams {
         Ok(MeanFieldParams {
             sigma_w2_micro: w,
             sigma_b2_micro: micro(sigma_b2, "σ_b²", false)?,
+            orthogonal: false,
         })
+    }
+
+    /// The same variances with weights σ_w · Q, Q (semi-)orthogonal.
+    pub fn with_orthogonal(self) -> Self {
+        MeanFieldParams {
+            orthogonal: true,
+            ..self
+        }
     }
 
     /// σ_w² (weight variance times fan-in).
@@ -192,7 +208,8 @@ pub enum InitScheme {
     /// Poole et al. (2016), Schoenholz et al. (2017): weights N(0, σ_w²/fan_in), biases
     /// N(0, σ_b²), both through [`init::normal_`] — the nets of the mean-field phase diagram
     /// ([`crate::base::nn::meanfield`]). `mean-field` alone is [`MeanFieldParams::EDGE_OF_CHAOS`];
-    /// `mean-field-w2.5-b0.05` names σ_w² = 2.5, σ_b² = 0.05.
+    /// `mean-field-w2.5-b0.05` names σ_w² = 2.5, σ_b² = 0.05. `mean-field-orthogonal-w…-b…`
+    /// draws the weights σ_w · Q with [`init::orthogonal_`] (Pennington et al. 2017) instead.
     MeanField(MeanFieldParams),
 }
 
@@ -340,7 +357,8 @@ impl InitScheme {
             InitScheme::Constant => "all weights 0.1, biases 0: the units never differ (symmetry)",
             InitScheme::MeanField(_) => {
                 "Poole/Schoenholz: N(0, σ_w²/fan_in) weights, N(0, σ_b²) biases; \
-                 mean-field-w<σ_w²>-b<σ_b²>, default σ_w² 1.76, σ_b² 0.05 (edge of chaos)"
+                 mean-field-w<σ_w²>-b<σ_b²>, default σ_w² 1.76, σ_b² 0.05 (edge of chaos); \
+                 mean-field-orthogonal-w<σ_w²>-b<σ_b²>: weights σ_w × orthogonal"
             }
         }
     }
@@ -371,6 +389,9 @@ impl InitScheme {
             InitScheme::Dbn => init::xavier_uniform_(weight, 1.0),
             InitScheme::Zeros => init::zeros_(weight),
             InitScheme::Constant => init::constant_(weight, InitScheme::CONSTANT_VALUE),
+            InitScheme::MeanField(p) if p.orthogonal => {
+                init::orthogonal_(weight, p.sigma_w2().sqrt())
+            }
             InitScheme::MeanField(p) => {
                 let (fan_in, _) = init::fan_in_and_fan_out(&weight.size())?;
                 ensure!(fan_in > 0, "mean-field init: a weight with zero fan-in");
@@ -394,7 +415,7 @@ impl InitScheme {
     /// by `activation`, where the scheme fixes it in advance: N(0,1) 1; Xavier 2/(fan_in+fan_out);
     /// Kaiming gain²/fan_in; torch's default and Glorot's standard U(±1/√fan_in) 1/(3·fan_in);
     /// orthogonal gain²/max(fan_in, fan_out) (rows or columns of unit length); zeros 0;
-    /// mean-field σ_w²/fan_in. `None` for data-dependent schemes (LSUV, DBN) and for `constant`,
+    /// mean-field σ_w²/fan_in (orthogonal mean-field σ_w²/max(fan_in, fan_out)). `None` for data-dependent schemes (LSUV, DBN) and for `constant`,
     /// whose weights are not zero-mean.
     pub fn weight_variance(self, fan_in: i64, fan_out: i64, activation: Activation) -> Option<f64> {
         let (fi, fo) = (fan_in as f64, fan_out as f64);
@@ -406,6 +427,7 @@ impl InitScheme {
             InitScheme::TorchDefault | InitScheme::GlorotStandard => Some(1.0 / (3.0 * fi)),
             InitScheme::Orthogonal => Some(gain * gain / fi.max(fo)),
             InitScheme::Zeros => Some(0.0),
+            InitScheme::MeanField(p) if p.orthogonal => Some(p.sigma_w2() / fi.max(fo)),
             InitScheme::MeanField(p) => Some(p.sigma_w2() / fi),
             InitScheme::Lsuv | InitScheme::Dbn | InitScheme::Constant => None,
         }
@@ -433,7 +455,8 @@ impl fmt::Display for InitScheme {
         match self {
             InitScheme::MeanField(p) => write!(
                 f,
-                "mean-field-w{}-b{}",
+                "mean-field-{}w{}-b{}",
+                if p.orthogonal { "orthogonal-" } else { "" },
                 short_decimal(p.sigma_w2_micro),
                 short_decimal(p.sigma_b2_micro)
             ),
@@ -442,8 +465,12 @@ impl fmt::Display for InitScheme {
     }
 }
 
-/// `w<σ_w²>-b<σ_b²>` after `mean-field-`.
+/// `w<σ_w²>-b<σ_b²>` after `mean-field-`, or `orthogonal-w<σ_w²>-b<σ_b²>`.
 fn parse_mean_field(rest: &str, whole: &str) -> Result<InitScheme> {
+    let (orthogonal, rest) = match rest.strip_prefix("orthogonal-") {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
     let parsed = rest
         .strip_prefix('w')
         .and_then(|r| r.split_once("-b"))
@@ -454,7 +481,7 @@ fn parse_mean_field(rest: &str, whole: &str) -> Result<InitScheme> {
     // One message with the cause: command-line parsers show only the outermost one.
     let p = MeanFieldParams::new(w, b)
         .map_err(|e| anyhow::anyhow!("mean-field init {whole:?}: {e}"))?;
-    Ok(InitScheme::MeanField(p))
+    Ok(InitScheme::MeanField(MeanFieldParams { orthogonal, ..p }))
 }
 
 impl FromStr for InitScheme {

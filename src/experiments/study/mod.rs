@@ -14,6 +14,9 @@
 //! - [`meanfield`]: Poole et al. (2016) and Schoenholz et al. (2017) — the order-to-chaos
 //!   phase diagram of tanh nets computed ([`crate::base::nn::meanfield`]), then a grid of depth × σ_w²
 //!   trained with SGD and its test accuracy drawn under the 6 ξ_c line.
+//! - [`isometry`]: Saxe et al. (2014), Pennington et al. (2017) — Gaussian and orthogonal
+//!   weights at criticality: the input-output Jacobian's singular values over depth
+//!   ([`crate::base::nn::isometry`]) and tanh nets of a few depths trained with SGD.
 //!
 //! Each study is one module with one [`Preset`]: its parts (the plan), title, deviations from its
 //! paper and, where it draws more than the shared curves and tables, its outputs. This module
@@ -23,6 +26,7 @@
 
 pub mod glorot;
 pub mod he;
+pub mod isometry;
 pub mod lab;
 pub mod meanfield;
 pub mod summary;
@@ -82,7 +86,13 @@ pub struct Study(&'static dyn Preset);
 
 impl Study {
     /// Every study, in the order the help lists them.
-    pub const ALL: [Study; 4] = [glorot::STUDY, he::STUDY, lab::STUDY, meanfield::STUDY];
+    pub const ALL: [Study; 5] = [
+        glorot::STUDY,
+        he::STUDY,
+        lab::STUDY,
+        meanfield::STUDY,
+        isometry::STUDY,
+    ];
 
     /// Its name on the command line and in paths.
     pub fn name(self) -> &'static str {
@@ -413,11 +423,11 @@ mod tests {
             assert_eq!(s.name().parse::<Study>().ok(), Some(s));
         }
         let names: Vec<&str> = Study::ALL.iter().map(|s| s.name()).collect();
-        assert_eq!(names, ["glorot", "he", "lab", "meanfield"]);
+        assert_eq!(names, ["glorot", "he", "lab", "meanfield", "isometry"]);
         let err = "hinton".parse::<Study>().err().map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("unknown study \"hinton\" (expected glorot, he, lab or meanfield)")
+            Some("unknown study \"hinton\" (expected glorot, he, lab, meanfield or isometry)")
         );
     }
 
@@ -428,6 +438,7 @@ mod tests {
             (he::STUDY, BiasInit::Zeros, 10_000),
             (lab::STUDY, BiasInit::TorchDefault, 0),
             (meanfield::STUDY, BiasInit::TorchDefault, 0),
+            (isometry::STUDY, BiasInit::TorchDefault, 0),
         ] {
             let c = StudyConfig::new(s);
             assert_eq!((c.bias, c.validation), (bias, validation), "{s:?}");
@@ -447,6 +458,7 @@ mod tests {
                 vec!["depth2", "depth4", "depth8", "depth16", "depth32"],
                 8,
             ),
+            (isometry::STUDY, vec!["depth4", "depth16", "depth32"], 2),
         ] {
             let config = StudyConfig::new(s);
             let parts = plan(&config);

@@ -82,7 +82,7 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
 }
 
 /// The statistics over seeds: one table per part, then how to read them.
-fn seeds_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> String {
+pub fn seeds_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> String {
     let mut md = format!("\n## Over {} seeds\n\n", config.seeds.len());
     for (p, runs) in parts {
         let _ = writeln!(md, "### {}\n", p.name);
