@@ -18,7 +18,7 @@ use initlab::experiments::compare::CompareConfig;
 use initlab::experiments::inspect::InspectConfig;
 use initlab::experiments::lab::LabConfig;
 use initlab::experiments::pretrain::PretrainConfig;
-use initlab::experiments::study::{Study, StudyConfig};
+use initlab::experiments::study::{self, Study, StudyConfig};
 use initlab::pretraining::rbm::RbmConfig;
 
 /// `--mkl-dispatch`'s value.
@@ -650,7 +650,10 @@ impl StudyArgs {
             epochs: self.epochs.map(|e| e as usize),
             train_limit: self.train_limit,
             width: self.width,
-            seeds: self.seeds.resolve(self.seed),
+            seeds: match self.seeds.seeds {
+                Some(_) => self.seeds.resolve(self.seed),
+                None => study::default_seeds(self.study, self.full, self.seed),
+            },
             out_dir: self.out.clone().unwrap_or(default.out_dir.clone()),
             ..default
         }
