@@ -302,10 +302,10 @@ fn meanfield_study_runs_small_and_states_the_critical_point() {
     let _g = seed_lock();
     let data = load_dir(&mnist_dir()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // Three epochs of 3 steps: panels after 3 and 9 steps; two seeds (the study's default).
+    // Two epochs of 2 steps: panels after 2 and 4 steps; two seeds (the study's default).
     let config = StudyConfig {
-        epochs: Some(3),
-        train_limit: Some(300),
+        epochs: Some(2),
+        train_limit: Some(200),
         width: Some(8),
         out_dir: dir.path().to_path_buf(),
         ..StudyConfig::new(study::meanfield::STUDY)
@@ -323,15 +323,21 @@ fn meanfield_study_runs_small_and_states_the_critical_point() {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
     assert_eq!(png_size(&dir.path().join("phase.png")), (1000, 650));
-    // Two panels (after 3 and 9 steps) and the strip with the legend and colour bar.
-    assert_eq!(png_size(&dir.path().join("meanfield.png")), (2 * 640 + 330, 660));
+    // Two panels (after 2 and 4 steps) and the strip with the legend and colour bar.
+    assert_eq!(
+        png_size(&dir.path().join("meanfield.png")),
+        (2 * 640 + 330, 660)
+    );
     let md = std::fs::read_to_string(&result.summary).unwrap();
     assert!(md.contains("χ₁ = 1 at **σ_w² = 1.76"), "{md}");
     assert!(md.contains("cells with depth ≤ 6 ξ_c"), "{md}");
-    assert!(md.contains("### after 3 SGD steps") && md.contains("### after 9 SGD steps"));
+    assert!(md.contains("### after 2 SGD steps") && md.contains("### after 4 SGD steps"));
     assert!(md.contains("| Xavier | 1.000 |"), "{md}");
     assert!(md.contains("σ_b² = 1/(3·8)"), "{md}");
-    assert!(md.contains("Fig. 5") && md.contains("Default budget: 210 runs"), "{md}");
+    assert!(
+        md.contains("Fig. 5") && md.contains("Default budget: 210 runs"),
+        "{md}"
+    );
     let html = std::fs::read_to_string(&result.html).unwrap();
     assert!(html.contains("χ₁ = 1 at <strong>σ_w² = 1.76"), "{html}");
     assert!(html.contains("<img src=\"meanfield.png\""));

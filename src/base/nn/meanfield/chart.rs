@@ -10,13 +10,13 @@ use anyhow::{ensure, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::base::nn::meanfield::named::NamedAtTorchBias;
 use crate::base::output::chart::axis::{Axis, MANY_TICKS};
 use crate::base::output::chart::canvas::{self, AxesStyle, Coord, Layout, PANEL_LAYOUT, SIZE};
-use crate::base::nn::meanfield::named::NamedAtTorchBias;
 use crate::base::output::chart::heatmap::{clip_y, draw_colour_bar, draw_heatmap_styled};
 use crate::base::output::chart::heatmap::{line_looks, ColourScale, HeatStyle, Heatmap};
-use crate::base::output::chart::legend::{looks, trace, Entry, Frame, Legend, LegendPlace};
 use crate::base::output::chart::legend::Placement;
+use crate::base::output::chart::legend::{looks, trace, Entry, Frame, Legend, LegendPlace};
 use crate::base::output::chart::panel::log_axis;
 use crate::base::output::chart::series::Series;
 use crate::base::output::chart::style::{series_colours, Look, Marker};
@@ -43,7 +43,11 @@ pub fn phase_style(named: &NamedAtTorchBias, grid_critical: f64) -> HeatStyle {
             (n.sigma_w2, b, format!("{name}: χ₁ {:.2}", p.chi1))
         })
         .collect();
-    points.push((named.critical, b, format!("χ₁ = 1 at {:.2}", named.critical)));
+    points.push((
+        named.critical,
+        b,
+        format!("χ₁ = 1 at {:.2}", named.critical),
+    ));
     points.push((grid_critical, 0.05, format!("grid: {grid_critical:.3}")));
     HeatStyle {
         scale: ColourScale::Diverging { centre: 1.0 },
@@ -71,7 +75,10 @@ pub fn heatmap_row_chart(
     for h in panels {
         h.check()?;
     }
-    let size = (ROW_PANEL.0 * panels.len() as u32 + ROW_STRIP, ROW_PANEL.1 + 40);
+    let size = (
+        ROW_PANEL.0 * panels.len() as u32 + ROW_STRIP,
+        ROW_PANEL.1 + 40,
+    );
     canvas::render(
         path,
         size,

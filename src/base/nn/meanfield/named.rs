@@ -95,11 +95,18 @@ mod tests {
             for (got, want) in chi.iter().zip([0.33, 0.95, 1.21]) {
                 assert!((got - want).abs() < 0.015, "fan_in {fan_in}: χ₁ {chi:?}");
             }
-            assert!((n.critical - 1.21).abs() < 0.015, "{fan_in}: {}", n.critical);
+            assert!(
+                (n.critical - 1.21).abs() < 0.015,
+                "{fan_in}: {}",
+                n.critical
+            );
             // ξ_c ≈ 0.9, ≈ 20 and ≈ 12 layers: within 10 %.
             let xi: Vec<f64> = n.points.iter().map(|(_, p)| p.xi_c).collect();
             for (got, want) in xi.iter().zip([0.9, 20.0, 12.0]) {
-                assert!((got / want - 1.0).abs() < 0.1, "fan_in {fan_in}: ξ_c {xi:?}");
+                assert!(
+                    (got / want - 1.0).abs() < 0.1,
+                    "fan_in {fan_in}: ξ_c {xi:?}"
+                );
             }
         }
         // A larger bias moves the critical line right: 1.76 at σ_b² = 0.05.

@@ -129,7 +129,11 @@ pub fn diverging_colour(t: f64) -> RGBColor {
         (239.0, 138.0, 98.0),
         (178.0, 24.0, 43.0),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.5 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
     let x = t * (ANCHORS.len() - 1) as f64;
     let k = (x.floor() as usize).min(ANCHORS.len() - 2);
     let f = x - k as f64;
@@ -475,9 +479,7 @@ where
     for (x, y, label) in &style.points {
         let ring = Circle::new((*x, *y), 6, BLACK.stroke_width(2));
         let dot = Circle::new((*x, *y), 3, WHITE.filled());
-        chart
-            .draw_series([ring, dot])
-            .map_err(drawing_error)?;
+        chart.draw_series([ring, dot]).map_err(drawing_error)?;
         let text = EmptyElement::at((*x, *y))
             + Rectangle::new(
                 [(8, -22), (14 + 7 * label.chars().count() as i32, -6)],
@@ -519,7 +521,10 @@ where
         grid: false,
         ..AxesStyle::new(&h.x_desc, &h.y_desc, 14)
     };
-    let (x, y) = (Coord::new(frame.x.clone(), false), Coord::new(frame.y.clone(), false));
+    let (x, y) = (
+        Coord::new(frame.x.clone(), false),
+        Coord::new(frame.y.clone(), false),
+    );
     let extra = legend.extra_right();
     let mut chart = canvas::plot_area(&main, &HEAT_LAYOUT, &h.title, extra, x, y, &axes)?;
     draw_cells(&mut chart, h, style)?;
