@@ -33,8 +33,9 @@ pub fn heatmap_chart(h: &Heatmap, style: &HeatStyle, path: &Path) -> Result<()> 
 }
 
 /// The phase diagram's style: χ₁ on a diverging scale centred at 1 (neutral on the critical
-/// line), the legend outside, and rings at the named inits on torch's default bias, at the
-/// critical point of that bias and at the trained grid's critical point (σ_b² = 0.05).
+/// line), the legend outside, and rings at the named inits on torch's default bias (torch
+/// default, Xavier, the critical point of that bias, the tanh gain, in this order) and at the
+/// trained grid's critical point (σ_b² = 0.05).
 pub fn phase_style(named: &NamedAtTorchBias, grid_critical: f64) -> HeatStyle {
     let b = named.sigma_b2;
     let mut points: Vec<(f64, f64, String)> = (named.points.iter())
@@ -43,12 +44,15 @@ pub fn phase_style(named: &NamedAtTorchBias, grid_critical: f64) -> HeatStyle {
             (n.sigma_w2, b, format!("{name}: χ₁ {:.2}", p.chi1))
         })
         .collect();
+    // Third of the four on the torch-bias line, so its label takes the third row (between
+    // Xavier's and the tanh gain's).
+    let critical = format!("χ₁ = 1 at σ_w² {:.2}", named.critical);
+    points.insert(2, (named.critical, b, critical));
     points.push((
-        named.critical,
-        b,
-        format!("χ₁ = 1 at {:.2}", named.critical),
+        grid_critical,
+        0.05,
+        format!("χ₁ = 1 at σ_w² {grid_critical:.3}"),
     ));
-    points.push((grid_critical, 0.05, format!("grid: {grid_critical:.3}")));
     HeatStyle {
         scale: ColourScale::Diverging { centre: 1.0 },
         points,

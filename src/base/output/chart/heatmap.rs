@@ -467,7 +467,9 @@ where
     Ok(())
 }
 
-/// Draws the marked points of `style`: a ring, and the label on a white box above and right.
+/// Draws the marked points of `style`: a ring, and the label on a white box above and right of
+/// it, the k-th point's label lifted by one of three rows (k mod 3) so that the labels of
+/// neighbouring points on one line do not overlap, with a thin leader down to its ring.
 fn draw_points<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<Coord, Coord>>,
     style: &HeatStyle,
@@ -476,16 +478,16 @@ where
     DB::ErrorType: 'static,
 {
     let font = ("sans-serif", 13).into_font();
-    for (x, y, label) in &style.points {
+    for (k, (x, y, label)) in style.points.iter().enumerate() {
         let ring = Circle::new((*x, *y), 6, BLACK.stroke_width(2));
         let dot = Circle::new((*x, *y), 3, WHITE.filled());
         chart.draw_series([ring, dot]).map_err(drawing_error)?;
+        let lift = 22 + 18 * (k % 3) as i32;
+        let right = 14 + 7 * label.chars().count() as i32;
         let text = EmptyElement::at((*x, *y))
-            + Rectangle::new(
-                [(8, -22), (14 + 7 * label.chars().count() as i32, -6)],
-                WHITE.mix(0.85).filled(),
-            )
-            + Text::new(label.clone(), (11, -21), font.clone());
+            + PathElement::new(vec![(4, -5), (8, -lift + 8)], BLACK.stroke_width(1))
+            + Rectangle::new([(8, -lift), (right, -lift + 16)], WHITE.mix(0.85).filled())
+            + Text::new(label.clone(), (11, -lift + 1), font.clone());
         chart
             .draw_series(std::iter::once(text))
             .map_err(drawing_error)?;
