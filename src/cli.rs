@@ -18,7 +18,7 @@ use initlab::experiments::compare::CompareConfig;
 use initlab::experiments::inspect::InspectConfig;
 use initlab::experiments::lab::LabConfig;
 use initlab::experiments::pretrain::PretrainConfig;
-use initlab::experiments::study::{Study, StudyConfig};
+use initlab::experiments::study::{self, Study, StudyConfig};
 use initlab::pretraining::rbm::RbmConfig;
 
 /// `--mkl-dispatch`'s value.
@@ -584,10 +584,11 @@ impl InspectArgs {
 #[derive(Debug, Args)]
 pub struct StudyArgs {
     /// glorot (Glorot & Bengio 2010), he (He et al. 2015), lab (the lab's nets, five inits) or
-    /// meanfield (Poole et al. 2016 / Schoenholz et al. 2017: phase diagram, ξ_c, and a trained
-    /// depth × σ_w² grid of tanh nets under 6 ξ_c) or isometry (Saxe et al. 2014 / Pennington
-    /// et al. 2017: Jacobian spectra of Gaussian vs orthogonal nets at criticality, and their
-    /// test error over depth).
+    /// meanfield (Poole et al. 2016 / Schoenholz et al. 2017: phase diagram with the named inits,
+    /// ξ_c, and a trained log-depth × σ_w² grid of tanh nets against 6 ξ_c after several step
+    /// counts; default 2 seeds, depths to 128, ≈ 24 min of 2-core time; --full 3 seeds, depths to
+    /// 256, ≈ 11 h) or isometry (Saxe et al. 2014 / Pennington et al. 2017: Jacobian spectra of
+    /// Gaussian vs orthogonal nets at criticality, and their test error over depth).
     #[arg(value_parser = parse_study)]
     pub study: Study,
 
@@ -652,7 +653,10 @@ impl StudyArgs {
             epochs: self.epochs.map(|e| e as usize),
             train_limit: self.train_limit,
             width: self.width,
-            seeds: self.seeds.resolve(self.seed),
+            seeds: match self.seeds.seeds {
+                Some(_) => self.seeds.resolve(self.seed),
+                None => study::default_seeds(self.study, self.full, self.seed),
+            },
             out_dir: self.out.clone().unwrap_or(default.out_dir.clone()),
             ..default
         }

@@ -302,38 +302,50 @@ fn meanfield_study_runs_small_and_states_the_critical_point() {
     let _g = seed_lock();
     let data = load_dir(&mnist_dir()).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    // Two epochs of 2 steps: panels after 2 and 4 steps; two seeds (the study's default).
     let config = StudyConfig {
-        epochs: Some(1),
-        train_limit: Some(300),
+        epochs: Some(2),
+        train_limit: Some(200),
         width: Some(8),
         out_dir: dir.path().to_path_buf(),
         ..StudyConfig::new(study::meanfield::STUDY)
     };
+    assert_eq!(config.seeds.len(), 2);
     let result =
         study::run_study(&config, plan(&config, &data), &executor(&data), &mut |_| {}).unwrap();
     let (depths, sigmas) = study::meanfield::grid(false);
     assert_eq!(
         result.parts.iter().map(|(_, r)| r.len()).sum::<usize>(),
-        depths.len() * sigmas.len()
+        depths.len() * sigmas.len() * 2
     );
     assert_eq!(result.chart, dir.path().join("meanfield.png"));
     for f in ["meanfield.png", "meanfield.svg", "phase.png", "xi.png"] {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
     assert_eq!(png_size(&dir.path().join("phase.png")), (1000, 650));
+    // Two panels (after 2 and 4 steps) and the strip with the legend and colour bar.
+    assert_eq!(
+        png_size(&dir.path().join("meanfield.png")),
+        (2 * 640 + 330, 660)
+    );
     let md = std::fs::read_to_string(&result.summary).unwrap();
     assert!(md.contains("χ₁ = 1 at **σ_w² = 1.76"), "{md}");
     assert!(md.contains("cells with depth ≤ 6 ξ_c"), "{md}");
+    assert!(md.contains("### after 2 SGD steps") && md.contains("### after 4 SGD steps"));
+    assert!(md.contains("| Xavier | 1.000 |"), "{md}");
+    assert!(md.contains("σ_b² = 1/(3·8)"), "{md}");
+    assert!(
+        md.contains("Fig. 5") && md.contains("Default budget: 210 runs"),
+        "{md}"
+    );
     let html = std::fs::read_to_string(&result.html).unwrap();
     assert!(html.contains("χ₁ = 1 at <strong>σ_w² = 1.76"), "{html}");
     assert!(html.contains("<img src=\"meanfield.png\""));
     assert!(html.contains("<th class=\"num\">σ_w² 0.5</th>"));
-    // One row of the accuracy table per depth.
+    // One row of each accuracy table per depth.
     for d in depths {
-        assert!(
-            md.lines().any(|l| l.starts_with(&format!("| {d} |"))),
-            "{md}"
-        );
+        let rows = md.lines().filter(|l| l.starts_with(&format!("| {d} |")));
+        assert_eq!(rows.count(), 2, "{md}");
     }
 }
 

@@ -19,6 +19,7 @@
 //! bisection, weights from the Christoffel function.
 
 pub mod chart;
+pub mod named;
 
 use anyhow::{bail, ensure, Result};
 

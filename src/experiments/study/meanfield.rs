@@ -1,12 +1,13 @@
 //! Poole et al. (2016) and Schoenholz et al. (2017): the order-to-chaos phase diagram of tanh nets
-//! computed ([`crate::base::nn::meanfield`]), then a grid of depth × σ_w² trained with SGD and its
-//! test accuracy drawn under the 6 ξ_c line.
+//! computed ([`crate::base::nn::meanfield`]) with the named inits marked at torch's default bias
+//! ([`crate::base::nn::meanfield::named`]), then a grid of log-spaced depths × σ_w² trained with
+//! SGD over several seeds, its mean test accuracy after several numbers of steps drawn against
+//! 6 ξ_c on both sides of the critical point (Schoenholz et al. 2017, Fig. 5).
 
-use crate::base::nn::meanfield::chart::curve_chart;
-use crate::base::nn::meanfield::chart::heatmap_chart;
-use crate::base::nn::meanfield::chart::CurveChart;
-use crate::base::output::chart::heatmap::edges_around;
-use crate::base::output::chart::heatmap::Heatmap;
+use crate::base::nn::meanfield::chart::{curve_chart, heatmap_chart, heatmap_row_chart};
+use crate::base::nn::meanfield::chart::{phase_style, CurveChart};
+use crate::base::nn::meanfield::named::{named_at_torch_bias, NamedAtTorchBias};
+use crate::base::output::chart::heatmap::{edges_around, HeatStyle, Heatmap};
 use crate::base::output::chart::series::Series;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,23 +36,127 @@ pub const SIGMA_B2: f64 = 0.05;
 /// Test accuracy at or above which a cell of the mean-field grid counts as trained.
 pub const TRAINED_ACCURACY: f64 = 0.5;
 
+/// Test accuracy of a guess among MNIST's 10 classes: what a diverged run counts as.
+pub const CHANCE: f64 = 0.1;
+
+/// Multiply-adds per core-second assumed by the budget estimates: measured ≈ 1.8·10¹⁰ for one
+/// run of width 64 and depth 128 on one thread of this project's 2-core machine while busy,
+/// ≈ 0.7·10¹⁰ while much busier; 10¹⁰ lies between them.
+pub const MAC_PER_CORE_SECOND: f64 = 1e10;
+
+/// The default's bound: minutes of 2-core time.
+pub const DEFAULT_BOUND_MINUTES: f64 = 30.0;
+
+/// Test images, evaluated after every epoch.
+const TEST_IMAGES: f64 = 10_000.0;
+
 /// Mean-field theory beside experiment: the phase diagram, ξ_c, and a depth × σ_w² grid.
 #[derive(Debug, Clone, Copy)]
 pub struct Meanfield;
 
-/// The mean-field study's grid: numbers of hidden tanh layers (depths) and σ_w² values.
+/// The mean-field study's grid: numbers of hidden tanh layers (depths, powers of 2 from 2 to
+/// 128, to 256 with `--full`) and σ_w² from 0.5 to 4 in steps of 0.25 (0.125 with `--full`),
+/// which puts six values below the critical 1.761 at σ_b² = 0.05 and nine above it.
 pub fn grid(full: bool) -> (Vec<usize>, Vec<f64>) {
-    if full {
-        (
-            (1..=10).map(|k| 10 * k).collect(),
-            (0..=12).map(|k| 1.0 + 0.25 * k as f64).collect(),
-        )
+    let top = if full { 256 } else { 128 };
+    let depths = (1..16).map(|k| 1usize << k).take_while(|d| *d <= top);
+    let step = if full { 0.125 } else { 0.25 };
+    let n = (3.5 / step) as usize;
+    let sigmas = (0..=n).map(|k| 0.5 + step * k as f64).collect();
+    (depths.collect(), sigmas)
+}
+
+/// The hidden width and the SGD budget of every net: width 64, 10 epochs of 20,000 images
+/// (2,000 steps of 100); with `--full` width 128, 10 epochs of 30,000 images (3,000 steps).
+/// Learning rate 10⁻³: at width 64 and σ_w² = 1.75 depth 128 reaches 73 % after 2,000 steps
+/// with it and stays at chance with 10⁻² (one seed, measured).
+fn setting(config: &StudyConfig) -> (i64, TrainConfig) {
+    let (width, limit) = if config.full {
+        (128, 30_000)
     } else {
-        (
-            vec![2, 4, 8, 16, 32],
-            vec![0.5, 1.0, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0],
+        (64, 20_000)
+    };
+    let width = config.width.unwrap_or(width);
+    let train = config.train(OptimizerKind::Sgd, 1e-3, 10, Some(limit));
+    (width, train)
+}
+
+/// The epochs after which accuracy is drawn, one panel each: a tenth, three tenths and all of
+/// the epochs (after 200, 600 and 2,000 SGD steps by default), fewer when they coincide.
+pub fn panel_epochs(epochs: usize) -> Vec<usize> {
+    let mut v = vec![epochs.div_ceil(10), (3 * epochs).div_ceil(10), epochs];
+    v.retain(|e| *e > 0);
+    v.dedup();
+    v
+}
+
+/// The work of a mean-field grid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Runs: depths × σ_w² × seeds.
+    pub runs: usize,
+    /// SGD steps per run.
+    pub steps: i64,
+    /// Multiply-adds of every run together: per step `3 · batch · (784 W + depth W² + 10 W)`
+    /// (forward, and backward at twice the forward), plus the forward pass over the 10,000 test
+    /// images after each epoch.
+    pub multiply_adds: f64,
+}
+
+impl Budget {
+    /// Minutes of 2-core time at [`MAC_PER_CORE_SECOND`] per core.
+    pub fn minutes_on_two_cores(&self) -> f64 {
+        self.multiply_adds / MAC_PER_CORE_SECOND / 2.0 / 60.0
+    }
+
+    /// The budget in a sentence.
+    pub fn sentence(&self) -> String {
+        let hours = self.minutes_on_two_cores() / 60.0;
+        let time = if hours >= 2.0 {
+            format!("≈ {hours:.0} hours")
+        } else if self.minutes_on_two_cores() < 1.0 {
+            "under a minute".to_string()
+        } else {
+            format!("≈ {:.0} minutes", self.minutes_on_two_cores())
+        };
+        format!(
+            "{} runs of {} SGD steps, {:.1e} multiply-adds: {time} of 2-core time at 10¹⁰ \
+             multiply-adds per core-second",
+            self.runs, self.steps, self.multiply_adds
         )
     }
+}
+
+/// The work of the grid that `config` trains.
+pub fn budget(config: &StudyConfig) -> Budget {
+    let (depths, sigmas) = grid(config.full);
+    let (width, train) = setting(config);
+    let images = train.train_limit.unwrap_or(60_000);
+    let steps = train.epochs as i64 * (images / train.batch_size);
+    let w = width as f64;
+    let nets = (sigmas.len() * config.seeds.len()) as f64;
+    let per_depth = |d: usize| {
+        let forward = 784.0 * w + d as f64 * w * w + 10.0 * w;
+        let train_macs = 3.0 * (steps * train.batch_size) as f64 * forward;
+        let test_macs = train.epochs as f64 * TEST_IMAGES * forward;
+        nets * (train_macs + test_macs)
+    };
+    Budget {
+        runs: depths.len() * sigmas.len() * config.seeds.len(),
+        steps,
+        multiply_adds: depths.iter().map(|&d| per_depth(d)).sum(),
+    }
+}
+
+/// The budgets of the default and of `--full` (their own seeds, no overrides).
+fn budgets() -> (Budget, Budget) {
+    let default = StudyConfig::new(STUDY);
+    let full = StudyConfig {
+        full: true,
+        seeds: super::default_seeds(STUDY, true, TrainConfig::default().seed),
+        ..StudyConfig::new(STUDY)
+    };
+    (budget(&default), budget(&full))
 }
 
 impl Preset for Meanfield {
@@ -71,13 +176,17 @@ impl Preset for Meanfield {
         0
     }
 
+    fn seed_count(&self, full: bool) -> usize {
+        if full {
+            3
+        } else {
+            2
+        }
+    }
+
     fn parts(&self, config: &StudyConfig) -> Vec<StudyPart> {
-        let full = config.full;
-        let width = config.width.unwrap_or(if full { 300 } else { 64 });
-        // 1 epoch of 15,000 images at batch 100: 150 SGD steps per net (5 epochs of 60,000
-        // when --full).
-        let (epochs, limit) = if full { (5, None) } else { (1, Some(15_000)) };
-        let (depths, sigmas) = grid(full);
+        let (width, train) = setting(config);
+        let (depths, sigmas) = grid(config.full);
         depths
             .into_iter()
             .map(|depth| {
@@ -93,23 +202,28 @@ impl Preset for Meanfield {
                     hidden(depth, width),
                     Activation::Tanh,
                     labels,
-                    config.train(OptimizerKind::Sgd, 0.01, epochs, limit),
+                    train.clone(),
                 )
             })
             .collect()
     }
 
-    fn deviations(&self, _config: &StudyConfig, shared: &SharedPhrases) -> String {
-        let SharedPhrases {
-            validation, budget, ..
-        } = shared;
+    fn deviations(&self, config: &StudyConfig, shared: &SharedPhrases) -> String {
+        let (default, full) = budgets();
         format!(
-            "Deviations from Schoenholz et al. (2017), Fig. 6: {budget}, narrower nets and at most 32 layers on the \
-             2-core budget (`--full`: depths 10–100, width 300); biases N(0, σ_b²) as in the paper; {validation}."
+            "Deviations from Schoenholz et al. (2017), Fig. 5: test accuracy (not training \
+             accuracy) of narrower nets after fewer SGD steps, depths 2–128 (`--full`: 2–256, \
+             width 128, σ_w² in steps of 0.125, 3 seeds); biases N(0, σ_b²) as in the paper; {}; \
+             the last epoch's accuracy is drawn (no epoch is chosen). Default budget: {}. \
+             `--full`: {}. This run: {}.",
+            shared.budget,
+            default.sentence(),
+            full.sentence(),
+            budget(config).sentence()
         )
     }
 
-    /// The theory's charts (`phase.png`, `xi.png`), the accuracy heatmap with 6 ξ_c
+    /// The theory's charts (`phase.png`, `xi.png`), the accuracy panels with 6 ξ_c
     /// (`meanfield.png`, `.svg`), then `summary.md` and `report.html` with the theory and grid
     /// tables.
     fn write_outputs(
@@ -119,14 +233,18 @@ impl Preset for Meanfield {
     ) -> Result<()> {
         let gh = GaussHermite::default_rule();
         let critical = theory::critical_sigma_w2(&gh, SIGMA_B2)?;
-        let out = &config.out_dir;
-        heatmap_chart(&phase_diagram(&gh)?, &out.join("phase.png"))?;
-        curve_chart(&depth_scales(&gh, critical)?, &out.join("xi.png"))?;
         let trained = TrainedGrid::of(config, parts);
-        let heat = accuracy_heatmap(&gh, &trained)?;
-        heatmap_chart(&heat, &out.join("meanfield.png"))?;
-        heatmap_chart(&heat, &out.join("meanfield.svg"))?;
-        let tables = MeanfieldTables::of(&gh, critical, &trained)?;
+        let named = named_at_torch_bias(&gh, trained.width)?;
+        let out = &config.out_dir;
+        let (phase, style) = (phase_diagram(&gh)?, phase_style(&named, critical));
+        heatmap_chart(&phase, &style, &out.join("phase.png"))?;
+        curve_chart(&depth_scales(&gh, critical, &named)?, &out.join("xi.png"))?;
+        let panels = accuracy_panels(&gh, &trained, critical)?;
+        let title = accuracy_title(&trained);
+        let style = accuracy_style(&trained.depths);
+        heatmap_row_chart(&panels, &style, &title, &out.join("meanfield.png"))?;
+        heatmap_row_chart(&panels, &style, &title, &out.join("meanfield.svg"))?;
+        let tables = MeanfieldTables::of(&gh, critical, &named, &trained)?;
         let md = summary_markdown(config, parts, &trained, &tables, gh.len());
         io::write_atomic(&config.summary_path(), md.as_bytes())?;
         let report = summary::html_report(config, parts, html_blocks(out, &tables));
@@ -134,12 +252,15 @@ impl Preset for Meanfield {
     }
 }
 
-/// The phase diagram: χ₁ over σ_w² ∈ [0.5, 4], σ_b² ∈ [0, 0.3], and the line χ₁ = 1.
+/// The phase diagram's σ_w² range: from below torch's default 1/3 to 4.
+const PHASE_X: (f64, f64) = (0.2, 4.0);
+
+/// The phase diagram: χ₁ over σ_w² ∈ [0.2, 4], σ_b² ∈ [0, 0.3], and the line χ₁ = 1.
 fn phase_diagram(gh: &GaussHermite) -> Result<Heatmap> {
-    let (nx, ny) = (70, 30);
-    let xs: Vec<f64> = (0..nx)
-        .map(|i| 0.5 + 3.5 * (i as f64 + 0.5) / nx as f64)
-        .collect();
+    let (nx, ny) = (76, 30);
+    let (x0, x1) = PHASE_X;
+    let x_at = |i: f64| x0 + (x1 - x0) * i / nx as f64;
+    let xs: Vec<f64> = (0..nx).map(|i| x_at(i as f64 + 0.5)).collect();
     let ys: Vec<f64> = (0..ny)
         .map(|j| 0.3 * (j as f64 + 0.5) / ny as f64)
         .collect();
@@ -158,65 +279,107 @@ fn phase_diagram(gh: &GaussHermite) -> Result<Heatmap> {
         line.push((theory::critical_sigma_w2(gh, b)?, b));
     }
     Ok(Heatmap {
-        title: "Order-to-chaos phase diagram of tanh nets: χ₁ = σ_w² E[tanh′(√q* z)²]".into(),
+        title: "Phase diagram of tanh nets: χ₁ = σ_w² E[tanh′(√q* z)²]".into(),
         x_desc: "σ_w²".into(),
         y_desc: "σ_b²".into(),
-        value_desc: "χ₁".into(),
-        x_edges: (0..=nx).map(|i| 0.5 + 3.5 * i as f64 / nx as f64).collect(),
+        value_desc: "χ₁ (1: critical)".into(),
+        x_edges: (0..=nx).map(|i| x_at(i as f64)).collect(),
         y_edges: (0..=ny).map(|j| 0.3 * j as f64 / ny as f64).collect(),
         values: chi,
         range: (0.0, 2.0),
         annotate: None,
-        lines: vec![Series {
-            band: Vec::new(),
-            label: "χ₁ = 1 (ordered left, chaotic right)".into(),
-            points: line,
-        }],
+        lines: vec![Series::line("χ₁ = 1 (ordered left, chaotic right)", line)],
     })
 }
 
-/// ξ_c and ξ_q against σ_w² at σ_b² = [`SIGMA_B2`], the critical σ_w² marked.
-fn depth_scales(gh: &GaussHermite, critical: f64) -> Result<CurveChart> {
-    let sweep: Vec<theory::Propagation> = (0..=100)
-        .map(|i| theory::propagation(gh, 0.5 + 3.5 * i as f64 / 100.0, SIGMA_B2))
-        .collect::<Result<_>>()?;
+/// ξ_c and ξ_q against σ_w² at σ_b² = [`SIGMA_B2`], and ξ_c at torch's default bias with the
+/// named inits on it; the critical σ_w² of both biases marked.
+fn depth_scales(gh: &GaussHermite, critical: f64, named: &NamedAtTorchBias) -> Result<CurveChart> {
+    let (x0, x1) = PHASE_X;
+    let xs: Vec<f64> = (0..=152)
+        .map(|i| x0 + (x1 - x0) * i as f64 / 152.0)
+        .collect();
+    let sweep = |b: f64| -> Result<Vec<theory::Propagation>> {
+        xs.iter().map(|&w| theory::propagation(gh, w, b)).collect()
+    };
+    let (grid_bias, torch_bias) = (sweep(SIGMA_B2)?, sweep(named.sigma_b2)?);
+    let b = named.sigma_b2;
     Ok(CurveChart {
-        title: format!("Depth scales at σ_b² = {SIGMA_B2}: ξ_c diverges at the critical σ_w²"),
+        title: format!(
+            "Depth scales: ξ_c diverges at the critical σ_w² (σ_b² = {SIGMA_B2}, and torch's \
+             default 1/(3·{}) = {b:.4})",
+            named.fan_in
+        ),
         x_desc: "σ_w²".into(),
         y_desc: "depth scale (layers, log scale)".into(),
         series: vec![
-            Series {
-                band: Vec::new(),
-                label: "ξ_c (correlations)".into(),
-                points: sweep.iter().map(|p| (p.sigma_w2, p.xi_c)).collect(),
-            },
-            Series {
-                band: Vec::new(),
-                label: "ξ_q (lengths)".into(),
-                points: sweep.iter().map(|p| (p.sigma_w2, p.xi_q)).collect(),
-            },
+            Series::line(
+                format!("ξ_c, σ_b² = {SIGMA_B2}"),
+                grid_bias.iter().map(|p| (p.sigma_w2, p.xi_c)).collect(),
+            ),
+            Series::line(
+                format!("ξ_q, σ_b² = {SIGMA_B2}"),
+                grid_bias.iter().map(|p| (p.sigma_w2, p.xi_q)).collect(),
+            ),
+            Series::line(
+                format!("ξ_c, torch default σ_b² = {b:.4}"),
+                torch_bias.iter().map(|p| (p.sigma_w2, p.xi_c)).collect(),
+            ),
         ],
-        markers: vec![(critical, format!("critical σ_w² = {critical:.3}"))],
+        markers: vec![
+            (
+                critical,
+                format!("critical σ_w² = {critical:.3} (σ_b² = {SIGMA_B2})"),
+            ),
+            (
+                named.critical,
+                format!("critical σ_w² = {:.3} (σ_b² = {b:.4})", named.critical),
+            ),
+        ],
+        points: named
+            .points
+            .iter()
+            .map(|(n, p)| (n.sigma_w2, p.xi_c, short_name(n.name).to_string()))
+            .collect(),
     })
 }
 
-/// The trained grid: test accuracy by depth (rows) and σ_w² (columns), and the budget its nets
-/// trained on.
+/// A named init's name short enough for a chart's mark.
+fn short_name(name: &str) -> &str {
+    name.split(" /").next().unwrap_or(name)
+}
+
+/// Accuracy after one number of steps: the mean over seeds per depth (rows) and σ_w² (columns).
+#[derive(Debug, Clone)]
+struct StepPanel {
+    /// After this epoch (1-based).
+    epoch: usize,
+    /// SGD steps by then.
+    steps: i64,
+    /// Mean test accuracy per cell (a diverged run counts as [`CHANCE`]); NaN where no run
+    /// reached the epoch.
+    values: Vec<Vec<f64>>,
+}
+
+/// The trained grid: test accuracy by depth (rows) and σ_w² (columns) after several numbers of
+/// steps, and the budget its nets trained on.
 struct TrainedGrid {
     /// The columns' σ_w².
     sigmas: Vec<f64>,
     /// The rows' depths (hidden tanh layers), one per part.
     depths: Vec<usize>,
-    /// Final test accuracy per cell; NaN where the run diverged or is missing.
-    values: Vec<Vec<f64>>,
+    /// One panel per number of steps ([`panel_epochs`]).
+    panels: Vec<StepPanel>,
+    /// Diverged runs per cell.
+    diverged: Vec<Vec<usize>>,
+    /// Seeds per cell.
+    seeds: usize,
     /// The parts' training settings (the first part's: every part shares them).
     train: TrainConfig,
     /// The hidden width.
     width: i64,
     /// Training images per epoch.
     images: i64,
-    /// SGD steps per net.
-    steps: i64,
 }
 
 impl TrainedGrid {
@@ -226,82 +389,129 @@ impl TrainedGrid {
             .iter()
             .map(|(p, _)| p.compare.widths.0.len() - 2)
             .collect();
-        let values = parts
-            .iter()
-            .map(|(_, runs)| sigmas.iter().map(|&w| cell_accuracy(runs, w)).collect())
-            .collect();
-        let train = parts
-            .first()
-            .map(|(p, _)| p.compare.train.clone())
-            .unwrap_or_default();
-        let width = parts
-            .first()
-            .map(|(p, _)| p.compare.widths.0[1])
-            .unwrap_or_default();
+        let (width, train) = setting(config);
         let images = train.train_limit.unwrap_or(60_000);
-        let steps = train.epochs as i64 * (images / train.batch_size);
+        let per_epoch = images / train.batch_size;
+        let cells = |f: &dyn Fn(&[RunResult], f64) -> f64| -> Vec<Vec<f64>> {
+            let row = |runs: &[RunResult]| sigmas.iter().map(|&w| f(runs, w)).collect();
+            parts.iter().map(|(_, runs)| row(runs)).collect()
+        };
+        let panels = panel_epochs(train.epochs)
+            .into_iter()
+            .map(|epoch| StepPanel {
+                epoch,
+                steps: epoch as i64 * per_epoch,
+                values: cells(&|runs, w| cell_accuracy(runs, w, epoch)),
+            })
+            .collect();
+        let diverged = cells(&|runs, w| cell_runs(runs, w).filter(|r| diverged(r)).count() as f64);
         TrainedGrid {
+            diverged: diverged
+                .into_iter()
+                .map(|r| r.into_iter().map(|n| n as usize).collect())
+                .collect(),
             sigmas,
             depths,
-            values,
+            panels,
+            seeds: config.seeds.len(),
             train,
             width,
             images,
-            steps,
         }
     }
 }
 
-/// The final test accuracy of the run with σ_w² = `w` among `runs` (NaN if it diverged or is
-/// missing).
-fn cell_accuracy(runs: &[RunResult], w: f64) -> f64 {
-    let accuracy = |r: &RunResult| match r.status {
-        RunStatus::Diverged => f64::NAN,
-        _ => r
-            .history
-            .last()
-            .map(|e| e.test_accuracy)
-            .unwrap_or(f64::NAN),
-    };
-    runs.iter()
-        .find(|r| match r.run.spec.model.init {
-            InitScheme::MeanField(m) => (m.sigma_w2() - w).abs() < 1e-9,
-            _ => false,
-        })
-        .map(accuracy)
-        .unwrap_or(f64::NAN)
+/// Whether `r` diverged.
+fn diverged(r: &RunResult) -> bool {
+    r.status == RunStatus::Diverged
 }
 
-/// The trained grid's test accuracy as a heatmap under the line depth = 6 ξ_c.
-fn accuracy_heatmap(gh: &GaussHermite, g: &TrainedGrid) -> Result<Heatmap> {
-    let depth_f: Vec<f64> = g.depths.iter().map(|&d| d as f64).collect();
-    let x_edges = edges_around(&g.sigmas);
-    let y_edges = edges_around(&depth_f);
-    let bound_line: Vec<(f64, f64)> = (0..=120)
+/// The runs among `runs` with σ_w² = `w`.
+fn cell_runs(runs: &[RunResult], w: f64) -> impl Iterator<Item = &RunResult> {
+    runs.iter().filter(move |r| match r.run.spec.model.init {
+        InitScheme::MeanField(m) => (m.sigma_w2() - w).abs() < 1e-9,
+        _ => false,
+    })
+}
+
+/// The mean test accuracy after `epoch` of the runs with σ_w² = `w` (a diverged run counts as
+/// [`CHANCE`] from the epoch it has no finite accuracy for); NaN when none has a value.
+fn cell_accuracy(runs: &[RunResult], w: f64, epoch: usize) -> f64 {
+    let value = |r: &RunResult| {
+        let at = r.history.epochs.get(epoch - 1).map(|e| e.test_accuracy);
+        match at.filter(|a| a.is_finite()) {
+            Some(a) if !diverged(r) || epoch < r.history.epochs.len() => Some(a),
+            _ if diverged(r) => Some(CHANCE),
+            _ => None,
+        }
+    };
+    let values: Vec<f64> = cell_runs(runs, w).filter_map(value).collect();
+    if values.is_empty() {
+        f64::NAN
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+/// 6 ξ_c over σ_w² ∈ [x0, x1] at σ_b² = [`SIGMA_B2`] (infinite at the critical point).
+fn six_xi_line(gh: &GaussHermite, x0: f64, x1: f64) -> Result<Vec<(f64, f64)>> {
+    (0..=400)
         .map(|i| {
-            let w = x_edges[0] + (x_edges[x_edges.len() - 1] - x_edges[0]) * i as f64 / 120.0;
+            let w = x0 + (x1 - x0) * i as f64 / 400.0;
             theory::propagation(gh, w, SIGMA_B2).map(|p| (w, 6.0 * p.xi_c))
         })
-        .collect::<Result<_>>()?;
-    Ok(Heatmap {
-        title: format!(
-            "Test accuracy of tanh nets, width {}, {} SGD steps (lr {}), σ_b² = {SIGMA_B2}",
-            g.width, g.steps, g.train.learning_rate
-        ),
+        .collect()
+}
+
+/// The figure's title.
+fn accuracy_title(g: &TrainedGrid) -> String {
+    format!(
+        "Mean test accuracy (%) of tanh nets, {} seed(s), width {}, SGD lr {}, σ_b² = {SIGMA_B2}: \
+         trainable while depth ≲ 6 ξ_c",
+        g.seeds, g.width, g.train.learning_rate
+    )
+}
+
+/// The accuracy panels' style: log depth axis at the depths, whole cells, outlined lines.
+fn accuracy_style(depths: &[usize]) -> HeatStyle {
+    HeatStyle {
+        y_log_ticks: Some(depths.iter().map(|&d| d as f64).collect()),
+        outlined: true,
+        ..HeatStyle::default()
+    }
+}
+
+/// Cell boundaries around ascending positive centres on a log axis: geometric means between
+/// neighbours, and half a step (in log) beyond the first and the last.
+pub fn log_edges_around(centres: &[f64]) -> Vec<f64> {
+    let logs: Vec<f64> = centres.iter().map(|c| c.ln()).collect();
+    edges_around(&logs).into_iter().map(f64::exp).collect()
+}
+
+/// One heatmap per panel of the trained grid: accuracy % on log depth, 6 ξ_c drawn over it.
+fn accuracy_panels(gh: &GaussHermite, g: &TrainedGrid, critical: f64) -> Result<Vec<Heatmap>> {
+    let depth_f: Vec<f64> = g.depths.iter().map(|&d| d as f64).collect();
+    let x_edges = edges_around(&g.sigmas);
+    let y_edges = log_edges_around(&depth_f);
+    let (x0, x1) = (x_edges[0], x_edges[x_edges.len() - 1]);
+    // The line alone: a vertical line at the critical point would hide that column's numbers.
+    let label = format!("depth = 6 ξ_c (∞ at σ_w² = {critical:.3})");
+    let lines = vec![Series::line(label, six_xi_line(gh, x0, x1)?)];
+    let panel = |p: &StepPanel| Heatmap {
+        title: format!("after {} SGD steps", p.steps),
         x_desc: "σ_w²".into(),
-        y_desc: "depth (hidden layers)".into(),
-        value_desc: "test accuracy".into(),
-        x_edges,
-        y_edges,
-        values: g.values.clone(),
-        range: (0.1, 1.0),
-        annotate: Some((100.0, 0)),
-        lines: vec![Series {
-            band: Vec::new(),
-            label: "6 ξ_c (Schoenholz et al. 2017)".into(),
-            points: bound_line,
-        }],
-    })
+        y_desc: "depth (hidden layers, log scale)".into(),
+        value_desc: "test accuracy (%)".into(),
+        x_edges: x_edges.clone(),
+        y_edges: y_edges.clone(),
+        values: (p.values.iter())
+            .map(|r| r.iter().map(|a| 100.0 * a).collect())
+            .collect(),
+        range: (100.0 * CHANCE, 100.0),
+        annotate: Some((1.0, 0)),
+        lines: lines.clone(),
+    };
+    Ok(g.panels.iter().map(panel).collect())
 }
 
 /// The mean-field study's tables and findings, shared by `summary.md` and `report.html`.
@@ -309,39 +519,88 @@ fn accuracy_heatmap(gh: &GaussHermite, g: &TrainedGrid) -> Result<Heatmap> {
 pub struct MeanfieldTables {
     /// The critical point in a sentence.
     pub critical: String,
+    /// The named inits at torch's default bias.
+    pub named: Table,
+    /// The named inits' critical point in a sentence.
+    pub named_critical: String,
     /// q*, χ₁, c*, ξ_q, ξ_c and 6 ξ_c per σ_w².
     pub theory: Table,
-    /// Test accuracy % by depth (rows) and σ_w² (columns).
-    pub grid: Table,
-    /// How well 6 ξ_c separates the cells that trained from those that did not.
+    /// Mean test accuracy % by depth (rows) and σ_w² (columns), one table per number of steps.
+    pub grids: Vec<(String, Table)>,
+    /// How well 6 ξ_c separates the cells that trained from those that did not, per number of
+    /// steps.
     pub bound: String,
 }
 
 impl MeanfieldTables {
-    fn of(gh: &GaussHermite, critical: f64, g: &TrainedGrid) -> Result<Self> {
-        let bound = bound_sentence(gh, g)?;
+    fn of(
+        gh: &GaussHermite,
+        critical: f64,
+        named: &NamedAtTorchBias,
+        g: &TrainedGrid,
+    ) -> Result<Self> {
+        let six_xi: Vec<f64> = g
+            .sigmas
+            .iter()
+            .map(|&w| theory::propagation(gh, w, SIGMA_B2).map(|p| 6.0 * p.xi_c))
+            .collect::<Result<_>>()?;
+        let bound = (g.panels.iter())
+            .map(|p| bound_sentence(&six_xi, g, p))
+            .collect::<Vec<_>>()
+            .join(" ");
         Ok(MeanfieldTables {
             critical: format!(
                 "**Critical point:** at σ_b² = {SIGMA_B2}, χ₁ = 1 at **σ_w² = {critical:.4}** \
                  (ordered below, chaotic above)."
             ),
+            named: named_table(named),
+            named_critical: format!(
+                "With torch's default bias for {} inputs per unit, σ_b² = 1/(3·{}) = {:.5}, the \
+                 critical σ_w² is {:.4}.",
+                named.fan_in, named.fan_in, named.sigma_b2, named.critical
+            ),
             theory: theory_table(gh, &g.sigmas)?,
-            grid: grid_table(g),
+            grids: (g.panels.iter())
+                .map(|p| {
+                    let heading = format!("after {} SGD steps (epoch {})", p.steps, p.epoch);
+                    (heading, grid_table(g, p))
+                })
+                .collect(),
             bound,
         })
     }
 }
 
-/// How well 6 ξ_c separates the cells that trained from those that did not, in a sentence.
-fn bound_sentence(gh: &GaussHermite, g: &TrainedGrid) -> Result<String> {
-    let six_xi: Vec<f64> = g
-        .sigmas
-        .iter()
-        .map(|&w| theory::propagation(gh, w, SIGMA_B2).map(|p| 6.0 * p.xi_c))
-        .collect::<Result<_>>()?;
+/// Where the named inits sit at torch's default bias: σ_w², χ₁, ξ_c, 6 ξ_c and the phase.
+fn named_table(named: &NamedAtTorchBias) -> Table {
+    let mut table = Table::new(&[
+        ("init", false),
+        ("σ_w²", true),
+        ("χ₁", true),
+        ("ξ_c", true),
+        ("6 ξ_c", true),
+        ("phase", false),
+    ]);
+    for (n, p) in &named.points {
+        let phase = if p.chi1 < 1.0 { "ordered" } else { "chaotic" };
+        table.push(vec![
+            n.name.into(),
+            format!("{:.3}", n.sigma_w2).into(),
+            format!("{:.3}", p.chi1).into(),
+            format!("{:.1}", p.xi_c).into(),
+            format!("{:.0}", 6.0 * p.xi_c).into(),
+            phase.into(),
+        ]);
+    }
+    table
+}
+
+/// How well 6 ξ_c separates the cells of panel `p` that trained from those that did not, in a
+/// sentence.
+fn bound_sentence(six_xi: &[f64], g: &TrainedGrid, p: &StepPanel) -> String {
     let (mut below, mut below_ok, mut above, mut above_ok) = (0, 0, 0, 0);
-    for (d, row) in g.depths.iter().zip(&g.values) {
-        for (acc, bound) in row.iter().zip(&six_xi) {
+    for (d, row) in g.depths.iter().zip(&p.values) {
+        for (acc, bound) in row.iter().zip(six_xi) {
             let trained = *acc >= TRAINED_ACCURACY;
             if (*d as f64) <= *bound {
                 below += 1;
@@ -359,14 +618,15 @@ fn bound_sentence(gh: &GaussHermite, g: &TrainedGrid) -> Result<String> {
             format!("{:.0} %", 100.0 * a as f64 / n as f64)
         }
     };
-    Ok(format!(
-        "**How well 6 ξ_c bounds the trainable region** \
-         (trained = test accuracy ≥ {:.0} %): of the {below} cells with depth ≤ 6 ξ_c, \
-         {below_ok} trained ({}); of the {above} cells above the line, {above_ok} trained ({}).",
+    format!(
+        "**After {} steps** (trained = mean test accuracy ≥ {:.0} %): of the {below} cells \
+         with depth ≤ 6 ξ_c, {below_ok} trained ({}); of the {above} cells above the line, \
+         {above_ok} trained ({}).",
+        p.steps,
         100.0 * TRAINED_ACCURACY,
         pct(below_ok, below),
         pct(above_ok, above)
-    ))
+    )
 }
 
 /// q*, χ₁, c*, ξ_q, ξ_c and 6 ξ_c per σ_w².
@@ -383,7 +643,7 @@ fn theory_table(gh: &GaussHermite, sigmas: &[f64]) -> Result<Table> {
     for &w in sigmas {
         let p = theory::propagation(gh, w, SIGMA_B2)?;
         table.push(vec![
-            w.to_string().into(),
+            format!("{w:.3}").into(),
             format!("{:.4}", p.q_star).into(),
             format!("{:.4}", p.chi1).into(),
             format!("{:.4}", p.c_star).into(),
@@ -395,20 +655,22 @@ fn theory_table(gh: &GaussHermite, sigmas: &[f64]) -> Result<Table> {
     Ok(table)
 }
 
-/// Test accuracy % by depth (rows) and σ_w² (columns); `div` where a run diverged.
-fn grid_table(g: &TrainedGrid) -> Table {
+/// Mean test accuracy % of panel `p` by depth (rows) and σ_w² (columns); `†` where a run
+/// diverged (counted as chance), `—` where none has a value.
+fn grid_table(g: &TrainedGrid, p: &StepPanel) -> Table {
     let headers: Vec<String> = std::iter::once("depth".to_string())
         .chain(g.sigmas.iter().map(|w| format!("σ_w² {w}")))
         .collect();
     let columns: Vec<(&str, bool)> = headers.iter().map(|h| (h.as_str(), true)).collect();
     let mut table = Table::new(&columns);
-    for (d, row) in g.depths.iter().zip(&g.values) {
+    for ((d, row), div) in g.depths.iter().zip(&p.values).zip(&g.diverged) {
         let mut cells: Vec<Cell> = vec![d.to_string().into()];
-        for a in row {
+        for (a, n) in row.iter().zip(div) {
+            let mark = if *n > 0 { "†" } else { "" };
             cells.push(if a.is_finite() {
-                format!("{:.1}", 100.0 * a).into()
+                format!("{:.1}{mark}", 100.0 * a).into()
             } else {
-                "div".into()
+                "—".into()
             });
         }
         table.push(cells);
@@ -416,8 +678,8 @@ fn grid_table(g: &TrainedGrid) -> Table {
     table
 }
 
-/// `summary.md`: the command, the critical point, the theory's charts and table, the trained
-/// grid with its budget, and the bound's score.
+/// `summary.md`: the command, the budget, the critical point, the named inits, the theory's
+/// charts and table, the trained grid after each number of steps, and the bound's score.
 fn summary_markdown(
     config: &StudyConfig,
     parts: &[(StudyPart, Vec<RunResult>)],
@@ -430,35 +692,44 @@ fn summary_markdown(
         md,
         "Command: `initlab study meanfield{}`. Poole et al. (2016), Schoenholz et al. (2017): \
          weights N(0, σ_w²/fan_in), biases N(0, σ_b²), tanh. Theory by Gauss–Hermite quadrature \
-         with {nodes} nodes.\n",
+         with {nodes} nodes.\n\n{}\n",
         full_flag(config),
+        super::deviations(config),
     );
     let _ = writeln!(md, "{}\n", tables.critical);
     let _ = writeln!(
         md,
         "![phase diagram](phase.png)\n\n![depth scales](xi.png)\n"
     );
+    let _ = writeln!(md, "## Named inits\n\n{}\n", tables.named_critical);
+    md.push_str(&tables.named.markdown());
+    let _ = writeln!(md, "\n## Theory at σ_b² = {SIGMA_B2}\n");
     md.push_str(&tables.theory.markdown());
     let t = &g.train;
     let _ = writeln!(
         md,
         "\n## Trained grid\n\nWidth {}, {} epoch(s) of {} training images at batch {} \
-         ({} SGD steps, lr {}), seed {}. Test accuracy (%), rows by depth (hidden tanh \
-         layers), columns by σ_w²; `div` = diverged.\n",
-        g.width, t.epochs, g.images, t.batch_size, g.steps, t.learning_rate, t.seed
+         (lr {}), seeds {:?}. Mean test accuracy (%) over the seeds, rows by depth (hidden tanh \
+         layers), columns by σ_w²; † = a run diverged and counts as chance (10 %).\n",
+        g.width, t.epochs, g.images, t.batch_size, t.learning_rate, config.seeds
     );
-    md.push_str(&tables.grid.markdown());
+    for (heading, table) in &tables.grids {
+        let _ = writeln!(md, "### {heading}\n");
+        md.push_str(&table.markdown());
+        md.push('\n');
+    }
     let _ = writeln!(
         md,
-        "\n![accuracy with 6 ξ_c](meanfield.png)\n\n{}",
+        "![accuracy with 6 ξ_c](meanfield.png)\n\n{}",
         tables.bound
     );
     let _ = writeln!(md, "\n{}", total_time(parts));
     md
 }
 
-/// The report page's mean-field blocks: the critical point, the theory table and charts, the
-/// trained grid and its heatmap, the bound's score (pictures only where they were drawn).
+/// The report page's mean-field blocks: the critical point, the named inits, the theory table
+/// and charts, the trained grids and their panels, the bound's score (pictures only where they
+/// were drawn).
 fn html_blocks(out: &Path, tables: &MeanfieldTables) -> Vec<Block> {
     let image = |file: &str, alt: &str| {
         out.join(file).is_file().then(|| Block::Image {
@@ -468,13 +739,103 @@ fn html_blocks(out: &Path, tables: &MeanfieldTables) -> Vec<Block> {
     };
     let mut blocks = vec![
         Block::Text(tables.critical.clone()),
+        Block::Text(tables.named_critical.clone()),
+        Block::Table(tables.named.clone()),
         Block::Table(tables.theory.clone()),
     ];
     blocks.extend(image("phase.png", "order-to-chaos phase diagram"));
     blocks.extend(image("xi.png", "depth scales"));
-    blocks.push(Block::Heading("Trained grid (test accuracy %)".into()));
-    blocks.push(Block::Table(tables.grid.clone()));
+    for (heading, table) in &tables.grids {
+        blocks.push(Block::Heading(format!("Mean test accuracy (%) {heading}")));
+        blocks.push(Block::Table(table.clone()));
+    }
     blocks.extend(image("meanfield.png", "test accuracy with 6 ξ_c"));
     blocks.push(Block::Text(tables.bound.clone()));
     blocks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::output::chart::heatmap::{ColourScale, NEUTRAL};
+
+    #[test]
+    fn the_depth_grid_is_log_spaced_and_tests_the_chaotic_side() {
+        for full in [false, true] {
+            let (depths, sigmas) = grid(full);
+            assert_eq!(depths[0], 2);
+            assert!(depths.windows(2).all(|w| w[1] == 2 * w[0]), "{depths:?}");
+            assert_eq!(*depths.last().unwrap(), if full { 256 } else { 128 });
+            // Several σ_w² on each side of the critical 1.761 at σ_b² = 0.05.
+            let below = sigmas.iter().filter(|w| **w < 1.761).count();
+            let above = sigmas.iter().filter(|w| **w > 1.761).count();
+            assert!(below >= 4 && above >= 4, "{sigmas:?}");
+            assert_eq!((sigmas[0], *sigmas.last().unwrap()), (0.5, 4.0));
+        }
+        // The cells' edges are geometric means: each depth sits in the middle of its cell on
+        // a log axis.
+        let e = log_edges_around(&[2.0, 4.0, 8.0]);
+        let want = [2f64.sqrt(), 8f64.sqrt(), 32f64.sqrt(), 128f64.sqrt()];
+        assert!(
+            e.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{e:?}"
+        );
+        assert_eq!(panel_epochs(10), vec![1, 3, 10]);
+        assert_eq!(panel_epochs(3), vec![1, 3]);
+        assert_eq!(panel_epochs(1), vec![1]);
+    }
+
+    #[test]
+    fn the_default_fits_its_bound_and_full_does_more() {
+        let config = StudyConfig::new(STUDY);
+        assert_eq!(config.seeds.len(), 2);
+        let b = budget(&config);
+        // 7 depths × 15 σ_w² × 2 seeds, 2,000 steps each.
+        assert_eq!((b.runs, b.steps), (210, 2000));
+        let bound = DEFAULT_BOUND_MINUTES * 60.0 * 2.0 * MAC_PER_CORE_SECOND;
+        assert!(b.multiply_adds < bound, "{b:?} vs {bound:e}");
+        assert!(
+            b.minutes_on_two_cores() < DEFAULT_BOUND_MINUTES,
+            "{}",
+            b.sentence()
+        );
+        let (default, full) = budgets();
+        assert_eq!(default, b);
+        assert!(full.multiply_adds > 10.0 * b.multiply_adds && full.runs > b.runs);
+        let text = Meanfield.deviations(&config, &SharedPhrases::of(&config));
+        assert!(
+            text.contains("Fig. 5") && !text.contains("Fig. 6"),
+            "{text}"
+        );
+        assert!(text.contains(&default.sentence()) && text.contains(&full.sentence()));
+    }
+
+    #[test]
+    fn chi_one_is_drawn_neutral_and_the_named_inits_are_marked() {
+        let scale = ColourScale::Diverging { centre: 1.0 };
+        for range in [(0.0, 2.0), (0.0, 3.0), (0.5, 1.2)] {
+            assert_eq!(scale.colour(1.0, range), NEUTRAL, "{range:?}");
+            assert!(
+                scale.colour(0.9, range).2 > scale.colour(0.9, range).0,
+                "blue below"
+            );
+            assert!(
+                scale.colour(1.1, range).0 > scale.colour(1.1, range).2,
+                "red above"
+            );
+        }
+        let gh = GaussHermite::default_rule();
+        let named = named_at_torch_bias(&gh, 64).unwrap();
+        let style = phase_style(&named, 1.761);
+        assert_eq!(style.scale, scale);
+        assert!(style.legend_outside);
+        // The three named inits, the critical point at torch's bias, the grid's critical point.
+        assert_eq!(style.points.len(), 5);
+        assert!((style.points[0].0 - 1.0 / 3.0).abs() < 1e-12);
+        assert!((style.points[1].1 - 1.0 / 192.0).abs() < 1e-12);
+        assert!((style.points[2].0 - named.critical).abs() < 1e-12);
+        assert!((style.points[3].0 - 25.0 / 9.0).abs() < 1e-12);
+        let xi = depth_scales(&gh, 1.761, &named).unwrap();
+        assert_eq!(xi.points.len(), 3);
+    }
 }

@@ -65,6 +65,11 @@ pub trait Preset: Send + Sync {
     /// Its parts with their budgets.
     fn parts(&self, config: &StudyConfig) -> Vec<StudyPart>;
 
+    /// Seeds per configuration unless `--seeds` says otherwise (`full`: with `--full`).
+    fn seed_count(&self, _full: bool) -> usize {
+        1
+    }
+
     /// What this run of the study does differently from the paper it re-enacts, in one
     /// paragraph, given the phrases every study shares.
     fn deviations(&self, config: &StudyConfig, shared: &SharedPhrases) -> String;
@@ -182,7 +187,7 @@ impl StudyConfig {
             epochs: None,
             train_limit: None,
             width: None,
-            seeds: vec![TrainConfig::default().seed],
+            seeds: default_seeds(study, false, TrainConfig::default().seed),
             out_dir: PathBuf::from("runs").join("study").join(study.name()),
             bias: study.preset().bias(),
             validation: study.preset().validation(),
@@ -248,6 +253,12 @@ impl StudyConfig {
             labels,
         }
     }
+}
+
+/// The study's own number of consecutive seeds from `first` ([`Preset::seed_count`]).
+pub fn default_seeds(study: Study, full: bool, first: i64) -> Vec<i64> {
+    let n = study.preset().seed_count(full).max(1) as i64;
+    (0..n).map(|k| first + k).collect()
 }
 
 /// One comparison inside a study.
@@ -455,8 +466,10 @@ mod tests {
             (lab::STUDY, vec!["shallow", "deep"], 5),
             (
                 meanfield::STUDY,
-                vec!["depth2", "depth4", "depth8", "depth16", "depth32"],
-                8,
+                vec![
+                    "depth2", "depth4", "depth8", "depth16", "depth32", "depth64", "depth128",
+                ],
+                15,
             ),
             (isometry::STUDY, vec!["depth4", "depth16", "depth32"], 2),
         ] {
