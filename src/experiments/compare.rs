@@ -725,6 +725,16 @@ pub fn html_report(config: &CompareConfig, runs: &[RunResult]) -> Report {
     }
 }
 
+/// `text` as one CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a
+/// quote or a line break, so a run directory's name cannot shift or split a row.
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
 /// The summary table as CSV: one row per run; `counted_test_error_percent` is the final test error
 /// the statistics count it with ([`counted_final`]: 90 for a diverged run).
 pub fn summary_csv(runs: &[RunResult]) -> String {
@@ -756,10 +766,23 @@ pub fn summary_csv(runs: &[RunResult]) -> String {
             last.map(|e| format!("{:.9}", e.train_cost))
                 .unwrap_or_default(),
             r.seconds,
-            r.run.dir.display()
+            csv_field(&r.run.dir.display().to_string())
         );
     }
     out
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_they_must_be() {
+        assert_eq!(csv_field("runs/a"), "runs/a");
+        assert_eq!(csv_field("runs/a,b"), "\"runs/a,b\"");
+        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
 }
 
 #[cfg(test)]
