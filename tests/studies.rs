@@ -277,6 +277,15 @@ fn studies_run_at_small_width() {
         );
         assert!(result.chart.is_file());
         let md = std::fs::read_to_string(&result.summary).unwrap();
+        // The summary records the command with its overrides; Glorot's title names the width used.
+        let command = format!(
+            "Command: `initlab study {} --epochs 1 --train-limit 500 --width 16`",
+            which.name()
+        );
+        assert!(md.contains(&command), "{md}");
+        if which == study::glorot::STUDY {
+            assert!(md.contains("5×16 hidden") && !md.contains("5×1000"), "{md}");
+        }
         assert_eq!(
             md.lines()
                 .filter(|l| l.starts_with("| ") && !l.starts_with("| part"))

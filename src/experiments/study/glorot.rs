@@ -33,6 +33,11 @@ impl Preset for Glorot {
         "Glorot & Bengio 2010: standard vs normalized (N) init, 5×1000 hidden, SGD".into()
     }
 
+    fn title_for(&self, config: &StudyConfig) -> String {
+        let width = config.width.unwrap_or(1000);
+        format!("Glorot & Bengio 2010: standard vs normalized (N) init, 5×{width} hidden, SGD")
+    }
+
     fn bias(&self) -> BiasInit {
         BiasInit::Zeros
     }

@@ -22,7 +22,7 @@ use crate::base::output::table::Table;
 use crate::engine::executor::RunResult;
 use crate::engine::rundir::RunStatus;
 use crate::experiments::report_html::{self, Block};
-use crate::experiments::study::summary::{self, full_flag, total_time};
+use crate::experiments::study::summary::{self, total_time};
 use crate::experiments::study::{hidden, Preset, SharedPhrases, Study, StudyConfig, StudyPart};
 
 /// The study on the command line: `initlab study isometry`.
@@ -753,7 +753,7 @@ fn summary_markdown(
          Jacobian J = D_L W_L ⋯ D_1 W_1 built in f64 at init, its singular values σ (λ² = σ²) by \
          `torch.svd(J, compute_uv=False)`; Gaussian weights N(0, σ_w²/N) (`normal_`), orthogonal σ_w · Q \
          (`orthogonal_`), biases N(0, σ_b²).\n",
-        command_line(config),
+        summary::command_line(config),
     );
     let _ = writeln!(md, "{}\n", tables.critical);
     let _ = writeln!(md, "![isometry](isometry.png)\n");
@@ -770,26 +770,6 @@ fn summary_markdown(
         md.push_str(&summary::seeds_markdown(config, parts));
     }
     md
-}
-
-/// The command that ran the study, with the overrides it was given.
-pub fn command_line(config: &StudyConfig) -> String {
-    let mut cmd = format!("initlab study isometry{}", full_flag(config));
-    let flags = [
-        ("--epochs", config.epochs.map(|e| e.to_string())),
-        ("--train-limit", config.train_limit.map(|n| n.to_string())),
-        ("--width", config.width.map(|w| w.to_string())),
-    ];
-    for (flag, value) in flags {
-        if let Some(v) = value {
-            let _ = write!(cmd, " {flag} {v}");
-        }
-    }
-    if config.seeds.len() > 1 {
-        let seeds: Vec<String> = config.seeds.iter().map(i64::to_string).collect();
-        let _ = write!(cmd, " --seeds {}", seeds.join(","));
-    }
-    cmd
 }
 
 /// The report page's blocks: the critical point, the chart, both tables and their findings.

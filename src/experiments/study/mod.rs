@@ -56,6 +56,12 @@ pub trait Preset: Send + Sync {
     /// The title of its chart, summary and report page.
     fn title(&self) -> String;
 
+    /// [`Preset::title`] for the nets `config` builds (a preset whose title names a width
+    /// follows `--width`).
+    fn title_for(&self, _config: &StudyConfig) -> String {
+        self.title()
+    }
+
     /// Its biases unless overridden (zeros in the papers' studies, their convention).
     fn bias(&self) -> BiasInit;
 

@@ -26,7 +26,7 @@ pub fn write_curve_outputs(
             crate::experiments::seeds::seed_groups(rs, |r| p.label_of(r.run.spec.model.init))
         })
         .collect();
-    let title = config.study.preset().title();
+    let title = config.study.preset().title_for(config);
     seeds_chart(&curves, &title, &config.chart_path())?;
     seeds_chart(
         &curves,
@@ -57,14 +57,34 @@ pub fn total_time(parts: &[(StudyPart, Vec<RunResult>)]) -> String {
     )
 }
 
+/// The command that ran the study, with the overrides it was given.
+pub fn command_line(config: &StudyConfig) -> String {
+    let mut cmd = format!("initlab study {}{}", config.study.name(), full_flag(config));
+    let flags = [
+        ("--epochs", config.epochs.map(|e| e.to_string())),
+        ("--train-limit", config.train_limit.map(|n| n.to_string())),
+        ("--width", config.width.map(|w| w.to_string())),
+    ];
+    for (flag, value) in flags {
+        if let Some(v) = value {
+            let _ = write!(cmd, " {flag} {v}");
+        }
+    }
+    if config.seeds.len() > 1 {
+        let seeds: Vec<String> = config.seeds.iter().map(i64::to_string).collect();
+        let _ = write!(cmd, " --seeds {}", seeds.join(","));
+    }
+    cmd
+}
+
 /// The study's markdown summary: the budget, then one table per part.
 pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> String {
     let name = config.study.name();
-    let mut md = format!("# {}\n\n", config.study.preset().title());
+    let mut md = format!("# {}\n\n", config.study.preset().title_for(config));
     let _ = writeln!(
         md,
-        "Command: `initlab study {name}{}`. Budget: {}.\n",
-        full_flag(config),
+        "Command: `{}`. Budget: {}.\n",
+        command_line(config),
         if config.full {
             "the full-size setting"
         } else {
@@ -205,7 +225,7 @@ pub fn html_report(
     }
     blocks.extend(runs_blocks(config, parts));
     Report {
-        title: config.study.preset().title(),
+        title: config.study.preset().title_for(config),
         blocks,
     }
 }
