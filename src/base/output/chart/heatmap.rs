@@ -106,15 +106,21 @@ pub fn scale_colour(t: f64) -> RGBColor {
         (94.0, 201.0, 98.0),
         (253.0, 231.0, 37.0),
     ];
+    along(&ANCHORS, t, 0.0)
+}
+
+/// The colour at `t ∈ [0, 1]` of a scale linear between evenly spaced `anchors` (RGB); `t`
+/// outside [0, 1] is clamped, a `t` that is not finite is `fallback`.
+fn along(anchors: &[(f64, f64, f64)], t: f64, fallback: f64) -> RGBColor {
     let t = if t.is_finite() {
         t.clamp(0.0, 1.0)
     } else {
-        0.0
+        fallback
     };
-    let x = t * (ANCHORS.len() - 1) as f64;
-    let k = (x.floor() as usize).min(ANCHORS.len() - 2);
+    let x = t * (anchors.len() - 1) as f64;
+    let k = (x.floor() as usize).min(anchors.len() - 2);
     let f = x - k as f64;
-    let (a, b) = (ANCHORS[k], ANCHORS[k + 1]);
+    let (a, b) = (anchors[k], anchors[k + 1]);
     let mix = |p: f64, q: f64| (p + (q - p) * f).round() as u8;
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
@@ -129,17 +135,7 @@ pub fn diverging_colour(t: f64) -> RGBColor {
         (239.0, 138.0, 98.0),
         (178.0, 24.0, 43.0),
     ];
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.5
-    };
-    let x = t * (ANCHORS.len() - 1) as f64;
-    let k = (x.floor() as usize).min(ANCHORS.len() - 2);
-    let f = x - k as f64;
-    let (a, b) = (ANCHORS[k], ANCHORS[k + 1]);
-    let mix = |p: f64, q: f64| (p + (q - p) * f).round() as u8;
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    along(&ANCHORS, t, 0.5)
 }
 
 /// The neutral colour of [`diverging_colour`], at its centre.
