@@ -154,10 +154,14 @@ pub fn hex_f32s(v: &serde_json::Value) -> Vec<f32> {
 pub fn wait_for_checkpoint(dir: &Path, epochs: usize, child: &mut std::process::Child) {
     let start = std::time::Instant::now();
     loop {
+        // `running`: written by this child (an earlier process's record says `interrupted`, and a
+        // resumed run may already be past `epochs`: its child would not have started yet).
         if let Ok(r) = initlab::engine::rundir::read_record(dir) {
-            if r.checkpoint
-                .as_ref()
-                .is_some_and(|c| c.epochs_done >= epochs)
+            let running = r.status == initlab::engine::rundir::RunStatus::Running;
+            if running
+                && r.checkpoint
+                    .as_ref()
+                    .is_some_and(|c| c.epochs_done >= epochs)
             {
                 return;
             }
