@@ -13,6 +13,9 @@ fn main() {
     // of the package so that libtorch's oneMKL binds to it (see src/base/parity/mkl.rs).
     println!("cargo:rustc-link-arg=-Wl,--undefined=mkl_serv_intel_cpu_true");
     println!("cargo:rustc-link-arg=-Wl,--export-dynamic-symbol=mkl_serv_intel_cpu_true");
+    // Link libgomp's wait-policy hook (src/base/parity/ffi.rs, a `.preinit_array` entry) into
+    // every executable of the package as well (see src/base/waits.rs).
+    println!("cargo:rustc-link-arg=-Wl,--undefined=LIBGOMP_WAIT_HOOK");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=LIBTORCH_USE_PYTORCH");
     println!("cargo:rerun-if-env-changed=INITLAB_LIBTORCH");

@@ -17,6 +17,7 @@ use crate::base::data::{embedded, mnist};
 use crate::base::optim::fused;
 use crate::base::parity::ffi::{self, Off};
 use crate::base::parity::{mkl, torch_rng};
+use crate::base::waits::WaitChoice;
 use crate::engine::rundir::Provenance;
 
 /// A finding's verdict.
@@ -78,7 +79,7 @@ pub const KERNEL_VARIABLES: [&str; 3] =
     ["MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "ATEN_CPU_CAPABILITY"];
 
 /// Variables about threads, reported when set.
-pub const THREAD_VARIABLES: [&str; 3] = ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY"];
+pub const THREAD_VARIABLES: [&str; 2] = ["OMP_NUM_THREADS", "MKL_NUM_THREADS"];
 
 /// Gathers the report. `data_flag` is `--data-dir`, as for any command that reads data; nothing
 /// is left written (the compiled-in data is checked in memory, not unpacked; whether it could be
@@ -347,6 +348,12 @@ fn threads(n: i32) -> Finding {
             f.details.push(format!("{var}={}", v.to_string_lossy()));
         }
     }
+    let policy = std::env::var("OMP_WAIT_POLICY").ok();
+    let spin = std::env::var("GOMP_SPINCOUNT").ok();
+    f.details.push(format!(
+        "idle threads: {}",
+        WaitChoice::describe(policy.as_deref(), spin.as_deref())
+    ));
     f
 }
 

@@ -6,6 +6,8 @@
 //! - libtorch's default CPU generator and its engine's state, by their Itanium C++ names and a
 //!   `#[repr(C)]` copy of `at::mt19937_data_pod`, for Bernoulli draws in Rust
 //!   ([`crate::base::parity::torch_rng`]);
+//! - libgomp's wait policy, set from the executable's `.preinit_array` ([`LIBGOMP_WAIT_HOOK`],
+//!   [`crate::base::waits`]);
 //! - the process-wide address of `mkl_serv_intel_cpu_true`, and `libtorch_cpu.so`'s own
 //!   definition of it ([`crate::base::parity::mkl`]).
 //!
@@ -66,6 +68,66 @@ pub fn libtorch_vendor_check() -> Option<bool> {
     // loaded (its reference count only returns to what it was).
     unsafe { dlclose(handle) };
     answer
+}
+
+/// libgomp's wait policy, set before libgomp's constructor reads it ([`crate::base::waits`]).
+/// The dynamic loader runs the executable's `.preinit_array` before any shared library's
+/// initialiser, but a variable set there does not reach libgomp: glibc's own initialiser, which
+/// runs next, points the environment back at the one the kernel gave. So the hook starts the
+/// program again (`execve` of `/proc/self/exe`, same arguments) with the variable added, before
+/// any library has run code; the second start finds it set and goes on. `build.rs` passes
+/// `--undefined=LIBGOMP_WAIT_HOOK` so that every executable of the package (the binary, the
+/// examples, the tests) links it; the name is unmangled for that reason.
+#[no_mangle]
+#[used]
+#[link_section = ".preinit_array"]
+pub static LIBGOMP_WAIT_HOOK: extern "C" fn(i32, *const *const c_char, *const *const c_char) =
+    set_libgomp_wait;
+
+/// Restarts the program with `GOMP_SPINCOUNT=`[`crate::base::waits::SPIN_COUNT`] when the user
+/// set neither it nor `OMP_WAIT_POLICY` ([`crate::base::waits::WaitChoice::of`]); goes on
+/// unchanged when that cannot be done (no `/proc`, a deleted working directory, a failed exec):
+/// libgomp then waits its own way, with the same results.
+extern "C" fn set_libgomp_wait(_argc: i32, argv: *const *const c_char, envp: *const *const c_char) {
+    use crate::base::waits::{WaitChoice, SPIN_COUNT_ASSIGNMENT};
+    if argv.is_null() || envp.is_null() {
+        return;
+    }
+    let mut entries: Vec<*const c_char> = Vec::new();
+    let (mut policy, mut spin) = (None, None);
+    // SAFETY: `envp` is the kernel's NULL-terminated array of NUL-terminated strings, as the
+    // dynamic loader passes it to preinit functions; nothing else runs yet to change it.
+    unsafe {
+        let mut p = envp;
+        while !(*p).is_null() {
+            let entry = CStr::from_ptr(*p).to_bytes();
+            if let Some(v) = entry.strip_prefix(b"OMP_WAIT_POLICY=") {
+                policy = Some(v);
+            } else if let Some(v) = entry.strip_prefix(b"GOMP_SPINCOUNT=") {
+                spin = Some(v);
+            }
+            entries.push(*p);
+            p = p.add(1);
+        }
+    }
+    if WaitChoice::of(policy, spin) != WaitChoice::ShortSpin || !working_directory_exists() {
+        return;
+    }
+    entries.push(SPIN_COUNT_ASSIGNMENT.as_ptr());
+    entries.push(std::ptr::null());
+    // SAFETY: the path is a NUL-terminated literal; `argv` is the kernel's argument array, passed
+    // on unchanged; `entries` is NULL-terminated and its strings live until execve replaces the
+    // process (on failure it returns and nothing has changed).
+    unsafe { libc::execve(c"/proc/self/exe".as_ptr(), argv, entries.as_ptr()) };
+}
+
+/// False when the working directory has been deleted: the binary's own preinit hook
+/// (`src/startup.rs`) must then keep its descriptor, which a restart would lose.
+fn working_directory_exists() -> bool {
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    // SAFETY: `buf` is a writable buffer of the length passed.
+    let cwd = unsafe { libc::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    !cwd.is_null()
 }
 
 /// glibc's `RTLD_DEFAULT`: search the global scope in load order, executable first.
