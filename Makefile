@@ -12,7 +12,7 @@ COMPLETIONS := bash:share/bash-completion/completions/initlab zsh:share/zsh/site
 	fish:share/fish/vendor_completions.d/initlab.fish
 
 .PHONY: all setup build run lab dbn test lint fmt clippy bench profile bench-rbm reference parity examples clean \
-	install uninstall install-check check-report-html compare-python
+	install uninstall install-check check-report-html compare-python bench-busy
 
 all: build
 
@@ -75,6 +75,11 @@ bench: setup
 profile: setup
 	$(CARGO) run --release --example profile_step
 	$(CARGO) run --release --example profile_rbm
+
+## A shallow, a deep and an RBM epoch quiet, beside two `yes` and beside two other trainings, under
+## initlab's libgomp wait setting and libgomp's default (scripts/bench-busy.sh, ≈10 min; REPS=3).
+bench-busy: build
+	scripts/bench-busy.sh
 
 ## Hinton et al.'s 784-500-500-2000-10 DBN below 1.30 % test error, over 3 seeds (≈14 min of 2-core time;
 ## --jobs 1: the README's numbers, one run at a time with both threads).

@@ -10,7 +10,9 @@
 #      scripts/bench_pytorch.py (PyTorch with the data preloaded as tensors; oneMKL under the same
 #      dispatch as initlab, INITLAB_MKL_DISPATCH: stock by default, intel-path through a preloaded
 #      library), shallow and deep; the peak resident memory of `initlab train` shallow;
-#   3. bench_rbm: an RBM 784-512 epoch against scikit-learn's BernoulliRBM.
+#   3. bench_rbm: an RBM 784-512 epoch against scikit-learn's BernoulliRBM;
+#   4. scripts/bench-busy.sh: epochs on a busy machine, initlab's libgomp wait setting against
+#      libgomp's default (BUSY=0 skips it).
 #
 # Then a table of the ratios against the goals. Nothing here is a pass/fail test: the numbers
 # depend on the machine and on what else runs on it (run it on a quiet machine).
@@ -97,3 +99,9 @@ echo "| the same — deep 784-512×4-10 | $dp | ≤ 0.7 | $(meets "$dp" "<=" 0.7
 echo "| deep net's training GFLOP/s / best sgemm GFLOP/s | ${gf:-n/a} | ≥ 0.5 | $(meets "${gf:-n/a}" ">=" 0.5) |"
 echo "| peak resident memory, initlab train shallow (MiB) | $mib | ≤ 400 | $(meets "$mib" "<=" 400) |"
 echo "| RBM 784-512 epoch, scikit-learn / initlab | ${rbm:-n/a} | ≥ 3 | $(meets "${rbm:-n/a}" ">=" 3) |"
+
+# 4. a busy machine: the same epochs beside two `yes` and two other trainings (BUSY=0 skips it)
+if [ "${BUSY:-1}" != 0 ]; then
+    echo
+    scripts/bench-busy.sh
+fi
