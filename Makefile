@@ -12,7 +12,7 @@ COMPLETIONS := bash:share/bash-completion/completions/initlab zsh:share/zsh/site
 	fish:share/fish/vendor_completions.d/initlab.fish
 
 .PHONY: all setup build run lab dbn test lint fmt clippy bench profile bench-rbm reference parity examples clean \
-	install uninstall install-check check-report-html compare-python bench-busy
+	install uninstall install-check check-report-html compare-python bench-busy book
 
 all: build
 
@@ -106,6 +106,20 @@ compare-python: setup
 ## report.html of a tiny compare in headless Chromium (apt-get installs chromium-headless-shell if missing).
 check-report-html: build
 	scripts/check-report-html.sh
+
+## The guide (book/en, book/ko) into target/book/{en,ko}. mdBook is installed once, without root, into
+## $(MDBOOK_ROOT) (a pinned version, without its server and file watcher) when it is missing or another version.
+MDBOOK_VERSION := 0.5.4
+MDBOOK_ROOT ?= $(HOME)/.cache/initlab/tools
+MDBOOK := $(MDBOOK_ROOT)/bin/mdbook
+book:
+	@if ! "$(MDBOOK)" --version 2>/dev/null | grep -qx "mdbook v$(MDBOOK_VERSION)"; then \
+	  echo "installing mdBook $(MDBOOK_VERSION) into $(MDBOOK_ROOT) (once)"; \
+	  $(CARGO) install mdbook --version $(MDBOOK_VERSION) --locked --no-default-features --features search \
+	    --root "$(MDBOOK_ROOT)"; fi
+	"$(MDBOOK)" build book/en
+	"$(MDBOOK)" build book/ko
+	@echo "open target/book/en/index.html (한국어: target/book/ko/index.html)"
 
 ## Golden files from real PyTorch 2.13 (a venv of about 4.8 GB under tools/reference/.venv).
 reference:

@@ -4,7 +4,7 @@
 //!
 //! Expected output on an AVX-512 CPU (PyTorch 2.13.0 on CPU prints the same epoch lines; see
 //! tests/golden/intel-path/avx512/; AVX2-only CPUs print other costs, tests/golden/intel-path/avx2/, and so
-//! does oneMKL's non-Intel path on AMD CPUs, tests/golden/stock/; see README, *Parity with PyTorch*):
+//! does oneMKL's non-Intel path on AMD CPUs, tests/golden/stock/; see book/en/src/parity.md):
 //! ```text
 //! Parameter containing:
 //! tensor([[...]], requires_grad=True)        (linear3.weight after normal_)

@@ -6,7 +6,7 @@
 # did not run, or when hovering a marker shows no tooltip.
 #
 #   scripts/check-report-html.sh          the check (CI runs it at the end of .ci/run)
-#   scripts/check-report-html.sh --docs   also renders the README's compare example and saves
+#   scripts/check-report-html.sh --docs   also renders the guide's compare example and saves
 #                                         docs/report-html.png and docs/report-html-phone.png
 #
 # CHROMIUM=/path/to/chromium-headless-shell uses that browser; INITLAB=/path/to/initlab that binary.
@@ -214,12 +214,12 @@ tiny="$tmp/tiny compare"
 check_page "$tiny" "$tmp/wide.png" 1000 1300
 check_page "$tiny" "$tmp/phone.png" 390 1600
 
-# --- the README's example, for the docs ----------------------------------------------------------
+# --- the guide's example, for the docs ----------------------------------------------------------
 if [ "$docs" = 1 ]; then
   example="$tmp/compare"
   "$initlab" compare --model 784,32,10 --inits normal,xavier-uniform,kaiming-normal --epochs 3 \
       --train-limit 3000 --seeds 3 --jobs 1 --out "$example" --quiet >/dev/null ||
-    fail "the README's compare example did not run"
+    fail "the guide's compare example did not run"
   check_page "$example" "$tmp/docs-wide.png" 1000 1250
   check_page "$example" "$tmp/docs-phone.png" 390 1400
   cp "$tmp/docs-wide.png" docs/report-html.png

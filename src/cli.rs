@@ -453,7 +453,7 @@ pub struct PlotArgs {
 
 #[derive(Debug, Args)]
 pub struct DynamicsArgs {
-    /// Run directories with dynamics.csv (written by every run trained with --monitor-every > 0).
+    /// Run directories with dynamics.csv (written by every run trained with `train --monitor-every` above 0, the default).
     #[arg(required = true, value_name = "RUN_DIR")]
     pub runs: Vec<PathBuf>,
 

@@ -125,7 +125,7 @@ fn emitted_plan_lines_are_data_through_sh_and_run_where_the_plan_looks() {
         "{line}"
     );
     assert!(words.iter().any(|w| w == "train"), "{words:?}");
-    // The line itself, run as the README's xargs example runs it, trains the run where the plan
+    // The line itself, run as the guide's xargs example runs it, trains the run where the plan
     // finds it.
     let run = Command::new("sh")
         .current_dir(tmp.path())

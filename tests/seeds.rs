@@ -46,7 +46,7 @@ fn emit_plan_xargs_then_the_same_compare_draws_without_training() {
     }
     assert!(!out.join("runs").exists(), "--emit-plan trained something");
 
-    // Spread over two processes, one line each, NUL-separated as the README does (xargs would
+    // Spread over two processes, one line each, NUL-separated as the guide does (xargs would
     // read the lines' quotes itself otherwise).
     let text = text.replace('\n', "\0");
     let mut xargs = Command::new("xargs")

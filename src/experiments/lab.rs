@@ -59,7 +59,7 @@ pub struct NotebookRecord {
     pub notebook: &'static str,
     /// Its last `Epoch: 0015 cost = …`.
     pub final_cost: f64,
-    /// Its `Accuracy: …` (test images fed as raw 0–255 values, see the README).
+    /// Its `Accuracy: …` (test images fed as raw 0–255 values, see book/en/src/parity.md, *Quirks*).
     pub accuracy: f64,
 }
 

@@ -37,7 +37,7 @@ use crate::base::output::chart::panel::Panel;
 use crate::base::output::chart::series::Series;
 
 /// Steps between two samples when the user does not choose (`--monitor-every`): every 50th step,
-/// the first included. Measured with `make bench` to cost under 5 % of an epoch (see README).
+/// the first included. Measured with `make bench` to cost under 5 % of an epoch (see book/en/src/speed.md).
 pub const DEFAULT_EVERY: usize = 50;
 
 /// Bins of each activation histogram.
