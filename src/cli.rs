@@ -599,8 +599,12 @@ pub struct StudyArgs {
     /// meanfield (Poole et al. 2016 / Schoenholz et al. 2017: phase diagram with the named inits,
     /// ξ_c, and a trained log-depth × σ_w² grid of tanh nets against 6 ξ_c after several step
     /// counts; default 2 seeds, depths to 128, ≈ 24 min of 2-core time; --full 3 seeds, depths to
-    /// 256, ≈ 11 h) or isometry (Saxe et al. 2014 / Pennington et al. 2017: Jacobian spectra of
-    /// Gaussian vs orthogonal nets at criticality, and their test error over depth).
+    /// 256, ≈ 11 h), isometry (Saxe et al. 2014 / Pennington et al. 2017: Jacobian spectra of
+    /// Gaussian vs orthogonal nets at criticality, and their test error over depth) or dbn
+    /// (Hinton et al. 2006: 784-500-500-2000-10 sigmoid net from a DBN pretrained per seed vs
+    /// Xavier, LeCun-normal and He-normal, Adam with a cosine schedule, each init's learning rate
+    /// chosen on the validation split by a sweep of 3e-4, 1e-3, 3e-3; default 3 seeds, 20
+    /// epochs, ≈ 47 min of 2-core time; --full 5 seeds, 30 epochs, ≈ 1 h 35 min).
     #[arg(value_parser = parse_study)]
     pub study: Study,
 
