@@ -93,8 +93,9 @@ fn dbn_study_pretrains_per_seed_and_chooses_on_validation() {
 
     // The recipe: per init the rate of lowest final validation error, recorded in sweep.json,
     // and the rate both seeds' runs trained with.
-    let recorded: Vec<SweepChoice> =
+    let file: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join(dbn::SWEEP_FILE)).unwrap()).unwrap();
+    let recorded: Vec<SweepChoice> = serde_json::from_value(file["choices"].clone()).unwrap();
     assert_eq!(recorded, result.choices);
     for choice in &recorded {
         let init: InitScheme = choice.init.parse().unwrap();

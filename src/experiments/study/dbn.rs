@@ -283,8 +283,15 @@ pub struct SweepChoice {
     pub validation_images: i64,
 }
 
-/// `sweep.json`: the recipe chosen per init.
+/// `sweep.json`: the recipe chosen per init ([`SweepRecord`]).
 pub const SWEEP_FILE: &str = "sweep.json";
+
+/// What `sweep.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepRecord {
+    /// The sweep and its choice, init by init.
+    pub choices: Vec<SweepChoice>,
+}
 
 /// The sweep's choice per init from its results (in [`inits`] × [`SWEEP_RATES`] order).
 fn choices(config: &StudyConfig, sweep: &[RunResult]) -> Result<Vec<SweepChoice>> {
@@ -397,7 +404,10 @@ pub fn run_dbn_study(
         return Ok(result);
     }
     result.choices = choices(config, &result.sweep)?;
-    io::write_json(&config.out_dir.join(SWEEP_FILE), &result.choices)?;
+    let record = SweepRecord {
+        choices: result.choices.clone(),
+    };
+    io::write_json(&config.out_dir.join(SWEEP_FILE), &record)?;
     let mut sources = vec![first_source];
     for &seed in &config.seeds[1..] {
         let (dir, source) = stack(config, data, seed, observer)?;
