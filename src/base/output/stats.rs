@@ -348,7 +348,7 @@ pub const Z95: f64 = 1.959_963_984_540_054;
 /// What `statsmodels.stats.proportion.proportion_confint(count, nobs, method="wilson")`
 /// computes. `None` for `n = 0` or `p̂` outside [0, 1].
 pub fn wilson_interval(p_hat: f64, n: f64, z: f64) -> Option<(f64, f64)> {
-    if !(n > 0.0) || !(0.0..=1.0).contains(&p_hat) {
+    if n.is_nan() || n <= 0.0 || !(0.0..=1.0).contains(&p_hat) {
         return None;
     }
     let z2 = z * z;
