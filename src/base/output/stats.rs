@@ -549,9 +549,9 @@ mod tests {
 
     #[test]
     fn binomial_se_at_the_dbn_error_rate() {
-        // 1.2 % error on 10,000 test images: √(0.012 · 0.988 / 10,000) = 0.001089 (0.11 points).
+        // 1.2 % error on 10,000 test images: √(0.012 · 0.988 / 10,000) = 0.0010889 (0.11 points).
         let se = binomial_se(0.012, 10_000.0);
-        assert!((se - 0.001_088_88).abs() < 1e-8, "{se}");
+        assert!((se - 0.001_088_853).abs() < 1e-9, "{se}");
         // Near 1 % on 10,000 images Wilson's interval is within 0.01 points of p̂ ± 1.96·se.
         let (lo, hi) = wilson_interval(0.012, 10_000.0, Z95).unwrap();
         assert!((hi - lo - 2.0 * Z95 * se).abs() < 1e-4, "{lo} {hi}");
