@@ -81,12 +81,13 @@ profile: setup
 bench-busy: build
 	scripts/bench-busy.sh
 
-## Hinton et al.'s 784-500-500-2000-10 DBN below 1.30 % test error, over 3 seeds (≈14 min of 2-core time;
-## --jobs 1: the README's numbers, one run at a time with both threads).
+## Hinton et al.'s 784-500-500-2000-10 DBN against Xavier, LeCun-normal and He-normal starts of the same sigmoid
+## net and cosine schedule (initlab study dbn): each of 3 seeds pretrains its own stack (20 epochs of CD-1 per RBM)
+## and fine-tunes it; each init's Adam learning rate is chosen on a 10,000-image validation split by a sweep of
+## 3e-4, 1e-3, 3e-3 (first seed). ≈47 min of 2-core time (estimated from the earlier `make dbn`'s measured rates;
+## --jobs 1: one run at a time with both threads). `initlab study dbn --full`: 5 seeds, 30 epochs (≈1 h 35 min).
 dbn: build
-	./target/release/initlab pretrain --widths 784,500,500,2000 --epochs 20 --out runs/dbn20
-	./target/release/initlab compare --model 784,500,500,2000,10 --activation sigmoid --inits dbn \
-	  --pretrained runs/dbn20 --epochs 30 --lr 0.001 --lr-schedule cosine --seeds 3 --jobs 1 --out runs/dbn-cosine
+	./target/release/initlab study dbn --jobs 1
 
 ## One CD-1 epoch of a 512-hidden RBM over 60k images, against scikit-learn's BernoulliRBM when installed.
 bench-rbm: setup

@@ -102,6 +102,9 @@ fn emitted_plan_lines_are_data_through_sh_and_run_where_the_plan_looks() {
         OsStr::new("1"),
         OsStr::new("--train-limit"),
         OsStr::new("100"),
+        // 200 training images: compare's default split of 10,000 would leave none.
+        OsStr::new("--validation"),
+        OsStr::new("50"),
         OsStr::new("--data-dir"),
         data.as_os_str(),
         OsStr::new("--out"),
@@ -162,6 +165,7 @@ fn a_plan_path_that_is_not_utf8_is_refused_naming_it() {
             "784,8,10",
         ])
         .args(["--epochs", "1", "--train-limit", "100", "--emit-plan"])
+        .args(["--validation", "50"])
         .arg("--data-dir")
         .arg(&data)
         .arg("--out")
@@ -192,6 +196,7 @@ fn titles_and_folder_names_reach_markdown_and_html_escaped() {
             "784,8,10",
         ])
         .args(["--epochs", "1", "--train-limit", "100", "--quiet"])
+        .args(["--validation", "50"])
         .args(["--title", title])
         .arg("--data-dir")
         .arg(&data)

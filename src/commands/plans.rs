@@ -16,7 +16,8 @@ use initlab::engine::spec::{InitSource, RunSpec, SpecError};
 use initlab::engine::workers;
 use initlab::experiments::compare::{self, CompareResult};
 use initlab::experiments::lab::{self, LabResult};
-use initlab::experiments::study::{self, StudyResult};
+use initlab::experiments::study::dbn::DbnStudyResult;
+use initlab::experiments::study::{self, StudyConfig, StudyResult};
 
 use crate::cli::{self, Cli, CompareArgs, LabArgs, StudyArgs};
 use crate::commands::{
@@ -80,6 +81,27 @@ impl PlanReport for StudyResult {
 
     fn results(&self) -> Vec<&RunResult> {
         self.parts.iter().flat_map(|(_, rs)| rs.iter()).collect()
+    }
+
+    fn file_lines(&self) -> Vec<String> {
+        vec![
+            format!("Chart: {}", self.chart.display()),
+            format!("Summary: {}", self.summary.display()),
+            format!("Report page: {}", self.html.display()),
+        ]
+    }
+}
+
+impl PlanReport for DbnStudyResult {
+    fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// The sweep's runs, then the other seeds' runs of the chosen recipes.
+    fn results(&self) -> Vec<&RunResult> {
+        let swept = |r: &&RunResult| self.sweep.iter().any(|s| s.run.dir == r.run.dir);
+        let others = self.runs.iter().filter(|r| !swept(r));
+        self.sweep.iter().chain(others).collect()
     }
 
     fn file_lines(&self) -> Vec<String> {
@@ -175,6 +197,9 @@ pub fn compare(args: CompareArgs, quiet: bool) -> Result<Done> {
 pub fn study(args: StudyArgs, quiet: bool) -> Result<Done> {
     let config = args.config();
     let data = load_data(&args.data)?;
+    if config.study == study::dbn::STUDY {
+        return dbn_study(&args, &config, &data, quiet);
+    }
     let plan = study::plan_runs(&config, &data)?;
     let (executor, jobs) = plan_executor(&data, plan.runs(), &args.jobs, &args.run);
     if args.plan_out.emit_plan {
@@ -182,6 +207,25 @@ pub fn study(args: StudyArgs, quiet: bool) -> Result<Done> {
     }
     run_plan(quiet, |observer| {
         study::run_study(&config, plan, &executor, observer)
+    })
+}
+
+/// `initlab study dbn`: planned in stages (each seed's DBN before its runs, the seeds' learning
+/// rates from the sweep), so it has no `--emit-plan`.
+fn dbn_study(args: &StudyArgs, config: &StudyConfig, data: &Mnist, quiet: bool) -> Result<Done> {
+    if args.plan_out.emit_plan {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "`study dbn` cannot --emit-plan: its runs need each seed's DBN pretrained first and their learning \
+                 rates chosen by its sweep; use --jobs N to train its runs side by side",
+            )
+            .exit();
+    }
+    let sizing = [study::dbn::sizing_run(config, data)?];
+    let (executor, _) = plan_executor(data, &sizing, &args.jobs, &args.run);
+    run_plan(quiet, |observer| {
+        study::dbn::run_dbn_study(config, &executor, observer)
     })
 }
 

@@ -17,14 +17,15 @@ use crate::base::output::io;
 use crate::base::output::stats;
 use crate::base::output::table::{markdown_text, Cell, Table};
 use crate::base::train::chart::seeds_chart;
-use crate::base::train::TrainConfig;
+use crate::base::train::{TrainConfig, HELD_OUT};
 use crate::engine::executor::{Executor, PlanOutcome, PlannedRun, RunEvent, RunResult};
 use crate::engine::rundir::RunStatus;
 use crate::engine::spec::{InitSource, RunSpec};
 use crate::experiments::report_html::{self, Block, Report};
 
 /// Settings of a comparison. `Default`: the lab's shallow net under N(0,1), torch's default,
-/// Xavier and He, with the lab's training settings.
+/// Xavier and He, with the lab's training settings but the last [`HELD_OUT`] training images held
+/// out, since its summary chooses a best epoch.
 #[derive(Debug, Clone)]
 pub struct CompareConfig {
     /// The architecture.
@@ -61,7 +62,10 @@ impl Default for CompareConfig {
                 InitScheme::XavierUniform,
                 InitScheme::KaimingNormal,
             ],
-            train: TrainConfig::default(),
+            train: TrainConfig {
+                validation: HELD_OUT,
+                ..TrainConfig::default()
+            },
             source: InitSource::None,
             out_dir: PathBuf::from("runs").join("compare"),
             title: None,
@@ -450,7 +454,7 @@ fn runs_cell(st: &InitStats) -> String {
 
 /// The difference `+0.24 [-0.07, +0.55]`, Welch's p and the permutation p (`(MC)` when
 /// resampled); each p bold below [`MARK_P`]; `baseline` and dashes for the baseline's own row.
-fn comparison_cells(c: Option<&Comparison>) -> [Cell; 3] {
+pub fn comparison_cells(c: Option<&Comparison>) -> [Cell; 3] {
     let Some(c) = c else {
         return ["baseline".into(), "—".into(), "—".into()];
     };

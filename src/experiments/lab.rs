@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 
 use crate::base::data::mnist::Mnist;
 use crate::base::nn::{
@@ -18,10 +17,10 @@ use crate::base::output::table::{Cell, Table};
 use crate::base::train::chart::seeds_chart;
 use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
-use crate::engine::rundir::{RunDir, RunStatus};
+use crate::engine::rundir::RunStatus;
 use crate::engine::spec::{InitSource, RunSpec};
 use crate::experiments::compare;
-use crate::experiments::pretrain::{self, PretrainConfig};
+use crate::experiments::pretrain::{self, DbnRecipe};
 use crate::experiments::report_html::{self, Block, Report};
 use crate::pretraining::rbm::RbmConfig;
 
@@ -136,21 +135,6 @@ pub struct LabResult {
     pub html: PathBuf,
 }
 
-/// How the lab pretrains the DBN of its deep sigmoid run (written as `recipe.json` beside it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DbnRecipe {
-    /// Widths of the stack: the deep net's without its output layer (784-512-512-512-512).
-    pub widths: Vec<i64>,
-    /// Epochs per RBM.
-    pub epochs: usize,
-    /// RBM settings (Hinton's Guide).
-    pub rbm: RbmConfig,
-    /// `torch.manual_seed` before pretraining.
-    pub seed: i64,
-    /// Train on the first `n` training images only.
-    pub train_limit: Option<i64>,
-}
-
 /// The lab's DBN recipe for `config`.
 pub fn dbn_recipe(config: &LabConfig) -> DbnRecipe {
     let widths = Widths::deep().0;
@@ -169,39 +153,15 @@ pub fn dbn_dir(config: &LabConfig) -> PathBuf {
 }
 
 /// Pretrains the lab's DBN into [`dbn_dir`] unless it already holds one of the same recipe
-/// (`recipe.json`, written last, marks a finished stack). The folder is locked meanwhile.
+/// ([`pretrain::prepare`]).
 pub fn prepare_dbn(
     config: &LabConfig,
     data: &Mnist,
     observer: &mut dyn FnMut(RunEvent),
 ) -> Result<PathBuf> {
     let dir = dbn_dir(config);
-    let _lock = RunDir::open(&dir)?;
-    let recipe = dbn_recipe(config);
-    let recipe_file = dir.join("recipe.json");
-    let done = recipe_file.exists()
-        && io::read_json::<DbnRecipe>(&recipe_file).ok().as_ref() == Some(&recipe)
-        && crate::pretraining::dbn::files(&dir)
-            .iter()
-            .all(|f| f.is_file());
-    if !done {
-        observer(RunEvent::Pretrain {
-            dir: &dir,
-            layers: recipe.widths.len() - 1,
-            epochs: recipe.epochs,
-        });
-        let pre = PretrainConfig {
-            widths: recipe.widths.clone(),
-            epochs: recipe.epochs,
-            rbm: recipe.rbm.clone(),
-            train_limit: recipe.train_limit,
-            seed: recipe.seed,
-            out_dir: dir.clone(),
-        };
-        pretrain::run_pretrain(&pre, data, &mut |p| observer(RunEvent::Dbn(p)))
-            .with_context(|| format!("pretraining the lab's DBN into {}", dir.display()))?;
-        io::write_json(&recipe_file, &recipe)?;
-    }
+    pretrain::prepare(&dir, &dbn_recipe(config), data, observer)
+        .with_context(|| format!("pretraining the lab's DBN into {}", dir.display()))?;
     Ok(dir)
 }
 

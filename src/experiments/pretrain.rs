@@ -5,11 +5,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
 use crate::base::data::mnist::Mnist;
 use crate::base::output::chart::panel::{panels_chart, Panel};
 use crate::base::output::chart::series::Series;
 use crate::base::output::io;
+use crate::engine::executor::RunEvent;
+use crate::engine::rundir::RunDir;
 use crate::pretraining::dbn::{self, Dbn, DbnProgress};
 use crate::pretraining::rbm::RbmConfig;
 use crate::pretraining::rbm_plot;
@@ -42,6 +45,60 @@ impl Default for PretrainConfig {
             out_dir: PathBuf::from("runs").join("dbn"),
         }
     }
+}
+
+/// How a planner pretrains a DBN (written as [`RECIPE_FILE`] beside the stack): the lab's deep
+/// sigmoid run, `study dbn`'s one stack per seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbnRecipe {
+    /// Widths of the stack: the net's without its output layer (784-512-512-512-512 in the lab).
+    pub widths: Vec<i64>,
+    /// Epochs per RBM.
+    pub epochs: usize,
+    /// RBM settings (Hinton's Guide).
+    pub rbm: RbmConfig,
+    /// `torch.manual_seed` before pretraining.
+    pub seed: i64,
+    /// Train on the first `n` training images only.
+    pub train_limit: Option<i64>,
+}
+
+/// The file that marks a finished stack of a planner's recipe.
+pub const RECIPE_FILE: &str = "recipe.json";
+
+/// Pretrains `recipe` into `dir` unless it already holds a stack of the same recipe
+/// ([`RECIPE_FILE`], written last, marks a finished stack); the folder is locked meanwhile.
+/// Returns whether it pretrained (`false`: the stack was there).
+pub fn prepare(
+    dir: &Path,
+    recipe: &DbnRecipe,
+    data: &Mnist,
+    observer: &mut dyn FnMut(RunEvent),
+) -> Result<bool> {
+    let _lock = RunDir::open(dir)?;
+    let recipe_file = dir.join(RECIPE_FILE);
+    let done = recipe_file.exists()
+        && io::read_json::<DbnRecipe>(&recipe_file).ok().as_ref() == Some(recipe)
+        && dbn::files(dir).iter().all(|f| f.is_file());
+    if done {
+        return Ok(false);
+    }
+    observer(RunEvent::Pretrain {
+        dir,
+        layers: recipe.widths.len() - 1,
+        epochs: recipe.epochs,
+    });
+    let pre = PretrainConfig {
+        widths: recipe.widths.clone(),
+        epochs: recipe.epochs,
+        rbm: recipe.rbm.clone(),
+        train_limit: recipe.train_limit,
+        seed: recipe.seed,
+        out_dir: dir.to_path_buf(),
+    };
+    run_pretrain(&pre, data, &mut |p| observer(RunEvent::Dbn(p)))?;
+    io::write_json(&recipe_file, recipe)?;
+    Ok(true)
 }
 
 /// What a pretraining run wrote.

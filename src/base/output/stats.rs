@@ -336,6 +336,34 @@ pub fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
     front * f / a
 }
 
+/// The 0.975 quantile of the standard normal distribution, `Φ⁻¹(0.975)`: the `z` of a two-sided
+/// 95 % interval.
+pub const Z95: f64 = 1.959_963_984_540_054;
+
+/// The Wilson score interval (Wilson 1927) of a proportion `p̂` observed on `n` independent
+/// trials, at two-sided level set by `z` ([`Z95`] for 95 %): centre `(p̂ + z²/2n) / (1 + z²/n)`,
+/// half-width `z / (1 + z²/n) · √(p̂(1 − p̂)/n + z²/4n²)`. Unlike the normal approximation
+/// `p̂ ± z·√(p̂(1 − p̂)/n)` it stays inside [0, 1] and does not collapse at `p̂ = 0`; near 1 %
+/// error on 10,000 test images the two differ in the third decimal of a percentage point.
+/// What `statsmodels.stats.proportion.proportion_confint(count, nobs, method="wilson")`
+/// computes. `None` for `n = 0` or `p̂` outside [0, 1].
+pub fn wilson_interval(p_hat: f64, n: f64, z: f64) -> Option<(f64, f64)> {
+    if n.is_nan() || n <= 0.0 || !(0.0..=1.0).contains(&p_hat) {
+        return None;
+    }
+    let z2 = z * z;
+    let denominator = 1.0 + z2 / n;
+    let centre = (p_hat + z2 / (2.0 * n)) / denominator;
+    let half = z / denominator * (p_hat * (1.0 - p_hat) / n + z2 / (4.0 * n * n)).sqrt();
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
+/// The standard error of a proportion `p̂` on `n` trials, `√(p̂(1 − p̂)/n)` (the normal
+/// approximation's; `NaN` for `n = 0`).
+pub fn binomial_se(p_hat: f64, n: f64) -> f64 {
+    (p_hat * (1.0 - p_hat) / n).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,5 +514,50 @@ mod tests {
         close(s.sd, 1.0, 1e-15);
         close(s.ci95, 4.302_652_730 / 3f64.sqrt(), 1e-8);
         assert!(summarize(&[2.0]).ci95.is_nan());
+    }
+
+    #[test]
+    fn wilson_interval_matches_the_textbook_cases() {
+        // 50 of 100: the score interval is symmetric, [0.4038, 0.5962] (Newcombe 1998, Table I).
+        let (lo, hi) = wilson_interval(0.5, 100.0, Z95).unwrap();
+        assert!(
+            (lo - 0.403_831).abs() < 1e-6 && (hi - 0.596_169).abs() < 1e-6,
+            "{lo} {hi}"
+        );
+        // 0 of 10: the lower end is 0 and the upper z²/(n + z²) (no square root left).
+        let (lo, hi) = wilson_interval(0.0, 10.0, Z95).unwrap();
+        let z2 = Z95 * Z95;
+        assert_eq!(lo, 0.0);
+        assert!((hi - z2 / (10.0 + z2)).abs() < 1e-15, "{hi}");
+        // 1 of 10: [0.0179, 0.4042] (Newcombe 1998).
+        let (lo, hi) = wilson_interval(0.1, 10.0, Z95).unwrap();
+        assert!(
+            (lo - 0.017_875).abs() < 1e-5 && (hi - 0.404_155).abs() < 1e-5,
+            "{lo} {hi}"
+        );
+        // The two ends are the roots of (p̂ − p)² = z² p (1 − p) / n.
+        for (p_hat, n) in [(0.012, 10_000.0), (0.3, 57.0), (0.97, 400.0)] {
+            let (lo, hi) = wilson_interval(p_hat, n, Z95).unwrap();
+            for p in [lo, hi] {
+                let gap = (p_hat - p) * (p_hat - p) - Z95 * Z95 * p * (1.0 - p) / n;
+                assert!(gap.abs() < 1e-14, "{p_hat} {n}: {gap}");
+            }
+        }
+        assert_eq!(wilson_interval(0.5, 0.0, Z95), None);
+        assert_eq!(wilson_interval(1.5, 10.0, Z95), None);
+    }
+
+    #[test]
+    fn binomial_se_at_the_dbn_error_rate() {
+        // 1.2 % error on 10,000 test images: √(0.012 · 0.988 / 10,000) = 0.0010889 (0.11 points).
+        let se = binomial_se(0.012, 10_000.0);
+        assert!((se - 0.001_088_853).abs() < 1e-9, "{se}");
+        // Near 1 % on 10,000 images Wilson's interval is within 0.01 points of p̂ ± 1.96·se.
+        let (lo, hi) = wilson_interval(0.012, 10_000.0, Z95).unwrap();
+        assert!((hi - lo - 2.0 * Z95 * se).abs() < 1e-4, "{lo} {hi}");
+        assert!(
+            lo > 0.012 - Z95 * se && hi > 0.012 + Z95 * se,
+            "shifted up: {lo} {hi}"
+        );
     }
 }

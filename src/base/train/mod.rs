@@ -111,6 +111,12 @@ fn is_zero(n: &i64) -> bool {
     *n == 0
 }
 
+/// Training images held out as a validation split (the last ones) wherever a command chooses
+/// something on its results — a best epoch (`compare`, `study glorot`, `he`, `dbn`) or a recipe
+/// (`study dbn`) — so that the test set is not used to choose. The lab's own commands (`lab`,
+/// `study lab`, `train`) mirror the notebooks, which train on all 60,000 images, and hold out none.
+pub const HELD_OUT: i64 = 10_000;
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {

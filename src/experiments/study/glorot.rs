@@ -43,7 +43,7 @@ impl Preset for Glorot {
     }
 
     fn validation(&self) -> i64 {
-        10_000
+        crate::base::train::HELD_OUT
     }
 
     fn parts(&self, config: &StudyConfig) -> Vec<StudyPart> {

@@ -17,6 +17,9 @@
 //! - [`isometry`]: Saxe et al. (2014), Pennington et al. (2017) — Gaussian and orthogonal
 //!   weights at criticality: the input-output Jacobian's singular values over depth
 //!   ([`crate::base::nn::isometry`]) and tanh nets of a few depths trained with SGD.
+//! - [`dbn`]: Hinton et al. (2006) — a DBN pretrained per seed against Xavier, LeCun and He
+//!   starts of the same sigmoid net, the learning rates chosen on a validation split; planned in
+//!   stages ([`dbn::run_dbn_study`]) since its later runs depend on earlier results.
 //!
 //! Each study is one module with one [`Preset`]: its parts (the plan), title, deviations from its
 //! paper and, where it draws more than the shared curves and tables, its outputs. This module
@@ -24,6 +27,7 @@
 //! A new study is one new module (its file, with its `STUDY` handle, and its `pub mod` line)
 //! and one entry in [`Study::ALL`].
 
+pub mod dbn;
 pub mod glorot;
 pub mod he;
 pub mod isometry;
@@ -97,12 +101,13 @@ pub struct Study(&'static dyn Preset);
 
 impl Study {
     /// Every study, in the order the help lists them.
-    pub const ALL: [Study; 5] = [
+    pub const ALL: [Study; 6] = [
         glorot::STUDY,
         he::STUDY,
         lab::STUDY,
         meanfield::STUDY,
         isometry::STUDY,
+        dbn::STUDY,
     ];
 
     /// Its name on the command line and in paths.
@@ -440,11 +445,14 @@ mod tests {
             assert_eq!(s.name().parse::<Study>().ok(), Some(s));
         }
         let names: Vec<&str> = Study::ALL.iter().map(|s| s.name()).collect();
-        assert_eq!(names, ["glorot", "he", "lab", "meanfield", "isometry"]);
+        assert_eq!(
+            names,
+            ["glorot", "he", "lab", "meanfield", "isometry", "dbn"]
+        );
         let err = "hinton".parse::<Study>().err().map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("unknown study \"hinton\" (expected glorot, he, lab, meanfield or isometry)")
+            Some("unknown study \"hinton\" (expected glorot, he, lab, meanfield, isometry or dbn)")
         );
     }
 
@@ -456,6 +464,7 @@ mod tests {
             (lab::STUDY, BiasInit::TorchDefault, 0),
             (meanfield::STUDY, BiasInit::TorchDefault, 0),
             (isometry::STUDY, BiasInit::TorchDefault, 0),
+            (dbn::STUDY, BiasInit::Zeros, 10_000),
         ] {
             let c = StudyConfig::new(s);
             assert_eq!((c.bias, c.validation), (bias, validation), "{s:?}");
