@@ -232,3 +232,81 @@ fn mnist_digits_scaled_ten_times_come_back_as_they_were() {
     assert!(png_close * 100 >= n * 95, "PNG: {png_close} of {n}");
     assert!(jpeg_close * 100 >= n * 90, "JPEG: {jpeg_close} of {n}");
 }
+
+/// A PNG whose header declares `w × h` (valid chunk checksums) and holds one tiny data chunk.
+fn png_declaring(w: u32, h: u32) -> Vec<u8> {
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(data);
+        c.extend_from_slice(&crc32fast_like(kind, data).to_be_bytes());
+        c
+    };
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(chunk(b"IHDR", &ihdr));
+    out.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    out.extend(chunk(b"IEND", &[]));
+    out
+}
+
+/// CRC-32 (ISO-HDLC, PNG's) of `kind` then `data`, bit by bit.
+fn crc32fast_like(kind: &[u8], data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in kind.iter().chain(data) {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn broken_foreign_huge_and_blank_pictures_are_refused_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = DrawingConfig::default();
+    let images = bundled_bytes("t10k-images-idx3-ubyte");
+    let big = times_ten(mnist_test_image(&images, 0));
+    let good_png = tmp.path().join("good.png");
+    write_png(&good_png, 280, 280, &big);
+    let good_jpeg = tmp.path().join("good.jpg");
+    write_jpeg(&good_jpeg, 280, 280, &big, 90);
+    let png_bytes = std::fs::read(&good_png).unwrap();
+    let jpeg_bytes = std::fs::read(&good_jpeg).unwrap();
+    let mut flipped = png_bytes.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x55;
+    let blank: Vec<u8> = {
+        let f = tmp.path().join("x.png");
+        write_png(&f, 300, 200, &vec![255u8; 300 * 200]);
+        std::fs::read(f).unwrap()
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.png", vec![], "the file is empty"),
+        ("notes.txt", b"just some text, no picture".to_vec(), "not a PNG or JPEG"),
+        ("anim.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(), "a GIF picture"),
+        ("cut.png", png_bytes[..png_bytes.len() / 2].to_vec(), "corrupt PNG"),
+        ("flipped.png", flipped, "corrupt PNG"),
+        ("cut.jpg", jpeg_bytes[..jpeg_bytes.len() / 3].to_vec(), "corrupt JPEG"),
+        ("header.jpg", jpeg_bytes[..20].to_vec(), "corrupt JPEG"),
+        ("huge.png", png_declaring(100_000, 100_000), "100000×100000"),
+        ("wide.png", png_declaring(4097, 4096), "more than the 16777216"),
+        ("blank.png", blank, "holds no digit"),
+    ];
+    for (name, bytes, says) in cases {
+        let file = tmp.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let e = format!("{:#}", picture::read_digit(&file, Prepare::Auto, &config).unwrap_err());
+        assert!(e.contains(&file.display().to_string()) && e.contains(says), "{name}: {e}");
+    }
+    // `--prepare never` keeps the old rule: 28×28 only.
+    let e = format!("{:#}", picture::read_digit(&good_png, Prepare::Never, &config).unwrap_err());
+    assert!(e.contains("good.png") && e.contains("280×280") && e.contains("28×28"), "{e}");
+    // The good ones read.
+    for file in [&good_png, &good_jpeg] {
+        picture::read_digit(file, Prepare::Auto, &config).unwrap();
+    }
+}
