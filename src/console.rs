@@ -8,11 +8,11 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use initlab::base::data::drawing::Preparation;
 use initlab::base::train::Progress;
 use initlab::engine::doctor::{Report, Verdict};
 use initlab::engine::executor::{RunEvent, RunResult, StartKind};
 use initlab::engine::rundir::RunStatus;
-use initlab::base::data::drawing::Preparation;
 use initlab::experiments::eval::{Digit, Evaluation, Prediction, TrainedRun};
 use initlab::pretraining::dbn::DbnProgress;
 use initlab::pretraining::rbm::RbmProgress;

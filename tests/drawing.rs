@@ -85,7 +85,7 @@ fn random_strokes_become_a_centred_28_by_28_digit_in_a_20_pixel_box() {
         let (w, h) = (rng.range(6, 320), rng.range(6, 320));
         let bg = rng.range(0, 255) as u8;
         // Ink at least 64 levels from the background, on either side of it.
-        let ink = if (bg as usize) < 96 || (bg < 160 && rng.next() % 2 == 0) {
+        let ink = if (bg as usize) < 96 || (bg < 160 && rng.next().is_multiple_of(2)) {
             rng.range(bg as usize + 64, 255) as u8
         } else {
             rng.range(0, bg as usize - 64) as u8
@@ -93,13 +93,16 @@ fn random_strokes_become_a_centred_28_by_28_digit_in_a_20_pixel_box() {
         let noise = rng.range(0, 8);
         let gray = strokes(&mut rng, w, h, bg, ink, noise);
         let what = format!("case {case}: {w}×{h}, background {bg}, ink {ink}");
-        let (field, how) = drawing::prepare(&gray, w, h, &config)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let (field, how) =
+            drawing::prepare(&gray, w, h, &config).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(field.len(), 28 * 28, "{what}");
         assert_eq!(how.inverted, ink < bg, "{what}: {how:?}");
         let (bw, bh) = box_size(&field);
         assert!(bw <= 20 && bh <= 20, "{what}: box {bw}×{bh}, {how:?}");
-        assert!(bw.max(bh) >= 18, "{what}: box {bw}×{bh} should fill 20, {how:?}");
+        assert!(
+            bw.max(bh) >= 18,
+            "{what}: box {bw}×{bh} should fill 20, {how:?}"
+        );
         assert_eq!(*field.iter().max().unwrap(), 255, "{what}");
         let (cx, cy) = centre_of_mass(&field, 28, 28);
         if how.clamped {
@@ -221,14 +224,21 @@ fn mnist_digits_scaled_ten_times_come_back_as_they_were() {
             (&jpeg_file, &mut jpeg_close, &mut worst.1),
         ] {
             let digit = picture::read_digit(file, Prepare::Auto, &config).unwrap();
-            let gray: Vec<u8> = digit.pixels.iter().map(|&p| (p * 255.0).round() as u8).collect();
+            let gray: Vec<u8> = digit
+                .pixels
+                .iter()
+                .map(|&p| (p * 255.0).round() as u8)
+                .collect();
             let d = max_diff_up_to_shift(original, &gray);
             *worst = (*worst).max(d);
             // Within 1/8 of full scale everywhere, up to a shift: the same digit.
             *close += usize::from(d <= 32);
         }
     }
-    println!("{n} test digits ×10: PNG {png_close} close (worst {}), JPEG {jpeg_close} close (worst {})", worst.0, worst.1);
+    println!(
+        "{n} test digits ×10: PNG {png_close} close (worst {}), JPEG {jpeg_close} close (worst {})",
+        worst.0, worst.1
+    );
     assert!(png_close * 100 >= n * 95, "PNG: {png_close} of {n}");
     assert!(jpeg_close * 100 >= n * 90, "JPEG: {jpeg_close} of {n}");
 }
@@ -247,7 +257,10 @@ fn png_declaring(w: u32, h: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     out.extend(chunk(b"IHDR", &ihdr));
-    out.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    out.extend(chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
     out.extend(chunk(b"IEND", &[]));
     out
 }
@@ -258,7 +271,11 @@ fn crc32fast_like(kind: &[u8], data: &[u8]) -> u32 {
     for &b in kind.iter().chain(data) {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -286,25 +303,57 @@ fn broken_foreign_huge_and_blank_pictures_are_refused_naming_the_file() {
     };
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.png", vec![], "the file is empty"),
-        ("notes.txt", b"just some text, no picture".to_vec(), "not a PNG or JPEG"),
-        ("anim.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(), "a GIF picture"),
-        ("cut.png", png_bytes[..png_bytes.len() / 2].to_vec(), "corrupt PNG"),
+        (
+            "notes.txt",
+            b"just some text, no picture".to_vec(),
+            "not a PNG or JPEG",
+        ),
+        (
+            "anim.gif",
+            b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(),
+            "a GIF picture",
+        ),
+        (
+            "cut.png",
+            png_bytes[..png_bytes.len() / 2].to_vec(),
+            "corrupt PNG",
+        ),
         ("flipped.png", flipped, "corrupt PNG"),
-        ("cut.jpg", jpeg_bytes[..jpeg_bytes.len() / 3].to_vec(), "corrupt JPEG"),
+        (
+            "cut.jpg",
+            jpeg_bytes[..jpeg_bytes.len() / 3].to_vec(),
+            "corrupt JPEG",
+        ),
         ("header.jpg", jpeg_bytes[..20].to_vec(), "corrupt JPEG"),
         ("huge.png", png_declaring(100_000, 100_000), "100000×100000"),
-        ("wide.png", png_declaring(4097, 4096), "more than the 16777216"),
+        (
+            "wide.png",
+            png_declaring(4097, 4096),
+            "more than the 16777216",
+        ),
         ("blank.png", blank, "holds no digit"),
     ];
     for (name, bytes, says) in cases {
         let file = tmp.path().join(name);
         std::fs::write(&file, bytes).unwrap();
-        let e = format!("{:#}", picture::read_digit(&file, Prepare::Auto, &config).unwrap_err());
-        assert!(e.contains(&file.display().to_string()) && e.contains(says), "{name}: {e}");
+        let e = format!(
+            "{:#}",
+            picture::read_digit(&file, Prepare::Auto, &config).unwrap_err()
+        );
+        assert!(
+            e.contains(&file.display().to_string()) && e.contains(says),
+            "{name}: {e}"
+        );
     }
     // `--prepare never` keeps the old rule: 28×28 only.
-    let e = format!("{:#}", picture::read_digit(&good_png, Prepare::Never, &config).unwrap_err());
-    assert!(e.contains("good.png") && e.contains("280×280") && e.contains("28×28"), "{e}");
+    let e = format!(
+        "{:#}",
+        picture::read_digit(&good_png, Prepare::Never, &config).unwrap_err()
+    );
+    assert!(
+        e.contains("good.png") && e.contains("280×280") && e.contains("28×28"),
+        "{e}"
+    );
     // The good ones read.
     for file in [&good_png, &good_jpeg] {
         picture::read_digit(file, Prepare::Auto, &config).unwrap();

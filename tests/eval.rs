@@ -252,7 +252,13 @@ fn eval_and_predict_a_run_trained_by_the_binary() {
     let err = fails(&["predict", run_s, small.to_str().unwrap()], 1);
     assert!(err.contains("ten.png") && err.contains("no digit"), "{err}");
     let err = fails(
-        &["predict", run_s, small.to_str().unwrap(), "--prepare", "never"],
+        &[
+            "predict",
+            run_s,
+            small.to_str().unwrap(),
+            "--prepare",
+            "never",
+        ],
         1,
     );
     assert!(

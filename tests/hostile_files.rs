@@ -579,15 +579,37 @@ fn a_failed_start_leaves_no_run_directory() {
     let dbn = tmp.path().join("dbn-small");
     let (dbn_s, data) = (dbn.to_str().unwrap(), data_dir().to_str().unwrap());
     let pretrain = initlab(&[
-        "pretrain", "--widths", "784,8", "--epochs", "1", "--data-dir", data, "--out", dbn_s,
+        "pretrain",
+        "--widths",
+        "784,8",
+        "--epochs",
+        "1",
+        "--data-dir",
+        data,
+        "--out",
+        dbn_s,
         "--quiet",
     ]);
     assert_eq!(pretrain.code, Some(0), "{}", pretrain.stderr);
     let out = tmp.path().join("runs");
     let train = |model: &str| {
         initlab(&[
-            "train", "--model", model, "--init", "dbn", "--pretrained", dbn_s, "--epochs", "1",
-            "--data-dir", data, "--out", out.to_str().unwrap(), "--name", "tuned", "--quiet",
+            "train",
+            "--model",
+            model,
+            "--init",
+            "dbn",
+            "--pretrained",
+            dbn_s,
+            "--epochs",
+            "1",
+            "--data-dir",
+            data,
+            "--out",
+            out.to_str().unwrap(),
+            "--name",
+            "tuned",
+            "--quiet",
         ])
     };
     let failed = train("784,16,10");
@@ -597,7 +619,11 @@ fn a_failed_start_leaves_no_run_directory() {
         "{}",
         failed.stderr
     );
-    assert!(!out.join("tuned").exists(), "a failed start left {}", out.join("tuned").display());
+    assert!(
+        !out.join("tuned").exists(),
+        "a failed start left {}",
+        out.join("tuned").display()
+    );
     let ran = initlab(&["eval", out.join("tuned").to_str().unwrap(), "--quiet"]);
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     let trained = train("784,8,10");

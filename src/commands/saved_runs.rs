@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use initlab::base::data::drawing::DrawingConfig;
 use initlab::base::train::chart::{compare_chart, RunCurves};
 use initlab::base::train::dynamics::{self, DynamicsLog};
 use initlab::engine::rundir;
 use initlab::engine::runs::{self, SavedRun};
-use initlab::base::data::drawing::DrawingConfig;
 use initlab::experiments::eval::{self, Digit, TrainedRun};
 use initlab::experiments::picture;
 
@@ -118,11 +118,7 @@ fn chosen_digit(args: &PredictArgs, run: &TrainedRun) -> Result<(Digit, String, 
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "image".into());
             let digit = picture::read_digit(path, args.prepare, &DrawingConfig::default())?;
-            Ok((
-                digit,
-                name,
-                format!("predict-{stem}.png"),
-            ))
+            Ok((digit, name, format!("predict-{stem}.png")))
         }
         (None, Some(index)) => {
             let data_dir = run_data_dir(&args.data_dir, run)?;

@@ -354,8 +354,7 @@ impl RunDir {
             .all(|e| e.is_ok_and(|e| e.file_name() == LOCK_FILE));
         if self.created && only_lock {
             let lock = self.path.join(LOCK_FILE);
-            std::fs::remove_file(&lock)
-                .with_context(|| format!("removing {}", lock.display()))?;
+            std::fs::remove_file(&lock).with_context(|| format!("removing {}", lock.display()))?;
             std::fs::remove_dir(&self.path)
                 .with_context(|| format!("removing {}", self.path.display()))?;
         }

@@ -76,7 +76,9 @@ pub enum PictureError {
     #[error("a {0} picture; predict reads PNG and JPEG")]
     Unsupported(String),
     /// More pixels than [`MAX_PICTURE_PIXELS`].
-    #[error("it is {width}×{height} pixels, more than the {max} a picture may have; shrink it first")]
+    #[error(
+        "it is {width}×{height} pixels, more than the {max} a picture may have; shrink it first"
+    )]
     TooLarge {
         /// Columns.
         width: u32,
@@ -152,7 +154,9 @@ pub fn read_picture(path: &Path) -> Result<Picture> {
     let read = match image::guess_format(&bytes) {
         Ok(image::ImageFormat::Png) => read_png(&bytes),
         Ok(image::ImageFormat::Jpeg) => read_jpeg(&bytes),
-        Ok(other) => Err(PictureError::Unsupported(format!("{other:?}").to_uppercase())),
+        Ok(other) => Err(PictureError::Unsupported(
+            format!("{other:?}").to_uppercase(),
+        )),
         Err(_) => Err(PictureError::NotAPicture(first_bytes(&bytes))),
     };
     read.map_err(bad)
@@ -166,7 +170,10 @@ fn first_bytes(bytes: &[u8]) -> String {
     } else if head.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
         format!("{:?}", String::from_utf8_lossy(head))
     } else {
-        head.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+        head.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -188,9 +195,8 @@ fn read_jpeg(bytes: &[u8]) -> Result<Picture, PictureError> {
         format: "JPEG",
         why: e.to_string(),
     };
-    let reader = || {
-        image::io::Reader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Jpeg)
-    };
+    let reader =
+        || image::io::Reader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Jpeg);
     let (width, height) = reader().into_dimensions().map_err(corrupt)?;
     check_pixels(width, height)?;
     let decoded = reader().decode().map_err(corrupt)?;
@@ -214,10 +220,7 @@ fn read_jpeg(bytes: &[u8]) -> Result<Picture, PictureError> {
 /// (0.299 R + 0.587 G + 0.114 B, rounded, as Pillow's `convert("L")`), transparent pixels
 /// composited over black.
 fn read_png(bytes: &[u8]) -> Result<Picture, PictureError> {
-    let corrupt = |why: String| PictureError::Corrupt {
-        format: "PNG",
-        why,
-    };
+    let corrupt = |why: String| PictureError::Corrupt { format: "PNG", why };
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder
@@ -234,7 +237,10 @@ fn read_png(bytes: &[u8]) -> Result<Picture, PictureError> {
         .map_err(|e| corrupt(format!("bad PNG data: {e}")))?;
     let data = &buf[..frame.buffer_size()];
     if frame.bit_depth != png::BitDepth::Eight {
-        return Err(corrupt(format!("{:?} bit depth after expansion", frame.bit_depth)));
+        return Err(corrupt(format!(
+            "{:?} bit depth after expansion",
+            frame.bit_depth
+        )));
     }
     let (row, channels) = (frame.line_size, frame.color_type.samples());
     let mut gray = Vec::with_capacity(w as usize * h as usize);

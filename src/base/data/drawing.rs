@@ -125,7 +125,8 @@ pub fn prepare(
         .flat_map(|y| ink[y * width + x0..y * width + x0 + bw].iter().copied())
         .collect();
     let long = bw.max(bh) as f64;
-    let side = |n: usize| ((n as f64 * config.fit as f64 / long).round() as usize).clamp(1, config.fit);
+    let side =
+        |n: usize| ((n as f64 * config.fit as f64 / long).round() as usize).clamp(1, config.fit);
     let (sw, sh) = (side(bw), side(bh));
     let scaled = stretch(resample(&crop, bw, bh, sw, sh));
     let patch: Vec<u8> = scaled.iter().map(|&v| (v * 255.0).round() as u8).collect();
@@ -199,7 +200,11 @@ pub fn ink(
 }
 
 /// The smallest box holding every pixel with ink: x, y, width, height (`None` without ink).
-pub fn bounding_box(ink: &[f64], width: usize, height: usize) -> Option<(usize, usize, usize, usize)> {
+pub fn bounding_box(
+    ink: &[f64],
+    width: usize,
+    height: usize,
+) -> Option<(usize, usize, usize, usize)> {
     let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
     for (i, _) in ink.iter().enumerate().filter(|&(_, &v)| v > 0.0) {
         let (x, y) = (i % width, i / width);
@@ -288,7 +293,10 @@ pub fn place(
     let shift = |c: f64, len: usize| {
         let wanted = (config.centre - c).round();
         let max = n.saturating_sub(len) as f64;
-        (wanted.clamp(0.0, max) as usize, wanted < 0.0 || wanted > max)
+        (
+            wanted.clamp(0.0, max) as usize,
+            wanted < 0.0 || wanted > max,
+        )
     };
     let ((ox, cx_clamped), (oy, cy_clamped)) = (shift(cx, w), shift(cy, h));
     let mut field = vec![0u8; n * n];
@@ -343,7 +351,10 @@ mod tests {
         assert_eq!(how.scaled, (3, 20));
         assert_eq!(field.iter().filter(|&&v| v == 255).count(), 60);
         let (cx, cy) = centre_of_mass(&field, 28, 28);
-        assert!((cx - 14.0).abs() <= 0.5 && (cy - 14.0).abs() <= 0.5, "{cx} {cy}");
+        assert!(
+            (cx - 14.0).abs() <= 0.5 && (cy - 14.0).abs() <= 0.5,
+            "{cx} {cy}"
+        );
     }
 
     #[test]
