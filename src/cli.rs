@@ -17,9 +17,15 @@ use initlab::engine::executor::WorkerCommand;
 use initlab::experiments::compare::CompareConfig;
 use initlab::experiments::inspect::InspectConfig;
 use initlab::experiments::lab::LabConfig;
+use initlab::experiments::picture::{Prepare, UnknownPrepare};
 use initlab::experiments::pretrain::PretrainConfig;
 use initlab::experiments::study::{self, Study, StudyConfig};
 use initlab::pretraining::rbm::RbmConfig;
+
+/// `predict --prepare`'s value.
+fn parse_prepare(s: &str) -> Result<Prepare, UnknownPrepare> {
+    s.parse()
+}
 
 /// `--mkl-dispatch`'s value.
 fn parse_dispatch(s: &str) -> Result<MklDispatch, UnknownDispatch> {
@@ -777,10 +783,17 @@ pub struct PredictArgs {
     #[arg(value_name = "RUN_DIR", value_parser = existing_dir)]
     pub run: PathBuf,
 
-    /// A 28×28 PNG to classify: 8-bit gray, or RGB/RGBA converted to gray (transparent = black).
-    /// The digit must be white on black, like MNIST.
+    /// A PNG or JPEG to classify, any size up to 4096×4096: colour is converted to gray (BT.601;
+    /// transparent = black). A 28×28 picture is taken as an MNIST image, pixel for pixel; any
+    /// other size (a drawing, a photo) is made MNIST-like first: dark on light is inverted, the
+    /// digit's box is scaled to fit 20×20 and centred by its centre of mass in 28×28.
     #[arg(value_name = "IMAGE", value_parser = existing_file)]
     pub image: Option<PathBuf>,
+
+    /// When IMAGE is made MNIST-like: `auto` (every size but 28×28), `always` (28×28 too: a small
+    /// dark-on-light drawing), `never` (only 28×28 pictures are read).
+    #[arg(long, value_name = "auto|always|never", default_value = "auto", value_parser = parse_prepare)]
+    pub prepare: Prepare,
 
     /// Classify test image N (0-based, `mnist_test[N]`) instead; notebooks 9-3 and 9-4
     /// (`random.seed(777)`) pick 3757.

@@ -8,11 +8,12 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use initlab::base::data::drawing::Preparation;
 use initlab::base::train::Progress;
 use initlab::engine::doctor::{Report, Verdict};
 use initlab::engine::executor::{RunEvent, RunResult, StartKind};
 use initlab::engine::rundir::RunStatus;
-use initlab::experiments::eval::{Evaluation, Prediction, TrainedRun};
+use initlab::experiments::eval::{Digit, Evaluation, Prediction, TrainedRun};
 use initlab::pretraining::dbn::DbnProgress;
 use initlab::pretraining::rbm::RbmProgress;
 
@@ -394,23 +395,83 @@ pub fn evaluation_table(run: &TrainedRun, data_dir: &std::path::Path, e: &Evalua
     out
 }
 
-/// A prediction as an aligned plain-text table, the predicted class marked.
-pub fn prediction_table(p: &Prediction) -> String {
+/// A prediction as plain text: the image's source (and how it was prepared), the predicted
+/// class, then the digit the model saw drawn in characters beside a table of the class
+/// probabilities with bars, the predicted class marked.
+pub fn prediction_table(p: &Prediction, digit: &Digit) -> String {
     let mut out = format!("Image:       {}\n", p.source);
+    if let Some(how) = &digit.preparation {
+        out.push_str(&format!("Prepared:    {}\n", preparation_line(how)));
+    }
     if let Some(label) = p.label {
         out.push_str(&format!("Label:       {label}\n"));
     }
     out.push_str(&format!(
-        "Prediction:  {} (probability {:.6})\n\nclass  probability\n",
+        "Prediction:  {} (probability {:.6})\n\n",
         p.predicted,
         p.confidence()
     ));
+    let mut table = vec!["class  probability".to_string()];
     for (c, prob) in p.probabilities.iter().enumerate() {
-        let mark = if c as i64 == p.predicted { "  <" } else { "" };
-        out.push_str(&format!("{c:>5}  {prob:>11.6}{mark}\n"));
+        let bar = "█".repeat((prob.clamp(0.0, 1.0) * 20.0).round() as usize);
+        let mark = if c as i64 == p.predicted { " <" } else { "" };
+        table.push(format!("{c:>5}  {prob:>11.6}  {bar}{mark}"));
+    }
+    let art = digit_art(digit);
+    // The table beside the middle of the digit.
+    let first = art.len().saturating_sub(table.len()) / 2;
+    let width = art.first().map_or(0, |l| l.chars().count());
+    for row in 0..art.len().max(first + table.len()) {
+        let left = art.get(row).map_or(" ".repeat(width), |l| l.clone());
+        let right = row.checked_sub(first).and_then(|i| table.get(i));
+        let line = format!("{left}   {}", right.map_or("", |t| t.as_str()));
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out.pop();
     out
+}
+
+/// What the MNIST recipe did to a picture, in one line.
+fn preparation_line(how: &Preparation) -> String {
+    let (w, h) = how.source_size;
+    let (x, y, bw, bh) = how.ink_box;
+    let (sw, sh) = how.scaled;
+    format!(
+        "{w}×{h} picture, background {}{}; the digit's {bw}×{bh} box at ({x}, {y}) scaled to \
+         {sw}×{sh} and centred by its centre of mass{}",
+        how.background,
+        if how.inverted {
+            ", dark on light: inverted"
+        } else {
+            ""
+        },
+        if how.clamped {
+            " as far as the field's edge allows"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The digit in characters, one line per row, two characters per pixel, darker to brighter
+/// ` .:-=+*#%@` (blank is black).
+fn digit_art(digit: &Digit) -> Vec<String> {
+    const RAMP: &[u8] = b" .:-=+*#%@";
+    let side = digit.side.max(1) as usize;
+    digit
+        .pixels
+        .chunks(side)
+        .map(|row| {
+            row.iter()
+                .map(|&v| {
+                    let level = (v.clamp(0.0, 1.0) * (RAMP.len() - 1) as f32).round() as usize;
+                    let c = RAMP[level] as char;
+                    format!("{c}{c}")
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// A plain-text table with columns padded to their widest cell; the columns listed in `right`

@@ -218,10 +218,49 @@ fn eval_and_predict_a_run_trained_by_the_binary() {
     );
     png_size(&run.join("predict-seven.png"));
 
-    // Pictures of another size, or not PNG at all: exit 1 naming the file.
+    // The same digit drawn ten times larger, as PNG and as JPEG: made MNIST-like, the same class.
+    let big: Vec<u8> = (0..280 * 280)
+        .map(|i| raw[(i / 280 / 10) * 28 + (i % 280) / 10])
+        .collect();
+    let big_png = tmp.path().join("seven-big.png");
+    write_png(&big_png, 280, 280, png::ColorType::Grayscale, &big);
+    let big_jpeg = tmp.path().join("seven-big.jpg");
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode(&big, 280, 280, image::ColorType::L8)
+        .unwrap();
+    std::fs::write(&big_jpeg, jpeg).unwrap();
+    for file in [&big_png, &big_jpeg] {
+        let by_file = json(&ok(&["predict", run_s, file.to_str().unwrap(), "--json"]));
+        assert_eq!(
+            by_file["prediction"]["predicted"].as_i64(),
+            Some(predicted),
+            "{}",
+            file.display()
+        );
+        assert_eq!(by_file["preparation"]["scaled"][1].as_u64(), Some(20));
+    }
+    // The console shows the digit the model saw beside the bars.
+    let text = ok(&["predict", run_s, big_jpeg.to_str().unwrap()]);
+    assert!(text.contains("Prepared:    280×280 picture"), "{text}");
+    assert!(text.contains("@@") && text.contains("█"), "{text}");
+
+    // Pictures of one colour, another size with --prepare never, or not PNG at all: exit 1
+    // naming the file.
     let small = tmp.path().join("ten.png");
     write_png(&small, 10, 10, png::ColorType::Grayscale, &[0u8; 100]);
     let err = fails(&["predict", run_s, small.to_str().unwrap()], 1);
+    assert!(err.contains("ten.png") && err.contains("no digit"), "{err}");
+    let err = fails(
+        &[
+            "predict",
+            run_s,
+            small.to_str().unwrap(),
+            "--prepare",
+            "never",
+        ],
+        1,
+    );
     assert!(
         err.contains("ten.png") && err.contains("10×10") && err.contains("28×28"),
         "{err}"

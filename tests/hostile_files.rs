@@ -569,3 +569,65 @@ fn random_flips_of_a_checkpoint_and_a_dbn_are_refused_or_harmless_never_silent()
         });
     }
 }
+
+/// Issue 21, item 5: a run whose start fails (a DBN of other widths than the model's) leaves no
+/// run directory that claims to be running; the directory it made is gone, and the same
+/// command with fitting widths then trains.
+#[test]
+fn a_failed_start_leaves_no_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dbn = tmp.path().join("dbn-small");
+    let (dbn_s, data) = (dbn.to_str().unwrap(), data_dir().to_str().unwrap());
+    let pretrain = initlab(&[
+        "pretrain",
+        "--widths",
+        "784,8",
+        "--epochs",
+        "1",
+        "--data-dir",
+        data,
+        "--out",
+        dbn_s,
+        "--quiet",
+    ]);
+    assert_eq!(pretrain.code, Some(0), "{}", pretrain.stderr);
+    let out = tmp.path().join("runs");
+    let train = |model: &str| {
+        initlab(&[
+            "train",
+            "--model",
+            model,
+            "--init",
+            "dbn",
+            "--pretrained",
+            dbn_s,
+            "--epochs",
+            "1",
+            "--data-dir",
+            data,
+            "--out",
+            out.to_str().unwrap(),
+            "--name",
+            "tuned",
+            "--quiet",
+        ])
+    };
+    let failed = train("784,16,10");
+    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("784,16,10") && failed.stderr.contains("784,8"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        !out.join("tuned").exists(),
+        "a failed start left {}",
+        out.join("tuned").display()
+    );
+    let ran = initlab(&["eval", out.join("tuned").to_str().unwrap(), "--quiet"]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    let trained = train("784,8,10");
+    assert_eq!(trained.code, Some(0), "{}", trained.stderr);
+    let record = rundir::read_record(&out.join("tuned")).unwrap();
+    assert_eq!(record.status, RunStatus::Complete);
+}

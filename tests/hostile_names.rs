@@ -445,7 +445,13 @@ fn palette_png(path: &Path, bits: png::BitDepth, entries: usize, index: u8) {
 #[test]
 fn palette_pngs_with_indices_past_their_palette_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let read = initlab::experiments::eval::read_digit_png;
+    let read = |p: &Path| {
+        initlab::experiments::picture::read_digit(
+            p,
+            initlab::experiments::picture::Prepare::Auto,
+            &Default::default(),
+        )
+    };
     let good = tmp.path().join("good.png");
     palette_png(&good, png::BitDepth::Eight, 4, 3);
     let digit = read(&good).unwrap();

@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use initlab::base::data::drawing::DrawingConfig;
 use initlab::base::train::chart::{compare_chart, RunCurves};
 use initlab::base::train::dynamics::{self, DynamicsLog};
 use initlab::engine::rundir;
 use initlab::engine::runs::{self, SavedRun};
 use initlab::experiments::eval::{self, Digit, TrainedRun};
+use initlab::experiments::picture;
 
 use crate::cli::{DynamicsArgs, EvalArgs, PlotArgs, PredictArgs};
 use crate::commands::{emit_json, load_mnist, Done};
@@ -80,10 +82,10 @@ pub fn predict(args: PredictArgs) -> Result<Done> {
     );
     eval::prediction_png(&digit, &prediction, &title, &out)?;
     let brightness = digit.mean_brightness();
-    if brightness > 0.5 {
+    if brightness > 0.5 && digit.preparation.is_none() {
         eprintln!(
-            "note: {} is mostly bright (mean {brightness:.2}); MNIST digits are white on black, \
-             so invert a dark-on-light picture",
+            "note: {} is mostly bright (mean {brightness:.2}); MNIST digits are white on black: \
+             add --prepare always to invert and centre a dark-on-light picture",
             digit.source
         );
     }
@@ -91,11 +93,12 @@ pub fn predict(args: PredictArgs) -> Result<Done> {
         emit_json(&serde_json::json!({
             "run": run.dir,
             "prediction": prediction,
+            "preparation": digit.preparation,
             "picture": out,
         }))
         .map(|_| Done::Ok)
     } else {
-        console::emit!("{}", console::prediction_table(&prediction))?;
+        console::emit!("{}", console::prediction_table(&prediction, &digit))?;
         console::emit!("Picture: {}", out.display())?;
         Ok(Done::Ok)
     }
@@ -114,11 +117,8 @@ fn chosen_digit(args: &PredictArgs, run: &TrainedRun) -> Result<(Digit, String, 
                 .file_stem()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "image".into());
-            Ok((
-                eval::read_digit_png(path)?,
-                name,
-                format!("predict-{stem}.png"),
-            ))
+            let digit = picture::read_digit(path, args.prepare, &DrawingConfig::default())?;
+            Ok((digit, name, format!("predict-{stem}.png")))
         }
         (None, Some(index)) => {
             let data_dir = run_data_dir(&args.data_dir, run)?;

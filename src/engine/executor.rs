@@ -462,8 +462,17 @@ impl Executor<'_> {
             _ => "training".to_string(),
         };
         let (earlier, ck) = resume.map_or((None, None), |(r, ck)| (Some(r), Some(ck)));
-        // Built before run.json says `running`: a start that fails leaves the directory as it was.
-        let mut trainer = self.trainer(&run.spec, ck).with_context(context)?;
+        // Built before run.json says `running`: a start that fails leaves the directory as it
+        // was, and removes it when this start made it (issue 21, item 5).
+        let mut trainer = match self.trainer(&run.spec, ck).with_context(context) {
+            Ok(t) => t,
+            Err(e) => {
+                // The start's error is the one to report; a directory that cannot be removed
+                // only stays behind, holding no run.json (eval and resume say so).
+                let _ = dir.discard_if_unused();
+                return Err(e);
+            }
+        };
         let record = running_record(run, &hash, earlier.as_ref());
         let mut files = RunFiles::start(&dir, record)?;
         observer(start(how));

@@ -299,6 +299,8 @@ pub enum RunDirError {
 pub struct RunDir {
     /// The directory.
     pub path: PathBuf,
+    /// Whether [`RunDir::open`] made the directory (it did not exist before).
+    created: bool,
     _lock: File,
 }
 
@@ -306,6 +308,7 @@ impl RunDir {
     /// Creates `path` if needed and takes its lock; a directory locked by another process is a
     /// [`RunDirError::Locked`] error, and nothing in it is touched.
     pub fn open(path: &Path) -> Result<RunDir> {
+        let created = !path.exists();
         std::fs::create_dir_all(path)
             .with_context(|| format!("creating run directory {}", path.display()))?;
         let lock_path = path.join(LOCK_FILE);
@@ -338,8 +341,24 @@ impl RunDir {
         remove_stale_temporaries(path);
         Ok(RunDir {
             path: path.to_path_buf(),
+            created,
             _lock: lock,
         })
+    }
+
+    /// Removes the directory when [`RunDir::open`] made it and nothing but the lock is in it:
+    /// a run that failed to start leaves no directory behind. Anything else is left as it is.
+    pub fn discard_if_unused(self) -> Result<()> {
+        let only_lock = std::fs::read_dir(&self.path)
+            .with_context(|| format!("listing {}", self.path.display()))?
+            .all(|e| e.is_ok_and(|e| e.file_name() == LOCK_FILE));
+        if self.created && only_lock {
+            let lock = self.path.join(LOCK_FILE);
+            std::fs::remove_file(&lock).with_context(|| format!("removing {}", lock.display()))?;
+            std::fs::remove_dir(&self.path)
+                .with_context(|| format!("removing {}", self.path.display()))?;
+        }
+        Ok(())
     }
 
     /// `run.json`'s path.

@@ -1,6 +1,7 @@
 //! A saved run, evaluated and queried: test loss and accuracy (the numbers training recorded),
 //! per-class accuracy and the confusion matrix, and single-image predictions — a test image
-//! picked by index, as the notebooks' last cell does with `mnist_test[r]`, or a 28×28 PNG.
+//! picked by index, as the notebooks' last cell does with `mnist_test[r]`, or a picture
+//! ([`crate::experiments::picture`]).
 //!
 //! Inputs are scaled to [0, 1] like the training inputs (`ToTensor()`); the notebooks' last cell
 //! fed raw 0–255 pixels instead (a quirk the examples keep, not these commands).
@@ -18,22 +19,20 @@ use serde::Serialize;
 use tch::nn::Module;
 use tch::{Kind, Tensor};
 
+use crate::base::data::drawing::Preparation;
 use crate::base::data::mnist::Split;
 use crate::base::nn::{
     model::{Mlp, MlpSpec},
     scheme::InitScheme,
 };
 use crate::base::output::chart::canvas::render_png_atomic;
-use crate::base::output::io::{self, SafeTensors};
+use crate::base::output::io::SafeTensors;
 use crate::base::train;
 use crate::engine::rundir::MODEL_FILE;
 use crate::engine::runs;
 
-/// Side of the square images `predict` reads from PNG files (MNIST's 28).
+/// Side of MNIST's square images, which `predict` takes pixel for pixel (28).
 pub const DIGIT_SIDE: u32 = 28;
-
-/// The most bytes a digit PNG may have (a 28×28 picture needs a few kilobytes).
-pub const MAX_DIGIT_PNG_BYTES: u64 = 4 << 20;
 
 /// A run directory read back: its model with the trained weights.
 #[derive(Debug)]
@@ -280,6 +279,9 @@ pub struct Digit {
     pub pixels: Vec<f32>,
     /// The true class, when known (test images).
     pub label: Option<i64>,
+    /// How a picture was made MNIST-like ([`crate::base::data::drawing::prepare`]); `None` for
+    /// test images and pictures taken pixel for pixel.
+    pub preparation: Option<Preparation>,
 }
 
 impl Digit {
@@ -298,6 +300,7 @@ impl Digit {
             side,
             pixels: f32s(&unit, "digit pixels")?,
             label,
+            preparation: None,
         })
     }
 
@@ -332,107 +335,6 @@ pub fn test_digit(split: &Split, index: i64, data_dir: &Path) -> Result<Digit> {
         &gray,
         Some(label),
     )
-}
-
-/// Reads a 28×28 PNG as a [`Digit`]: 8-bit grayscale as is; RGB and RGBA (and palette, 1–16-bit
-/// gray, gray+alpha, expanded to 8 bits first) converted to gray with ITU-R BT.601 luma
-/// (0.299 R + 0.587 G + 0.114 B, rounded, as Pillow's `convert("L")`), transparent pixels
-/// composited over black. The digit must be white on black like MNIST. Any other size, or a file
-/// that is not a PNG, is an error naming the file.
-pub fn read_digit_png(path: &Path) -> Result<Digit> {
-    let bytes = io::read_bounded(path, MAX_DIGIT_PNG_BYTES)?;
-    let bad = |what: String| anyhow!("{} is not a usable digit picture: {what}", path.display());
-    let mut decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
-    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = decoder
-        .read_info()
-        .map_err(|e| bad(format!("not a readable PNG ({e})")))?;
-    let (w, h) = (reader.info().width, reader.info().height);
-    if (w, h) != (DIGIT_SIDE, DIGIT_SIDE) {
-        return Err(bad(format!(
-            "it is {w}×{h} pixels, predict needs {DIGIT_SIDE}×{DIGIT_SIDE} (like MNIST)"
-        )));
-    }
-    if reader.info().color_type == png::ColorType::Indexed {
-        palette_indices_in_range(&bytes).map_err(bad)?;
-    }
-    let mut buf = vec![0u8; reader.output_buffer_size()];
-    let frame = reader
-        .next_frame(&mut buf)
-        .map_err(|e| bad(format!("corrupt PNG data ({e})")))?;
-    let data = &buf[..frame.buffer_size()];
-    if frame.bit_depth != png::BitDepth::Eight {
-        return Err(bad(format!(
-            "{:?} bit depth after expansion",
-            frame.bit_depth
-        )));
-    }
-    let row = frame.line_size;
-    let channels = frame.color_type.samples();
-    let mut gray = Vec::with_capacity((w * h) as usize);
-    for y in 0..h as usize {
-        for x in 0..w as usize {
-            let p = &data[y * row + x * channels..y * row + (x + 1) * channels];
-            gray.push(match frame.color_type {
-                png::ColorType::Grayscale => p[0],
-                png::ColorType::GrayscaleAlpha => over_black(p[0], p[1]),
-                png::ColorType::Rgb => luma(p[0], p[1], p[2]),
-                png::ColorType::Rgba => over_black(luma(p[0], p[1], p[2]), p[3]),
-                png::ColorType::Indexed => {
-                    return Err(bad("a palette image that could not be expanded".into()))
-                }
-            });
-        }
-    }
-    Digit::from_gray(path.display().to_string(), DIGIT_SIDE, &gray, None)
-}
-
-/// Checks that every pixel of a palette PNG names an entry of its palette (`PLTE`): the decoder
-/// expands an index past the end to black, silently, which would be a different digit. Decodes
-/// the raw indices (1, 2, 4 or 8 bits each, packed from the high bits); the error says what is
-/// wrong, for the caller to name the file.
-fn palette_indices_in_range(bytes: &[u8]) -> std::result::Result<(), String> {
-    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-    decoder.set_transformations(png::Transformations::IDENTITY);
-    let mut reader = decoder
-        .read_info()
-        .map_err(|e| format!("not a readable PNG ({e})"))?;
-    let info = reader.info();
-    let entries = info.palette.as_ref().map_or(0, |p| p.len() / 3);
-    let (width, bits) = (info.width as usize, info.bit_depth as usize);
-    let mut buf = vec![0u8; reader.output_buffer_size()];
-    let frame = reader
-        .next_frame(&mut buf)
-        .map_err(|e| format!("corrupt PNG data ({e})"))?;
-    let per_byte = 8 / bits;
-    let mask = ((1u16 << bits) - 1) as u8;
-    for (y, row) in buf[..frame.buffer_size()]
-        .chunks(frame.line_size)
-        .enumerate()
-    {
-        for x in 0..width {
-            let shift = 8 - bits * (x % per_byte + 1);
-            let index = (row[x / per_byte] >> shift) & mask;
-            if usize::from(index) >= entries {
-                return Err(format!(
-                    "pixel ({x}, {y}) uses palette index {index}, but the palette has {entries} \
-                     entr{}; re-save it as 8-bit grayscale",
-                    if entries == 1 { "y" } else { "ies" }
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// BT.601 luma of an RGB pixel in fixed point, as Pillow's `convert("L")` computes it.
-fn luma(r: u8, g: u8, b: u8) -> u8 {
-    ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
-}
-
-/// A gray value with coverage `alpha`, composited over black.
-fn over_black(v: u8, alpha: u8) -> u8 {
-    ((v as u32 * alpha as u32 + 127) / 255) as u8
 }
 
 /// What the model says about one image.

@@ -1,5 +1,6 @@
 //! Datasets, where they come from, and the order in which they are fed to training.
 
+pub mod drawing;
 pub mod embedded;
 pub mod loader;
 pub mod locate;
