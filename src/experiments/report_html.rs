@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::base::output::chart::axis::{tick_label, value_label, Axis};
-use crate::base::output::chart::style::{hex, series_colours};
+use crate::base::output::chart::style::{hex, series_strokes};
 use crate::base::output::io;
 use crate::base::output::table::{escape, href, Cell, Table};
 use crate::base::train::{EpochRecord, History};
@@ -89,7 +89,7 @@ pub struct Chart {
     /// Logarithmic y axis.
     pub log_y: bool,
     /// The series, in legend order; each takes the colour the PNG charts give its label
-    /// ([`series_colours`]).
+    /// ([`series_strokes`]): colour by init, dashed for a deep model.
     pub series: Vec<ChartSeries>,
 }
 
@@ -317,16 +317,28 @@ fn svg_axes(s: &mut String, plot: &Plot, chart: &Chart) {
     );
 }
 
-/// The colour of each series of `chart`, as the PNG charts give it ([`series_colours`]).
-fn colours(series: &[ChartSeries]) -> Vec<String> {
+/// The SVG stroke attributes of each series of `chart`, as the PNG charts give them
+/// ([`series_strokes`]): `stroke="#0072b2" fill="#0072b2"`, with a dash pattern for a deep model.
+fn strokes(series: &[ChartSeries]) -> Vec<String> {
     let labels: Vec<&str> = series.iter().map(|x| x.label.as_str()).collect();
-    series_colours(&labels).into_iter().map(hex).collect()
+    series_strokes(&labels)
+        .into_iter()
+        .map(|st| {
+            let c = hex(st.colour);
+            let dash = if st.dashed {
+                " stroke-dasharray=\"6 4\""
+            } else {
+                ""
+            };
+            format!("stroke=\"{c}\" fill=\"{c}\"{dash}")
+        })
+        .collect()
 }
 
-/// The curves, one group per series in its colour: polylines, then their markers on top.
+/// The curves, one group per series in its stroke: polylines, then their markers on top.
 fn svg_curves(s: &mut String, plot: &Plot, chart: &Chart) {
-    for (series, colour) in chart.series.iter().zip(colours(&chart.series)) {
-        let _ = writeln!(s, "<g stroke=\"{colour}\" fill=\"{colour}\">");
+    for (series, stroke) in chart.series.iter().zip(strokes(&chart.series)) {
+        let _ = writeln!(s, "<g {stroke}>");
         for curve in &series.curves {
             svg_curve(s, plot, chart, curve);
         }
@@ -366,13 +378,13 @@ fn svg_curve(s: &mut String, plot: &Plot, chart: &Chart, curve: &Curve) {
 /// The legend: a coloured line and the (cut) label per series, in the grid's columns.
 fn legend(s: &mut String, series: &[ChartSeries], grid: &LegendGrid) {
     s.push_str("<g class=\"legend\">\n");
-    let entries = series.iter().zip(&grid.labels).zip(colours(series));
-    for (i, ((series, label), colour)) in entries.enumerate() {
+    let entries = series.iter().zip(&grid.labels).zip(strokes(series));
+    for (i, ((series, label), stroke)) in entries.enumerate() {
         let x = 10.0 + (i % grid.cols) as f64 * grid.col_w;
         let y = grid.top + (i / grid.cols) as f64 * LEGEND_ROW;
         let _ = writeln!(
             s,
-            "<g><title>{}</title><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{colour}\" stroke-width=\"3\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+            "<g><title>{}</title><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" {stroke} stroke-width=\"3\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
             escape(&series.label),
             y - 4.0,
             x + 18.0,

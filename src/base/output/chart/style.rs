@@ -1,44 +1,105 @@
 //! The look of a series, the same in the PNG charts and on the report page: its colour follows
-//! from its label alone ([`series_colours`]: an init scheme keeps its hue in every chart, `deep …`
-//! a darker shade of it than `shallow …`), and how its line is drawn ([`Look`]).
+//! from the init scheme its label names ([`init_colour`], the one table of init colours: an init
+//! keeps its colour in every chart), its line style from the model it names ([`model_dashed`]:
+//! `shallow …` solid, `deep …` dashed), and [`series_strokes`] gives both for the series of one
+//! chart ([`Look`] is how a line is then drawn).
 
 use plotters::style::RGBColor;
 
-/// A palette that reads well on white (matplotlib's tab10).
-pub const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
+/// Okabe & Ito's colour-blind-safe palette ("Color Universal Design", 2008) without its yellow,
+/// which reads badly on white: blue, bluish green, orange, vermillion, reddish purple, sky
+/// blue, black.
+pub const OKABE_ITO: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(0, 158, 115),
+    RGBColor(230, 159, 0),
+    RGBColor(213, 94, 0),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
 ];
 
-/// The fixed colour of each init scheme (and of the names the studies give them), so that a
-/// scheme looks the same in every chart: N(0,1) blue, torch's default red, Xavier green, He
-/// orange, LSUV purple, DBN brown, Glorot's standard pink.
-const SCHEME_COLOURS: [(&str, RGBColor); 16] = [
-    ("normal", PALETTE[0]),
-    ("n(0,1)", PALETTE[0]),
-    ("torch-default", PALETTE[1]),
-    ("xavier-uniform", PALETTE[2]),
-    ("xavier", PALETTE[2]),
-    ("kaiming-normal", PALETTE[3]),
-    ("he", PALETTE[3]),
-    ("lsuv", PALETTE[4]),
-    ("dbn", PALETTE[5]),
-    ("glorot-standard", PALETTE[6]),
-    ("orthogonal", PALETTE[7]),
-    ("zeros", PALETTE[8]),
-    ("mean-field", PALETTE[9]),
-    ("xavier-normal", RGBColor(0, 110, 80)),
-    ("kaiming-uniform", RGBColor(180, 90, 0)),
-    ("constant", RGBColor(60, 60, 60)),
+/// Paul Tol's "muted" colours that stay apart from [`OKABE_ITO`] (also safe for colour-blind
+/// readers): indigo, wine, olive, teal, grey, rose.
+const TOL_MUTED: [RGBColor; 6] = [
+    RGBColor(51, 34, 136),
+    RGBColor(136, 34, 85),
+    RGBColor(153, 153, 51),
+    RGBColor(68, 170, 153),
+    RGBColor(120, 120, 120),
+    RGBColor(204, 102, 119),
 ];
+
+/// Every colour a series may take, the Okabe–Ito ones first: labels that name no init and
+/// collisions draw from it.
+pub const PALETTE: [RGBColor; 13] = [
+    OKABE_ITO[0],
+    OKABE_ITO[1],
+    OKABE_ITO[2],
+    OKABE_ITO[3],
+    OKABE_ITO[4],
+    OKABE_ITO[5],
+    OKABE_ITO[6],
+    TOL_MUTED[0],
+    TOL_MUTED[1],
+    TOL_MUTED[2],
+    TOL_MUTED[3],
+    TOL_MUTED[4],
+    TOL_MUTED[5],
+];
+
+/// The colour of each init scheme, under every name a label gives it (the command line's, the
+/// aliases, the studies'): N(0,1) blue, Xavier bluish green, He/Kaiming orange, torch's default
+/// vermillion, LSUV reddish purple, Glorot's standard sky blue, the DBN black (apart from every
+/// random init), orthogonal indigo, the rest Tol's muted colours.
+const INIT_COLOURS: [(&str, RGBColor); 20] = [
+    ("normal", OKABE_ITO[0]),
+    ("n(0,1)", OKABE_ITO[0]),
+    ("xavier-uniform", OKABE_ITO[1]),
+    ("xavier", OKABE_ITO[1]),
+    ("glorot-uniform", OKABE_ITO[1]),
+    ("kaiming-normal", OKABE_ITO[2]),
+    ("he", OKABE_ITO[2]),
+    ("he-normal", OKABE_ITO[2]),
+    ("torch-default", OKABE_ITO[3]),
+    ("lsuv", OKABE_ITO[4]),
+    ("glorot-standard", OKABE_ITO[5]),
+    ("dbn", OKABE_ITO[6]),
+    ("orthogonal", TOL_MUTED[0]),
+    ("kaiming-uniform", TOL_MUTED[1]),
+    ("he-uniform", TOL_MUTED[1]),
+    ("xavier-normal", TOL_MUTED[2]),
+    ("glorot-normal", TOL_MUTED[2]),
+    ("mean-field", TOL_MUTED[3]),
+    ("zeros", TOL_MUTED[4]),
+    ("constant", TOL_MUTED[5]),
+];
+
+/// The colour of the init scheme named `word` (any case; `mean-field-w…` counts as
+/// `mean-field`), `None` for a word that names no init. The only place that decides an init's
+/// colour: the PNG charts, `report.html`, the studies and the dynamics charts all come here.
+pub fn init_colour(word: &str) -> Option<RGBColor> {
+    let w = word.to_lowercase();
+    INIT_COLOURS
+        .iter()
+        .find(|(name, _)| w == *name || (*name == "mean-field" && w.starts_with(name)))
+        .map(|(_, c)| *c)
+}
+
+/// Whether a series' line is dashed because of the model its label names: `deep …` dashed,
+/// `shallow …` (and anything else) solid, the same in every chart and its legend.
+pub fn model_dashed(label: &str) -> bool {
+    identity(label).split_whitespace().next() == Some("deep")
+}
+
+/// How a series' line is stroked: its colour and whether it is dashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stroke {
+    /// Its colour.
+    pub colour: RGBColor,
+    /// Dashed.
+    pub dashed: bool,
+}
 
 /// A series' identity: its label up to the first ` (`, trimmed and lower-cased.
 pub fn identity(label: &str) -> String {
@@ -66,52 +127,41 @@ pub fn shade(c: RGBColor, k: usize) -> RGBColor {
     RGBColor(f(c.0, k), f(c.1, k), f(c.2, k))
 }
 
+/// The layer number of `layer k` or `linearK` (k ≥ 1).
+fn layer_number(words: &[&str]) -> Option<usize> {
+    let k = match words {
+        ["layer", k] => k.parse::<usize>().ok(),
+        [w] => w.strip_prefix("linear").and_then(|k| k.parse::<usize>().ok()),
+        _ => None,
+    };
+    k.filter(|k| *k >= 1)
+}
+
 /// The colours a series of identity `id` may take, best first, and whether the first is fixed
 /// (an init scheme's or a layer's) rather than picked by a hash.
 ///
-/// An init scheme named in the label gives the hue and the rest of the label the shade: nothing
-/// or `shallow …` the scheme's colour, `deep …` a darker one, anything else a shade picked by a
-/// hash.
-/// `layer k` takes the k-th palette colour. Any other label starts at a palette colour picked by
-/// a hash of it. The list goes on through every palette colour and shade, for collisions.
+/// An init named in the label gives the colour ([`init_colour`]), whatever else the label
+/// says (the model shows in the line style); `layer k` and `linearK` take the k-th palette
+/// colour; any other label starts at a palette colour picked by a hash of it. The list goes on
+/// through the init's shades and then every palette colour and shade, for collisions.
 fn colour_candidates(id: &str) -> (Vec<RGBColor>, bool) {
     let words: Vec<&str> = id.split_whitespace().collect();
-    let scheme = words.iter().enumerate().find_map(|(i, w)| {
-        SCHEME_COLOURS
-            .iter()
-            .find(|(name, _)| *w == *name || (*name == "mean-field" && w.starts_with(name)))
-            .map(|(_, c)| (i, *c))
-    });
     let all_shades = |start: usize| -> Vec<RGBColor> {
+        let n = PALETTE.len();
         (0..3)
-            .flat_map(|k| (0..PALETTE.len()).map(move |j| shade(PALETTE[(start + j) % 10], k)))
+            .flat_map(|k| (0..n).map(move |j| shade(PALETTE[(start + j) % n], k)))
             .collect()
     };
-    if let Some((at, hue)) = scheme {
-        let rest: Vec<&str> = words
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != at)
-            .map(|(_, w)| *w)
-            .collect();
-        let rest = rest.join(" ");
-        let first = match rest.split_whitespace().next() {
-            None | Some("shallow") => 0,
-            Some("deep") => 1,
-            _ => (stable_hash(&rest) % 3) as usize,
-        };
-        let mut c: Vec<RGBColor> = (0..3).map(|k| shade(hue, first + k)).collect();
-        c.extend(all_shades((stable_hash(id) % 10) as usize));
+    let hashed = (stable_hash(id) % PALETTE.len() as u64) as usize;
+    if let Some(hue) = words.iter().find_map(|w| init_colour(w)) {
+        let mut c: Vec<RGBColor> = (0..3).map(|k| shade(hue, k)).collect();
+        c.extend(all_shades(hashed));
         return (c, true);
     }
-    if let [w, k] = words[..] {
-        if let (true, Ok(k)) = (w == "layer", k.parse::<usize>()) {
-            if k >= 1 {
-                return (all_shades((k - 1) % PALETTE.len()), true);
-            }
-        }
+    if let Some(k) = layer_number(&words) {
+        return (all_shades((k - 1) % PALETTE.len()), true);
     }
-    (all_shades((stable_hash(id) % 10) as usize), false)
+    (all_shades(hashed), false)
 }
 
 /// A sort key that orders numbers inside text by value: `layer 2` before `layer 10`.
@@ -137,14 +187,15 @@ fn natural_key(s: &str) -> Vec<(String, u64)> {
     key
 }
 
-/// The colour of each series of one chart, from its label alone wherever it can be: a run keeps
-/// its colour from chart to chart, and the order of the labels does not matter.
+/// The colour and dash of each series of one chart, from its label alone wherever it can be: a
+/// run keeps its look from chart to chart, and the order of the labels does not matter.
 ///
-/// Labels with a fixed colour (init schemes, `layer k`) are served first, the others after, each
-/// group in the order of their identities (numbers by value); a label whose preferred colour is taken by another
-/// identity in the same chart gets its next candidate (`colour_candidates`). Labels with the
-/// same identity get the same colour.
-pub fn series_colours<S: AsRef<str>>(labels: &[S]) -> Vec<RGBColor> {
+/// The dash follows the model ([`model_dashed`]). Labels with a fixed colour (inits, layers) are
+/// served first, the others after, each group in the order of their identities (numbers by
+/// value); a label whose preferred (colour, dash) is taken by another identity in the same chart
+/// gets its next candidate colour (`colour_candidates`). Labels with the same identity get the
+/// same look.
+pub fn series_strokes<S: AsRef<str>>(labels: &[S]) -> Vec<Stroke> {
     let ids: Vec<String> = labels.iter().map(|l| identity(l.as_ref())).collect();
     let candidates: Vec<(Vec<RGBColor>, bool)> =
         ids.iter().map(|id| colour_candidates(id)).collect();
@@ -155,24 +206,38 @@ pub fn series_colours<S: AsRef<str>>(labels: &[S]) -> Vec<RGBColor> {
         .collect();
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-    let mut taken: Vec<(&str, RGBColor)> = Vec::new();
-    let mut colours = vec![PALETTE[0]; ids.len()];
+    let mut taken: Vec<(&str, Stroke)> = Vec::new();
+    let mut strokes = vec![
+        Stroke {
+            colour: PALETTE[0],
+            dashed: false
+        };
+        ids.len()
+    ];
     for i in order {
-        if let Some((_, c)) = taken.iter().find(|(id, _)| *id == ids[i]) {
-            colours[i] = *c;
+        if let Some((_, s)) = taken.iter().find(|(id, _)| *id == ids[i]) {
+            strokes[i] = *s;
             continue;
         }
+        let dashed = model_dashed(&ids[i]);
+        let free = |c: &&RGBColor| !taken.iter().any(|(_, t)| t.colour == **c && t.dashed == dashed);
         let options = &candidates[i].0;
-        let c = options
+        let colour = options
             .iter()
-            .find(|c| !taken.iter().any(|(_, t)| t == *c))
+            .find(free)
             .or(options.first())
             .copied()
             .unwrap_or(PALETTE[0]);
-        taken.push((&ids[i], c));
-        colours[i] = c;
+        let s = Stroke { colour, dashed };
+        taken.push((&ids[i], s));
+        strokes[i] = s;
     }
-    colours
+    strokes
+}
+
+/// The colour of each series of one chart ([`series_strokes`] without the dash).
+pub fn series_colours<S: AsRef<str>>(labels: &[S]) -> Vec<RGBColor> {
+    series_strokes(labels).into_iter().map(|s| s.colour).collect()
 }
 
 /// The colour as CSS writes it: `#1f77b4`.
@@ -212,6 +277,15 @@ impl Look {
             dashed: false,
             marker,
             width: 2,
+        }
+    }
+
+    /// A line of width 2 stroked as `stroke` says (colour, dashed for a deep model) with
+    /// `marker` on its points.
+    pub fn stroked(stroke: Stroke, marker: Marker) -> Look {
+        Look {
+            dashed: stroke.dashed,
+            ..Look::line(stroke.colour, marker)
         }
     }
 
