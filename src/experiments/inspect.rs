@@ -576,12 +576,14 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
         .to_string()
     };
     let (a, g) = (&ins.activation_binning, &ins.gradient_binning);
-    let gradient_desc = match tanh_zero_gradients(config.activation, ins) {
-        Some(share) => format!(
-            "gradient — {:.0} % exactly 0: float32 tanh′ = 1 − tanh²(z) is 0 for |z| ≳ 9",
+    let gradient_desc = match (tanh_zero_gradients(config.activation, ins), g.symlog) {
+        (Some(share), Some(c)) => format!(
+            "gradient, symmetric log (linear within ±{}); {:.0} % exactly 0, not drawn: \
+             float32 tanh′ = 1 − tanh² is 0 for |z| ≳ 9",
+            short(c),
             100.0 * share
         ),
-        None => "gradient".into(),
+        _ => x_desc("gradient".into(), g.symlog),
     };
     let panels = [
         Panel {
@@ -596,7 +598,7 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
         },
         Panel {
             title: "back-propagated gradients ∂loss/∂z".into(),
-            x_desc: x_desc(gradient_desc, g.symlog),
+            x_desc: gradient_desc,
             y_desc: y_desc(g.symlog),
             series: layer_series(&ins.gradient_histograms, g, |l| l.gradient_std),
             log_y: false,
@@ -616,9 +618,10 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
     )
 }
 
-/// Decades N(0,1) may add to the range of a depth panel before the figure draws the others again
-/// without it: beyond that its line flattens theirs (ReLU ×21: 10²² against 0.23 → 0.03).
-const DWARF_DECADES: f64 = 3.0;
+/// Decades N(0,1) may add to the range of a depth panel (a millionfold) before the figure draws
+/// the others again without it: beyond that its line flattens theirs (ReLU × 21: 10²² against
+/// Xavier's 0.23 → 0.03; tanh × 9 stays under it).
+const DWARF_DECADES: f64 = 6.0;
 
 /// The decades spanned by the positive values of `f` over the layers of `inits`.
 fn decades(inits: &[&Inspection], f: fn(&LayerStats) -> f64) -> f64 {
@@ -648,8 +651,8 @@ fn normal_dwarfs_the_rest(all: &[Inspection]) -> bool {
 }
 
 /// The two depth panels (activation std with its predictions, gradient std) of `inits`, their
-/// titles ending in `suffix`.
-fn depth_panels(inits: &[&Inspection], suffix: &str) -> Vec<Panel> {
+/// titles starting with `prefix`.
+fn depth_panels(inits: &[&Inspection], prefix: &str) -> Vec<Panel> {
     let by_layer = |f: fn(&LayerStats) -> f64| -> Vec<Series> {
         (inits.iter())
             .map(|ins| Series::line(ins.init.to_string(), (ins.layers.iter())
@@ -672,13 +675,14 @@ fn depth_panels(inits: &[&Inspection], suffix: &str) -> Vec<Panel> {
         })
         .collect();
     let has_prediction = predicted.iter().any(|s| !s.points.is_empty());
-    let activation = if has_prediction {
+    // The second row's legend names the predictions; its title stays short.
+    let activation = if has_prediction && prefix.is_empty() {
         "activation std (dashed: fan_in·Var(w)/2 per layer)"
     } else {
         "activation std"
     };
     let panel = |title: &str, series: Vec<Series>, dashed: Vec<Series>| Panel {
-        title: format!("{title}{suffix}"),
+        title: format!("{prefix}{title}"),
         x_desc: "layer".into(),
         y_desc: "std (log scale)".into(),
         series,
@@ -702,7 +706,7 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
         return panels_chart(&depth_panels(&every, ""), &title, path);
     }
     let rest: Vec<&Inspection> = all.iter().filter(|i| i.init != InitScheme::Normal).collect();
-    let rows: Vec<Vec<Cell>> = [depth_panels(&every, ""), depth_panels(&rest, " — without N(0,1)")]
+    let rows: Vec<Vec<Cell>> = [depth_panels(&every, ""), depth_panels(&rest, "without N(0,1): ")]
         .into_iter()
         .map(|row| row.into_iter().map(Cell::Lines).collect())
         .collect();

@@ -144,7 +144,8 @@ pub const MIN_TICKS: usize = 3;
 
 /// `axis` with at least [`MIN_TICKS`] ticks inside its range: when it has fewer (a narrow log
 /// range such as 0.93–0.97, where no round mantissa falls), evenly spaced 1-2-5 ticks within
-/// `[lo, hi]` replace them, ever finer until there are enough. Ticks near zero are zero.
+/// `[lo, hi]` replace them, ever finer until there are enough. On a linear axis, ticks within
+/// a millionth of the span of zero are zero.
 pub fn at_least_three(mut axis: Axis) -> Axis {
     let tol = (axis.hi - axis.lo).abs() * EPS;
     let n = (axis.ticks.iter())
@@ -159,8 +160,10 @@ pub fn at_least_three(mut axis: Axis) -> Axis {
         }
         axis.ticks = ticks;
     }
-    let span = axis.hi - axis.lo;
-    axis.ticks = axis.ticks.iter().map(|&t| snap_zero(t, span)).collect();
+    if !axis.log {
+        let span = axis.hi - axis.lo;
+        axis.ticks = axis.ticks.iter().map(|&t| snap_zero(t, span)).collect();
+    }
     axis
 }
 
@@ -418,6 +421,57 @@ mod tests {
         let d = Axis::fit([4.0], true, false).unwrap();
         assert!(d.lo < 4.0 && d.hi > 4.0 && !d.ticks.is_empty());
         assert!(Axis::fit([0.0, f64::NAN], true, false).is_none());
+    }
+
+    #[test]
+    fn log_axis_under_a_decade_ticks_where_the_curves_are() {
+        // The lab's compare chart: N(0,1) up to 13 %, every other curve between 1.5 and 4 %.
+        let a = Axis::fit_ticks([1.52, 2.0, 3.9, 13.1], true, false, MANY_TICKS).unwrap();
+        for t in [1.5, 2.0, 3.0, 4.0] {
+            assert!(a.ticks.iter().any(|x| (x - t).abs() < 1e-9), "{t} in {:?}", a.ticks);
+        }
+        assert!(a.ticks.len() <= MANY_TICKS, "{:?}", a.ticks);
+        // The report page's smaller chart: fewer, still inside the range.
+        let b = Axis::fit([1.52, 13.1], true, false).unwrap();
+        assert!(b.ticks.len() <= FEW_TICKS && b.ticks.len() >= MIN_TICKS, "{b:?}");
+    }
+
+    #[test]
+    fn every_axis_has_three_ticks_inside_its_range_and_none_near_zero() {
+        // Activation std of a saturated tanh net: 0.93–0.97 on a log axis.
+        let narrow = Axis::fit_ticks([0.93, 0.97], true, false, MANY_TICKS).unwrap();
+        assert!(narrow.ticks.len() >= MIN_TICKS, "{narrow:?}");
+        let mut cases: Vec<(f64, f64, bool)> = vec![(0.93, 0.97, true), (1e-7, 1e22, true)];
+        // Ranges around zero of a short run (update ratios, saturation shares, tiny spans).
+        for k in 0..200 {
+            let lo = -((k * 37 % 101) as f64) * 0.0137 - 1e-17 * k as f64;
+            let hi = (k * 53 % 89) as f64 * 0.0071 + 3e-17;
+            cases.push((lo, hi, false));
+            cases.push((lo.abs() + 1e-3, lo.abs() + 1e-3 + hi.abs() * 1e-3 + 1e-9, true));
+        }
+        for (lo, hi, log) in cases {
+            for target in [FEW_TICKS, MANY_TICKS] {
+                let a = Axis::fit_ticks([lo, hi], log, false, target).unwrap();
+                let tol = (a.hi - a.lo) * 1e-9;
+                assert!(a.ticks.len() >= MIN_TICKS, "{lo} {hi} {log}: {a:?}");
+                assert!(
+                    (a.ticks.iter()).all(|t| *t >= a.lo - tol && *t <= a.hi + tol),
+                    "{lo} {hi}: {a:?}"
+                );
+                assert!(a.lo <= lo && a.hi >= hi, "{lo} {hi}: {a:?}");
+                if !log {
+                    let span = a.hi - a.lo;
+                    assert!(
+                        (a.ticks.iter()).all(|t| *t == 0.0 || t.abs() > span * 1e-6),
+                        "{a:?}"
+                    );
+                }
+            }
+        }
+        // The within-range ticks of a heatmap axis: exact zero, never -6e-17.
+        let t = nice_ticks(-0.30000000000000004, 0.7, 10, false);
+        assert!(t.contains(&0.0) && t.iter().all(|x| *x == 0.0 || x.abs() > 1e-9));
+        assert!(at_least_three(Axis::within(-0.1, 0.1, false, 2)).ticks.len() >= MIN_TICKS);
     }
 
     #[test]

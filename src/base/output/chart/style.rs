@@ -75,6 +75,10 @@ const INIT_COLOURS: [(&str, RGBColor); 20] = [
     ("constant", TOL_MUTED[5]),
 ];
 
+/// The colour of a reference line, a label ending in `guide` (the dynamics chart's `10⁻³ guide`):
+/// a neutral grey that no init or layer takes.
+pub const GUIDE: RGBColor = RGBColor(90, 90, 90);
+
 /// The colour of the init scheme named `word` (any case; `mean-field-w…` counts as
 /// `mean-field`), `None` for a word that names no init. The only place that decides an init's
 /// colour: the PNG charts, `report.html`, the studies and the dynamics charts all come here.
@@ -155,6 +159,12 @@ fn colour_candidates(id: &str) -> (Vec<RGBColor>, bool) {
     let hashed = (stable_hash(id) % PALETTE.len() as u64) as usize;
     if let Some(hue) = words.iter().find_map(|w| init_colour(w)) {
         let mut c: Vec<RGBColor> = (0..3).map(|k| shade(hue, k)).collect();
+        c.extend(all_shades(hashed));
+        return (c, true);
+    }
+    // A reference line (`10⁻³ guide`) in neutral grey, apart from every data series.
+    if words.last() == Some(&"guide") {
+        let mut c = vec![GUIDE];
         c.extend(all_shades(hashed));
         return (c, true);
     }
@@ -341,13 +351,15 @@ mod tests {
             assert_eq!(c, colour_in(&reversed, which), "{which}");
             assert_eq!(c, colour_in(&study, which), "{which}");
         }
-        // Colours differ within a chart, and a scheme keeps its hue: N(0,1) is blue.
-        let colours = series_colours(&study);
-        for (i, a) in colours.iter().enumerate() {
-            assert!(!colours[..i].contains(a), "{} shares a colour", study[i]);
+        // Looks differ within a chart; a scheme keeps its colour whatever the model (N(0,1) is
+        // blue, shallow and deep), and the model shows in the dash.
+        let strokes = series_strokes(&study);
+        for (i, a) in strokes.iter().enumerate() {
+            assert!(!strokes[..i].contains(a), "{} shares a look", study[i]);
         }
-        assert_eq!(colours[0], PALETTE[0]);
-        assert_eq!(colours[5], shade(PALETTE[0], 1));
+        assert_eq!(strokes[0].colour, PALETTE[0]);
+        assert_eq!(strokes[5].colour, PALETTE[0]);
+        assert!(!strokes[0].dashed && strokes[5].dashed);
         // Labels without a scheme: stable under reordering, distinct.
         let glorot = [
             "tanh",
@@ -378,6 +390,99 @@ mod tests {
         let layers: Vec<String> = (1..=20).map(|k| format!("layer {k}")).collect();
         let colours = series_colours(&layers);
         assert_eq!(colours[1], PALETTE[1]);
-        assert_eq!(colours[11], shade(PALETTE[1], 1));
+        assert_eq!(colours[14], shade(PALETTE[1], 1));
+        // The dynamics charts' `linearK` are layers too.
+        assert_eq!(series_colours(&["linear2", "linear1"]), vec![PALETTE[1], PALETTE[0]]);
+        assert_eq!(series_colours(&["linear1", "10⁻³ guide"])[1], GUIDE);
+        assert!(!PALETTE.contains(&GUIDE));
+    }
+
+    /// Euclidean distance of two colours in RGB.
+    fn distance(a: RGBColor, b: RGBColor) -> f64 {
+        let d = |x: u8, y: u8| (x as f64 - y as f64).powi(2);
+        (d(a.0, b.0) + d(a.1, b.1) + d(a.2, b.2)).sqrt()
+    }
+
+    #[test]
+    fn every_init_has_its_own_colour_under_every_name() {
+        use crate::base::nn::scheme::InitScheme;
+        let mut seen: Vec<(&str, RGBColor)> = Vec::new();
+        for init in InitScheme::ALL {
+            let c = init_colour(init.name());
+            let Some(c) = c else {
+                panic!("{} has no colour", init.name());
+            };
+            if let Some((other, _)) = seen.iter().find(|(_, o)| *o == c) {
+                panic!("{} and {other} share a colour", init.name());
+            }
+            seen.push((init.name(), c));
+            // Aliases and the full name (`mean-field-w1.76-b0.05`) keep the colour.
+            for alias in init.aliases() {
+                if let Some(a) = init_colour(alias) {
+                    assert_eq!(a, c, "{alias}");
+                }
+            }
+            assert_eq!(init_colour(&init.to_string()), Some(c), "{init}");
+            assert_eq!(init_colour(&init.name().to_uppercase()), Some(c));
+        }
+        assert_eq!(init_colour("he"), init_colour("kaiming-normal"));
+        assert_eq!(init_colour("N(0,1)"), init_colour("normal"));
+        assert_eq!(init_colour("sigmoid"), None);
+        // The inits charts set side by side stay far apart, the DBN farthest from the others.
+        let main = [
+            "normal",
+            "torch-default",
+            "xavier-uniform",
+            "kaiming-normal",
+            "lsuv",
+            "glorot-standard",
+            "dbn",
+        ]
+        .map(|n| init_colour(n).unwrap_or(RGBColor(255, 255, 255)));
+        for (i, a) in main.iter().enumerate() {
+            for b in &main[..i] {
+                assert!(distance(*a, *b) > 60.0, "{a:?} vs {b:?}");
+            }
+        }
+        for other in &main[..6] {
+            assert!(distance(main[6], *other) > 150.0, "the DBN near {other:?}");
+        }
+    }
+
+    #[test]
+    fn an_init_looks_the_same_in_every_kind_of_chart() {
+        // The lab's compare chart, study lab's chart, a compare over seeds (report.html's
+        // labels), inspect's depth chart.
+        let lab = [
+            "shallow normal",
+            "shallow xavier-uniform",
+            "shallow kaiming-normal",
+            "deep xavier-uniform",
+            "deep sigmoid dbn",
+        ];
+        let study = ["shallow xavier-uniform", "deep xavier-uniform", "deep lsuv"];
+        let compare = ["xavier-uniform (mean of 3 seeds)", "normal (3 unstable)"];
+        let inspect = ["normal", "glorot-standard", "xavier-uniform", "kaiming-normal"];
+        let look = |labels: &[&str], which: &str| {
+            let at = labels.iter().position(|l| identity(l) == identity(which));
+            at.map(|i| series_strokes(labels)[i])
+        };
+        let xavier = init_colour("xavier-uniform");
+        for (labels, which) in [
+            (&lab[..], "shallow xavier-uniform"),
+            (&lab[..], "deep xavier-uniform"),
+            (&study[..], "deep xavier-uniform"),
+            (&compare[..], "xavier-uniform"),
+            (&inspect[..], "xavier-uniform"),
+        ] {
+            assert_eq!(look(labels, which).map(|s| s.colour), xavier, "{which}");
+            assert_eq!(look(labels, which).map(|s| s.dashed), Some(model_dashed(which)));
+        }
+        // Shallow and deep Xavier: one colour, solid and dashed; the DBN apart from both.
+        let strokes = series_strokes(&lab);
+        assert_eq!(strokes[1].colour, strokes[3].colour);
+        assert!(!strokes[1].dashed && strokes[3].dashed);
+        assert_eq!(Some(strokes[4].colour), init_colour("dbn"));
+        assert!(strokes[4].dashed);
     }
 }
