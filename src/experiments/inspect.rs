@@ -533,6 +533,32 @@ pub fn tanh_zero_gradients(activation: Activation, ins: &Inspection) -> Option<f
 /// The share of exactly-zero gradients from which the tanh charts and tables explain them.
 const ZERO_NOTE: f64 = 0.01;
 
+/// What a histogram's x axis shows, and on a symmetric-log axis (threshold `c`) what that means.
+fn symlog_desc(what: String, c: Option<f64>) -> String {
+    match c {
+        Some(c) => format!(
+            "{what} (symmetric log scale, linear within ±{}; exact zeros not drawn)",
+            short(c)
+        ),
+        None => what,
+    }
+}
+
+/// The gradient histogram's x-axis text: [`symlog_desc`], or for a tanh net with many exact
+/// zeros ([`tanh_zero_gradients`]) their share and why they are zero.
+fn gradient_axis_desc(activation: Activation, ins: &Inspection) -> String {
+    let g = &ins.gradient_binning;
+    match (tanh_zero_gradients(activation, ins), g.symlog) {
+        (Some(share), Some(c)) => format!(
+            "gradient, symmetric log (linear within ±{}); {:.0} % exactly 0, not drawn: \
+             float32 tanh′ = 1 − tanh² is 0 for |z| ≳ 9",
+            short(c),
+            100.0 * share
+        ),
+        _ => symlog_desc("gradient".into(), g.symlog),
+    }
+}
+
 fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Result<()> {
     // One line per layer; on a symmetric-log axis the legend gives the share of exact zeros,
     // which the axis cannot place.
@@ -559,14 +585,6 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
             })
             .collect()
     };
-    // What a symmetric-log axis means, in the axis label.
-    let x_desc = |what: String, c: Option<f64>| match c {
-        Some(c) => format!(
-            "{what} (symmetric log scale, linear within ±{}; exact zeros not drawn)",
-            short(c)
-        ),
-        None => what,
-    };
     let y_desc = |c: Option<f64>| {
         if c.is_some() {
             "share of values per decade"
@@ -576,19 +594,11 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
         .to_string()
     };
     let (a, g) = (&ins.activation_binning, &ins.gradient_binning);
-    let gradient_desc = match (tanh_zero_gradients(config.activation, ins), g.symlog) {
-        (Some(share), Some(c)) => format!(
-            "gradient, symmetric log (linear within ±{}); {:.0} % exactly 0, not drawn: \
-             float32 tanh′ = 1 − tanh² is 0 for |z| ≳ 9",
-            short(c),
-            100.0 * share
-        ),
-        _ => x_desc("gradient".into(), g.symlog),
-    };
+    let gradient_desc = gradient_axis_desc(config.activation, ins);
     let panels = [
         Panel {
             title: "activations (hidden layers)".into(),
-            x_desc: x_desc(format!("{} output", config.activation), a.symlog),
+            x_desc: symlog_desc(format!("{} output", config.activation), a.symlog),
             y_desc: y_desc(a.symlog),
             series: layer_series(&ins.activation_histograms, a, |l| l.activation_std),
             log_y: false,

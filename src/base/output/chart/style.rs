@@ -382,6 +382,10 @@ mod tests {
         for (i, a) in colours.iter().enumerate() {
             assert!(!colours[..i].contains(a), "{} shares a colour", glorot[i]);
         }
+    }
+
+    #[test]
+    fn layers_take_the_palette_in_order_and_guides_grey() {
         // Layers by depth; beyond the palette, its darker shades in the same order.
         assert_eq!(
             series_colours(&["layer 3 (std 0.1)", "layer 1"]),
