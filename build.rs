@@ -102,7 +102,10 @@ fn golden_sets() {
     sets.sort();
     println!("cargo:rustc-env=INITLAB_GOLDEN_SETS={}", sets.join(","));
     endings.sort();
-    println!("cargo:rustc-env=INITLAB_GOLDEN_ENDINGS={}", endings.join(","));
+    println!(
+        "cargo:rustc-env=INITLAB_GOLDEN_ENDINGS={}",
+        endings.join(",")
+    );
 }
 
 /// Versions recorded in every run's `run.json`: tch's (from Cargo.lock), libtorch's (its

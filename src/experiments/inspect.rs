@@ -638,7 +638,9 @@ fn decades(inits: &[&Inspection], f: fn(&LayerStats) -> f64) -> f64 {
     let values = inits.iter().flat_map(|i| i.layers.iter().map(f));
     let (lo, hi) = values
         .filter(|v| v.is_finite() && *v > 0.0)
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if lo <= hi {
         (hi / lo).log10()
     } else {
@@ -650,7 +652,10 @@ fn decades(inits: &[&Inspection], f: fn(&LayerStats) -> f64) -> f64 {
 /// [`DWARF_DECADES`] beyond what the others span.
 fn normal_dwarfs_the_rest(all: &[Inspection]) -> bool {
     let every: Vec<&Inspection> = all.iter().collect();
-    let rest: Vec<&Inspection> = all.iter().filter(|i| i.init != InitScheme::Normal).collect();
+    let rest: Vec<&Inspection> = all
+        .iter()
+        .filter(|i| i.init != InitScheme::Normal)
+        .collect();
     if rest.len() == every.len() || rest.is_empty() {
         return false;
     }
@@ -665,9 +670,14 @@ fn normal_dwarfs_the_rest(all: &[Inspection]) -> bool {
 fn depth_panels(inits: &[&Inspection], prefix: &str) -> Vec<Panel> {
     let by_layer = |f: fn(&LayerStats) -> f64| -> Vec<Series> {
         (inits.iter())
-            .map(|ins| Series::line(ins.init.to_string(), (ins.layers.iter())
-                .map(|l| (l.layer as f64, f(l)))
-                .collect()))
+            .map(|ins| {
+                Series::line(
+                    ins.init.to_string(),
+                    (ins.layers.iter())
+                        .map(|l| (l.layer as f64, f(l)))
+                        .collect(),
+                )
+            })
             .collect()
     };
     // The prediction of each init with one, in its series' colour (an init without one gets an
@@ -681,7 +691,12 @@ fn depth_panels(inits: &[&Inspection], prefix: &str) -> Vec<Panel> {
             } else {
                 String::new()
             };
-            Series::line(label, (p.iter().enumerate()).map(|(k, &v)| ((k + 1) as f64, v)).collect())
+            Series::line(
+                label,
+                (p.iter().enumerate())
+                    .map(|(k, &v)| ((k + 1) as f64, v))
+                    .collect(),
+            )
         })
         .collect();
     let has_prediction = predicted.iter().any(|s| !s.points.is_empty());
@@ -700,10 +715,18 @@ fn depth_panels(inits: &[&Inspection], prefix: &str) -> Vec<Panel> {
         dashed,
         ..Default::default()
     };
-    let dashed = if has_prediction { predicted } else { Vec::new() };
+    let dashed = if has_prediction {
+        predicted
+    } else {
+        Vec::new()
+    };
     vec![
         panel(activation, by_layer(|l| l.activation_std), dashed),
-        panel("gradient std ∂loss/∂z", by_layer(|l| l.gradient_std), Vec::new()),
+        panel(
+            "gradient std ∂loss/∂z",
+            by_layer(|l| l.gradient_std),
+            Vec::new(),
+        ),
     ]
 }
 
@@ -715,11 +738,17 @@ fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Resu
     if !normal_dwarfs_the_rest(all) {
         return panels_chart(&depth_panels(&every, ""), &title, path);
     }
-    let rest: Vec<&Inspection> = all.iter().filter(|i| i.init != InitScheme::Normal).collect();
-    let rows: Vec<Vec<Cell>> = [depth_panels(&every, ""), depth_panels(&rest, "without N(0,1): ")]
-        .into_iter()
-        .map(|row| row.into_iter().map(Cell::Lines).collect())
+    let rest: Vec<&Inspection> = all
+        .iter()
+        .filter(|i| i.init != InitScheme::Normal)
         .collect();
+    let rows: Vec<Vec<Cell>> = [
+        depth_panels(&every, ""),
+        depth_panels(&rest, "without N(0,1): "),
+    ]
+    .into_iter()
+    .map(|row| row.into_iter().map(Cell::Lines).collect())
+    .collect();
     grid_chart(&rows, &title, (700, 560), path)
 }
 

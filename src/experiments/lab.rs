@@ -14,8 +14,8 @@ use crate::base::nn::{
     scheme::{Activation, InitScheme},
 };
 use crate::base::output::io;
-use crate::base::parity::mkl;
 use crate::base::output::table::{Cell, Table};
+use crate::base::parity::mkl;
 use crate::base::train::chart::seeds_chart;
 use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
@@ -451,7 +451,10 @@ pub const SEEDS_NOTE: &str = "A run that diverged counts at chance level, 90 % t
 /// belongs to, as the runs table beside it comes from this CPU.
 pub fn notebook_today(here: &str, endings: &[mkl::NotebookEnding]) -> String {
     let quote = |e: &mkl::NotebookEnding| {
-        let accuracy = e.accuracy.parse::<f64>().map_or(e.accuracy.to_string(), |a| format!("{a:.4}"));
+        let accuracy = e
+            .accuracy
+            .parse::<f64>()
+            .map_or(e.accuracy.to_string(), |a| format!("{a:.4}"));
         format!("cost {}, accuracy {accuracy}", e.cost)
     };
     let others: Vec<String> = (endings.iter())
@@ -557,14 +560,23 @@ mod tests {
         // family's beside its name.
         let text = notebook_today(first.set, &endings);
         assert!(text.contains(&format!("cost {}", first.cost)), "{text}");
-        assert!(text.contains(&format!("golden set {}", first.set)), "{text}");
+        assert!(
+            text.contains(&format!("golden set {}", first.set)),
+            "{text}"
+        );
         for other in &endings[1..] {
-            assert!(text.contains(&format!("{}: cost {}", other.set, other.cost)), "{text}");
+            assert!(
+                text.contains(&format!("{}: cost {}", other.set, other.cost)),
+                "{text}"
+            );
         }
         // Elsewhere: no number is said to be this CPU's.
         let text = notebook_today("stock/other", &endings);
         assert!(text.contains("no golden files"), "{text}");
-        assert!(text.contains(&format!("{}: cost {}", first.set, first.cost)), "{text}");
+        assert!(
+            text.contains(&format!("{}: cost {}", first.set, first.cost)),
+            "{text}"
+        );
         // The lab's report page carries it (one source: the golden files).
         let notes = notes(&LabConfig::default()).join(" ");
         assert!(notes.contains(&notebook_today(&mkl::golden_set(), &endings)));

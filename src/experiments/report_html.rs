@@ -1030,10 +1030,14 @@ mod tests {
         assert!(h.contains("td.num{white-space:nowrap}"));
         assert!(!h.contains("th,td{padding:3px 9px;border-bottom:1px solid #e3e3e3;text-align:left;white-space:nowrap"));
         // Below the phone width rows become cards labelled by their columns.
-        assert!(h.contains(&format!("@media (max-width:{STACK_BELOW}px){{.scroll table")));
+        assert!(h.contains(&format!(
+            "@media (max-width:{STACK_BELOW}px){{.scroll table"
+        )));
         assert!(h.contains("content:attr(data-label)"));
         assert!(
-            h.contains("<td class=\"num\" data-label=\"notebook&#39;s final cost\">0.006201488</td>"),
+            h.contains(
+                "<td class=\"num\" data-label=\"notebook&#39;s final cost\">0.006201488</td>"
+            ),
             "{h}"
         );
         assert!(STACK_BELOW < 1280 && STACK_BELOW >= 390);

@@ -320,10 +320,18 @@ mod tests {
             );
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             let (cost, accuracy) = notebook_ending(&text).unwrap_or_default();
-            assert_eq!((e.cost, e.accuracy), (cost.as_str(), accuracy.as_str()), "{path}");
+            assert_eq!(
+                (e.cost, e.accuracy),
+                (cost.as_str(), accuracy.as_str()),
+                "{path}"
+            );
         }
-        let printed = "Epoch: 0014 cost = 0.5\nEpoch: 0015 cost = 0.25\nLearning finished\nAccuracy: 0.98\n";
-        assert_eq!(notebook_ending(printed), Some(("0.25".into(), "0.98".into())));
+        let printed =
+            "Epoch: 0014 cost = 0.5\nEpoch: 0015 cost = 0.25\nLearning finished\nAccuracy: 0.98\n";
+        assert_eq!(
+            notebook_ending(printed),
+            Some(("0.25".into(), "0.98".into()))
+        );
         assert_eq!(notebook_ending("Epoch: 0001 cost = 1\n"), None);
     }
 

@@ -306,7 +306,11 @@ pub fn tick_label(v: f64) -> String {
     }
     let mag = v.abs().log10().floor();
     if !(-3.0..5.0).contains(&mag) {
-        return format!("{v:e}");
+        // Six significant digits at most: k × step rounds (1.5000000000000001e-4 is 1.5e-4).
+        let s = format!("{v:.5e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
     }
     let s = format!("{v:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
@@ -428,12 +432,19 @@ mod tests {
         // The lab's compare chart: N(0,1) up to 13 %, every other curve between 1.5 and 4 %.
         let a = Axis::fit_ticks([1.52, 2.0, 3.9, 13.1], true, false, MANY_TICKS).unwrap();
         for t in [1.5, 2.0, 3.0, 4.0] {
-            assert!(a.ticks.iter().any(|x| (x - t).abs() < 1e-9), "{t} in {:?}", a.ticks);
+            assert!(
+                a.ticks.iter().any(|x| (x - t).abs() < 1e-9),
+                "{t} in {:?}",
+                a.ticks
+            );
         }
         assert!(a.ticks.len() <= MANY_TICKS, "{:?}", a.ticks);
         // The report page's smaller chart: fewer, still inside the range.
         let b = Axis::fit([1.52, 13.1], true, false).unwrap();
-        assert!(b.ticks.len() <= FEW_TICKS && b.ticks.len() >= MIN_TICKS, "{b:?}");
+        assert!(
+            b.ticks.len() <= FEW_TICKS && b.ticks.len() >= MIN_TICKS,
+            "{b:?}"
+        );
     }
 
     #[test]
@@ -447,7 +458,11 @@ mod tests {
             let lo = -((k * 37 % 101) as f64) * 0.0137 - 1e-17 * k as f64;
             let hi = (k * 53 % 89) as f64 * 0.0071 + 3e-17;
             cases.push((lo, hi, false));
-            cases.push((lo.abs() + 1e-3, lo.abs() + 1e-3 + hi.abs() * 1e-3 + 1e-9, true));
+            cases.push((
+                lo.abs() + 1e-3,
+                lo.abs() + 1e-3 + hi.abs() * 1e-3 + 1e-9,
+                true,
+            ));
         }
         for (lo, hi, log) in cases {
             for target in [FEW_TICKS, MANY_TICKS] {
@@ -471,7 +486,12 @@ mod tests {
         // The within-range ticks of a heatmap axis: exact zero, never -6e-17.
         let t = nice_ticks(-0.30000000000000004, 0.7, 10, false);
         assert!(t.contains(&0.0) && t.iter().all(|x| *x == 0.0 || x.abs() > 1e-9));
-        assert!(at_least_three(Axis::within(-0.1, 0.1, false, 2)).ticks.len() >= MIN_TICKS);
+        assert!(
+            at_least_three(Axis::within(-0.1, 0.1, false, 2))
+                .ticks
+                .len()
+                >= MIN_TICKS
+        );
     }
 
     #[test]
@@ -528,5 +548,9 @@ mod tests {
         assert_eq!(tick_label(-0.25), "-0.25");
         assert_eq!(tick_label(1e-5), "1e-5");
         assert_eq!(tick_label(2e5), "2e5");
+        // Ticks k × step far from 1 lose the step's rounding: -3 × 5e-5 is -1.5e-4.
+        assert_eq!(tick_label(-3.0 * 5e-5), "-1.5e-4");
+        assert_eq!(tick_label(0.1 * 0.0005), "5e-5");
+        assert_eq!(tick_label(-2.5e-7), "-2.5e-7");
     }
 }

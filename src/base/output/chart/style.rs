@@ -135,7 +135,9 @@ pub fn shade(c: RGBColor, k: usize) -> RGBColor {
 fn layer_number(words: &[&str]) -> Option<usize> {
     let k = match words {
         ["layer", k] => k.parse::<usize>().ok(),
-        [w] => w.strip_prefix("linear").and_then(|k| k.parse::<usize>().ok()),
+        [w] => w
+            .strip_prefix("linear")
+            .and_then(|k| k.parse::<usize>().ok()),
         _ => None,
     };
     k.filter(|k| *k >= 1)
@@ -230,7 +232,11 @@ pub fn series_strokes<S: AsRef<str>>(labels: &[S]) -> Vec<Stroke> {
             continue;
         }
         let dashed = model_dashed(&ids[i]);
-        let free = |c: &&RGBColor| !taken.iter().any(|(_, t)| t.colour == **c && t.dashed == dashed);
+        let free = |c: &&RGBColor| {
+            !taken
+                .iter()
+                .any(|(_, t)| t.colour == **c && t.dashed == dashed)
+        };
         let options = &candidates[i].0;
         let colour = options
             .iter()
@@ -247,7 +253,10 @@ pub fn series_strokes<S: AsRef<str>>(labels: &[S]) -> Vec<Stroke> {
 
 /// The colour of each series of one chart ([`series_strokes`] without the dash).
 pub fn series_colours<S: AsRef<str>>(labels: &[S]) -> Vec<RGBColor> {
-    series_strokes(labels).into_iter().map(|s| s.colour).collect()
+    series_strokes(labels)
+        .into_iter()
+        .map(|s| s.colour)
+        .collect()
 }
 
 /// The colour as CSS writes it: `#1f77b4`.
@@ -396,7 +405,10 @@ mod tests {
         assert_eq!(colours[1], PALETTE[1]);
         assert_eq!(colours[14], shade(PALETTE[1], 1));
         // The dynamics charts' `linearK` are layers too.
-        assert_eq!(series_colours(&["linear2", "linear1"]), vec![PALETTE[1], PALETTE[0]]);
+        assert_eq!(
+            series_colours(&["linear2", "linear1"]),
+            vec![PALETTE[1], PALETTE[0]]
+        );
         assert_eq!(series_colours(&["linear1", "10⁻³ guide"])[1], GUIDE);
         assert!(!PALETTE.contains(&GUIDE));
     }
@@ -466,7 +478,12 @@ mod tests {
         ];
         let study = ["shallow xavier-uniform", "deep xavier-uniform", "deep lsuv"];
         let compare = ["xavier-uniform (mean of 3 seeds)", "normal (3 unstable)"];
-        let inspect = ["normal", "glorot-standard", "xavier-uniform", "kaiming-normal"];
+        let inspect = [
+            "normal",
+            "glorot-standard",
+            "xavier-uniform",
+            "kaiming-normal",
+        ];
         let look = |labels: &[&str], which: &str| {
             let at = labels.iter().position(|l| identity(l) == identity(which));
             at.map(|i| series_strokes(labels)[i])
@@ -480,7 +497,10 @@ mod tests {
             (&inspect[..], "xavier-uniform"),
         ] {
             assert_eq!(look(labels, which).map(|s| s.colour), xavier, "{which}");
-            assert_eq!(look(labels, which).map(|s| s.dashed), Some(model_dashed(which)));
+            assert_eq!(
+                look(labels, which).map(|s| s.dashed),
+                Some(model_dashed(which))
+            );
         }
         // Shallow and deep Xavier: one colour, solid and dashed; the DBN apart from both.
         let strokes = series_strokes(&lab);
