@@ -22,7 +22,7 @@ pub fn notebook_ending(text: &str) -> Option<(String, String)> {
         .lines()
         .filter_map(|l| l.strip_prefix("Epoch: "))
         .filter_map(|l| l.split_once(" cost = "))
-        .last()?
+        .next_back()?
         .1
         .trim()
         .to_string();
