@@ -72,7 +72,9 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// The golden sets complete under `tests/golden/<path>/<family>/` (comma-separated
 /// `<path>/<family>` names), for `initlab::base::parity::mkl::golden_sets`: whether bit parity with
-/// PyTorch is checked for a CPU's set is known to an installed binary without the checkout.
+/// PyTorch is checked for a CPU's set is known to an installed binary without the checkout. Also
+/// each set's ending of notebook 9-3 (`<set> <cost> <accuracy>`, comma-separated), which the
+/// lab's report quotes (`mkl::notebook_endings`).
 fn golden_sets() {
     let root = Path::new("tests/golden");
     let subdirs = |dir: &Path| -> Vec<(String, PathBuf)> {
@@ -85,18 +87,28 @@ fn golden_sets() {
             .collect()
     };
     let mut sets = Vec::new();
+    let mut endings = Vec::new();
     for path in ["intel-path", "stock"] {
         let dir = root.join(path);
         println!("cargo:rerun-if-changed={}", dir.display());
         for (family, set) in subdirs(&dir) {
             if GOLDEN_SET_FILES.iter().all(|f| set.join(f).is_file()) {
                 sets.push(format!("{path}/{family}"));
+                let text = std::fs::read_to_string(set.join(QUOTED_NOTEBOOK)).unwrap_or_default();
+                if let Some((cost, accuracy)) = notebook_ending(&text) {
+                    endings.push(format!("{path}/{family} {cost} {accuracy}"));
+                }
             }
         }
     }
     println!("cargo:rerun-if-changed={}", root.display());
     sets.sort();
     println!("cargo:rustc-env=INITLAB_GOLDEN_SETS={}", sets.join(","));
+    endings.sort();
+    println!(
+        "cargo:rustc-env=INITLAB_GOLDEN_ENDINGS={}",
+        endings.join(",")
+    );
 }
 
 /// Versions recorded in every run's `run.json`: tch's (from Cargo.lock), libtorch's (its

@@ -3,7 +3,8 @@
 # Chromium (Debian's chromium-headless-shell, installed with apt-get when missing) at a desktop and
 # a phone width, and fails when a screenshot is blank, when the page's console shows anything (a
 # script error, a blocked network load), when the page made a network request, when its script
-# did not run, or when hovering a marker shows no tooltip.
+# did not run, when hovering a marker shows no tooltip, or when the page or one of its tables
+# scrolls sideways (at 1280 pixels and at a phone's 390).
 #
 #   scripts/check-report-html.sh          the check (CI runs it at the end of .ci/run)
 #   scripts/check-report-html.sh --docs   also renders the guide's compare example and saves
@@ -112,6 +113,18 @@ window.addEventListener('load', function () {
     r = tip.style.display === 'block' ? 'ok:' + tip.textContent : 'hidden';
   } catch (e) { r = 'error:' + e; }
   document.documentElement.setAttribute('data-hover', r);
+  // Sideways scrolling: the page itself, and every table's scroll box.
+  var fit = 'ok';
+  var doc = document.documentElement;
+  if (doc.scrollWidth > window.innerWidth) {
+    fit = 'page ' + doc.scrollWidth + ' > ' + window.innerWidth;
+  }
+  document.querySelectorAll('.scroll').forEach(function (box, i) {
+    if (fit === 'ok' && box.scrollWidth > box.clientWidth + 1) {
+      fit = 'table ' + (i + 1) + ' ' + box.scrollWidth + ' > ' + box.clientWidth;
+    }
+  });
+  doc.setAttribute('data-fit', fit + ' at ' + window.innerWidth);
 });
 </script>
 """
@@ -139,6 +152,14 @@ PY
       hover=${hover#data-hover=\"ok:}
       echo "  hover over the first marker at width $width: ${hover%\"}" ;;
     *) fail "hovering a marker shows no tooltip with its epoch: ${hover:-no probe result}" ;;
+  esac
+
+  # No sideways scrollbar, neither the page's nor a table's (a phone stacks the rows).
+  local fit
+  fit=$(grep -o 'data-fit="[^"]*"' "$tmp/dom.html" | head -1)
+  case "$fit" in
+    'data-fit="ok at '*) echo "  no sideways scrolling at width $width" ;;
+    *) fail "the page scrolls sideways at width $width: ${fit:-no probe result}" ;;
   esac
 
   # Not blank: enough non-white pixels and more than a few colours.
@@ -211,7 +232,7 @@ tiny="$tmp/tiny compare"
     --seeds 2 --out "$tiny" --quiet >/dev/null ||
   fail "initlab compare did not run"
 [ -f "$tiny/report.html" ] || fail "initlab compare wrote no report.html"
-check_page "$tiny" "$tmp/wide.png" 1000 1300
+check_page "$tiny" "$tmp/wide.png" 1280 1300
 check_page "$tiny" "$tmp/phone.png" 390 1600
 
 # --- the guide's example, for the docs ----------------------------------------------------------
@@ -220,7 +241,7 @@ if [ "$docs" = 1 ]; then
   "$initlab" compare --model 784,32,10 --inits normal,xavier-uniform,kaiming-normal --epochs 3 \
       --train-limit 3000 --seeds 3 --jobs 1 --out "$example" --quiet >/dev/null ||
     fail "the guide's compare example did not run"
-  check_page "$example" "$tmp/docs-wide.png" 1000 1250
+  check_page "$example" "$tmp/docs-wide.png" 1280 1250
   check_page "$example" "$tmp/docs-phone.png" 390 1400
   cp "$tmp/docs-wide.png" docs/report-html.png
   cp "$tmp/docs-phone.png" docs/report-html-phone.png

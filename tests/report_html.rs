@@ -148,7 +148,8 @@ fn compare_writes_an_offline_report_page_with_charts_tables_and_working_links() 
         "cpu",
         "tch",
     ] {
-        assert!(html.contains(&format!("<td>{key}</td>")), "{key}");
+        // A cell of its own (labelled with its column for the phone layout).
+        assert!(html.contains(&format!("\">{key}</td>")), "{key}");
     }
     // The script that turns markers' titles into tooltips is inline.
     assert!(html.contains("<script>\n(function () {"));

@@ -178,11 +178,7 @@ pub fn dynamics(args: DynamicsArgs) -> Result<Done> {
 /// One run's dynamics chart, or the runs' comparison chart, at `out`.
 fn draw_dynamics(logs: Vec<(SavedRun, DynamicsLog)>, out: &std::path::Path) -> Result<()> {
     if let [(run, log)] = logs.as_slice() {
-        let title = format!(
-            "{} — {} init",
-            run.record.spec.model.widths.label(),
-            run.record.spec.model.init
-        );
+        let title = run.record.spec.model.title();
         dynamics::chart(log, &title, run.history.first_batch_loss, out)?;
     } else {
         let named: Vec<(String, DynamicsLog)> = logs

@@ -507,7 +507,7 @@ impl Executor<'_> {
         let spec = &run.spec;
         // A new event file, also for a resumed run: it starts after the checkpoint (see `board`).
         let mut board = RunBoard::create(&run.dir, spec.model.activation)?;
-        let title = format!("{} — {} init", spec.model.widths.label(), spec.model.init);
+        let title = spec.model.title();
         let mut charts = RunCharts::new(&run.dir, title);
         let mut forward = ProgressSink(|p| observer(RunEvent::Train(p)));
         let control = Control {

@@ -19,6 +19,7 @@ use crate::base::nn::{
     scheme::{Activation, InitScheme},
 };
 use crate::base::output::chart::axis::{symlog, symlog_inv};
+use crate::base::output::chart::grid::{grid_chart, Cell};
 use crate::base::output::chart::panel::{panels_chart, Panel};
 use crate::base::output::chart::series::Series;
 use crate::base::output::io;
@@ -515,6 +516,49 @@ fn short(v: f64) -> String {
     }
 }
 
+/// The share of exact zeros among the gradients ∂loss/∂z of a tanh net's layers, when it is
+/// large enough to explain (at least [`ZERO_NOTE`]): in float32, tanh(z) rounds to ±1 once
+/// 1 − |tanh z| ≈ 2e^(−2|z|) falls below half an ulp of 1 (2⁻²⁴), at |z| ≈ 8.7, and autograd's
+/// tanh′ = 1 − tanh² is then exactly 0 — a saturated unit passes no gradient at all. The
+/// share over all hidden units of the batch, each layer weighted alike.
+pub fn tanh_zero_gradients(activation: Activation, ins: &Inspection) -> Option<f64> {
+    let z = &ins.gradient_binning.zero_share;
+    if activation != Activation::Tanh || z.is_empty() {
+        return None;
+    }
+    let share = z.iter().sum::<f64>() / z.len() as f64;
+    (share >= ZERO_NOTE).then_some(share)
+}
+
+/// The share of exactly-zero gradients from which the tanh charts and tables explain them.
+const ZERO_NOTE: f64 = 0.01;
+
+/// What a histogram's x axis shows, and on a symmetric-log axis (threshold `c`) what that means.
+fn symlog_desc(what: String, c: Option<f64>) -> String {
+    match c {
+        Some(c) => format!(
+            "{what} (symmetric log scale, linear within ±{}; exact zeros not drawn)",
+            short(c)
+        ),
+        None => what,
+    }
+}
+
+/// The gradient histogram's x-axis text: [`symlog_desc`], or for a tanh net with many exact
+/// zeros ([`tanh_zero_gradients`]) their share and why they are zero.
+fn gradient_axis_desc(activation: Activation, ins: &Inspection) -> String {
+    let g = &ins.gradient_binning;
+    match (tanh_zero_gradients(activation, ins), g.symlog) {
+        (Some(share), Some(c)) => format!(
+            "gradient, symmetric log (linear within ±{}); {:.0} % exactly 0, not drawn: \
+             float32 tanh′ = 1 − tanh² is 0 for |z| ≳ 9",
+            short(c),
+            100.0 * share
+        ),
+        _ => symlog_desc("gradient".into(), g.symlog),
+    }
+}
+
 fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Result<()> {
     // One line per layer; on a symmetric-log axis the legend gives the share of exact zeros,
     // which the axis cannot place.
@@ -541,14 +585,6 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
             })
             .collect()
     };
-    // What a symmetric-log axis means, in the axis label.
-    let x_desc = |what: String, c: Option<f64>| match c {
-        Some(c) => format!(
-            "{what} (symmetric log scale, linear within ±{}; exact zeros not drawn)",
-            short(c)
-        ),
-        None => what,
-    };
     let y_desc = |c: Option<f64>| {
         if c.is_some() {
             "share of values per decade"
@@ -558,24 +594,27 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
         .to_string()
     };
     let (a, g) = (&ins.activation_binning, &ins.gradient_binning);
+    let gradient_desc = gradient_axis_desc(config.activation, ins);
     let panels = [
         Panel {
             title: "activations (hidden layers)".into(),
-            x_desc: x_desc(format!("{} output", config.activation), a.symlog),
+            x_desc: symlog_desc(format!("{} output", config.activation), a.symlog),
             y_desc: y_desc(a.symlog),
             series: layer_series(&ins.activation_histograms, a, |l| l.activation_std),
             log_y: false,
             dashed: Vec::new(),
             x_symlog: a.symlog,
+            y_share: Vec::new(),
         },
         Panel {
             title: "back-propagated gradients ∂loss/∂z".into(),
-            x_desc: x_desc("gradient".into(), g.symlog),
+            x_desc: gradient_desc,
             y_desc: y_desc(g.symlog),
             series: layer_series(&ins.gradient_histograms, g, |l| l.gradient_std),
             log_y: false,
             dashed: Vec::new(),
             x_symlog: g.symlog,
+            y_share: Vec::new(),
         },
     ];
     panels_chart(
@@ -589,70 +628,128 @@ fn histogram_figure(ins: &Inspection, config: &InspectConfig, path: &Path) -> Re
     )
 }
 
-fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Result<()> {
+/// Decades N(0,1) may add to the range of a depth panel (a millionfold) before the figure draws
+/// the others again without it: beyond that its line flattens theirs (ReLU × 21: 10²² against
+/// Xavier's 0.23 → 0.03; tanh × 9 stays under it).
+const DWARF_DECADES: f64 = 6.0;
+
+/// The decades spanned by the positive values of `f` over the layers of `inits`.
+fn decades(inits: &[&Inspection], f: fn(&LayerStats) -> f64) -> f64 {
+    let values = inits.iter().flat_map(|i| i.layers.iter().map(f));
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo <= hi {
+        (hi / lo).log10()
+    } else {
+        0.0
+    }
+}
+
+/// Whether N(0,1) is among `all` with others and stretches a depth panel's log axis by more than
+/// [`DWARF_DECADES`] beyond what the others span.
+fn normal_dwarfs_the_rest(all: &[Inspection]) -> bool {
+    let every: Vec<&Inspection> = all.iter().collect();
+    let rest: Vec<&Inspection> = all
+        .iter()
+        .filter(|i| i.init != InitScheme::Normal)
+        .collect();
+    if rest.len() == every.len() || rest.is_empty() {
+        return false;
+    }
+    let stats: [fn(&LayerStats) -> f64; 2] = [|l| l.activation_std, |l| l.gradient_std];
+    stats
+        .iter()
+        .any(|f| decades(&every, *f) - decades(&rest, *f) > DWARF_DECADES)
+}
+
+/// The two depth panels (activation std with its predictions, gradient std) of `inits`, their
+/// titles starting with `prefix`.
+fn depth_panels(inits: &[&Inspection], prefix: &str) -> Vec<Panel> {
     let by_layer = |f: fn(&LayerStats) -> f64| -> Vec<Series> {
-        all.iter()
-            .map(|ins| Series {
-                label: ins.init.to_string(),
-                points: ins.layers.iter().map(|l| (l.layer as f64, f(l))).collect(),
-                band: Vec::new(),
+        (inits.iter())
+            .map(|ins| {
+                Series::line(
+                    ins.init.to_string(),
+                    (ins.layers.iter())
+                        .map(|l| (l.layer as f64, f(l)))
+                        .collect(),
+                )
             })
             .collect()
     };
     // The prediction of each init with one, in its series' colour (an init without one gets an
-    // empty line, so that colours stay matched).
-    let predicted: Vec<Series> = all
-        .iter()
-        .map(|ins| Series {
-            band: Vec::new(),
-            // No legend entry where nothing can be drawn on a log axis (zeros: all 0).
-            label: match &ins.predicted_activation_std {
-                Some(p) if p.iter().any(|v| *v > 0.0) => format!("{} predicted", ins.init),
-                _ => String::new(),
-            },
-            points: ins
-                .predicted_activation_std
-                .iter()
-                .flatten()
-                .enumerate()
-                .map(|(k, &v)| ((k + 1) as f64, v))
-                .collect(),
+    // empty line, so that colours stay matched); no legend entry where nothing can be drawn on
+    // a log axis (zeros: all 0).
+    let predicted: Vec<Series> = (inits.iter())
+        .map(|ins| {
+            let p = ins.predicted_activation_std.as_deref().unwrap_or(&[]);
+            let label = if p.iter().any(|v| *v > 0.0) {
+                format!("{} predicted", ins.init)
+            } else {
+                String::new()
+            };
+            Series::line(
+                label,
+                (p.iter().enumerate())
+                    .map(|(k, &v)| ((k + 1) as f64, v))
+                    .collect(),
+            )
         })
         .collect();
     let has_prediction = predicted.iter().any(|s| !s.points.is_empty());
-    let panels = [
-        Panel {
-            title: if has_prediction {
-                "activation std (dashed: fan_in·Var(w)/2 per layer)".into()
-            } else {
-                "activation std".into()
-            },
-            x_desc: "layer".into(),
-            y_desc: "std (log scale)".into(),
-            series: by_layer(|l| l.activation_std),
-            log_y: true,
-            dashed: if has_prediction {
-                predicted
-            } else {
-                Vec::new()
-            },
-            x_symlog: None,
-        },
-        Panel {
-            title: "gradient std ∂loss/∂z".into(),
-            x_desc: "layer".into(),
-            y_desc: "std (log scale)".into(),
-            series: by_layer(|l| l.gradient_std),
-            log_y: true,
-            dashed: Vec::new(),
-            x_symlog: None,
-        },
-    ];
-    panels_chart(
-        &panels,
-        &format!("{}: signal by depth at initialization", arch(config)),
-        path,
-    )
+    // The second row's legend names the predictions; its title stays short.
+    let activation = if has_prediction && prefix.is_empty() {
+        "activation std (dashed: fan_in·Var(w)/2 per layer)"
+    } else {
+        "activation std"
+    };
+    let panel = |title: &str, series: Vec<Series>, dashed: Vec<Series>| Panel {
+        title: format!("{prefix}{title}"),
+        x_desc: "layer".into(),
+        y_desc: "std (log scale)".into(),
+        series,
+        log_y: true,
+        dashed,
+        ..Default::default()
+    };
+    let dashed = if has_prediction {
+        predicted
+    } else {
+        Vec::new()
+    };
+    vec![
+        panel(activation, by_layer(|l| l.activation_std), dashed),
+        panel(
+            "gradient std ∂loss/∂z",
+            by_layer(|l| l.gradient_std),
+            Vec::new(),
+        ),
+    ]
+}
+
+/// `depth.png`: activation and gradient std by depth, every init; when N(0,1)'s explosion
+/// flattens the others ([`normal_dwarfs_the_rest`]), a second row draws them without it.
+fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Result<()> {
+    let title = format!("{}: signal by depth at initialization", arch(config));
+    let every: Vec<&Inspection> = all.iter().collect();
+    if !normal_dwarfs_the_rest(all) {
+        return panels_chart(&depth_panels(&every, ""), &title, path);
+    }
+    let rest: Vec<&Inspection> = all
+        .iter()
+        .filter(|i| i.init != InitScheme::Normal)
+        .collect();
+    let rows: Vec<Vec<Cell>> = [
+        depth_panels(&every, ""),
+        depth_panels(&rest, "without N(0,1): "),
+    ]
+    .into_iter()
+    .map(|row| row.into_iter().map(Cell::Lines).collect())
+    .collect();
+    grid_chart(&rows, &title, (700, 560), path)
 }
 
 fn sci(v: f64) -> String {
@@ -703,6 +800,19 @@ pub fn table_markdown(config: &InspectConfig, all: &[Inspection]) -> String {
              fan_in·Var(w)/2 and adds Var(b), from the batch's mean ‖x‖²; the activation std is \
              √(q(1/2 − 1/(2π))) (He et al. 2015, eq. 9)."
         );
+    }
+    for ins in all {
+        if let Some(share) = tanh_zero_gradients(config.activation, ins) {
+            let _ = writeln!(
+                md,
+                "\n{} init: {:.0} % of the gradients ∂loss/∂z are exactly 0 (mean over the \
+                 layers). In float32, tanh(z) rounds to ±1 once |z| ≳ 9 (1 − |tanh z| ≈ \
+                 2e^(−2|z|) falls below 2⁻²⁴), and autograd's tanh′ = 1 − tanh² is then exactly 0: \
+                 a saturated unit passes no gradient at all.",
+                ins.init,
+                100.0 * share
+            );
+        }
     }
     let _ = writeln!(md, "\n![std by depth](depth.png)");
     md

@@ -14,6 +14,7 @@ use crate::base::nn::{
 };
 use crate::base::output::io;
 use crate::base::output::table::{Cell, Table};
+use crate::base::parity::mkl;
 use crate::base::train::chart::seeds_chart;
 use crate::base::train::TrainConfig;
 use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
@@ -405,18 +406,49 @@ pub const SEEDS_NOTE: &str = "A run that diverged counts at chance level, 90 % t
     the 10 classes), in the mean, sd and interval, and the diverged column says how many; no run is left out. The \
     interval is the 95 % Student-t interval of the mean final test error over seeds.";
 
+/// What notebook 9-3 ends at with today's PyTorch, from the golden files (`endings`): on this
+/// CPU's golden set `here` first, the other sets named; each number beside the kernel family it
+/// belongs to, as the runs table beside it comes from this CPU.
+pub fn notebook_today(here: &str, endings: &[mkl::NotebookEnding]) -> String {
+    let quote = |e: &mkl::NotebookEnding| {
+        let accuracy = e
+            .accuracy
+            .parse::<f64>()
+            .map_or(e.accuracy.to_string(), |a| format!("{a:.4}"));
+        format!("cost {}, accuracy {accuracy}", e.cost)
+    };
+    let others: Vec<String> = (endings.iter())
+        .filter(|e| e.set != here)
+        .map(|e| format!("{}: {}", e.set, quote(e)))
+        .collect();
+    let others = others.join("; ");
+    match endings.iter().find(|e| e.set == here) {
+        Some(e) => format!(
+            "With today's PyTorch (2.13) notebook 9-3 ends at {} on this CPU's kernels (golden set {here}); \
+             other kernel families round differently in the last digits, in PyTorch and here alike{}.",
+            quote(e),
+            if others.is_empty() { String::new() } else { format!(" ({others})") }
+        ),
+        None => format!(
+            "This CPU's kernels (golden set {here}) have no golden files, so PyTorch 2.13's ending of notebook \
+             9-3 here is not recorded; the recorded kernel families end at: {others}. They differ in the last \
+             digits, in PyTorch and here alike."
+        ),
+    }
+}
+
 /// The paragraphs under the chart: the notebooks' numbers, the DBN run, the first-batch loss.
 fn notes(config: &LabConfig) -> Vec<String> {
     vec![
-        "The notebooks' numbers were recorded with PyTorch 1.0 in 2019 after 15 epochs. They differ from these runs \
-         on purpose in two places: the notebooks evaluate on raw 0–255 test pixels (this report scales them like \
-         the training pixels), and notebook 9-4 builds five layers but its model uses only three (this report's deep \
-         net uses all five). With today's PyTorch (2.13) notebook 9-3 ends at cost 0.007610181, accuracy 0.9831 on \
-         an AVX-512 CPU with oneMKL on its Intel path (golden set intel-path/avx512); other CPUs round differently \
-         in the last digits (an AVX2-only CPU on the Intel path: 0.008629175, 0.9818), in PyTorch and here alike. \
-         `initlab train --model shallow --init xavier-uniform` prints the epoch costs PyTorch prints on this CPU \
-         (`initlab doctor` names which PyTorch that is), and the examples mirror the notebooks line by line."
-            .to_string(),
+        format!(
+            "The notebooks' numbers were recorded with PyTorch 1.0 in 2019 after 15 epochs. They differ from \
+             these runs on purpose in two places: the notebooks evaluate on raw 0–255 test pixels (this report \
+             scales them like the training pixels), and notebook 9-4 builds five layers but its model uses only \
+             three (this report's deep net uses all five). {} \
+             `initlab train --model shallow --init xavier-uniform` prints the epoch costs PyTorch prints on this \
+             CPU (`initlab doctor` names which PyTorch that is), and the examples mirror the notebooks line by line.",
+            notebook_today(&mkl::golden_set(), &mkl::notebook_endings())
+        ),
         format!(
             "`deep-sigmoid-dbn` is the deep net with logistic units whose four hidden layers start from a deep \
              belief net pretrained greedily on the training images ({} epoch{} of CD-1 per RBM, Hinton's Practical \
@@ -471,5 +503,42 @@ pub fn html_report(config: &LabConfig, results: &[(LabRun, RunResult)]) -> Repor
     Report {
         title: REPORT_TITLE.into(),
         blocks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quoted_notebook_numbers_name_their_kernel_family() {
+        let endings = mkl::notebook_endings();
+        let Some(first) = endings.first() else {
+            panic!("no golden set recorded");
+        };
+        // On a CPU of a recorded family: its numbers, said to be this CPU's, and every other
+        // family's beside its name.
+        let text = notebook_today(first.set, &endings);
+        assert!(text.contains(&format!("cost {}", first.cost)), "{text}");
+        assert!(
+            text.contains(&format!("golden set {}", first.set)),
+            "{text}"
+        );
+        for other in &endings[1..] {
+            assert!(
+                text.contains(&format!("{}: cost {}", other.set, other.cost)),
+                "{text}"
+            );
+        }
+        // Elsewhere: no number is said to be this CPU's.
+        let text = notebook_today("stock/other", &endings);
+        assert!(text.contains("no golden files"), "{text}");
+        assert!(
+            text.contains(&format!("{}: cost {}", first.set, first.cost)),
+            "{text}"
+        );
+        // The lab's report page carries it (one source: the golden files).
+        let notes = notes(&LabConfig::default()).join(" ");
+        assert!(notes.contains(&notebook_today(&mkl::golden_set(), &endings)));
     }
 }

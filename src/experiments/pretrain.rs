@@ -166,46 +166,48 @@ pub fn run_pretrain(
 }
 
 /// `pretrain.png`: reconstruction error (log scale) and pseudo-log-likelihood per epoch, one line
-/// per layer; epoch 0 is the untrained RBM.
+/// per layer; epoch 0 is the untrained RBM. Both per visible unit: the RBMs of a stack have
+/// different visible sizes (784, 500, …), and scikit-learn's pseudo-log-likelihood of an example
+/// grows with them (it is the visible count times one unit's log-probability), so the totals of
+/// two RBMs would not be comparable on one axis.
 pub fn pretrain_chart(dbn: &Dbn, path: &Path) -> Result<()> {
-    let series = |f: fn(&crate::pretraining::rbm::RbmEpochRecord) -> f64| -> Vec<Series> {
+    type Record = crate::pretraining::rbm::RbmEpochRecord;
+    let series = |f: &dyn Fn(&Record, f64) -> f64| -> Vec<Series> {
         dbn.histories
             .iter()
             .enumerate()
-            .map(|(l, h)| Series {
-                label: format!("RBM {} ({}→{})", l + 1, dbn.widths[l], dbn.widths[l + 1]),
-                points: h
-                    .initial
-                    .iter()
-                    .chain(h.epochs.iter())
-                    .map(|r| (r.epoch as f64, f(r)))
-                    .collect(),
-                band: Vec::new(),
+            .map(|(l, h)| {
+                let visible = dbn.widths[l] as f64;
+                Series {
+                    label: format!("RBM {} ({}→{})", l + 1, dbn.widths[l], dbn.widths[l + 1]),
+                    points: (h.initial.iter().chain(h.epochs.iter()))
+                        .map(|r| (r.epoch as f64, f(r, visible)))
+                        .collect(),
+                    band: Vec::new(),
+                }
             })
             .collect()
     };
     let panels = [
         Panel {
-            title: "reconstruction error per unit".into(),
+            title: "reconstruction error per visible unit".into(),
             x_desc: "epoch".into(),
             y_desc: "mean squared error (log scale)".into(),
-            series: series(|r| r.reconstruction_error),
+            series: series(&|r, _| r.reconstruction_error),
             log_y: true,
-            dashed: Vec::new(),
-            x_symlog: None,
+            ..Default::default()
         },
         Panel {
-            title: "pseudo-log-likelihood per example".into(),
+            title: "pseudo-log-likelihood per visible unit".into(),
             x_desc: "epoch".into(),
-            y_desc: "PLL (scikit-learn's estimator)".into(),
-            series: series(|r| r.pseudo_log_likelihood),
+            y_desc: "PLL ÷ visible units (scikit-learn's estimator)".into(),
+            series: series(&|r, visible| r.pseudo_log_likelihood / visible),
             log_y: false,
-            dashed: Vec::new(),
-            x_symlog: None,
+            ..Default::default()
         },
     ];
     let title = format!(
-        "DBN {} pretraining ({}, lr {})",
+        "DBN {} pretraining, sigmoid units ({}, lr {})",
         dbn.widths
             .iter()
             .map(|w| w.to_string())

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::base::output::chart::axis::{tick_label, value_label, Axis};
-use crate::base::output::chart::style::{hex, series_colours};
+use crate::base::output::chart::style::{hex, series_strokes};
 use crate::base::output::io;
 use crate::base::output::table::{escape, href, Cell, Table};
 use crate::base::train::{EpochRecord, History};
@@ -89,7 +89,7 @@ pub struct Chart {
     /// Logarithmic y axis.
     pub log_y: bool,
     /// The series, in legend order; each takes the colour the PNG charts give its label
-    /// ([`series_colours`]).
+    /// ([`series_strokes`]): colour by init, dashed for a deep model.
     pub series: Vec<ChartSeries>,
 }
 
@@ -317,16 +317,28 @@ fn svg_axes(s: &mut String, plot: &Plot, chart: &Chart) {
     );
 }
 
-/// The colour of each series of `chart`, as the PNG charts give it ([`series_colours`]).
-fn colours(series: &[ChartSeries]) -> Vec<String> {
+/// The SVG stroke attributes of each series of `chart`, as the PNG charts give them
+/// ([`series_strokes`]): `stroke="#0072b2" fill="#0072b2"`, with a dash pattern for a deep model.
+fn strokes(series: &[ChartSeries]) -> Vec<String> {
     let labels: Vec<&str> = series.iter().map(|x| x.label.as_str()).collect();
-    series_colours(&labels).into_iter().map(hex).collect()
+    series_strokes(&labels)
+        .into_iter()
+        .map(|st| {
+            let c = hex(st.colour);
+            let dash = if st.dashed {
+                " stroke-dasharray=\"6 4\""
+            } else {
+                ""
+            };
+            format!("stroke=\"{c}\" fill=\"{c}\"{dash}")
+        })
+        .collect()
 }
 
-/// The curves, one group per series in its colour: polylines, then their markers on top.
+/// The curves, one group per series in its stroke: polylines, then their markers on top.
 fn svg_curves(s: &mut String, plot: &Plot, chart: &Chart) {
-    for (series, colour) in chart.series.iter().zip(colours(&chart.series)) {
-        let _ = writeln!(s, "<g stroke=\"{colour}\" fill=\"{colour}\">");
+    for (series, stroke) in chart.series.iter().zip(strokes(&chart.series)) {
+        let _ = writeln!(s, "<g {stroke}>");
         for curve in &series.curves {
             svg_curve(s, plot, chart, curve);
         }
@@ -366,13 +378,13 @@ fn svg_curve(s: &mut String, plot: &Plot, chart: &Chart, curve: &Curve) {
 /// The legend: a coloured line and the (cut) label per series, in the grid's columns.
 fn legend(s: &mut String, series: &[ChartSeries], grid: &LegendGrid) {
     s.push_str("<g class=\"legend\">\n");
-    let entries = series.iter().zip(&grid.labels).zip(colours(series));
-    for (i, ((series, label), colour)) in entries.enumerate() {
+    let entries = series.iter().zip(&grid.labels).zip(strokes(series));
+    for (i, ((series, label), stroke)) in entries.enumerate() {
         let x = 10.0 + (i % grid.cols) as f64 * grid.col_w;
         let y = grid.top + (i / grid.cols) as f64 * LEGEND_ROW;
         let _ = writeln!(
             s,
-            "<g><title>{}</title><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{colour}\" stroke-width=\"3\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+            "<g><title>{}</title><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" {stroke} stroke-width=\"3\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
             escape(&series.label),
             y - 4.0,
             x + 18.0,
@@ -542,13 +554,43 @@ pub fn existing_files(base: &Path, names: &[&str]) -> Block {
     )
 }
 
-/// The page's inline style sheet: a narrow-screen-friendly column, tables that scroll sideways,
-/// charts as wide as their box.
+/// Widest the page's column gets, in CSS pixels: wide enough for the lab's ten-column table at a
+/// 1280-pixel window without a sideways scrollbar, narrow enough to read on a large screen.
+pub const PAGE_MAX_WIDTH: u32 = 1440;
+
+/// Narrowest window, in CSS pixels, that shows tables as tables; below it each row stacks into a
+/// card of `column: value` lines, so that a phone reads every column without scrolling sideways.
+pub const STACK_BELOW: u32 = 700;
+
+// A 1280-pixel window (less the page's padding) gets the whole width, and a phone (390) and a
+// laptop (1280) fall on either side of the stacking width.
+const _: () = assert!(PAGE_MAX_WIDTH >= 1280 - 32);
+const _: () = assert!(STACK_BELOW < 1280 && STACK_BELOW >= 390);
+
+/// The page's inline style sheet: [`STYLE`], the column's width, and the stacked tables of a
+/// narrow window.
+pub fn style() -> String {
+    format!(
+        "{STYLE}main{{max-width:{PAGE_MAX_WIDTH}px;margin:0 auto;padding:12px 16px 40px}}\n\
+         @media (max-width:{STACK_BELOW}px){{{STACKED}}}\n"
+    )
+}
+
+/// Narrow windows: a table's rows become cards, each cell a line with its column's name
+/// (`data-label`) on the left and the value on the right; headers are hidden.
+const STACKED: &str = "\
+.scroll table,.scroll tbody,.scroll tr,.scroll td{display:block;width:100%}\
+.scroll thead{display:none}\
+.scroll tr{border:1px solid #ddd;border-radius:5px;margin:6px 0;padding:3px 8px}\
+.scroll td{display:flex;justify-content:space-between;gap:1em;border:0;padding:1px 0;white-space:normal;text-align:right;overflow-wrap:anywhere}\
+.scroll td::before{content:attr(data-label);font-weight:600;color:#555;text-align:left;flex:0 1 45%}";
+
+/// The fixed part of the page's style sheet: a column that reads on a phone, tables whose
+/// headers and text cells wrap (numbers stay on one line), charts as wide as their box.
 const STYLE: &str = "\
 :root{color-scheme:light}
 *{box-sizing:border-box}
 body{margin:0;background:#fff;color:#1d1d1f;font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,\"DejaVu Sans\",sans-serif}
-main{max-width:1000px;margin:0 auto;padding:12px 16px 40px}
 h1{font-size:1.5em;margin:.4em 0}
 h2{font-size:1.2em;margin:1.4em 0 .4em;border-bottom:1px solid #ddd}
 p{margin:.5em 0}
@@ -556,9 +598,11 @@ code,pre{font-family:ui-monospace,\"DejaVu Sans Mono\",monospace;font-size:.9em}
 code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.5em 0}
 table{border-collapse:collapse;font-size:14px}
-th,td{padding:3px 9px;border-bottom:1px solid #e3e3e3;text-align:left;white-space:nowrap;vertical-align:top}
-th{background:#f6f6f6;white-space:normal;min-width:4em;vertical-align:bottom}
+th,td{padding:3px 9px;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}
+th{background:#f6f6f6;min-width:4em;vertical-align:bottom}
+td{overflow-wrap:break-word}
 .num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{white-space:nowrap}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(290px,1fr));gap:10px;margin:.5em 0}
 svg.chart{display:block;width:100%;height:auto;font-size:12px;font-family:inherit}
 svg .ct{font-size:14px;font-weight:600}
@@ -790,7 +834,7 @@ pub fn render(report: &Report) -> String {
          style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' file: data:\">\n",
     );
     let _ = writeln!(h, "<title>{}</title>", escape(&report.title));
-    let _ = writeln!(h, "<style>\n{STYLE}</style>\n</head>\n<body>\n<main>");
+    let _ = writeln!(h, "<style>\n{}</style>\n</head>\n<body>\n<main>", style());
     let _ = writeln!(h, "<h1>{}</h1>", escape(&report.title));
     for block in &report.blocks {
         match block {
@@ -896,8 +940,8 @@ mod tests {
         assert_eq!(s.matches("<polyline").count(), 1);
         assert_eq!(s.matches("<circle").count(), 3);
         assert!(s.contains("<title>run a: epoch 2, v 6.000</title>"), "{s}");
-        // Log ticks at 2, 5, 10, 20 and the legend.
-        for tick in [">2<", ">5<", ">10<", ">20<"] {
+        // Data under a decade (3.1 to 12.5): log ticks at 3, 4, 5, 7, 10, 15, and the legend.
+        for tick in [">3<", ">4<", ">5<", ">7<", ">10<", ">15<"] {
             assert!(s.contains(tick), "{tick} in {s}");
         }
         assert!(s.contains("class=\"legend\"") && s.contains(">a</text>"));
@@ -971,5 +1015,34 @@ mod tests {
         assert!(h.contains("see <code>a&lt;b</code> here, <strong>bold</strong> &amp; plain"));
         assert!(h.contains("<a href=\"x%20y.md\">x y</a>"));
         assert!(!h.contains("http:") && !h.contains("https:"));
+    }
+
+    #[test]
+    fn wide_tables_fit_a_laptop_and_stack_on_a_phone() {
+        use crate::base::output::table::Table;
+        let mut t = Table::new(&[("run", false), ("notebook's final cost", true)]);
+        t.push(vec!["shallow-xavier-uniform".into(), "0.006201488".into()]);
+        let report = Report {
+            title: "T".into(),
+            blocks: vec![Block::Table(t)],
+        };
+        let h = render(&report);
+        // The column is wider than the old 1000 px cap (its size is checked at compile time).
+        assert!(h.contains(&format!("main{{max-width:{PAGE_MAX_WIDTH}px")));
+        assert!(!h.contains("max-width:1000px"));
+        // Headers wrap, numbers stay whole; no rule forbids a text cell from wrapping.
+        assert!(h.contains("td.num{white-space:nowrap}"));
+        assert!(!h.contains("th,td{padding:3px 9px;border-bottom:1px solid #e3e3e3;text-align:left;white-space:nowrap"));
+        // Below the phone width rows become cards labelled by their columns.
+        assert!(h.contains(&format!(
+            "@media (max-width:{STACK_BELOW}px){{.scroll table"
+        )));
+        assert!(h.contains("content:attr(data-label)"));
+        assert!(
+            h.contains(
+                "<td class=\"num\" data-label=\"notebook&#39;s final cost\">0.006201488</td>"
+            ),
+            "{h}"
+        );
     }
 }

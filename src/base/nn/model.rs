@@ -216,6 +216,18 @@ impl MlpSpec {
         }
     }
 
+    /// The title of a run's charts (`loss.png`, `dynamics.png`): the net with its activation,
+    /// then the init: `deep tanh net — normal init`, `784-500-500-2000-10 sigmoid net — dbn init`
+    /// (a DBN run says its net is sigmoid).
+    pub fn title(&self) -> String {
+        format!(
+            "{} {} net — {} init",
+            self.widths.label(),
+            self.activation,
+            self.init
+        )
+    }
+
     /// The lab's shallow ReLU net with the given init.
     pub fn shallow(init: InitScheme) -> Self {
         MlpSpec {

@@ -207,7 +207,9 @@ impl Table {
         md
     }
 
-    /// The table as HTML, inside a horizontally scrolling box.
+    /// The table as HTML, inside a horizontally scrolling box; every cell carries its column's
+    /// name (`data-label`), which a narrow screen shows beside the value when the page's style
+    /// stacks each row into a card.
     pub fn html(&self) -> String {
         let mut h = String::from("<div class=\"scroll\"><table>\n<thead><tr>");
         for c in &self.columns {
@@ -222,7 +224,9 @@ impl Table {
         for row in &self.rows {
             h.push_str("<tr>");
             for (i, cell) in row.iter().enumerate() {
-                let numeric = self.columns.get(i).is_some_and(|c| c.numeric);
+                let column = self.columns.get(i);
+                let numeric = column.is_some_and(|c| c.numeric);
+                let label = column.map_or(String::new(), |c| escape(&c.name));
                 let mut text = escape(&cell.text);
                 if let Some(link) = &cell.link {
                     text = format!("<a href=\"{}\">{text}</a>", href(link));
@@ -232,7 +236,7 @@ impl Table {
                 }
                 let _ = write!(
                     h,
-                    "<td{}>{text}</td>",
+                    "<td{} data-label=\"{label}\">{text}</td>",
                     if numeric { " class=\"num\"" } else { "" }
                 );
             }
@@ -302,7 +306,9 @@ mod tests {
             "| init | p |\n|---|---:|\n| a&lt;b | **0.001** |\n| run &amp; co | — |\n"
         );
         let h = t.html();
-        assert!(h.contains("<td>a&lt;b</td><td class=\"num\"><strong>0.001</strong></td>"));
+        assert!(h.contains(
+            "<td data-label=\"init\">a&lt;b</td><td class=\"num\" data-label=\"p\"><strong>0.001</strong></td>"
+        ));
         assert!(h.contains("<a href=\"runs/r%201\">run &amp; co</a>"), "{h}");
         assert!(h.contains("<th class=\"num\">p</th>"));
     }

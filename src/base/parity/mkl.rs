@@ -252,6 +252,33 @@ pub fn golden_sets() -> Vec<&'static str> {
         .collect()
 }
 
+/// Notebook 9-3's ending in one golden set, as PyTorch 2.13 printed it on that set's CPUs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotebookEnding {
+    /// The golden set, `<path>/<family>` ([`golden_set`]).
+    pub set: &'static str,
+    /// The last epoch's cost, as printed (`0.007610181`).
+    pub cost: &'static str,
+    /// The accuracy, as printed (`0.9830999970436096`).
+    pub accuracy: &'static str,
+}
+
+/// Notebook 9-3's ending in every complete golden set, read by `build.rs` from the golden files
+/// themselves ([`QUOTED_NOTEBOOK`]), so that a report quoting them cannot drift from them.
+pub fn notebook_endings() -> Vec<NotebookEnding> {
+    env!("INITLAB_GOLDEN_ENDINGS")
+        .split(',')
+        .filter_map(|e| {
+            let mut w = e.split(' ');
+            Some(NotebookEnding {
+                set: w.next().filter(|s| !s.is_empty())?,
+                cost: w.next()?,
+                accuracy: w.next()?,
+            })
+        })
+        .collect()
+}
+
 /// Whether oneMKL's calls to its vendor check reach [`mkl_serv_intel_cpu_true`] here: true when
 /// the process-wide lookup of that name (what the dynamic linker binds `libtorch_cpu.so`'s call
 /// to) finds this definition, i.e. when the executable exports it (`build.rs`'s linker
@@ -280,6 +307,33 @@ fn family_of(avx512f: bool, avx2: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notebook_endings_come_from_the_golden_files() {
+        let endings = notebook_endings();
+        assert!(!endings.is_empty());
+        for e in &endings {
+            let path = format!(
+                "{}/tests/golden/{}/{QUOTED_NOTEBOOK}",
+                env!("CARGO_MANIFEST_DIR"),
+                e.set
+            );
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let (cost, accuracy) = notebook_ending(&text).unwrap_or_default();
+            assert_eq!(
+                (e.cost, e.accuracy),
+                (cost.as_str(), accuracy.as_str()),
+                "{path}"
+            );
+        }
+        let printed =
+            "Epoch: 0014 cost = 0.5\nEpoch: 0015 cost = 0.25\nLearning finished\nAccuracy: 0.98\n";
+        assert_eq!(
+            notebook_ending(printed),
+            Some(("0.25".into(), "0.98".into()))
+        );
+        assert_eq!(notebook_ending("Epoch: 0001 cost = 1\n"), None);
+    }
 
     #[test]
     fn family_follows_the_cpu_flags() {

@@ -33,7 +33,7 @@ use tch::{Kind, Tensor};
 use crate::base::nn::{model, scheme::Activation};
 use crate::base::output::chart::grid::{grid_chart, Cell};
 use crate::base::output::chart::heatmap::{edges_around, Heatmap};
-use crate::base::output::chart::panel::Panel;
+use crate::base::output::chart::panel::{share_y, Panel};
 use crate::base::output::chart::series::Series;
 
 /// Steps between two samples when the user does not choose (`--monitor-every`): every 50th step,
@@ -879,6 +879,13 @@ pub fn compare_chart(runs: &[(String, DynamicsLog)], title: &str, path: &Path) -
         }
     }
     rows.retain(|r| r.len() == runs.len());
+    // Side by side, a row's panels share one y range: equal heights are equal values.
+    for row in &mut rows {
+        share_y(row.iter_mut().filter_map(|c| match c {
+            Cell::Lines(p) => Some(p),
+            Cell::Heat(_) => None,
+        }));
+    }
     grid_chart(&rows, title, (700, 420), path)
 }
 

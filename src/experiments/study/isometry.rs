@@ -420,6 +420,7 @@ fn spectrum_panel(rows: &[SpectrumRow], case: Case) -> Panel {
         log_y: true,
         dashed,
         x_symlog: None,
+        y_share: Vec::new(),
     }
 }
 
@@ -488,6 +489,7 @@ fn error_panel(trained: &[TrainedRow]) -> Panel {
             })
             .collect(),
         x_symlog: None,
+        y_share: Vec::new(),
     }
 }
 

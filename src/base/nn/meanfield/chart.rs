@@ -19,7 +19,7 @@ use crate::base::output::chart::legend::Placement;
 use crate::base::output::chart::legend::{looks, trace, Entry, Frame, Legend, LegendPlace};
 use crate::base::output::chart::panel::log_axis;
 use crate::base::output::chart::series::Series;
-use crate::base::output::chart::style::{series_colours, Look, Marker};
+use crate::base::output::chart::style::{series_strokes, Look, Marker};
 
 /// Draws a [`Heatmap`] in `style` (PNG or SVG by extension), 1000 × 650 pixels.
 pub fn heatmap_chart(h: &Heatmap, style: &HeatStyle, path: &Path) -> Result<()> {
@@ -181,9 +181,9 @@ fn curve_looks(c: &CurveChart, frame: &Frame) -> (Vec<Entry>, Vec<Look>, Vec<(f6
     let labels: Vec<&str> = (c.series.iter().map(|s| s.label.as_str()))
         .chain(c.markers.iter().map(|m| m.1.as_str()))
         .collect();
-    let colours = series_colours(&labels);
+    let strokes = series_strokes(&labels);
     let unit: Vec<Vec<(f64, f64)>> = c.series.iter().map(|s| frame.unit(&s.points)).collect();
-    let looks = looks(&c.series, &colours, &unit, Marker::None);
+    let looks = looks(&c.series, &strokes, &unit, Marker::None);
     let (ylo, yhi) = (frame.y.lo, frame.y.hi);
     let mut occupied: Vec<(f64, f64)> = (c.series.iter())
         .flat_map(|s| clip_y(&s.points, ylo, yhi))
@@ -193,7 +193,7 @@ fn curve_looks(c: &CurveChart, frame: &Frame) -> (Vec<Entry>, Vec<Look>, Vec<(f6
         occupied.extend(trace(&frame.unit(&[(*x, ylo), (*x, yhi)])));
     }
     let marker_looks: Vec<Look> = (0..c.markers.len())
-        .map(|k| Look::dashed(colours[c.series.len() + k]))
+        .map(|k| Look::dashed(strokes[c.series.len() + k].colour))
         .collect();
     (looks, marker_looks, occupied)
 }

@@ -51,11 +51,12 @@ impl Axis {
         target: usize,
     ) -> Option<Axis> {
         let (lo, hi) = finite_range(values, log)?;
-        Some(if log {
-            fit_log(lo, hi)
+        let axis = if log {
+            fit_log(lo, hi, target)
         } else {
             fit_linear(lo, hi, integer, target)
-        })
+        };
+        Some(if integer { axis } else { at_least_three(axis) })
     }
 
     /// A linear axis over exactly `[lo, hi]` with about `target` ticks at 1-2-5 steps inside it
@@ -129,13 +130,62 @@ fn is_decade(t: f64) -> bool {
     (l - l.round()).abs() < EPS
 }
 
-/// A log axis over the positive `[lo, hi]`: see [`Axis::fit`].
-fn fit_log(mut lo: f64, mut hi: f64) -> Axis {
+/// A tick within a millionth of a step of zero, made zero: no `-6e-17` label.
+fn snap_zero(t: f64, step: f64) -> f64 {
+    if t.abs() < step.abs() * 1e-6 {
+        0.0
+    } else {
+        t
+    }
+}
+
+/// The fewest ticks an axis of real values shows: one or two ticks do not say the scale.
+pub const MIN_TICKS: usize = 3;
+
+/// `axis` with at least [`MIN_TICKS`] ticks inside its range: when it has fewer (a narrow log
+/// range such as 0.93–0.97, where no round mantissa falls), evenly spaced 1-2-5 ticks within
+/// `[lo, hi]` replace them, ever finer until there are enough. On a linear axis, ticks within
+/// a millionth of the span of zero are zero.
+pub fn at_least_three(mut axis: Axis) -> Axis {
+    let tol = (axis.hi - axis.lo).abs() * EPS;
+    let n = (axis.ticks.iter())
+        .filter(|t| **t >= axis.lo - tol && **t <= axis.hi + tol)
+        .count();
+    if n < MIN_TICKS && axis.hi > axis.lo {
+        let mut target = 4;
+        let mut ticks = nice_ticks(axis.lo, axis.hi, target, false);
+        while ticks.len() < MIN_TICKS && target < 64 {
+            target *= 2;
+            ticks = nice_ticks(axis.lo, axis.hi, target, false);
+        }
+        axis.ticks = ticks;
+    }
+    if !axis.log {
+        let span = axis.hi - axis.lo;
+        axis.ticks = axis.ticks.iter().map(|&t| snap_zero(t, span)).collect();
+    }
+    axis
+}
+
+/// Mantissa sets for a log axis under a decade, finest first: 1.5, 2, 3, 4… where they fit.
+const FINE_MANTISSAS: [&[f64]; 4] = [
+    &[1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+    &[1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0],
+    &[1.0, 2.0, 3.0, 5.0],
+    &[1.0, 2.0, 5.0],
+];
+
+/// A log axis over the positive `[lo, hi]`, about `target` ticks at most: see [`Axis::fit`].
+/// Data that spans less than a decade gets the finer ticks of [`fit_log_fine`].
+fn fit_log(mut lo: f64, mut hi: f64, target: usize) -> Axis {
     if hi / lo < 1.000_001 {
         lo /= 2.0;
         hi *= 2.0;
     }
     let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    if hi / lo < 10.0 {
+        return fit_log_fine(lo, hi, k0, k1, target);
+    }
     let nice = decade_series(k0, k1, &[1.0, 2.0, 5.0]);
     let (a, b) = round_bounds(&nice, lo, hi);
     let mut ticks: Vec<f64> = nice.into_iter().filter(|&n| n >= a && n <= b).collect();
@@ -153,25 +203,26 @@ fn fit_log(mut lo: f64, mut hi: f64) -> Axis {
             ticks,
         };
     }
-    fit_log_fine(lo, hi, k0, k1)
+    fit_log_fine(lo, hi, k0, k1, target)
 }
 
-/// A log axis over about a decade or less: finer round numbers, within tighter bounds.
-fn fit_log_fine(lo: f64, hi: f64, k0: i32, k1: i32) -> Axis {
-    let fine = decade_series(
-        k0,
-        k1,
-        &[1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
-    );
-    let (a, b) = round_bounds(&fine, lo, hi);
-    let mut ticks: Vec<f64> = fine.into_iter().filter(|&n| n >= a && n <= b).collect();
-    if ticks.len() > 8 {
-        // Labels that close would collide: 1, 2, 3 and 5 of each decade.
-        ticks = decade_series(k0, k1, &[1.0, 2.0, 3.0, 5.0])
+/// A log axis over about a decade or less: bounds at the finest round numbers around the data,
+/// ticks from the finest mantissa set ([`FINE_MANTISSAS`]) that gives at most `target` of them
+/// (at least four), so that curves between 1.5 and 4 read against 1.5, 2, 3, 4.
+fn fit_log_fine(lo: f64, hi: f64, k0: i32, k1: i32, target: usize) -> Axis {
+    let (a, b) = round_bounds(&decade_series(k0, k1, FINE_MANTISSAS[0]), lo, hi);
+    let within = |m: &[f64]| -> Vec<f64> {
+        decade_series(k0, k1, m)
             .into_iter()
             .filter(|&n| n >= a * (1.0 - EPS) && n <= b * (1.0 + EPS))
-            .collect();
-    }
+            .collect()
+    };
+    let most = target.max(4);
+    let ticks = FINE_MANTISSAS
+        .iter()
+        .map(|m| within(m))
+        .find(|t| t.len() <= most)
+        .unwrap_or_else(|| within(FINE_MANTISSAS[3]));
     Axis {
         lo: a,
         hi: b,
@@ -242,7 +293,9 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize, integer: bool) -> Vec<f64> {
     let step = nice_step(span, target, integer);
     let first = (lo / step - EPS).ceil() as i64;
     let last = (hi / step + EPS).floor() as i64;
-    (first..=last).map(|k| k as f64 * step).collect()
+    (first..=last)
+        .map(|k| snap_zero(k as f64 * step, step))
+        .collect()
 }
 
 /// A tick label with as few digits as the tick needs: `0.002`, `5`, `12.5`, `40000`; far from 1
@@ -253,7 +306,11 @@ pub fn tick_label(v: f64) -> String {
     }
     let mag = v.abs().log10().floor();
     if !(-3.0..5.0).contains(&mag) {
-        return format!("{v:e}");
+        // Six significant digits at most: k × step rounds (1.5000000000000001e-4 is 1.5e-4).
+        let s = format!("{v:.5e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
     }
     let s = format!("{v:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
@@ -359,7 +416,7 @@ mod tests {
         assert_eq!((e.lo, e.hi), (50.0, 90.0));
         assert_eq!(e.ticks, vec![50.0, 60.0, 70.0, 80.0, 90.0]);
         let f = Axis::fit([2.0, 10.0], true, false).unwrap();
-        assert_eq!(f.ticks, vec![2.0, 3.0, 5.0, 10.0]);
+        assert_eq!(f.ticks, vec![2.0, 3.0, 4.0, 5.0, 7.0, 10.0]);
         // Three decades: the decades.
         let g = Axis::fit([2.09, 1711.0], true, false).unwrap();
         assert_eq!((g.lo, g.hi), (2.0, 2000.0));
@@ -368,6 +425,73 @@ mod tests {
         let d = Axis::fit([4.0], true, false).unwrap();
         assert!(d.lo < 4.0 && d.hi > 4.0 && !d.ticks.is_empty());
         assert!(Axis::fit([0.0, f64::NAN], true, false).is_none());
+    }
+
+    #[test]
+    fn log_axis_under_a_decade_ticks_where_the_curves_are() {
+        // The lab's compare chart: N(0,1) up to 13 %, every other curve between 1.5 and 4 %.
+        let a = Axis::fit_ticks([1.52, 2.0, 3.9, 13.1], true, false, MANY_TICKS).unwrap();
+        for t in [1.5, 2.0, 3.0, 4.0] {
+            assert!(
+                a.ticks.iter().any(|x| (x - t).abs() < 1e-9),
+                "{t} in {:?}",
+                a.ticks
+            );
+        }
+        assert!(a.ticks.len() <= MANY_TICKS, "{:?}", a.ticks);
+        // The report page's smaller chart: fewer, still inside the range.
+        let b = Axis::fit([1.52, 13.1], true, false).unwrap();
+        assert!(
+            b.ticks.len() <= FEW_TICKS && b.ticks.len() >= MIN_TICKS,
+            "{b:?}"
+        );
+    }
+
+    #[test]
+    fn every_axis_has_three_ticks_inside_its_range_and_none_near_zero() {
+        // Activation std of a saturated tanh net: 0.93–0.97 on a log axis.
+        let narrow = Axis::fit_ticks([0.93, 0.97], true, false, MANY_TICKS).unwrap();
+        assert!(narrow.ticks.len() >= MIN_TICKS, "{narrow:?}");
+        let mut cases: Vec<(f64, f64, bool)> = vec![(0.93, 0.97, true), (1e-7, 1e22, true)];
+        // Ranges around zero of a short run (update ratios, saturation shares, tiny spans).
+        for k in 0..200 {
+            let lo = -((k * 37 % 101) as f64) * 0.0137 - 1e-17 * k as f64;
+            let hi = (k * 53 % 89) as f64 * 0.0071 + 3e-17;
+            cases.push((lo, hi, false));
+            cases.push((
+                lo.abs() + 1e-3,
+                lo.abs() + 1e-3 + hi.abs() * 1e-3 + 1e-9,
+                true,
+            ));
+        }
+        for (lo, hi, log) in cases {
+            for target in [FEW_TICKS, MANY_TICKS] {
+                let a = Axis::fit_ticks([lo, hi], log, false, target).unwrap();
+                let tol = (a.hi - a.lo) * 1e-9;
+                assert!(a.ticks.len() >= MIN_TICKS, "{lo} {hi} {log}: {a:?}");
+                assert!(
+                    (a.ticks.iter()).all(|t| *t >= a.lo - tol && *t <= a.hi + tol),
+                    "{lo} {hi}: {a:?}"
+                );
+                assert!(a.lo <= lo && a.hi >= hi, "{lo} {hi}: {a:?}");
+                if !log {
+                    let span = a.hi - a.lo;
+                    assert!(
+                        (a.ticks.iter()).all(|t| *t == 0.0 || t.abs() > span * 1e-6),
+                        "{a:?}"
+                    );
+                }
+            }
+        }
+        // The within-range ticks of a heatmap axis: exact zero, never -6e-17.
+        let t = nice_ticks(-0.30000000000000004, 0.7, 10, false);
+        assert!(t.contains(&0.0) && t.iter().all(|x| *x == 0.0 || x.abs() > 1e-9));
+        assert!(
+            at_least_three(Axis::within(-0.1, 0.1, false, 2))
+                .ticks
+                .len()
+                >= MIN_TICKS
+        );
     }
 
     #[test]
@@ -424,5 +548,9 @@ mod tests {
         assert_eq!(tick_label(-0.25), "-0.25");
         assert_eq!(tick_label(1e-5), "1e-5");
         assert_eq!(tick_label(2e5), "2e5");
+        // Ticks k × step far from 1 lose the step's rounding: -3 × 5e-5 is -1.5e-4.
+        assert_eq!(tick_label(-3.0 * 5e-5), "-1.5e-4");
+        assert_eq!(tick_label(0.1 * 0.0005), "5e-5");
+        assert_eq!(tick_label(-2.5e-7), "-2.5e-7");
     }
 }

@@ -13,7 +13,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::base::output::chart::axis::Axis;
 use crate::base::output::chart::canvas::{drawing_error, Layout};
 use crate::base::output::chart::series::Series;
-use crate::base::output::chart::style::{Look, Marker};
+use crate::base::output::chart::style::{Look, Marker, Stroke};
 
 /// For each series (points in display units, e.g. fractions of the plot's width and height),
 /// the first earlier series it coincides with: as many points, each within `tol` of the other's
@@ -184,23 +184,24 @@ impl Entry {
 }
 
 /// Looks and legend labels of `series` (their drawable points in fractions of the plot in
-/// `unit`, their colours in `colours`): `marker` on each, and a series that coincides with an
-/// earlier one ([`coincidences`]) dashed, ringed where the others have dots, and labelled
-/// `… (coincides with X)`.
+/// `unit`, their strokes in `strokes`): `marker` on each, dashed where the stroke says so (a deep
+/// model), and a series that coincides with an earlier one ([`coincidences`]) dashed, ringed
+/// where the others have dots, and labelled `… (coincides with X)`.
 pub fn looks(
     series: &[Series],
-    colours: &[RGBColor],
+    strokes: &[Stroke],
     unit: &[Vec<(f64, f64)>],
     marker: Marker,
 ) -> Vec<Entry> {
     let same = coincidences(unit, COINCIDE);
     series
         .iter()
-        .zip(colours.iter().copied())
+        .zip(strokes.iter().copied())
         .zip(same)
-        .map(|((s, colour), same)| {
+        .map(|((s, stroke), same)| {
+            let colour = stroke.colour;
             let Some(i) = same else {
-                return Entry::plain(&s.label, Look::line(colour, marker));
+                return Entry::plain(&s.label, Look::stroked(stroke, marker));
             };
             let other = &series[i].label;
             let other = other.split_once(" (").map_or(other.as_str(), |(h, _)| h);
@@ -448,7 +449,7 @@ pub fn merge_entries(legends: &[Legend], titles: &[&str]) -> Vec<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::base::output::chart::style::series_colours;
+    use crate::base::output::chart::style::series_strokes;
 
     #[test]
     fn the_legend_goes_to_the_first_empty_corner_else_outside() {
@@ -516,8 +517,8 @@ mod tests {
                 ..Series::default()
             })
             .collect();
-        let colours = series_colours(&["sigmoid", "sigmoid N"]);
-        let l = looks(&series, &colours, &[a.clone(), a], Marker::Dot);
+        let strokes = series_strokes(&["sigmoid", "sigmoid N"]);
+        let l = looks(&series, &strokes, &[a.clone(), a], Marker::Dot);
         assert!(!l[0].look.dashed && l[0].look.marker == Marker::Dot);
         assert!(l[1].look.dashed && l[1].look.marker == Marker::Ring);
         assert_eq!(

@@ -17,7 +17,7 @@ use crate::base::output::chart::legend::{
     looks, merge_entries, trace, Entry, Frame, Legend, LegendPlace, Placement,
 };
 use crate::base::output::chart::series::Series;
-use crate::base::output::chart::style::{series_colours, Look, Marker};
+use crate::base::output::chart::style::{series_strokes, Look, Marker, Stroke};
 
 /// One panel of a multi-panel figure.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +39,29 @@ pub struct Panel {
     /// Linear-y panels: draw x on a symmetric log scale ([`symlog`]) with this linear threshold
     /// (points stay in data units), for series whose scales differ by decades; `None`: linear.
     pub x_symlog: Option<f64>,
+    /// Values the y axis shows besides the series' own (empty: none): panels side by side pass
+    /// the range of them all ([`share_y`]), so that equal heights mean equal values.
+    pub y_share: Vec<f64>,
+}
+
+/// Gives every panel of `panels` (one row of a figure, side by side) the y range of them all:
+/// the lowest and highest value of any of their series.
+pub fn share_y<'p>(panels: impl IntoIterator<Item = &'p mut Panel>) {
+    let mut panels: Vec<&mut Panel> = panels.into_iter().collect();
+    let values = |p: &Panel| -> Vec<f64> {
+        (p.series.iter().chain(&p.dashed))
+            .flat_map(|s| s.points.iter().map(|q| q.1))
+            .filter(|v| v.is_finite() && (!p.log_y || *v > 0.0))
+            .collect()
+    };
+    let all: Vec<f64> = panels.iter().flat_map(|p| values(p)).collect();
+    let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if lo <= hi {
+        for p in panels.iter_mut() {
+            p.y_share = vec![lo, hi];
+        }
+    }
 }
 
 /// What a panel does with its legend.
@@ -82,9 +105,15 @@ struct Planned {
 
 /// The log axis of a panel's values (positive finite ones; 0.1 to 1 when there are none).
 pub fn log_axis<'s>(series: impl IntoIterator<Item = &'s Series>) -> Axis {
+    log_axis_with(series, &[])
+}
+
+/// [`log_axis`] that also shows `extra` values.
+fn log_axis_with<'s>(series: impl IntoIterator<Item = &'s Series>, extra: &[f64]) -> Axis {
     let values = series
         .into_iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1));
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .chain(extra.iter().copied());
     Axis::fit_ticks(values, true, false, MANY_TICKS).unwrap_or(Axis {
         lo: 0.1,
         hi: 1.0,
@@ -204,15 +233,15 @@ where
         .unwrap_or_else(|| Axis::within(1.0, 2.0, true, MANY_TICKS));
     let frame = Frame {
         x,
-        y: log_axis(p.series.iter().chain(&p.dashed)),
+        y: log_axis_with(p.series.iter().chain(&p.dashed), &p.y_share),
     };
     let shown: Vec<Vec<(f64, f64)>> = p.series.iter().map(log_points).collect();
     let unit: Vec<Vec<(f64, f64)>> = shown.iter().map(|s| frame.unit(s)).collect();
-    let looks = looks(&p.series, &colours_of(&p.series), &unit, Marker::Dot);
+    let looks = looks(&p.series, &strokes_of(&p.series), &unit, Marker::Dot);
     let dashed_looks: Vec<Look> = (0..p.dashed.len())
         .map(|i| {
             let colour = looks.get(i).map(|l| l.look.colour);
-            Look::dashed(colour.unwrap_or_else(|| series_colours(&[&p.dashed[i].label])[0]))
+            Look::dashed(colour.unwrap_or_else(|| series_strokes(&[&p.dashed[i].label])[0].colour))
         })
         .collect();
     let dashed_entries =
@@ -239,20 +268,28 @@ where
     })
 }
 
-/// [`series_colours`] of the series' labels.
-pub fn colours_of(series: &[Series]) -> Vec<RGBColor> {
+/// [`series_strokes`] of the series' labels.
+pub fn strokes_of(series: &[Series]) -> Vec<Stroke> {
     let labels: Vec<&str> = series.iter().map(|s| s.label.as_str()).collect();
-    series_colours(&labels)
+    series_strokes(&labels)
 }
 
 /// The axes of a linear panel over `shown` (points in axis units): x over the points (symmetric
 /// log when `symlog` is its threshold, whole ticks when every x is whole), y from 0 or below
-/// to 0 or above with a little room.
-fn linear_frame(shown: &[Vec<(f64, f64)>], symlog: Option<f64>, integer_x: bool) -> Frame {
+/// to 0 or above with a little room, showing the `extra` y values too.
+fn linear_frame(
+    shown: &[Vec<(f64, f64)>],
+    symlog: Option<f64>,
+    integer_x: bool,
+    extra: &[f64],
+) -> Frame {
     let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64, 0.0f64);
     for q in shown.iter().flatten() {
         (x0, x1) = (x0.min(q.0), x1.max(q.0));
         (y0, y1) = (y0.min(q.1), y1.max(q.1));
+    }
+    for v in extra.iter().filter(|v| v.is_finite()) {
+        (y0, y1) = (y0.min(*v), y1.max(*v));
     }
     if !x0.is_finite() || x0 >= x1 {
         (x0, x1) = (-1.0, 1.0);
@@ -301,9 +338,9 @@ where
         .collect();
     let integer_x =
         c.is_none() && (p.series.iter().flat_map(|s| s.points.iter())).all(|q| q.0.fract() == 0.0);
-    let frame = linear_frame(&shown, c, integer_x);
+    let frame = linear_frame(&shown, c, integer_x, &p.y_share);
     let unit: Vec<Vec<(f64, f64)>> = shown.iter().map(|s| frame.unit(s)).collect();
-    let looks = looks(&p.series, &colours_of(&p.series), &unit, Marker::None);
+    let looks = looks(&p.series, &strokes_of(&p.series), &unit, Marker::None);
     let planned = Planned {
         layout: Layout {
             caption: 20,

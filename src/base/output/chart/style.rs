@@ -1,44 +1,109 @@
 //! The look of a series, the same in the PNG charts and on the report page: its colour follows
-//! from its label alone ([`series_colours`]: an init scheme keeps its hue in every chart, `deep …`
-//! a darker shade of it than `shallow …`), and how its line is drawn ([`Look`]).
+//! from the init scheme its label names ([`init_colour`], the one table of init colours: an init
+//! keeps its colour in every chart), its line style from the model it names ([`model_dashed`]:
+//! `shallow …` solid, `deep …` dashed), and [`series_strokes`] gives both for the series of one
+//! chart ([`Look`] is how a line is then drawn).
 
 use plotters::style::RGBColor;
 
-/// A palette that reads well on white (matplotlib's tab10).
-pub const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
+/// Okabe & Ito's colour-blind-safe palette ("Color Universal Design", 2008) without its yellow,
+/// which reads badly on white: blue, bluish green, orange, vermillion, reddish purple, sky
+/// blue, black.
+pub const OKABE_ITO: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(0, 158, 115),
+    RGBColor(230, 159, 0),
+    RGBColor(213, 94, 0),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
 ];
 
-/// The fixed colour of each init scheme (and of the names the studies give them), so that a
-/// scheme looks the same in every chart: N(0,1) blue, torch's default red, Xavier green, He
-/// orange, LSUV purple, DBN brown, Glorot's standard pink.
-const SCHEME_COLOURS: [(&str, RGBColor); 16] = [
-    ("normal", PALETTE[0]),
-    ("n(0,1)", PALETTE[0]),
-    ("torch-default", PALETTE[1]),
-    ("xavier-uniform", PALETTE[2]),
-    ("xavier", PALETTE[2]),
-    ("kaiming-normal", PALETTE[3]),
-    ("he", PALETTE[3]),
-    ("lsuv", PALETTE[4]),
-    ("dbn", PALETTE[5]),
-    ("glorot-standard", PALETTE[6]),
-    ("orthogonal", PALETTE[7]),
-    ("zeros", PALETTE[8]),
-    ("mean-field", PALETTE[9]),
-    ("xavier-normal", RGBColor(0, 110, 80)),
-    ("kaiming-uniform", RGBColor(180, 90, 0)),
-    ("constant", RGBColor(60, 60, 60)),
+/// Paul Tol's "muted" colours that stay apart from [`OKABE_ITO`] (also safe for colour-blind
+/// readers): indigo, wine, olive, teal, grey, rose.
+const TOL_MUTED: [RGBColor; 6] = [
+    RGBColor(51, 34, 136),
+    RGBColor(136, 34, 85),
+    RGBColor(153, 153, 51),
+    RGBColor(68, 170, 153),
+    RGBColor(120, 120, 120),
+    RGBColor(204, 102, 119),
 ];
+
+/// Every colour a series may take, the Okabe–Ito ones first: labels that name no init and
+/// collisions draw from it.
+pub const PALETTE: [RGBColor; 13] = [
+    OKABE_ITO[0],
+    OKABE_ITO[1],
+    OKABE_ITO[2],
+    OKABE_ITO[3],
+    OKABE_ITO[4],
+    OKABE_ITO[5],
+    OKABE_ITO[6],
+    TOL_MUTED[0],
+    TOL_MUTED[1],
+    TOL_MUTED[2],
+    TOL_MUTED[3],
+    TOL_MUTED[4],
+    TOL_MUTED[5],
+];
+
+/// The colour of each init scheme, under every name a label gives it (the command line's, the
+/// aliases, the studies'): N(0,1) blue, Xavier bluish green, He/Kaiming orange, torch's default
+/// vermillion, LSUV reddish purple, Glorot's standard sky blue, the DBN black (apart from every
+/// random init), orthogonal indigo, the rest Tol's muted colours.
+const INIT_COLOURS: [(&str, RGBColor); 20] = [
+    ("normal", OKABE_ITO[0]),
+    ("n(0,1)", OKABE_ITO[0]),
+    ("xavier-uniform", OKABE_ITO[1]),
+    ("xavier", OKABE_ITO[1]),
+    ("glorot-uniform", OKABE_ITO[1]),
+    ("kaiming-normal", OKABE_ITO[2]),
+    ("he", OKABE_ITO[2]),
+    ("he-normal", OKABE_ITO[2]),
+    ("torch-default", OKABE_ITO[3]),
+    ("lsuv", OKABE_ITO[4]),
+    ("glorot-standard", OKABE_ITO[5]),
+    ("dbn", OKABE_ITO[6]),
+    ("orthogonal", TOL_MUTED[0]),
+    ("kaiming-uniform", TOL_MUTED[1]),
+    ("he-uniform", TOL_MUTED[1]),
+    ("xavier-normal", TOL_MUTED[2]),
+    ("glorot-normal", TOL_MUTED[2]),
+    ("mean-field", TOL_MUTED[3]),
+    ("zeros", TOL_MUTED[4]),
+    ("constant", TOL_MUTED[5]),
+];
+
+/// The colour of a reference line, a label ending in `guide` (the dynamics chart's `10⁻³ guide`):
+/// a neutral grey that no init or layer takes.
+pub const GUIDE: RGBColor = RGBColor(90, 90, 90);
+
+/// The colour of the init scheme named `word` (any case; `mean-field-w…` counts as
+/// `mean-field`), `None` for a word that names no init. The only place that decides an init's
+/// colour: the PNG charts, `report.html`, the studies and the dynamics charts all come here.
+pub fn init_colour(word: &str) -> Option<RGBColor> {
+    let w = word.to_lowercase();
+    INIT_COLOURS
+        .iter()
+        .find(|(name, _)| w == *name || (*name == "mean-field" && w.starts_with(name)))
+        .map(|(_, c)| *c)
+}
+
+/// Whether a series' line is dashed because of the model its label names: `deep …` dashed,
+/// `shallow …` (and anything else) solid, the same in every chart and its legend.
+pub fn model_dashed(label: &str) -> bool {
+    identity(label).split_whitespace().next() == Some("deep")
+}
+
+/// How a series' line is stroked: its colour and whether it is dashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stroke {
+    /// Its colour.
+    pub colour: RGBColor,
+    /// Dashed.
+    pub dashed: bool,
+}
 
 /// A series' identity: its label up to the first ` (`, trimmed and lower-cased.
 pub fn identity(label: &str) -> String {
@@ -66,52 +131,49 @@ pub fn shade(c: RGBColor, k: usize) -> RGBColor {
     RGBColor(f(c.0, k), f(c.1, k), f(c.2, k))
 }
 
+/// The layer number of `layer k` or `linearK` (k ≥ 1).
+fn layer_number(words: &[&str]) -> Option<usize> {
+    let k = match words {
+        ["layer", k] => k.parse::<usize>().ok(),
+        [w] => w
+            .strip_prefix("linear")
+            .and_then(|k| k.parse::<usize>().ok()),
+        _ => None,
+    };
+    k.filter(|k| *k >= 1)
+}
+
 /// The colours a series of identity `id` may take, best first, and whether the first is fixed
 /// (an init scheme's or a layer's) rather than picked by a hash.
 ///
-/// An init scheme named in the label gives the hue and the rest of the label the shade: nothing
-/// or `shallow …` the scheme's colour, `deep …` a darker one, anything else a shade picked by a
-/// hash.
-/// `layer k` takes the k-th palette colour. Any other label starts at a palette colour picked by
-/// a hash of it. The list goes on through every palette colour and shade, for collisions.
+/// An init named in the label gives the colour ([`init_colour`]), whatever else the label
+/// says (the model shows in the line style); `layer k` and `linearK` take the k-th palette
+/// colour; any other label starts at a palette colour picked by a hash of it. The list goes on
+/// through the init's shades and then every palette colour and shade, for collisions.
 fn colour_candidates(id: &str) -> (Vec<RGBColor>, bool) {
     let words: Vec<&str> = id.split_whitespace().collect();
-    let scheme = words.iter().enumerate().find_map(|(i, w)| {
-        SCHEME_COLOURS
-            .iter()
-            .find(|(name, _)| *w == *name || (*name == "mean-field" && w.starts_with(name)))
-            .map(|(_, c)| (i, *c))
-    });
     let all_shades = |start: usize| -> Vec<RGBColor> {
+        let n = PALETTE.len();
         (0..3)
-            .flat_map(|k| (0..PALETTE.len()).map(move |j| shade(PALETTE[(start + j) % 10], k)))
+            .flat_map(|k| (0..n).map(move |j| shade(PALETTE[(start + j) % n], k)))
             .collect()
     };
-    if let Some((at, hue)) = scheme {
-        let rest: Vec<&str> = words
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != at)
-            .map(|(_, w)| *w)
-            .collect();
-        let rest = rest.join(" ");
-        let first = match rest.split_whitespace().next() {
-            None | Some("shallow") => 0,
-            Some("deep") => 1,
-            _ => (stable_hash(&rest) % 3) as usize,
-        };
-        let mut c: Vec<RGBColor> = (0..3).map(|k| shade(hue, first + k)).collect();
-        c.extend(all_shades((stable_hash(id) % 10) as usize));
+    let hashed = (stable_hash(id) % PALETTE.len() as u64) as usize;
+    if let Some(hue) = words.iter().find_map(|w| init_colour(w)) {
+        let mut c: Vec<RGBColor> = (0..3).map(|k| shade(hue, k)).collect();
+        c.extend(all_shades(hashed));
         return (c, true);
     }
-    if let [w, k] = words[..] {
-        if let (true, Ok(k)) = (w == "layer", k.parse::<usize>()) {
-            if k >= 1 {
-                return (all_shades((k - 1) % PALETTE.len()), true);
-            }
-        }
+    // A reference line (`10⁻³ guide`) in neutral grey, apart from every data series.
+    if words.last() == Some(&"guide") {
+        let mut c = vec![GUIDE];
+        c.extend(all_shades(hashed));
+        return (c, true);
     }
-    (all_shades((stable_hash(id) % 10) as usize), false)
+    if let Some(k) = layer_number(&words) {
+        return (all_shades((k - 1) % PALETTE.len()), true);
+    }
+    (all_shades(hashed), false)
 }
 
 /// A sort key that orders numbers inside text by value: `layer 2` before `layer 10`.
@@ -137,14 +199,15 @@ fn natural_key(s: &str) -> Vec<(String, u64)> {
     key
 }
 
-/// The colour of each series of one chart, from its label alone wherever it can be: a run keeps
-/// its colour from chart to chart, and the order of the labels does not matter.
+/// The colour and dash of each series of one chart, from its label alone wherever it can be: a
+/// run keeps its look from chart to chart, and the order of the labels does not matter.
 ///
-/// Labels with a fixed colour (init schemes, `layer k`) are served first, the others after, each
-/// group in the order of their identities (numbers by value); a label whose preferred colour is taken by another
-/// identity in the same chart gets its next candidate (`colour_candidates`). Labels with the
-/// same identity get the same colour.
-pub fn series_colours<S: AsRef<str>>(labels: &[S]) -> Vec<RGBColor> {
+/// The dash follows the model ([`model_dashed`]). Labels with a fixed colour (inits, layers) are
+/// served first, the others after, each group in the order of their identities (numbers by
+/// value); a label whose preferred (colour, dash) is taken by another identity in the same chart
+/// gets its next candidate colour (`colour_candidates`). Labels with the same identity get the
+/// same look.
+pub fn series_strokes<S: AsRef<str>>(labels: &[S]) -> Vec<Stroke> {
     let ids: Vec<String> = labels.iter().map(|l| identity(l.as_ref())).collect();
     let candidates: Vec<(Vec<RGBColor>, bool)> =
         ids.iter().map(|id| colour_candidates(id)).collect();
@@ -155,24 +218,45 @@ pub fn series_colours<S: AsRef<str>>(labels: &[S]) -> Vec<RGBColor> {
         .collect();
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-    let mut taken: Vec<(&str, RGBColor)> = Vec::new();
-    let mut colours = vec![PALETTE[0]; ids.len()];
+    let mut taken: Vec<(&str, Stroke)> = Vec::new();
+    let mut strokes = vec![
+        Stroke {
+            colour: PALETTE[0],
+            dashed: false
+        };
+        ids.len()
+    ];
     for i in order {
-        if let Some((_, c)) = taken.iter().find(|(id, _)| *id == ids[i]) {
-            colours[i] = *c;
+        if let Some((_, s)) = taken.iter().find(|(id, _)| *id == ids[i]) {
+            strokes[i] = *s;
             continue;
         }
+        let dashed = model_dashed(&ids[i]);
+        let free = |c: &&RGBColor| {
+            !taken
+                .iter()
+                .any(|(_, t)| t.colour == **c && t.dashed == dashed)
+        };
         let options = &candidates[i].0;
-        let c = options
+        let colour = options
             .iter()
-            .find(|c| !taken.iter().any(|(_, t)| t == *c))
+            .find(free)
             .or(options.first())
             .copied()
             .unwrap_or(PALETTE[0]);
-        taken.push((&ids[i], c));
-        colours[i] = c;
+        let s = Stroke { colour, dashed };
+        taken.push((&ids[i], s));
+        strokes[i] = s;
     }
-    colours
+    strokes
+}
+
+/// The colour of each series of one chart ([`series_strokes`] without the dash).
+pub fn series_colours<S: AsRef<str>>(labels: &[S]) -> Vec<RGBColor> {
+    series_strokes(labels)
+        .into_iter()
+        .map(|s| s.colour)
+        .collect()
 }
 
 /// The colour as CSS writes it: `#1f77b4`.
@@ -212,6 +296,15 @@ impl Look {
             dashed: false,
             marker,
             width: 2,
+        }
+    }
+
+    /// A line of width 2 stroked as `stroke` says (colour, dashed for a deep model) with
+    /// `marker` on its points.
+    pub fn stroked(stroke: Stroke, marker: Marker) -> Look {
+        Look {
+            dashed: stroke.dashed,
+            ..Look::line(stroke.colour, marker)
         }
     }
 
@@ -267,13 +360,15 @@ mod tests {
             assert_eq!(c, colour_in(&reversed, which), "{which}");
             assert_eq!(c, colour_in(&study, which), "{which}");
         }
-        // Colours differ within a chart, and a scheme keeps its hue: N(0,1) is blue.
-        let colours = series_colours(&study);
-        for (i, a) in colours.iter().enumerate() {
-            assert!(!colours[..i].contains(a), "{} shares a colour", study[i]);
+        // Looks differ within a chart; a scheme keeps its colour whatever the model (N(0,1) is
+        // blue, shallow and deep), and the model shows in the dash.
+        let strokes = series_strokes(&study);
+        for (i, a) in strokes.iter().enumerate() {
+            assert!(!strokes[..i].contains(a), "{} shares a look", study[i]);
         }
-        assert_eq!(colours[0], PALETTE[0]);
-        assert_eq!(colours[5], shade(PALETTE[0], 1));
+        assert_eq!(strokes[0].colour, PALETTE[0]);
+        assert_eq!(strokes[5].colour, PALETTE[0]);
+        assert!(!strokes[0].dashed && strokes[5].dashed);
         // Labels without a scheme: stable under reordering, distinct.
         let glorot = [
             "tanh",
@@ -296,6 +391,10 @@ mod tests {
         for (i, a) in colours.iter().enumerate() {
             assert!(!colours[..i].contains(a), "{} shares a colour", glorot[i]);
         }
+    }
+
+    #[test]
+    fn layers_take_the_palette_in_order_and_guides_grey() {
         // Layers by depth; beyond the palette, its darker shades in the same order.
         assert_eq!(
             series_colours(&["layer 3 (std 0.1)", "layer 1"]),
@@ -304,6 +403,110 @@ mod tests {
         let layers: Vec<String> = (1..=20).map(|k| format!("layer {k}")).collect();
         let colours = series_colours(&layers);
         assert_eq!(colours[1], PALETTE[1]);
-        assert_eq!(colours[11], shade(PALETTE[1], 1));
+        assert_eq!(colours[14], shade(PALETTE[1], 1));
+        // The dynamics charts' `linearK` are layers too.
+        assert_eq!(
+            series_colours(&["linear2", "linear1"]),
+            vec![PALETTE[1], PALETTE[0]]
+        );
+        assert_eq!(series_colours(&["linear1", "10⁻³ guide"])[1], GUIDE);
+        assert!(!PALETTE.contains(&GUIDE));
+    }
+
+    /// Euclidean distance of two colours in RGB.
+    fn distance(a: RGBColor, b: RGBColor) -> f64 {
+        let d = |x: u8, y: u8| (x as f64 - y as f64).powi(2);
+        (d(a.0, b.0) + d(a.1, b.1) + d(a.2, b.2)).sqrt()
+    }
+
+    #[test]
+    fn every_init_has_its_own_colour_under_every_name() {
+        use crate::base::nn::scheme::InitScheme;
+        let mut seen: Vec<(&str, RGBColor)> = Vec::new();
+        for init in InitScheme::ALL {
+            let c = init_colour(init.name());
+            let Some(c) = c else {
+                panic!("{} has no colour", init.name());
+            };
+            if let Some((other, _)) = seen.iter().find(|(_, o)| *o == c) {
+                panic!("{} and {other} share a colour", init.name());
+            }
+            seen.push((init.name(), c));
+            // Aliases and the full name (`mean-field-w1.76-b0.05`) keep the colour.
+            for alias in init.aliases() {
+                if let Some(a) = init_colour(alias) {
+                    assert_eq!(a, c, "{alias}");
+                }
+            }
+            assert_eq!(init_colour(&init.to_string()), Some(c), "{init}");
+            assert_eq!(init_colour(&init.name().to_uppercase()), Some(c));
+        }
+        assert_eq!(init_colour("he"), init_colour("kaiming-normal"));
+        assert_eq!(init_colour("N(0,1)"), init_colour("normal"));
+        assert_eq!(init_colour("sigmoid"), None);
+        // The inits charts set side by side stay far apart, the DBN farthest from the others.
+        let main = [
+            "normal",
+            "torch-default",
+            "xavier-uniform",
+            "kaiming-normal",
+            "lsuv",
+            "glorot-standard",
+            "dbn",
+        ]
+        .map(|n| init_colour(n).unwrap_or(RGBColor(255, 255, 255)));
+        for (i, a) in main.iter().enumerate() {
+            for b in &main[..i] {
+                assert!(distance(*a, *b) > 60.0, "{a:?} vs {b:?}");
+            }
+        }
+        for other in &main[..6] {
+            assert!(distance(main[6], *other) > 150.0, "the DBN near {other:?}");
+        }
+    }
+
+    #[test]
+    fn an_init_looks_the_same_in_every_kind_of_chart() {
+        // The lab's compare chart, study lab's chart, a compare over seeds (report.html's
+        // labels), inspect's depth chart.
+        let lab = [
+            "shallow normal",
+            "shallow xavier-uniform",
+            "shallow kaiming-normal",
+            "deep xavier-uniform",
+            "deep sigmoid dbn",
+        ];
+        let study = ["shallow xavier-uniform", "deep xavier-uniform", "deep lsuv"];
+        let compare = ["xavier-uniform (mean of 3 seeds)", "normal (3 unstable)"];
+        let inspect = [
+            "normal",
+            "glorot-standard",
+            "xavier-uniform",
+            "kaiming-normal",
+        ];
+        let look = |labels: &[&str], which: &str| {
+            let at = labels.iter().position(|l| identity(l) == identity(which));
+            at.map(|i| series_strokes(labels)[i])
+        };
+        let xavier = init_colour("xavier-uniform");
+        for (labels, which) in [
+            (&lab[..], "shallow xavier-uniform"),
+            (&lab[..], "deep xavier-uniform"),
+            (&study[..], "deep xavier-uniform"),
+            (&compare[..], "xavier-uniform"),
+            (&inspect[..], "xavier-uniform"),
+        ] {
+            assert_eq!(look(labels, which).map(|s| s.colour), xavier, "{which}");
+            assert_eq!(
+                look(labels, which).map(|s| s.dashed),
+                Some(model_dashed(which))
+            );
+        }
+        // Shallow and deep Xavier: one colour, solid and dashed; the DBN apart from both.
+        let strokes = series_strokes(&lab);
+        assert_eq!(strokes[1].colour, strokes[3].colour);
+        assert!(!strokes[1].dashed && strokes[3].dashed);
+        assert_eq!(Some(strokes[4].colour), init_colour("dbn"));
+        assert!(strokes[4].dashed);
     }
 }
