@@ -83,9 +83,36 @@ fn inspect_shows_normal_init_blowing_up_a_deep_tanh_net() {
             l.pre_activation_std.powi(2)
         );
     }
-    for f in ["normal.png", "xavier-uniform.png", "lsuv.png", "depth.png"] {
+    // Mean-field predictions for tanh (length map and √χ₁ per layer): Xavier's measured stds
+    // within 15 % of them in every layer at width 64; none for LSUV (data-dependent).
+    let (acts, grads) = (
+        xavier.predicted_activation_std.as_ref().unwrap(),
+        xavier.predicted_gradient_std.as_ref().unwrap(),
+    );
+    for (k, l) in xavier.layers.iter().enumerate() {
+        let close = |m: f64, p: f64| (m / p - 1.0).abs() < 0.15;
+        assert!(
+            close(l.activation_std, acts[k]),
+            "layer {}: {} vs {}",
+            l.layer,
+            l.activation_std,
+            acts[k]
+        );
+        assert!(
+            close(l.gradient_std, grads[k]),
+            "layer {}: {} vs {}",
+            l.layer,
+            l.gradient_std,
+            grads[k]
+        );
+    }
+    assert_eq!(xavier.chi.as_ref().map(Vec::len), Some(9));
+    assert!(lsuv.predicted_activation_std.is_none() && lsuv.predicted_gradient_std.is_none());
+    for f in ["normal.png", "xavier-uniform.png", "lsuv.png"] {
         assert_eq!(png_size(&dir.path().join(f)), (1400, 600), "{f}");
     }
+    // Three panels: activation, ∂loss/∂z and ∂loss/∂W std by layer.
+    assert_eq!(png_size(&dir.path().join("depth.png")), (2100, 600));
     assert!(dir.path().join("depth.svg").is_file());
     let md = std::fs::read_to_string(dir.path().join("inspect.md")).unwrap();
     assert_eq!(
