@@ -471,21 +471,44 @@ fn initloss_study_starts_fixed_nets_at_ln_10() {
         assert_eq!(c.test_error.len(), 1);
         if c.fixed && c.init != InitScheme::Normal {
             // Logits ×0.01 of order-1 activations: the uniform loss on the test set and the first batch.
-            assert!((c.initial_test_loss - ln10).abs() < 0.01, "{}: {}", c.label(), c.initial_test_loss);
-            assert!((c.losses[0] - ln10).abs() < 0.02, "{}: {}", c.label(), c.losses[0]);
+            assert!(
+                (c.initial_test_loss - ln10).abs() < 0.01,
+                "{}: {}",
+                c.label(),
+                c.initial_test_loss
+            );
+            assert!(
+                (c.losses[0] - ln10).abs() < 0.02,
+                "{}: {}",
+                c.label(),
+                c.losses[0]
+            );
         }
     }
     // N(0,1) as built starts far above ln 10, and the fix lowers its start.
     let (built, fixed) = (&curves[0], &curves[1]);
-    assert!(built.initial_test_loss > 5.0 * ln10, "{}", built.initial_test_loss);
+    assert!(
+        built.initial_test_loss > 5.0 * ln10,
+        "{}",
+        built.initial_test_loss
+    );
     assert!(fixed.initial_test_loss < built.initial_test_loss);
     let result =
         study::run_study(&config, plan(&config, &data), &executor(&data), &mut |_| {}).unwrap();
     assert!(result.parts.is_empty());
     assert_eq!(png_size(&result.chart), (1400, 600));
     let md = std::fs::read_to_string(&result.summary).unwrap();
-    assert!(md.contains("Command: `initlab study initloss --epochs 1 --train-limit 1000 --width 32`"), "{md}");
-    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| init")).count(), 6, "{md}");
+    assert!(
+        md.contains("Command: `initlab study initloss --epochs 1 --train-limit 1000 --width 32`"),
+        "{md}"
+    );
+    assert_eq!(
+        md.lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| init"))
+            .count(),
+        6,
+        "{md}"
+    );
     let csv = std::fs::read_to_string(dir.path().join("losses.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 60);
     assert!(result.html.is_file());
