@@ -168,23 +168,42 @@ pub fn dbn_dir(config: &LabConfig) -> PathBuf {
     config.out_dir.join("dbn")
 }
 
+/// Whether [`dbn_dir`] holds a finished stack of the lab's recipe (`recipe.json`, written last,
+/// marks one). Read without the folder's lock.
+pub fn dbn_ready(config: &LabConfig) -> bool {
+    let dir = dbn_dir(config);
+    let recipe_file = dir.join("recipe.json");
+    recipe_file.exists()
+        && io::read_json::<DbnRecipe>(&recipe_file).ok().as_ref() == Some(&dbn_recipe(config))
+        && crate::pretraining::dbn::files(&dir)
+            .iter()
+            .all(|f| f.is_file())
+}
+
 /// Pretrains the lab's DBN into [`dbn_dir`] unless it already holds one of the same recipe
-/// (`recipe.json`, written last, marks a finished stack). The folder is locked meanwhile.
+/// ([`dbn_ready`]). The folder is locked meanwhile. With `train` false (gathering) a missing
+/// stack is an error and nothing is trained.
 pub fn prepare_dbn(
     config: &LabConfig,
     data: &Mnist,
+    train: bool,
     observer: &mut dyn FnMut(RunEvent),
 ) -> Result<PathBuf> {
     let dir = dbn_dir(config);
+    anyhow::ensure!(
+        train || dbn_ready(config),
+        "the lab's DBN in {} is not pretrained (or not of this recipe), and gathering trains \
+         nothing: pretrain it first (`initlab lab --pretrain-only` with the same flags, or \
+         --slurm's first job)",
+        dir.display()
+    );
+    if !train {
+        return Ok(dir);
+    }
     let _lock = RunDir::open(&dir)?;
     let recipe = dbn_recipe(config);
     let recipe_file = dir.join("recipe.json");
-    let done = recipe_file.exists()
-        && io::read_json::<DbnRecipe>(&recipe_file).ok().as_ref() == Some(&recipe)
-        && crate::pretraining::dbn::files(&dir)
-            .iter()
-            .all(|f| f.is_file());
-    if !done {
+    if !dbn_ready(config) {
         observer(RunEvent::Pretrain {
             dir: &dir,
             layers: recipe.widths.len() - 1,
@@ -208,7 +227,16 @@ pub fn prepare_dbn(
 /// The lab's runs as specs for the executor, each in `<out>/<name>`; the DBN-initialized run
 /// takes its weights from `dbn` (see [`prepare_dbn`]).
 pub fn plan(config: &LabConfig, data: &Mnist, dbn: &Path) -> Result<Vec<(LabRun, PlannedRun)>> {
-    let pretrained = InitSource::pretrained(dbn)?;
+    Ok(plan_from(config, data, InitSource::pretrained(dbn)?))
+}
+
+/// [`plan`] with the DBN run's source given: `pretrained` is the DBN's, or, before it is
+/// pretrained, one whose hash matches no run (`--slurm` plans the run to train after it).
+pub fn plan_from(
+    config: &LabConfig,
+    data: &Mnist,
+    pretrained: InitSource,
+) -> Vec<(LabRun, PlannedRun)> {
     let seeds: Vec<Option<i64>> = if config.seeds.is_empty() {
         vec![None]
     } else {
@@ -241,7 +269,7 @@ pub fn plan(config: &LabConfig, data: &Mnist, dbn: &Path) -> Result<Vec<(LabRun,
             plan.push((run.clone(), planned));
         }
     }
-    Ok(plan)
+    plan
 }
 
 /// Pretrains the DBN if needed, then trains (or reads from the cache, or resumes) the lab's runs,
@@ -254,7 +282,8 @@ pub fn run_lab(
     config.train.validate()?;
     std::fs::create_dir_all(&config.out_dir)
         .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
-    let dbn = prepare_dbn(config, executor.data, observer)?;
+    let train = !executor.options.gather_only;
+    let dbn = prepare_dbn(config, executor.data, train, observer)?;
     let planned = plan(config, executor.data, &dbn)?;
     let specs: Vec<PlannedRun> = planned.iter().map(|(_, p)| p.clone()).collect();
     let outcome = executor.run(&specs, observer)?;
