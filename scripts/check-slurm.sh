@@ -34,8 +34,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The plan: 4 runs long enough (≈20–40 s each with one thread) to requeue one mid-run.
-PLAN=(compare --model 784,256,256,10 --inits normal,xavier-uniform --seeds 2 --epochs 4
-    --train-limit 12000 --monitor-every 0 --jobs 2)
+PLAN=(compare --model 784,256,256,10 --inits normal,xavier-uniform --seeds 2 --epochs 3
+    --train-limit 40000 --monitor-every 0 --jobs 2)
 start=$SECONDS
 
 echo "== one-node Slurm"
@@ -69,9 +69,10 @@ for _ in $(seq 600); do
 done
 [ "$status" = running ] || { echo "check-slurm: task 1 never checkpointed" >&2; exit 1; }
 scontrol requeue "${array}_1"
-echo "requeued ${array}_1 at $((SECONDS - start)) s"
+echo "requeued ${array}_1 at $(date -u +%FT%TZ), $((SECONDS - start)) s after the start"
 
 echo "== waiting for the gathering job $gather"
+requeued_at=$SECONDS
 for _ in $(seq 540); do
     jobstate=$(scontrol show job "$gather" -o | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
     case "$jobstate" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;; esac
@@ -84,6 +85,8 @@ restarts=$(scontrol show job "${array}_1" -o | sed -n 's/.* Restarts=\([0-9]*\).
 [ "${restarts:-0}" -ge 1 ] || { echo "check-slurm: task 1 was not restarted (Restarts=$restarts)" >&2; exit 1; }
 grep -q "restart 1" "$work/jobs/logs/task-${array}_1.out" || { echo "check-slurm: no restart in task 1's log" >&2; exit 1; }
 cluster_s=$((SECONDS - start))
+echo "gathered $((SECONDS - requeued_at)) s after the requeue"
+grep -h "restart" "$work"/jobs/logs/task-*.out
 
 echo "== the same plan trained here"
 local_start=$SECONDS
@@ -93,11 +96,14 @@ local_s=$((SECONDS - local_start))
 echo "== comparing"
 python3 - "$work/local-runs" "$work/cluster-runs" "$run1" <<'EOF'
 import json, os, sys
-local, cluster, requeued = sys.argv[1:]
+local, cluster = (os.path.join(a, "runs") for a in sys.argv[1:3])
+requeued = sys.argv[3]
 names = sorted(d for d in os.listdir(local) if os.path.isfile(os.path.join(local, d, "run.json")))
 assert len(names) == 4, names
 def history(d):
     h = json.load(open(os.path.join(d, "history.json")))
+    # Wall-clock seconds differ between any two runs, and so does the checksum of the file.
+    h.pop("initlab_sha256", None)
     for e in h["epochs"]:
         e.pop("seconds", None)
     return h
@@ -105,11 +111,11 @@ for n in names:
     a, b = os.path.join(local, n), os.path.join(cluster, n)
     rb = json.load(open(os.path.join(b, "run.json")))
     ra = json.load(open(os.path.join(a, "run.json")))
-    assert rb["status"] == "complete", (n, rb["status"])
+    assert rb["status"] == ra["status"] and rb["status"] in ("complete", "unstable"), (n, rb["status"])
     assert rb["provenance"]["threads"] == ra["provenance"]["threads"], n
     assert open(os.path.join(a, "model.safetensors"), "rb").read() == open(os.path.join(b, "model.safetensors"), "rb").read(), f"{n}: weights differ"
     assert history(a) == history(b), f"{n}: history differs"
-    print(f"{n}: complete, weights and history identical")
+    print(f"{n}: {rb['status']}, weights and history identical")
 # The requeued run resumed from its checkpoint: a resumed run starts a second event file.
 events = [f for f in os.listdir(requeued) if f.startswith("events.out.tfevents")]
 assert len(events) >= 2, f"{requeued}: {events} (not resumed?)"

@@ -251,7 +251,12 @@ pub struct PlanOutArgs {
     pub qos: Option<String>,
 
     /// With --slurm: an extra #SBATCH option for every job, e.g. --sbatch=--mem=4G (repeatable).
-    #[arg(long, value_name = "OPTION", requires = "slurm", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "OPTION",
+        requires = "slurm",
+        allow_hyphen_values = true
+    )]
     pub sbatch: Vec<String>,
 
     /// With --slurm: an environment module to load before initlab starts (repeatable).

@@ -14,7 +14,14 @@ fn compare(dir: &Path, threads: u32, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_initlab"));
     c.current_dir(dir)
         .args(["--quiet", "compare", "--inits", "normal,xavier-uniform"])
-        .args(["--model", "784,16,10", "--epochs", "1", "--train-limit", "1000"])
+        .args([
+            "--model",
+            "784,16,10",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "1000",
+        ])
         .args(["--monitor-every", "0", "--jobs", "1", "--out", "runs"])
         .args(extra)
         .env("OMP_NUM_THREADS", threads.to_string())
@@ -35,10 +42,12 @@ fn ok(c: Command) -> String {
     out
 }
 
-/// The plan's run directories, by name.
+/// The plan's run directories, by name (none when `out` is missing).
 fn run_dirs(out: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .unwrap()
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
         .map(|e| e.unwrap().path())
         .filter(|p| p.join(rundir::RUN_FILE).is_file())
         .collect();
@@ -56,21 +65,32 @@ fn gathering_trains_nothing_and_names_every_run_not_finished() {
     assert!(err.contains("2 of 2 runs"), "{err}");
     assert_eq!(err.matches("missing: no run directory").count(), 2, "{err}");
     assert!(!dir.join("runs/summary.md").exists());
-    assert!(run_dirs(&dir.join("runs")).is_empty(), "gathering trained something");
+    assert!(
+        run_dirs(&dir.join("runs/runs")).is_empty(),
+        "gathering trained something"
+    );
 
     // Trained here with one thread: gathered with one thread, drawn, its machine said.
     ok(compare(dir, 1, &[]));
     std::fs::remove_file(dir.join("runs/summary.md")).unwrap();
     let out = ok(compare(dir, 1, &["--gather"]));
-    assert!(out.contains("All runs made on one kind of machine"), "{out}");
+    assert!(
+        out.contains("All runs made on one kind of machine"),
+        "{out}"
+    );
     assert!(dir.join("runs/summary.md").is_file());
     // A plan of two threads per run does not take them for its own.
     let (o, _, err) = run(compare(dir, 2, &["--gather"]));
     assert!(!o.status.success());
-    assert_eq!(err.matches("made with 1 libtorch threads where the plan asks 2").count(), 2, "{err}");
+    assert_eq!(
+        err.matches("made with 1 libtorch threads where the plan asks 2")
+            .count(),
+        2,
+        "{err}"
+    );
 
     // An interrupted run (with a log next to it) is named, with its log, as resumable.
-    let runs = run_dirs(&dir.join("runs"));
+    let runs = run_dirs(&dir.join("runs/runs"));
     let stopped = &runs[1];
     let mut record = rundir::read_record(stopped).unwrap();
     record.status = RunStatus::Interrupted;
@@ -85,9 +105,15 @@ fn gathering_trains_nothing_and_names_every_run_not_finished() {
     let (o, _, err) = run(compare(dir, 1, &["--gather"]));
     assert!(!o.status.success());
     assert!(err.contains("1 of 2 runs"), "{err}");
-    assert!(err.contains(&format!("({}): interrupted", stopped.display()))
-        || err.contains("): interrupted (checkpoint after 0 epoch(s) and 3 batch(es)"), "{err}");
-    assert!(err.contains(&format!("log: {}", log.display())) || err.contains(".slurm.out"), "{err}");
+    assert!(
+        err.contains(&format!("({}): interrupted", stopped.display()))
+            || err.contains("): interrupted (checkpoint after 0 epoch(s) and 3 batch(es)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("log: {}", log.display())) || err.contains(".slurm.out"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -107,19 +133,28 @@ fn the_job_folder_holds_only_the_runs_not_complete() {
     ] {
         assert!(array.lines().any(|l| l == line), "{line}:\n{array}");
     }
-    assert_eq!(array.matches(" train --mkl-dispatch ").count(), 2, "{array}");
+    assert_eq!(
+        array.matches(" train --mkl-dispatch ").count(),
+        2,
+        "{array}"
+    );
     let gather = std::fs::read_to_string(jobs.join("gather.sbatch")).unwrap();
     let last = gather.lines().last().unwrap();
     assert!(last.starts_with("exec env INITLAB_MKL_DISPATCH="), "{last}");
-    assert!(last.contains(" --quiet compare ") || last.contains(" compare "), "{last}");
+    assert!(
+        last.contains(" --quiet compare ") || last.contains(" compare "),
+        "{last}"
+    );
     assert!(last.ends_with("--gather --jobs 1"), "{last}");
     assert!(!last.contains("--slurm"), "{last}");
     // Nothing trained.
-    assert!(!dir.join("runs").exists() || run_dirs(&dir.join("runs")).is_empty());
+    assert!(!dir.join("runs").exists() || run_dirs(&dir.join("runs/runs")).is_empty());
 
     // The tasks' own commands train the runs; then no task is left, only the gathering job.
     for line in array.lines().filter(|l| l.starts_with("   set -- ")) {
-        let words = line.trim_start_matches("   set -- ").trim_end_matches(" ;;");
+        let words = line
+            .trim_start_matches("   set -- ")
+            .trim_end_matches(" ;;");
         let status = Command::new("sh")
             .args(["-c", &format!("exec {words}")])
             .env("OMP_NUM_THREADS", "1")
@@ -131,7 +166,10 @@ fn the_job_folder_holds_only_the_runs_not_complete() {
     assert!(out.contains("0 of 2 runs to train"), "{out}");
     assert!(!jobs.join("array.sbatch").exists());
     let submit = std::fs::read_to_string(jobs.join("submit.sh")).unwrap();
-    assert!(!submit.contains("array") && submit.contains("gather.sbatch"), "{submit}");
+    assert!(
+        !submit.contains("array") && submit.contains("gather.sbatch"),
+        "{submit}"
+    );
     // The runs the tasks made are this plan's: gathered.
     ok(compare(dir, 1, &["--gather"]));
 }
@@ -145,7 +183,16 @@ fn site_settings_come_from_a_file_and_flags_and_bad_ones_write_nothing() {
         "partition = \"short\"\nmodules = [\"gcc/12\"]\nsbatch = [\"--mem=2G\"]\n",
     )
     .unwrap();
-    let flags = ["--slurm", "jobs", "--slurm-config", "site.toml", "--qos", "low", "--partition", "long"];
+    let flags = [
+        "--slurm",
+        "jobs",
+        "--slurm-config",
+        "site.toml",
+        "--qos",
+        "low",
+        "--partition",
+        "long",
+    ];
     ok(compare(dir, 1, &flags));
     let array = std::fs::read_to_string(dir.join("jobs/array.sbatch")).unwrap();
     for line in [
@@ -159,7 +206,11 @@ fn site_settings_come_from_a_file_and_flags_and_bad_ones_write_nothing() {
     assert!(!array.contains("short"), "{array}");
 
     std::fs::write(dir.join("bad.toml"), "partition = [1]\n").unwrap();
-    let (o, _, err) = run(compare(dir, 1, &["--slurm", "jobs2", "--slurm-config", "bad.toml"]));
+    let (o, _, err) = run(compare(
+        dir,
+        1,
+        &["--slurm", "jobs2", "--slurm-config", "bad.toml"],
+    ));
     assert!(!o.status.success());
     assert!(err.contains("bad.toml"), "{err}");
     let (o, _, err) = run(compare(dir, 1, &["--slurm", "jobs2", "--partition", "a b"]));

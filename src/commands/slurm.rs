@@ -78,15 +78,19 @@ pub fn write_jobs(
         words
     };
     let folder = JobFolder {
-        dir: std::path::absolute(dir).with_context(|| format!("making {} absolute", dir.display()))?,
+        dir: std::path::absolute(dir)
+            .with_context(|| format!("making {} absolute", dir.display()))?,
         name: format!("initlab-{}", planner.name),
         tasks,
         threads,
         minutes: slurm::time_minutes(most_work, rate),
         gather: with(&["--quiet", "--gather"]),
-        pretrain: planner
-            .pretrain_work
-            .map(|w| (with(&["--quiet", "--pretrain-only"]), slurm::time_minutes(w, rate))),
+        pretrain: planner.pretrain_work.map(|w| {
+            (
+                with(&["--quiet", "--pretrain-only"]),
+                slurm::time_minutes(w, rate),
+            )
+        }),
         workdir: std::env::current_dir().context("finding the working directory")?,
         site,
     };
@@ -110,7 +114,10 @@ fn report(folder: &JobFolder, runs: usize, rate: f64, submit: bool) -> Result<Do
     console::emit!("Job scripts: {}", folder.dir.display())?;
     let submit_sh = folder.dir.join(slurm::SUBMIT_SCRIPT);
     if !submit {
-        console::emit!("Submit with: sh {}", crate::commands::shell_word(&submit_sh))?;
+        console::emit!(
+            "Submit with: sh {}",
+            crate::commands::shell_word(&submit_sh)
+        )?;
         return Ok(Done::Ok);
     }
     for (script, id) in folder.submit()? {
@@ -118,7 +125,11 @@ fn report(folder: &JobFolder, runs: usize, rate: f64, submit: bool) -> Result<Do
     }
     console::emit!(
         "Watch with: squeue --me; the gathering job's report: {}",
-        folder.dir.join(slurm::LOG_DIR).join("gather-<job>.out").display()
+        folder
+            .dir
+            .join(slurm::LOG_DIR)
+            .join("gather-<job>.out")
+            .display()
     )?;
     Ok(Done::Ok)
 }
@@ -229,7 +240,9 @@ mod tests {
             "compare --seeds 2 --epochs 3"
         );
         assert_eq!(
-            strip("study he --slurm=jobs --partition p --qos=q --sbatch=--mem=4G --module gcc -j 2"),
+            strip(
+                "study he --slurm=jobs --partition p --qos=q --sbatch=--mem=4G --module gcc -j 2"
+            ),
             "study he"
         );
         assert_eq!(

@@ -44,7 +44,12 @@ pub struct NotGathered {
 fn list(runs: &[Unfinished]) -> String {
     let mut out = String::new();
     for r in runs {
-        out.push_str(&format!("\n  {} ({}): {}", r.name, r.dir.display(), r.state));
+        out.push_str(&format!(
+            "\n  {} ({}): {}",
+            r.name,
+            r.dir.display(),
+            r.state
+        ));
         for log in &r.logs {
             out.push_str(&format!("\n    log: {}", log.display()));
         }
@@ -67,10 +72,7 @@ pub fn final_record(
     if !run.dir.join(rundir::RUN_FILE).exists() {
         return Err(match rundir::lock_holder(&run.dir) {
             Some(pid) => format!("starting: no {} yet (pid {pid})", rundir::RUN_FILE),
-            None => format!(
-                "no {}: stopped before it was written",
-                rundir::RUN_FILE
-            ),
+            None => format!("no {}: stopped before it was written", rundir::RUN_FILE),
         });
     }
     let record = rundir::read_record(&run.dir).map_err(|e| format!("unreadable: {e:#}"))?;

@@ -59,7 +59,11 @@ pub fn lock_holder(dir: &Path) -> Option<String> {
             let mut pid = String::new();
             let _ = lock.read_to_string(&mut pid);
             let pid = pid.trim();
-            Some(if pid.is_empty() { "?".into() } else { pid.into() })
+            Some(if pid.is_empty() {
+                "?".into()
+            } else {
+                pid.into()
+            })
         }
         _ => None,
     }

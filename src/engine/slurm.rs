@@ -213,9 +213,10 @@ impl SiteConfig {
 }
 
 /// Work per second of one run assumed when neither the site nor the plan's finished runs say:
-/// 1·10⁸ forward multiply-adds a second, about a quarter of what the lab's shallow net trains
-/// at with one thread on the 2-core Xeon here (so that a slower node still fits).
-pub const DEFAULT_RATE: f64 = 1e8;
+/// 5·10⁸ forward multiply-adds a second, about a fifth of what the lab's shallow net made with
+/// one thread on the 2-core Xeon here (784-256-256-10, 4 epochs of 12,000 images: 1.29·10¹⁰ in
+/// 5.27 s of run.json, 2.4·10⁹ a second), so that a slower or busier node still fits.
+pub const DEFAULT_RATE: f64 = 5e8;
 
 /// Minutes for a task of `work` at `rate` per second ([`time_minutes`]): three times the
 /// estimate, plus 5 minutes for starting, loading the data and the last checkpoint, at least
@@ -277,7 +278,11 @@ fn quote(s: &str) -> String {
 }
 
 fn words(command: &[String]) -> String {
-    command.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+    command
+        .iter()
+        .map(|w| quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether `p` is absolute and UTF-8 with only letters, digits and `_ - . / , : + @ =`: safe
@@ -327,7 +332,10 @@ impl JobFolder {
     /// to its run directory.
     pub fn array_script(&self) -> String {
         let mut lines = self.header("runs", self.threads, self.minutes, "task-%A_%a.out");
-        lines.insert(1, format!("#SBATCH --array=0-{}", self.tasks.len().max(1) - 1));
+        lines.insert(
+            1,
+            format!("#SBATCH --array=0-{}", self.tasks.len().max(1) - 1),
+        );
         lines.insert(2, "#SBATCH --requeue".into());
         lines.insert(3, format!("#SBATCH --signal=B:TERM@{SIGNAL_BEFORE_S}"));
         lines.push("case \"${SLURM_ARRAY_TASK_ID:?}\" in".into());
@@ -342,7 +350,9 @@ impl JobFolder {
             "echo \"$(date -u +%FT%TZ) task $SLURM_ARRAY_TASK_ID, job $SLURM_JOB_ID, restart ${SLURM_RESTART_COUNT:-0}, on $(hostname): $run\""
                 .into(),
         );
-        lines.push("# exec: Slurm's TERM reaches initlab itself, which checkpoints and stops.".into());
+        lines.push(
+            "# exec: Slurm's TERM reaches initlab itself, which checkpoints and stops.".into(),
+        );
         lines.push("exec \"$@\" >>\"$run.slurm.out\" 2>>\"$run.slurm.err\"".into());
         lines.join("\n") + "\n"
     }
@@ -374,7 +384,10 @@ impl JobFolder {
         ];
         let mut after = String::new();
         if self.pretrain.is_some() {
-            lines.push(format!("dbn=$(sbatch --parsable {})", script(PRETRAIN_SCRIPT)));
+            lines.push(format!(
+                "dbn=$(sbatch --parsable {})",
+                script(PRETRAIN_SCRIPT)
+            ));
             lines.push("dbn=${dbn%%;*}".into());
             lines.push("echo \"dbn job: $dbn\"".into());
             after = "--dependency=afterok:$dbn ".into();
@@ -400,7 +413,10 @@ impl JobFolder {
     /// array script of an earlier plan with no task left is removed. The job folder and the
     /// working directory must be plain paths ([`plain`]), as `#SBATCH` lines name them.
     pub fn write(&self) -> Result<()> {
-        for (what, p) in [("job folder", &self.dir), ("working directory", &self.workdir)] {
+        for (what, p) in [
+            ("job folder", &self.dir),
+            ("working directory", &self.workdir),
+        ] {
             anyhow::ensure!(
                 plain(p),
                 "the {what} {} cannot be named in an #SBATCH line, which Slurm reads without a \
@@ -463,10 +479,12 @@ fn sbatch(script: &Path, dependency: Option<&str>) -> Result<String> {
     if let Some(d) = dependency {
         command.arg(format!("--dependency={d}"));
     }
-    let out = command
-        .arg(script)
-        .output()
-        .with_context(|| format!("running sbatch for {} (is Slurm installed here?)", script.display()))?;
+    let out = command.arg(script).output().with_context(|| {
+        format!(
+            "running sbatch for {} (is Slurm installed here?)",
+            script.display()
+        )
+    })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(
         out.status.success(),
@@ -528,7 +546,7 @@ mod tests {
             self.0
         }
 
-        fn pick<'a>(&mut self, from: &'a [char]) -> char {
+        fn pick(&mut self, from: &[char]) -> char {
             from[(self.next() % from.len() as u64) as usize]
         }
 
@@ -553,7 +571,12 @@ mod tests {
                 t.push_str(&format!("{k} = {}\n", toml_string(v)));
             }
         }
-        let list = |xs: &[String]| xs.iter().map(|x| toml_string(x)).collect::<Vec<_>>().join(", ");
+        let list = |xs: &[String]| {
+            xs.iter()
+                .map(|x| toml_string(x))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         t.push_str(&format!("sbatch = [{}]\n", list(&c.sbatch)));
         t.push_str(&format!("modules = [{}]\n", list(&c.modules)));
         if let Some(r) = c.rate {
@@ -565,7 +588,7 @@ mod tests {
     fn random_config(rng: &mut Rng) -> SiteConfig {
         let name: Vec<char> = "abcXYZ019_-.,:+".chars().collect();
         let module: Vec<char> = "abc019/._-+=\"\\".chars().collect();
-        let mut maybe = |rng: &mut Rng| (rng.next() % 2 == 0).then(|| rng.word(&name, 12));
+        let maybe = |rng: &mut Rng| rng.next().is_multiple_of(2).then(|| rng.word(&name, 12));
         SiteConfig {
             partition: maybe(rng),
             account: maybe(rng),
@@ -575,7 +598,10 @@ mod tests {
                 .collect(),
             modules: (0..rng.next() % 4).map(|_| rng.word(&module, 10)).collect(),
             initlab: None,
-            rate: (rng.next() % 2 == 0).then(|| (1 + rng.next() % 1_000_000) as f64 * 1e3),
+            rate: rng
+                .next()
+                .is_multiple_of(2)
+                .then(|| (1 + rng.next() % 1_000_000) as f64 * 1e3),
         }
     }
 
@@ -626,11 +652,17 @@ mod tests {
         assert!(parse("rate = -1.0").is_err());
         assert!(parse("initlab = \"relative/initlab\"").is_err());
         let unknown = parse("partitions = \"x\"").unwrap_err().to_string();
-        assert!(unknown.contains("s.toml") && unknown.contains("partitions"), "{unknown}");
+        assert!(
+            unknown.contains("s.toml") && unknown.contains("partitions"),
+            "{unknown}"
+        );
         let wrong = parse("modules = \"gcc\"").unwrap_err().to_string();
         assert!(wrong.contains("s.toml"), "{wrong}");
         let other = SiteConfig::parse("", "yaml", Path::new("s.yaml")).unwrap_err();
-        assert_eq!(other.to_string(), "s.yaml: site settings are read from a .toml or .json file");
+        assert_eq!(
+            other.to_string(),
+            "s.yaml: site settings are read from a .toml or .json file"
+        );
     }
 
     #[test]
@@ -657,7 +689,10 @@ mod tests {
         assert_eq!(time_minutes(0.0, 1e8), 10);
         // 1.2e12 at 1e8/s: 12,000 s, ×3 + 300 s = 36,300 s = 605 min.
         assert_eq!(time_minutes(1.2e12, 1e8), 605);
-        assert_eq!(measured_rate(&[(1e9, 10.0), (4e9, 20.0), (0.0, 1.0)]), Some(1e8));
+        assert_eq!(
+            measured_rate(&[(1e9, 10.0), (4e9, 20.0), (0.0, 1.0)]),
+            Some(1e8)
+        );
         assert_eq!(measured_rate(&[]), None);
     }
 
@@ -668,7 +703,11 @@ mod tests {
             tasks: (0..tasks)
                 .map(|i| Task {
                     dir: PathBuf::from(format!("/w/runs/it's {i}")),
-                    command: vec!["/bin/initlab".into(), "train".into(), format!("--name=r {i}")],
+                    command: vec![
+                        "/bin/initlab".into(),
+                        "train".into(),
+                        format!("--name=r {i}"),
+                    ],
                 })
                 .collect(),
             threads: 2,
@@ -709,8 +748,12 @@ mod tests {
     fn submit_chains_the_jobs_by_their_dependencies() {
         let s = folder(2, true).submit_script();
         assert!(s.contains("dbn=$(sbatch --parsable /w/jobs/pretrain.sbatch)"));
-        assert!(s.contains("array=$(sbatch --parsable --dependency=afterok:$dbn /w/jobs/array.sbatch)"));
-        assert!(s.contains("gather=$(sbatch --parsable --dependency=afterany:$array /w/jobs/gather.sbatch)"));
+        assert!(
+            s.contains("array=$(sbatch --parsable --dependency=afterok:$dbn /w/jobs/array.sbatch)")
+        );
+        assert!(s.contains(
+            "gather=$(sbatch --parsable --dependency=afterany:$array /w/jobs/gather.sbatch)"
+        ));
         let done = folder(0, false).submit_script();
         assert!(!done.contains("array"));
         assert!(done.contains("gather=$(sbatch --parsable /w/jobs/gather.sbatch)"));
