@@ -215,15 +215,82 @@ impl RunArgs {
     }
 }
 
-/// How a plan is handed out instead of trained here (`compare`, `study`).
+/// How a plan is handed out instead of trained here, or gathered after (`compare`, `study`,
+/// `lab`).
 #[derive(Debug, Args)]
 pub struct PlanOutArgs {
     /// Print one self-contained `initlab train` command per run that is not complete yet, and
     /// train nothing (spread them with `xargs -P`, GNU parallel or a job array; run this command
-    /// again without --emit-plan to draw the summary).
-    #[arg(long)]
+    /// again with --gather, or without --emit-plan, to draw the summary).
+    #[arg(long, conflicts_with = "slurm")]
     pub emit_plan: bool,
+
+    /// Write the plan as Slurm batch jobs into DIR and train nothing here: a job array with one
+    /// task per run not complete yet (--requeue, --signal=B:TERM@60: a preempted or requeued task
+    /// resumes from its checkpoint), and a job that gathers and draws the results after it; then
+    /// print the one command that submits them (or submit with --submit). `lab` adds a first job
+    /// that pretrains its DBN when it is not pretrained yet. Run the same command again after a
+    /// failure: only the runs not complete are submitted again.
+    #[arg(long, value_name = "DIR")]
+    pub slurm: Option<PathBuf>,
+
+    /// With --slurm: submit the jobs with sbatch (each waiting for the one before).
+    #[arg(long, requires = "slurm")]
+    pub submit: bool,
+
+    /// With --slurm: site settings from a .toml or .json file (partition, account, qos, sbatch =
+    /// [extra options], modules = [to load], initlab = "/path/on/the/nodes", rate = work per
+    /// second); the flags below override it.
+    #[arg(long, value_name = "FILE", requires = "slurm")]
+    pub slurm_config: Option<PathBuf>,
+
+    /// With --slurm: the partition to submit to.
+    #[arg(long, requires = "slurm")]
+    pub partition: Option<String>,
+
+    /// With --slurm: the account to charge.
+    #[arg(long, requires = "slurm")]
+    pub account: Option<String>,
+
+    /// With --slurm: the quality of service.
+    #[arg(long, requires = "slurm")]
+    pub qos: Option<String>,
+
+    /// With --slurm: an extra #SBATCH option for every job, e.g. --sbatch=--mem=4G (repeatable).
+    #[arg(
+        long,
+        value_name = "OPTION",
+        requires = "slurm",
+        allow_hyphen_values = true
+    )]
+    pub sbatch: Vec<String>,
+
+    /// With --slurm: an environment module to load before initlab starts (repeatable).
+    #[arg(long = "module", value_name = "NAME", requires = "slurm")]
+    pub modules: Vec<String>,
+
+    /// Train nothing: draw the summary, report page and charts from the plan's runs trained
+    /// elsewhere (by --slurm's jobs or --emit-plan's commands). A run missing, still running,
+    /// interrupted, failed, or made with other threads or another oneMKL dispatch than this
+    /// command's is named with its directory and log, and the command fails.
+    #[arg(long, conflicts_with_all = ["emit_plan", "slurm"])]
+    pub gather: bool,
 }
+
+/// The `PlanOutArgs` flags that belong to `--slurm` and take a value: the gathering job's
+/// command is the planner's own without them ([`crate::commands::plans`]).
+pub const SLURM_VALUE_FLAGS: &[&str] = &[
+    "--slurm",
+    "--slurm-config",
+    "--partition",
+    "--account",
+    "--qos",
+    "--sbatch",
+    "--module",
+];
+
+/// The `PlanOutArgs` switches of `--slurm`.
+pub const SLURM_SWITCHES: &[&str] = &["--submit"];
 
 /// How many runs of a plan train at once (`lab`, `compare`, `study`).
 #[derive(Debug, Args)]
@@ -416,9 +483,12 @@ pub struct LabArgs {
     #[command(flatten)]
     pub run: RunArgs,
 
-    /// Not for `lab` (hidden from --help): accepted only to say why and what to use instead.
-    #[arg(long, hide = true)]
-    pub emit_plan: bool,
+    #[command(flatten)]
+    pub plan_out: PlanOutArgs,
+
+    /// Pretrain the lab's DBN (into OUT/dbn) and train nothing else (--slurm's first job).
+    #[arg(long, conflicts_with_all = ["slurm", "gather", "emit_plan"])]
+    pub pretrain_only: bool,
 
     #[command(flatten)]
     pub jobs: JobsArgs,

@@ -5,6 +5,7 @@ pub mod doctor;
 pub mod inspect;
 pub mod plans;
 pub mod saved_runs;
+pub mod slurm;
 pub mod train;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! The plan commands, `lab`, `compare` and `study`: each builds its plan once, then
 //! [`run_plan`] trains it with a console and prints what came of it; `--emit-plan` prints the
-//! plan's `initlab train` commands instead ([`emit_plan`]).
+//! plan's `initlab train` commands instead ([`emit_plan`]), `--slurm DIR` writes them as Slurm
+//! jobs ([`slurm::write_jobs`]) and `--gather` draws what they made, training nothing.
 
 use std::path::Path;
 
@@ -21,7 +22,7 @@ use initlab::experiments::study::{self, StudyConfig, StudyResult};
 
 use crate::cli::{self, Cli, CompareArgs, LabArgs, StudyArgs};
 use crate::commands::{
-    executor, load_data, report_interrupted, shell_quote, source, this_command, warn, Done,
+    executor, load_data, report_interrupted, shell_quote, slurm, source, this_command, warn, Done,
 };
 use crate::console::{self, Console};
 
@@ -151,24 +152,70 @@ fn plan_executor<'a>(
 
 /// `initlab lab`: the lab's five runs (its DBN pretrained first), chart and reports.
 pub fn lab(args: LabArgs, quiet: bool) -> Result<Done> {
-    if args.emit_plan {
+    if args.plan_out.emit_plan {
         // Its deep DBN run needs the DBN pretrained first: the plan is not known until
         // then, and --emit-plan trains nothing.
         Cli::command()
             .error(
                 clap::error::ErrorKind::ArgumentConflict,
-                "`lab` cannot --emit-plan: its DBN run needs the DBN pretrained first; use --jobs N to train its runs side by side, or `compare`/`study` with --emit-plan",
+                "`lab` cannot --emit-plan: its DBN run needs the DBN pretrained first; use --jobs N to train its runs side by side, --slurm DIR for a cluster, or `compare`/`study` with --emit-plan",
             )
             .exit();
     }
     let config = args.config();
     let data = load_data(&args.training.data)?;
     // The lab's runs: one at a time with every thread unless --jobs says otherwise.
-    let executor = executor(
-        &data,
-        args.jobs.options(&args.run, ExecOptions::default().jobs),
-    );
-    run_plan(quiet, |observer| lab::run_lab(&config, &executor, observer))
+    let jobs = args.jobs.jobs(ExecOptions::default().jobs);
+    let mut executor = executor(&data, args.jobs.options(&args.run, jobs));
+    if args.pretrain_only {
+        let mut console = Console::new(quiet);
+        let dbn = lab::prepare_dbn(&config, &data, true, &mut |e| console.run_event(e));
+        console.finish();
+        console::emit!("DBN: {}", dbn?.display())?;
+        return Ok(Done::Ok);
+    }
+    if let Some(dir) = &args.plan_out.slurm {
+        return lab_slurm(&config, &executor, &args, jobs, dir);
+    }
+    executor.options.gather_only = args.plan_out.gather;
+    let mut gathered = Vec::new();
+    let done = run_plan(quiet, |observer| {
+        let result = lab::run_lab(&config, &executor, observer)?;
+        gathered = result.runs.iter().map(|(_, r)| r.clone()).collect();
+        Ok(result)
+    })?;
+    after_gather(&args.plan_out, &gathered, done)
+}
+
+/// `lab --slurm`: its DBN as a first job when it is not pretrained yet (the DBN run planned with
+/// a source no finished run matches), then its runs and the gathering job.
+fn lab_slurm(
+    config: &lab::LabConfig,
+    executor: &Executor,
+    args: &LabArgs,
+    jobs: usize,
+    dir: &Path,
+) -> Result<Done> {
+    let dbn = lab::dbn_dir(config);
+    let ready = lab::dbn_ready(config);
+    let source = match ready {
+        true => InitSource::pretrained(&dbn)?,
+        false => InitSource::Pretrained {
+            dir: dbn,
+            sha256: "not pretrained yet".into(),
+        },
+    };
+    let plan: Vec<PlannedRun> = lab::plan_from(config, executor.data, source)
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    let recipe = lab::dbn_recipe(config);
+    // CD-1 on each RBM: about three passes over its weights per image.
+    let images = recipe.train_limit.unwrap_or(executor.data.train.len()) as f64;
+    let per_image: f64 = recipe.widths.windows(2).map(|w| (w[0] * w[1]) as f64).sum();
+    let pretrain_work = (!ready).then_some(3.0 * per_image * images * recipe.epochs as f64);
+    let planner = slurm_planner("lab", jobs, &args.run, &args.plan_out, pretrain_work);
+    slurm::write_jobs(executor, &plan, &planner, dir)
 }
 
 /// `initlab compare`: one architecture under several inits (and seeds), planned once.
@@ -184,13 +231,47 @@ pub fn compare(args: CompareArgs, quiet: bool) -> Result<Done> {
         p.spec.validate(&data)?;
         warn(&p.spec);
     }
-    let (executor, jobs) = plan_executor(&data, &plan, &args.jobs, &args.run);
+    let (mut executor, jobs) = plan_executor(&data, &plan, &args.jobs, &args.run);
     if args.plan_out.emit_plan {
         return emit_plan(&executor, &plan, &args.run, jobs);
     }
-    run_plan(quiet, |observer| {
-        compare::run_compare(&config, &plan, &executor, observer)
-    })
+    if let Some(dir) = &args.plan_out.slurm {
+        let planner = slurm_planner("compare", jobs, &args.run, &args.plan_out, None);
+        return slurm::write_jobs(&executor, &plan, &planner, dir);
+    }
+    executor.options.gather_only = args.plan_out.gather;
+    let mut gathered = Vec::new();
+    let done = run_plan(quiet, |observer| {
+        let result = compare::run_compare(&config, &plan, &executor, observer)?;
+        gathered = result.outcome.results.clone();
+        Ok(result)
+    })?;
+    after_gather(&args.plan_out, &gathered, done)
+}
+
+/// What `--slurm` needs of a plan command.
+fn slurm_planner<'a>(
+    name: &'a str,
+    jobs: usize,
+    run_args: &'a cli::RunArgs,
+    out: &'a cli::PlanOutArgs,
+    pretrain_work: Option<f64>,
+) -> slurm::Planner<'a> {
+    slurm::Planner {
+        name,
+        jobs,
+        run_args,
+        out,
+        pretrain_work,
+    }
+}
+
+/// After a plan ran: with `--gather`, the machines its runs were made on.
+fn after_gather(out: &cli::PlanOutArgs, results: &[RunResult], done: Done) -> Result<Done> {
+    if out.gather && matches!(done, Done::Ok) {
+        slurm::print_machines(results.iter())?;
+    }
+    Ok(done)
 }
 
 /// `initlab study`: a paper's experiment, re-run on a small budget.
@@ -201,13 +282,22 @@ pub fn study(args: StudyArgs, quiet: bool) -> Result<Done> {
         return dbn_study(&args, &config, &data, quiet);
     }
     let plan = study::plan_runs(&config, &data)?;
-    let (executor, jobs) = plan_executor(&data, plan.runs(), &args.jobs, &args.run);
+    let (mut executor, jobs) = plan_executor(&data, plan.runs(), &args.jobs, &args.run);
     if args.plan_out.emit_plan {
         return emit_plan(&executor, plan.runs(), &args.run, jobs);
     }
-    run_plan(quiet, |observer| {
-        study::run_study(&config, plan, &executor, observer)
-    })
+    if let Some(dir) = &args.plan_out.slurm {
+        let planner = slurm_planner("study", jobs, &args.run, &args.plan_out, None);
+        return slurm::write_jobs(&executor, plan.runs(), &planner, dir);
+    }
+    executor.options.gather_only = args.plan_out.gather;
+    let mut gathered = Vec::new();
+    let done = run_plan(quiet, |observer| {
+        let result = study::run_study(&config, plan, &executor, observer)?;
+        gathered = result.results().into_iter().cloned().collect();
+        Ok(result)
+    })?;
+    after_gather(&args.plan_out, &gathered, done)
 }
 
 /// `initlab study dbn`: planned in stages (each seed's DBN before its runs, the seeds' learning
@@ -274,23 +364,35 @@ fn emit_plan(
     };
     for run in plan.iter().filter(|r| !executor.is_final(r)) {
         let mut args: Vec<String> = env.clone();
-        args.extend([utf8(&exe)?, "train".into()]);
-        // The run's numbers depend on oneMKL's dispatch: each line carries this process's, so a
-        // shell (or another machine) without INITLAB_MKL_DISPATCH makes the run this plan reuses.
-        args.extend(["--mkl-dispatch".into(), mkl::dispatch().as_str().into()]);
-        args.extend(spec_flags(&run.spec));
-        args.extend(path_flags(run)?);
-        args.extend([
-            "--checkpoint-every".into(),
-            run_args.checkpoint_every.to_string(),
-            "--monitor-every".into(),
-            run_args.monitor_every.to_string(),
-            "--quiet".into(),
-        ]);
+        args.extend(train_command(&exe, run, run_args)?);
         let words: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
         console::emit!("{}", words.join(" "))?;
     }
     Ok(Done::Ok)
+}
+
+/// The self-contained `initlab train` command (its words, unquoted) that trains `run` into its
+/// directory with the program `exe`: absolute paths, this process's oneMKL dispatch, the
+/// command's checkpoint and monitoring settings.
+pub(crate) fn train_command(
+    exe: &Path,
+    run: &PlannedRun,
+    run_args: &cli::RunArgs,
+) -> Result<Vec<String>> {
+    let mut args = vec![utf8(exe)?, "train".into()];
+    // The run's numbers depend on oneMKL's dispatch: each line carries this process's, so a
+    // shell (or another machine) without INITLAB_MKL_DISPATCH makes the run this plan reuses.
+    args.extend(["--mkl-dispatch".into(), mkl::dispatch().as_str().into()]);
+    args.extend(spec_flags(&run.spec));
+    args.extend(path_flags(run)?);
+    args.extend([
+        "--checkpoint-every".into(),
+        run_args.checkpoint_every.to_string(),
+        "--monitor-every".into(),
+        run_args.monitor_every.to_string(),
+        "--quiet".into(),
+    ]);
+    Ok(args)
 }
 
 /// The `train` flags that give a run `spec`'s model and training settings (those at their
@@ -357,9 +459,9 @@ fn utf8(p: &Path) -> Result<String> {
     match p.to_str() {
         Some(s) => Ok(s.to_string()),
         None => anyhow::bail!(
-            "--emit-plan cannot print {}: the path is not valid UTF-8, so a printed command \
-             cannot name it exactly; use names in UTF-8 for --out, --data-dir and --pretrained, \
-             or train the plan without --emit-plan",
+            "--emit-plan and --slurm cannot write {}: the path is not valid UTF-8, so a \
+             command cannot name it exactly; use names in UTF-8 for --out, --data-dir and \
+             --pretrained, or train the plan here",
             p.to_string_lossy()
         ),
     }

@@ -79,6 +79,11 @@ pub struct ExecOptions {
     /// The program that trains one run in a worker process (needed when `jobs` > 1): the
     /// `initlab` binary with its hidden `worker` subcommand.
     pub worker: Option<WorkerCommand>,
+    /// Train nothing: read every run's final result, made with this plan's threads and oneMKL
+    /// dispatch, and fail with [`NotGathered`](crate::engine::gather::NotGathered), naming each
+    /// run that is missing, running, interrupted, failed or made otherwise, when any is
+    /// ([`crate::engine::gather`]). For a plan whose runs were trained elsewhere (`--gather`).
+    pub gather_only: bool,
 }
 
 impl Default for ExecOptions {
@@ -90,6 +95,7 @@ impl Default for ExecOptions {
             monitor_every: crate::base::train::dynamics::DEFAULT_EVERY,
             jobs: 1,
             worker: None,
+            gather_only: false,
         }
     }
 }
@@ -388,6 +394,9 @@ impl Executor<'_> {
             "jobs must be at least 1 (runs trained at once), got 0"
         );
         self.check(plan)?;
+        if self.options.gather_only {
+            return self.gather(plan, observer);
+        }
         if self.options.jobs > 1 {
             return self.run_side_by_side(plan, observer);
         }

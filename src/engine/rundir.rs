@@ -34,6 +34,41 @@ pub const MODEL_FILE: &str = "model.safetensors";
 pub const LOSS_PNG: &str = "loss.png";
 /// File name of the lock.
 pub const LOCK_FILE: &str = ".lock";
+/// The standard output and error of a batch task that trains the run in `dir` (`--slurm`), kept
+/// next to the directory (`<dir>.slurm.out`, `<dir>.slurm.err`): inside it, before its
+/// `run.json` exists, they would make it no run at all ([`RunDirError::NotARun`]).
+pub fn batch_logs(dir: &Path) -> [PathBuf; 2] {
+    let mut out = dir.as_os_str().to_owned();
+    out.push(".slurm.out");
+    let mut err = dir.as_os_str().to_owned();
+    err.push(".slurm.err");
+    [PathBuf::from(out), PathBuf::from(err)]
+}
+
+/// The process id written in the lock of the run directory `dir` when another process holds it
+/// now (`Some("?")` if it wrote none); `None` when it is free or has no lock file. The lock is
+/// opened read-only without following a link, and a lock taken to look is released at once.
+pub fn lock_holder(dir: &Path) -> Option<String> {
+    let mut lock = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join(LOCK_FILE))
+        .ok()?;
+    match lock.try_lock() {
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = lock.read_to_string(&mut pid);
+            let pid = pid.trim();
+            Some(if pid.is_empty() {
+                "?".into()
+            } else {
+                pid.into()
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Value of `run.json`'s `format`.
 pub const FORMAT: &str = "initlab-run-v1";
 
@@ -145,6 +180,11 @@ pub struct Provenance {
     /// were made on oneMKL's Intel path.
     #[serde(default = "made_before_the_choice")]
     pub mkl_dispatch: MklDispatch,
+    /// The family of oneMKL kernels the CPU ran ([`mkl::kernel_family`]: `avx512`, `avx2`,
+    /// `other`). Runs of one plan made on different families are statistically comparable, not
+    /// bit-comparable. `None` in runs written before initlab recorded it.
+    #[serde(default)]
+    pub kernel_family: Option<String>,
 }
 
 /// The dispatch of runs whose `run.json` does not name one: initlab always answered oneMKL's
@@ -173,6 +213,7 @@ impl Provenance {
             cpu,
             threads: tch::get_num_threads(),
             mkl_dispatch: mkl::dispatch(),
+            kernel_family: Some(mkl::kernel_family().into()),
         }
     }
 }

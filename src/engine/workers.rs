@@ -84,6 +84,7 @@ impl WorkerJob {
             monitor_every: self.monitor_every,
             jobs: 1,
             worker: None,
+            gather_only: false,
         }
     }
 }

@@ -153,14 +153,32 @@ pub fn dbn_dir(config: &LabConfig) -> PathBuf {
     config.out_dir.join("dbn")
 }
 
+/// Whether [`dbn_dir`] holds a finished stack of the lab's recipe ([`pretrain::ready`]). Read
+/// without the folder's lock.
+pub fn dbn_ready(config: &LabConfig) -> bool {
+    pretrain::ready(&dbn_dir(config), &dbn_recipe(config))
+}
+
 /// Pretrains the lab's DBN into [`dbn_dir`] unless it already holds one of the same recipe
-/// ([`pretrain::prepare`]).
+/// ([`pretrain::prepare`]). With `train` false (gathering) a missing stack is an error and
+/// nothing is trained.
 pub fn prepare_dbn(
     config: &LabConfig,
     data: &Mnist,
+    train: bool,
     observer: &mut dyn FnMut(RunEvent),
 ) -> Result<PathBuf> {
     let dir = dbn_dir(config);
+    anyhow::ensure!(
+        train || dbn_ready(config),
+        "the lab's DBN in {} is not pretrained (or not of this recipe), and gathering trains \
+         nothing: pretrain it first (`initlab lab --pretrain-only` with the same flags, or \
+         --slurm's first job)",
+        dir.display()
+    );
+    if !train {
+        return Ok(dir);
+    }
     pretrain::prepare(&dir, &dbn_recipe(config), data, observer)
         .with_context(|| format!("pretraining the lab's DBN into {}", dir.display()))?;
     Ok(dir)
@@ -169,7 +187,16 @@ pub fn prepare_dbn(
 /// The lab's runs as specs for the executor, each in `<out>/<name>`; the DBN-initialized run
 /// takes its weights from `dbn` (see [`prepare_dbn`]).
 pub fn plan(config: &LabConfig, data: &Mnist, dbn: &Path) -> Result<Vec<(LabRun, PlannedRun)>> {
-    let pretrained = InitSource::pretrained(dbn)?;
+    Ok(plan_from(config, data, InitSource::pretrained(dbn)?))
+}
+
+/// [`plan`] with the DBN run's source given: `pretrained` is the DBN's, or, before it is
+/// pretrained, one whose hash matches no run (`--slurm` plans the run to train after it).
+pub fn plan_from(
+    config: &LabConfig,
+    data: &Mnist,
+    pretrained: InitSource,
+) -> Vec<(LabRun, PlannedRun)> {
     let seeds: Vec<Option<i64>> = if config.seeds.is_empty() {
         vec![None]
     } else {
@@ -202,7 +229,7 @@ pub fn plan(config: &LabConfig, data: &Mnist, dbn: &Path) -> Result<Vec<(LabRun,
             plan.push((run.clone(), planned));
         }
     }
-    Ok(plan)
+    plan
 }
 
 /// Pretrains the DBN if needed, then trains (or reads from the cache, or resumes) the lab's runs,
@@ -215,7 +242,8 @@ pub fn run_lab(
     config.train.validate()?;
     std::fs::create_dir_all(&config.out_dir)
         .with_context(|| format!("creating output directory {}", config.out_dir.display()))?;
-    let dbn = prepare_dbn(config, executor.data, observer)?;
+    let train = !executor.options.gather_only;
+    let dbn = prepare_dbn(config, executor.data, train, observer)?;
     let planned = plan(config, executor.data, &dbn)?;
     let specs: Vec<PlannedRun> = planned.iter().map(|(_, p)| p.clone()).collect();
     let outcome = executor.run(&specs, observer)?;

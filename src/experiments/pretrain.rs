@@ -66,6 +66,15 @@ pub struct DbnRecipe {
 /// The file that marks a finished stack of a planner's recipe.
 pub const RECIPE_FILE: &str = "recipe.json";
 
+/// Whether `dir` holds a finished stack of `recipe`: its [`RECIPE_FILE`] (written last) names
+/// the same recipe and the stack's files are there.
+pub fn ready(dir: &Path, recipe: &DbnRecipe) -> bool {
+    let recipe_file = dir.join(RECIPE_FILE);
+    recipe_file.exists()
+        && io::read_json::<DbnRecipe>(&recipe_file).ok().as_ref() == Some(recipe)
+        && dbn::files(dir).iter().all(|f| f.is_file())
+}
+
 /// Pretrains `recipe` into `dir` unless it already holds a stack of the same recipe
 /// ([`RECIPE_FILE`], written last, marks a finished stack); the folder is locked meanwhile.
 /// Returns whether it pretrained (`false`: the stack was there).
@@ -77,10 +86,7 @@ pub fn prepare(
 ) -> Result<bool> {
     let _lock = RunDir::open(dir)?;
     let recipe_file = dir.join(RECIPE_FILE);
-    let done = recipe_file.exists()
-        && io::read_json::<DbnRecipe>(&recipe_file).ok().as_ref() == Some(recipe)
-        && dbn::files(dir).iter().all(|f| f.is_file());
-    if done {
+    if ready(dir, recipe) {
         return Ok(false);
     }
     observer(RunEvent::Pretrain {
