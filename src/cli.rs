@@ -601,16 +601,19 @@ impl InspectArgs {
 
 #[derive(Debug, Args)]
 pub struct StudyArgs {
-    /// glorot (Glorot & Bengio 2010), he (He et al. 2015), lab (the lab's nets, five inits) or
+    /// glorot (Glorot & Bengio 2010), he (He et al. 2015), lab (the lab's nets, five inits),
     /// meanfield (Poole et al. 2016 / Schoenholz et al. 2017: phase diagram with the named inits,
     /// ξ_c, and a trained log-depth × σ_w² grid of tanh nets against 6 ξ_c after several step
     /// counts; default 2 seeds, depths to 128, ≈ 24 min of 2-core time; --full 3 seeds, depths to
     /// 256, ≈ 11 h), isometry (Saxe et al. 2014 / Pennington et al. 2017: Jacobian spectra of
-    /// Gaussian vs orthogonal nets at criticality, and their test error over depth) or dbn
+    /// Gaussian vs orthogonal nets at criticality, and their test error over depth), dbn
     /// (Hinton et al. 2006: 784-500-500-2000-10 sigmoid net from a DBN pretrained per seed vs
     /// Xavier, LeCun-normal and He-normal, Adam with a cosine schedule, each init's learning rate
     /// chosen on the validation split by a sweep of 3e-4, 1e-3, 3e-3; default 3 seeds, 20
-    /// epochs, ≈ 47 min of 2-core time; --full 5 seeds, 30 epochs, ≈ 1 h 35 min).
+    /// epochs, ≈ 47 min of 2-core time; --full 5 seeds, 30 epochs, ≈ 1 h 35 min); and the steps
+    /// a course shows next: initloss (the last layer ×0.01 and its bias 0, so the first loss is
+    /// ln 10: every step's loss with and without it, Adam, 1 epoch) or optimizers (N(0,1), Xavier,
+    /// He under plain SGD lr 0.1 and Adam lr 0.001, 5 epochs of 20,000 images).
     #[arg(value_parser = parse_study)]
     pub study: Study,
 

@@ -83,9 +83,36 @@ fn inspect_shows_normal_init_blowing_up_a_deep_tanh_net() {
             l.pre_activation_std.powi(2)
         );
     }
-    for f in ["normal.png", "xavier-uniform.png", "lsuv.png", "depth.png"] {
+    // Mean-field predictions for tanh (length map and √χ₁ per layer): Xavier's measured stds
+    // within 15 % of them in every layer at width 64; none for LSUV (data-dependent).
+    let (acts, grads) = (
+        xavier.predicted_activation_std.as_ref().unwrap(),
+        xavier.predicted_gradient_std.as_ref().unwrap(),
+    );
+    for (k, l) in xavier.layers.iter().enumerate() {
+        let close = |m: f64, p: f64| (m / p - 1.0).abs() < 0.15;
+        assert!(
+            close(l.activation_std, acts[k]),
+            "layer {}: {} vs {}",
+            l.layer,
+            l.activation_std,
+            acts[k]
+        );
+        assert!(
+            close(l.gradient_std, grads[k]),
+            "layer {}: {} vs {}",
+            l.layer,
+            l.gradient_std,
+            grads[k]
+        );
+    }
+    assert_eq!(xavier.chi.as_ref().map(Vec::len), Some(9));
+    assert!(lsuv.predicted_activation_std.is_none() && lsuv.predicted_gradient_std.is_none());
+    for f in ["normal.png", "xavier-uniform.png", "lsuv.png"] {
         assert_eq!(png_size(&dir.path().join(f)), (1400, 600), "{f}");
     }
+    // Three panels: activation, ∂loss/∂z and ∂loss/∂W std by layer.
+    assert_eq!(png_size(&dir.path().join("depth.png")), (2100, 600));
     assert!(dir.path().join("depth.svg").is_file());
     let md = std::fs::read_to_string(dir.path().join("inspect.md")).unwrap();
     assert_eq!(
@@ -421,4 +448,94 @@ fn lab_over_seeds_reports_mean_and_interval() {
     assert!(html.contains("<td>deep-sigmoid-dbn</td><td class=\"num\">2</td>"));
     assert!(html.contains("<a href=\"dbn\">"));
     assert!(!md.contains("| lab-09-2"), "{md}");
+}
+
+#[test]
+fn initloss_study_starts_fixed_nets_at_ln_10() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // 10 steps per run on a 784-32-32-10 net.
+    let config = StudyConfig {
+        epochs: Some(1),
+        train_limit: Some(1000),
+        width: Some(32),
+        out_dir: dir.path().to_path_buf(),
+        ..StudyConfig::new(study::initloss::STUDY)
+    };
+    let curves = study::initloss::run_curves(&config, &data).unwrap();
+    assert_eq!(curves.len(), 6);
+    let ln10 = 10f64.ln();
+    for c in &curves {
+        assert_eq!(c.losses.len(), 10, "{}", c.label());
+        assert_eq!(c.test_error.len(), 1);
+        if c.fixed && c.init != InitScheme::Normal {
+            // Logits ×0.01 of order-1 activations: the uniform loss on the test set and the first batch.
+            assert!(
+                (c.initial_test_loss - ln10).abs() < 0.01,
+                "{}: {}",
+                c.label(),
+                c.initial_test_loss
+            );
+            assert!(
+                (c.losses[0] - ln10).abs() < 0.02,
+                "{}: {}",
+                c.label(),
+                c.losses[0]
+            );
+        }
+    }
+    // N(0,1) as built starts far above ln 10, and the fix lowers its start.
+    let (built, fixed) = (&curves[0], &curves[1]);
+    assert!(
+        built.initial_test_loss > 5.0 * ln10,
+        "{}",
+        built.initial_test_loss
+    );
+    assert!(fixed.initial_test_loss < built.initial_test_loss);
+    let result =
+        study::run_study(&config, plan(&config, &data), &executor(&data), &mut |_| {}).unwrap();
+    assert!(result.parts.is_empty());
+    assert_eq!(png_size(&result.chart), (1400, 600));
+    let md = std::fs::read_to_string(&result.summary).unwrap();
+    assert!(
+        md.contains("Command: `initlab study initloss --epochs 1 --train-limit 1000 --width 32`"),
+        "{md}"
+    );
+    assert_eq!(
+        md.lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| init"))
+            .count(),
+        6,
+        "{md}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("losses.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 60);
+    assert!(result.html.is_file());
+}
+
+#[test]
+fn optimizers_study_runs_small() {
+    let _g = seed_lock();
+    let data = load_dir(&mnist_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = StudyConfig {
+        epochs: Some(1),
+        train_limit: Some(500),
+        width: Some(16),
+        out_dir: dir.path().to_path_buf(),
+        ..StudyConfig::new(study::optimizers::STUDY)
+    };
+    let result =
+        study::run_study(&config, plan(&config, &data), &executor(&data), &mut |_| {}).unwrap();
+    let optimizers: Vec<OptimizerKind> = result
+        .parts
+        .iter()
+        .map(|(p, _)| p.compare.train.optimizer)
+        .collect();
+    assert_eq!(optimizers, [OptimizerKind::Sgd, OptimizerKind::Adam]);
+    assert_eq!(result.parts.iter().map(|(_, r)| r.len()).sum::<usize>(), 6);
+    assert!(result.chart.is_file());
+    let md = std::fs::read_to_string(&result.summary).unwrap();
+    assert!(md.contains("plain SGD"), "{md}");
 }

@@ -14,6 +14,7 @@ use tch::{Kind, Reduction, Tensor};
 
 use crate::base::data::mnist::Mnist;
 use crate::base::nn::hook::initialize_model;
+use crate::base::nn::meanfield::{self, GaussHermite};
 use crate::base::nn::{
     model::{Mlp, MlpSpec, Widths},
     scheme::{Activation, InitScheme},
@@ -84,9 +85,15 @@ pub struct Inspection {
     pub gradient_histograms: Vec<Vec<(f64, f64)>>,
     /// How the gradient histograms were binned.
     pub gradient_binning: Binning,
-    /// ReLU nets whose scheme fixes the weight variance: the predicted activation std per layer
-    /// ([`relu_prediction`]); `None` otherwise.
+    /// ReLU and tanh nets whose scheme fixes the weight variance: the predicted activation std per
+    /// layer ([`mean_field_prediction`]); `None` otherwise.
     pub predicted_activation_std: Option<Vec<f64>>,
+    /// The same nets: the predicted std of ∂loss/∂z per layer, the measured std at the logits
+    /// carried down by √χ₁ per layer ([`gradient_prediction`]); `None` otherwise.
+    pub predicted_gradient_std: Option<Vec<f64>>,
+    /// The same nets: the gradient factor χ₁ of each hidden layer (the back-propagated gradient's
+    /// second moment is multiplied by it on the way down through that layer).
+    pub chi: Option<Vec<f64>>,
 }
 
 /// How the histograms of one quantity (activations or gradients) were binned.
@@ -134,6 +141,90 @@ pub fn relu_prediction(
             })
             .collect(),
     )
+}
+
+/// What mean-field theory predicts for a fresh net, per layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeanFieldPrediction {
+    /// The std of each layer's output (the activation for hidden layers, the logits last).
+    pub activation_std: Vec<f64>,
+    /// χ₁ of each hidden layer ℓ: `fan_out_{ℓ+1} · Var(w_{ℓ+1}) · E[φ'(z_ℓ)²]`, with `z_ℓ ~ N(0,
+    /// q_ℓ)`; `E[φ'²]` is 1/2 for ReLU and [`meanfield::tanh_slope_moment`] for tanh.
+    pub chi: Vec<f64>,
+}
+
+/// The mean-field prediction of a fresh ReLU or tanh net for a scheme whose weight and bias
+/// variances are known in advance (`None` for other activations and schemes). ReLU: the
+/// activation std of [`relu_prediction`]. Tanh: the length map layer by layer from the input's
+/// mean squared norm ([`meanfield::tanh_second_moments`]; Poole et al. 2016, eq. 3), the hidden
+/// layers' std `√E[tanh(√q_ℓ z)²]` and the logits' `√q_L`. Both: the gradient factor χ₁ of each
+/// hidden layer at its own `q_ℓ` (Poole et al. 2016, eq. 7; Schoenholz et al. 2017, eq. 5; Glorot &
+/// Bengio 2010, eq. 14 — under their standard init the factor is below 1 and ∂loss/∂z shrinks
+/// towards the input).
+pub fn mean_field_prediction(
+    widths: &Widths,
+    activation: Activation,
+    init: InitScheme,
+    input_second_moment: f64,
+) -> Option<MeanFieldPrediction> {
+    let layers: Vec<(i64, f64, f64)> = widths
+        .0
+        .windows(2)
+        .map(|w| {
+            let v = init.weight_variance(w[0], w[1], activation)?;
+            Some((w[0], v, init.bias_variance(w[0])))
+        })
+        .collect::<Option<_>>()?;
+    let gh = GaussHermite::default_rule();
+    let (q, activation_std) = match activation {
+        Activation::Relu => (
+            meanfield::relu_second_moments(input_second_moment, &layers),
+            relu_prediction(widths, init, input_second_moment)?,
+        ),
+        Activation::Tanh => {
+            let q = meanfield::tanh_second_moments(&gh, input_second_moment, &layers);
+            let last = q.len().saturating_sub(1);
+            let stds = q
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| {
+                    if k < last {
+                        meanfield::tanh_output_std(&gh, v)
+                    } else {
+                        v.sqrt()
+                    }
+                })
+                .collect();
+            (q, stds)
+        }
+        Activation::Sigmoid | Activation::Softsign => return None,
+    };
+    // Hidden layer k's factor uses the next layer's fan-out and weight variance.
+    let chi = (0..layers.len().saturating_sub(1))
+        .map(|k| {
+            let (fan_out, var_w) = (widths.0[k + 2] as f64, layers[k + 1].1);
+            let slope = match activation {
+                Activation::Tanh => meanfield::tanh_slope_moment(&gh, q[k]),
+                _ => 0.5,
+            };
+            fan_out * var_w * slope
+        })
+        .collect();
+    Some(MeanFieldPrediction {
+        activation_std,
+        chi,
+    })
+}
+
+/// The std of ∂loss/∂z predicted for every layer from the measured one at the logits, `top`:
+/// going down through hidden layer ℓ multiplies the second moment by `chi[ℓ]`, so the std by
+/// `√chi[ℓ]` (the gradients taken independent of the forward weights, as mean-field theory does).
+pub fn gradient_prediction(chi: &[f64], top: f64) -> Vec<f64> {
+    let mut out = vec![top; chi.len() + 1];
+    for k in (0..chi.len()).rev() {
+        out[k] = out[k + 1] * chi[k].sqrt();
+    }
+    out
 }
 
 const BINS: usize = 60;
@@ -415,6 +506,8 @@ fn hidden_histograms(
         gradient_binning,
         layers,
         predicted_activation_std: None,
+        predicted_gradient_std: None,
+        chi: None,
     })
 }
 
@@ -474,9 +567,12 @@ pub fn run_inspect(config: &InspectConfig, data: &Mnist) -> Result<InspectResult
             calibration.shallow_clone()
         })?;
         let mut ins = inspect_model(&model, init, inputs, labels)?;
-        if config.activation == Activation::Relu {
-            ins.predicted_activation_std =
-                relu_prediction(&config.widths, init, input_second_moment);
+        let predicted =
+            mean_field_prediction(&config.widths, config.activation, init, input_second_moment);
+        if let (Some(p), Some(top)) = (predicted, ins.layers.last()) {
+            ins.predicted_gradient_std = Some(gradient_prediction(&p.chi, top.gradient_std));
+            ins.predicted_activation_std = Some(p.activation_std);
+            ins.chi = Some(p.chi);
         }
         let path = config.out_dir.join(format!("{init}.png"));
         histogram_figure(&ins, config, &path)?;
@@ -665,27 +761,16 @@ fn normal_dwarfs_the_rest(all: &[Inspection]) -> bool {
         .any(|f| decades(&every, *f) - decades(&rest, *f) > DWARF_DECADES)
 }
 
-/// The two depth panels (activation std with its predictions, gradient std) of `inits`, their
-/// titles starting with `prefix`.
-fn depth_panels(inits: &[&Inspection], prefix: &str) -> Vec<Panel> {
-    let by_layer = |f: fn(&LayerStats) -> f64| -> Vec<Series> {
-        (inits.iter())
-            .map(|ins| {
-                Series::line(
-                    ins.init.to_string(),
-                    (ins.layers.iter())
-                        .map(|l| (l.layer as f64, f(l)))
-                        .collect(),
-                )
-            })
-            .collect()
-    };
-    // The prediction of each init with one, in its series' colour (an init without one gets an
-    // empty line, so that colours stay matched); no legend entry where nothing can be drawn on
-    // a log axis (zeros: all 0).
-    let predicted: Vec<Series> = (inits.iter())
+/// One dashed line per inspection from `values` (its prediction, per layer), in its series'
+/// colour; an inspection without one gets an empty line so that colours stay matched, and no
+/// legend entry where nothing can be drawn on a log axis (zeros: all 0).
+fn predicted_series(
+    inits: &[&Inspection],
+    values: fn(&Inspection) -> Option<&Vec<f64>>,
+) -> Vec<Series> {
+    (inits.iter())
         .map(|ins| {
-            let p = ins.predicted_activation_std.as_deref().unwrap_or(&[]);
+            let p = values(ins).map(Vec::as_slice).unwrap_or(&[]);
             let label = if p.iter().any(|v| *v > 0.0) {
                 format!("{} predicted", ins.init)
             } else {
@@ -698,53 +783,95 @@ fn depth_panels(inits: &[&Inspection], prefix: &str) -> Vec<Panel> {
                     .collect(),
             )
         })
-        .collect();
-    let has_prediction = predicted.iter().any(|s| !s.points.is_empty());
-    // The second row's legend names the predictions; its title stays short.
-    let activation = if has_prediction && prefix.is_empty() {
-        "activation std (dashed: fan_in·Var(w)/2 per layer)"
-    } else {
-        "activation std"
-    };
-    let panel = |title: &str, series: Vec<Series>, dashed: Vec<Series>| Panel {
-        title: format!("{prefix}{title}"),
+        .collect()
+}
+
+/// A log-y panel of one per-layer quantity of `inits`, one line per init, with `dashed`
+/// predictions (none when every line of it is empty).
+fn depth_panel(
+    inits: &[&Inspection],
+    title: String,
+    f: fn(&LayerStats) -> f64,
+    dashed: Vec<Series>,
+) -> Panel {
+    let has_prediction = dashed.iter().any(|s| !s.points.is_empty());
+    Panel {
+        title,
         x_desc: "layer".into(),
         y_desc: "std (log scale)".into(),
-        series,
+        series: (inits.iter())
+            .map(|ins| {
+                Series::line(
+                    ins.init.to_string(),
+                    (ins.layers.iter())
+                        .map(|l| (l.layer as f64, f(l)))
+                        .collect(),
+                )
+            })
+            .collect(),
         log_y: true,
-        dashed,
+        dashed: if has_prediction { dashed } else { Vec::new() },
         ..Default::default()
+    }
+}
+
+/// The three depth panels of `inits`, their titles starting with `prefix`: by layer, the std of
+/// the activations, of the back-propagated gradients ∂loss/∂z and of the weight gradients
+/// ∂loss/∂W (Glorot & Bengio 2010, section 4.2.2: under their standard init ∂loss/∂z shrinks
+/// towards the input while Var(∂loss/∂W) stays roughly the same in every layer), with the
+/// mean-field predictions dashed over the first two (the second row's titles stay short).
+fn depth_panels(inits: &[&Inspection], prefix: &str, activation: Activation) -> Vec<Panel> {
+    let activations = predicted_series(inits, |i| i.predicted_activation_std.as_ref());
+    let gradients = predicted_series(inits, |i| i.predicted_gradient_std.as_ref());
+    let predicted = |d: &[Series]| d.iter().any(|s| !s.points.is_empty()) && prefix.is_empty();
+    let activation_title = match (predicted(&activations), activation) {
+        (false, _) => "activation std",
+        (true, Activation::Relu) => "activation std (dashed: fan_in·Var(w)/2 per layer)",
+        (true, _) => "activation std (dashed: mean-field length map q^ℓ)",
     };
-    let dashed = if has_prediction {
-        predicted
+    let gradient_title = if predicted(&gradients) {
+        "gradient std ∂loss/∂z (dashed: √χ₁ per layer from the logits)"
     } else {
-        Vec::new()
+        "gradient std ∂loss/∂z"
     };
     vec![
-        panel(activation, by_layer(|l| l.activation_std), dashed),
-        panel(
-            "gradient std ∂loss/∂z",
-            by_layer(|l| l.gradient_std),
+        depth_panel(
+            inits,
+            format!("{prefix}{activation_title}"),
+            |l| l.activation_std,
+            activations,
+        ),
+        depth_panel(
+            inits,
+            format!("{prefix}{gradient_title}"),
+            |l| l.gradient_std,
+            gradients,
+        ),
+        depth_panel(
+            inits,
+            format!("{prefix}weight-gradient std ∂loss/∂W"),
+            |l| l.weight_gradient_std,
             Vec::new(),
         ),
     ]
 }
 
-/// `depth.png`: activation and gradient std by depth, every init; when N(0,1)'s explosion
-/// flattens the others ([`normal_dwarfs_the_rest`]), a second row draws them without it.
+/// `depth.png`: the three depth panels ([`depth_panels`]) of every init; when N(0,1)'s
+/// explosion flattens the others ([`normal_dwarfs_the_rest`]), a second row draws them without
+/// it.
 fn depth_figure(all: &[Inspection], config: &InspectConfig, path: &Path) -> Result<()> {
     let title = format!("{}: signal by depth at initialization", arch(config));
     let every: Vec<&Inspection> = all.iter().collect();
     if !normal_dwarfs_the_rest(all) {
-        return panels_chart(&depth_panels(&every, ""), &title, path);
+        return panels_chart(&depth_panels(&every, "", config.activation), &title, path);
     }
     let rest: Vec<&Inspection> = all
         .iter()
         .filter(|i| i.init != InitScheme::Normal)
         .collect();
     let rows: Vec<Vec<Cell>> = [
-        depth_panels(&every, ""),
-        depth_panels(&rest, "without N(0,1): "),
+        depth_panels(&every, "", config.activation),
+        depth_panels(&rest, "without N(0,1): ", config.activation),
     ]
     .into_iter()
     .map(|row| row.into_iter().map(Cell::Lines).collect())
@@ -759,26 +886,31 @@ fn sci(v: f64) -> String {
 /// The per-layer table as markdown.
 pub fn table_markdown(config: &InspectConfig, all: &[Inspection]) -> String {
     let mut md = format!("# Fresh {} network on one batch of MNIST\n\n", arch(config));
-    let _ = writeln!(md, "| init | layer | pre-activation std | activation mean | activation std | predicted activation std | gradient std ∂L/∂z | weight-gradient std | distinct units (of width) | distinct activations |");
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "| init | layer | pre-activation std | activation mean | activation std | predicted activation std | gradient std ∂L/∂z | predicted gradient std | χ₁ | weight-gradient std | distinct units (of width) | distinct activations |");
+    let _ = writeln!(
+        md,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for ins in all {
         for (k, l) in ins.layers.iter().enumerate() {
-            let predicted = ins
-                .predicted_activation_std
-                .as_ref()
-                .and_then(|p| p.get(k))
-                .map(|&v| sci(v))
-                .unwrap_or("—".into());
+            let at = |p: &Option<Vec<f64>>| {
+                p.as_ref()
+                    .and_then(|p| p.get(k))
+                    .map(|&v| sci(v))
+                    .unwrap_or("—".into())
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} of {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} of {} | {} |",
                 ins.init,
                 l.layer,
                 sci(l.pre_activation_std),
                 sci(l.activation_mean),
                 sci(l.activation_std),
-                predicted,
+                at(&ins.predicted_activation_std),
                 sci(l.gradient_std),
+                at(&ins.predicted_gradient_std),
+                at(&ins.chi),
                 sci(l.weight_gradient_std),
                 l.distinct_units,
                 l.width,
@@ -794,12 +926,7 @@ pub fn table_markdown(config: &InspectConfig, all: &[Inspection]) -> String {
          single unit copied (`zeros`, `constant`)."
     );
     if all.iter().any(|i| i.predicted_activation_std.is_some()) {
-        let _ = writeln!(
-            md,
-            "\nPredicted (ReLU): each layer multiplies the pre-activations' second moment by \
-             fan_in·Var(w)/2 and adds Var(b), from the batch's mean ‖x‖²; the activation std is \
-             √(q(1/2 − 1/(2π))) (He et al. 2015, eq. 9)."
-        );
+        let _ = writeln!(md, "\n{}", prediction_note(config.activation));
     }
     for ins in all {
         if let Some(share) = tanh_zero_gradients(config.activation, ins) {
@@ -818,31 +945,52 @@ pub fn table_markdown(config: &InspectConfig, all: &[Inspection]) -> String {
     md
 }
 
+/// How the predicted columns of the table were computed, for a ReLU or tanh net.
+fn prediction_note(activation: Activation) -> String {
+    let forward = if activation == Activation::Relu {
+        "Predicted (ReLU): each layer multiplies the pre-activations' second moment by \
+         fan_in·Var(w)/2 and adds Var(b), from the batch's mean ‖x‖²; the activation std is \
+         √(q(1/2 − 1/(2π))) (He et al. 2015, eq. 9)."
+    } else {
+        "Predicted (tanh): the mean-field length map q^ℓ = fan_in·Var(w)·E[tanh(√q^(ℓ−1) z)²] + \
+         Var(b) from the batch's mean ‖x‖² (Poole et al. 2016, eq. 3; Gauss–Hermite quadrature, \
+         201 nodes); the activation std is √E[tanh(√q^ℓ z)²], the logits' √q^L."
+    };
+    format!(
+        "{forward} χ₁ of hidden layer ℓ = fan_out·Var(w) of the next layer × E[φ'(√q^ℓ z)²] (1/2 \
+         for ReLU): the factor by which ∂L/∂z's second moment changes going down through the \
+         layer (Schoenholz et al. 2017, eq. 5, at the layer's own q^ℓ). The predicted gradient \
+         std starts from the measured one at the logits and multiplies by √χ₁ per layer."
+    )
+}
+
 /// The per-layer table as CSV.
 pub fn table_csv(all: &[Inspection]) -> String {
-    let mut out = String::from("init,layer,pre_activation_std,activation_mean,activation_std,predicted_activation_std,gradient_std,weight_gradient_std,width,distinct_units,distinct_activations\n");
+    let mut out = String::from("init,layer,pre_activation_std,activation_mean,activation_std,predicted_activation_std,gradient_std,weight_gradient_std,width,distinct_units,distinct_activations,predicted_gradient_std,chi1\n");
     for ins in all {
         for (k, l) in ins.layers.iter().enumerate() {
-            let predicted = ins
-                .predicted_activation_std
-                .as_ref()
-                .and_then(|p| p.get(k))
-                .map(|v| format!("{v:e}"))
-                .unwrap_or_default();
+            let at = |p: &Option<Vec<f64>>| {
+                p.as_ref()
+                    .and_then(|p| p.get(k))
+                    .map(|v| format!("{v:e}"))
+                    .unwrap_or_default()
+            };
             let _ = writeln!(
                 out,
-                "{},{},{:e},{:e},{:e},{},{:e},{:e},{},{},{}",
+                "{},{},{:e},{:e},{:e},{},{:e},{:e},{},{},{},{},{}",
                 ins.init,
                 l.layer,
                 l.pre_activation_std,
                 l.activation_mean,
                 l.activation_std,
-                predicted,
+                at(&ins.predicted_activation_std),
                 l.gradient_std,
                 l.weight_gradient_std,
                 l.width,
                 l.distinct_units,
-                l.distinct_activations
+                l.distinct_activations,
+                at(&ins.predicted_gradient_std),
+                at(&ins.chi)
             );
         }
     }

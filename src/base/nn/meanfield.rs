@@ -377,6 +377,65 @@ pub fn relu_output_std(q: f64) -> f64 {
     (q * (0.5 - 0.5 / std::f64::consts::PI)).sqrt()
 }
 
+/// The length map of a tanh network layer by layer, from its input (Poole et al. 2016, eq. 3;
+/// the same recursion as [`relu_second_moments`] with tanh's Gaussian integral in place of ReLU's
+/// one half): `q_1 = Var(w_1) · E[‖x‖²] + Var(b_1)`, then
+/// `q_{l+1} = fan_in_{l+1} · Var(w_{l+1}) · E[tanh(√q_l z)²] + Var(b_{l+1})` ([`length_map`] with
+/// σ_w² = fan_in · Var(w), σ_b² = Var(b), its expectation accurate at large q too: [`tanh_expect`]).
+/// `layers` gives each layer's `(fan_in, Var(w), Var(b))`,
+/// input side first. Returns `q_1 … q_L`, the second moments of the pre-activations.
+pub fn tanh_second_moments(
+    gh: &GaussHermite,
+    input_second_moment: f64,
+    layers: &[(i64, f64, f64)],
+) -> Vec<f64> {
+    let mut out = Vec::with_capacity(layers.len());
+    let mut q = 0.0;
+    for (k, &(fan_in, var_w, var_b)) in layers.iter().enumerate() {
+        q = if k == 0 {
+            var_w * input_second_moment + var_b
+        } else {
+            fan_in as f64 * var_w * tanh_expect(gh, q, |u| u.tanh().powi(2)) + var_b
+        };
+        out.push(q);
+    }
+    out
+}
+
+/// `E[f(√q z)]`, z ~ N(0, 1), for a function of tanh: by `gh` when q ≤ 1; above, by composite
+/// Simpson on z ∈ [−12, 12] with a step of 0.02/√q. tanh(√q z) has poles at z = ±iπ/(2√q), and as
+/// they near the real axis the Gauss–Hermite rule loses accuracy (201 nodes, measured against a
+/// fine Simpson sum: 6e-9 off for E[tanh²] at q = 4, 4e-4 at q = 25) while the features of
+/// `f(√q z)` narrow to a width of 1/√q, which the step follows.
+fn tanh_expect(gh: &GaussHermite, q: f64, f: impl Fn(f64) -> f64) -> f64 {
+    let s = q.max(0.0).sqrt();
+    if q <= 1.0 {
+        return gh.expect(|z| f(s * z));
+    }
+    let n = (24.0 * s / 0.02).ceil() as usize;
+    let n = n + n % 2;
+    let h = 24.0 / n as f64;
+    let g = |z: f64| f(s * z) * (-0.5 * z * z).exp();
+    let mut sum = g(-12.0) + g(12.0);
+    for i in 1..n {
+        sum += g(-12.0 + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+    }
+    sum * h / 3.0 / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// Std of `tanh(z)` for `z ~ N(0, q)`: `√E[tanh(√q z)²]` (its mean is 0 by symmetry).
+pub fn tanh_output_std(gh: &GaussHermite, q: f64) -> f64 {
+    tanh_expect(gh, q, |u| u.tanh().powi(2)).sqrt()
+}
+
+/// `E[tanh'(√q z)²]`, the factor of [`chi1`] at a layer whose pre-activations have second moment
+/// `q` (not only at the fixed point q*): the back-propagated gradient's second moment is
+/// multiplied by `fan_out · Var(w) · E[tanh'(√q z)²]` through each layer (Schoenholz et al. 2017,
+/// eq. 5 with the layer's own q; for ReLU the expectation is 1/2).
+pub fn tanh_slope_moment(gh: &GaussHermite, q: f64) -> f64 {
+    tanh_expect(gh, q, |u| dtanh(u).powi(2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,6 +507,62 @@ mod tests {
         // ξ_c peaks at the critical point: larger just below it than far from it on either side.
         let near = propagation(&gh, 1.7, 0.05).unwrap().xi_c;
         assert!(near > p.xi_c && near > propagation(&gh, 1.0, 0.05).unwrap().xi_c);
+    }
+
+    /// `E[f(z)]`, z ~ N(0, 1), by Simpson's rule on [−12, 12] with 24,000 intervals: a reference
+    /// that shares nothing with the Gauss–Hermite rule.
+    fn simpson_gauss(f: impl Fn(f64) -> f64) -> f64 {
+        let (n, a, b) = (24_000, -12.0f64, 12.0f64);
+        let h = (b - a) / n as f64;
+        let g = |z: f64| f(z) * (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        let mut sum = g(a) + g(b);
+        for i in 1..n {
+            sum += g(a + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+        }
+        sum * h / 3.0
+    }
+
+    #[test]
+    fn tanh_length_map_layer_by_layer_matches_a_simpson_reference() {
+        let gh = GaussHermite::default_rule();
+        // 784 → 3 × 256 → 10 under Xavier-uniform and torch's default biases, E‖x‖² = 100.
+        let var_b = |fan_in: f64| 1.0 / (3.0 * fan_in);
+        let widths = [784.0, 256.0, 256.0, 256.0, 10.0];
+        let layers: Vec<(i64, f64, f64)> = widths
+            .windows(2)
+            .map(|w| (w[0] as i64, 2.0 / (w[0] + w[1]), var_b(w[0])))
+            .collect();
+        let q = tanh_second_moments(&gh, 100.0, &layers);
+        let mut want = layers[0].1 * 100.0 + layers[0].2;
+        assert!((q[0] - want).abs() < 1e-15);
+        for (k, &(fan_in, var_w, vb)) in layers.iter().enumerate().skip(1) {
+            let s = want.sqrt();
+            want = fan_in as f64 * var_w * simpson_gauss(|z| (s * z).tanh().powi(2)) + vb;
+            assert!(
+                (q[k] - want).abs() < 1e-10,
+                "q_{} = {} vs {want}",
+                k + 1,
+                q[k]
+            );
+        }
+        // Output std and slope moment against the reference at a few q.
+        for q in [0.01, 0.5, 1.0, 4.0, 25.0, 91.0] {
+            let s: f64 = f64::sqrt(q);
+            let std = simpson_gauss(|z| (s * z).tanh().powi(2)).sqrt();
+            let slope = simpson_gauss(|z| (1.0 - (s * z).tanh().powi(2)).powi(2));
+            let (a, b) = (tanh_output_std(&gh, q), tanh_slope_moment(&gh, q));
+            // Gauss–Hermite up to q = 1, a Simpson sum on another grid above.
+            let tol = if q <= 1.0 { 1e-12 } else { 1e-9 };
+            assert!((a - std).abs() < tol, "q {q}: std {a} vs {std}");
+            assert!((b - slope).abs() < tol, "q {q}: slope {b} vs {slope}");
+        }
+        // Small q: tanh is linear, std → √q, slope → 1.
+        assert!((tanh_output_std(&gh, 1e-8) - 1e-4).abs() < 1e-10);
+        assert!((tanh_slope_moment(&gh, 1e-8) - 1.0).abs() < 1e-7);
+        // At q* the slope moment times σ_w² is χ₁.
+        let qs = q_star(&gh, 1.5, 0.05).unwrap();
+        let chi = chi1(&gh, 1.5, 0.05).unwrap();
+        assert!((1.5 * tanh_slope_moment(&gh, qs) - chi).abs() < 1e-12);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod hook;
 pub mod init;
 pub mod isometry;
+pub mod last_layer;
 pub mod lsuv;
 pub mod meanfield;
 pub mod model;

@@ -21,6 +21,13 @@
 //!   starts of the same sigmoid net, the learning rates chosen on a validation split; planned in
 //!   stages ([`dbn::run_dbn_study`]) since its later runs depend on earlier results.
 //!
+//! And the steps a course shows next, after the lab:
+//!
+//! - [`initloss`]: "fix the initial loss" (Karpathy, makemore part 3) — the last layer ×0.01 and
+//!   its bias 0, so the first loss is ln 10; every step's loss with and without it.
+//! - [`optimizers`]: N(0,1), Xavier and He under plain SGD as well as Adam, which hides bad
+//!   scaling.
+//!
 //! Each study is one module with one [`Preset`]: its parts (the plan), title, deviations from its
 //! paper and, where it draws more than the shared curves and tables, its outputs. This module
 //! holds what they share: the settings, the runner and (in [`summary`]) the summary's skeleton.
@@ -30,9 +37,11 @@
 pub mod dbn;
 pub mod glorot;
 pub mod he;
+pub mod initloss;
 pub mod isometry;
 pub mod lab;
 pub mod meanfield;
+pub mod optimizers;
 pub mod summary;
 
 use std::path::PathBuf;
@@ -93,6 +102,18 @@ pub trait Preset: Send + Sync {
     ) -> Result<()> {
         summary::write_curve_outputs(config, parts)
     }
+
+    /// [`Preset::write_outputs`] given the data the runs saw, which is what [`run_study`] calls.
+    /// A study that also trains or measures outside the executor's runs (`initloss`, whose runs
+    /// change the init after the scheme) overrides this one.
+    fn write_outputs_with(
+        &self,
+        config: &StudyConfig,
+        _data: &Mnist,
+        parts: &[(StudyPart, Vec<RunResult>)],
+    ) -> Result<()> {
+        self.write_outputs(config, parts)
+    }
 }
 
 /// One study: a handle on its [`Preset`], compared by name.
@@ -101,13 +122,15 @@ pub struct Study(&'static dyn Preset);
 
 impl Study {
     /// Every study, in the order the help lists them.
-    pub const ALL: [Study; 6] = [
+    pub const ALL: [Study; 8] = [
         glorot::STUDY,
         he::STUDY,
         lab::STUDY,
         meanfield::STUDY,
         isometry::STUDY,
         dbn::STUDY,
+        initloss::STUDY,
+        optimizers::STUDY,
     ];
 
     /// Its name on the command line and in paths.
@@ -424,7 +447,10 @@ pub fn run_study(
         .map(|(p, n)| (p, results.by_ref().take(n).collect()))
         .collect();
     if !outcome.interrupted {
-        config.study.preset().write_outputs(config, &parts)?;
+        config
+            .study
+            .preset()
+            .write_outputs_with(config, executor.data, &parts)?;
     }
     Ok(StudyResult {
         parts,
@@ -447,12 +473,23 @@ mod tests {
         let names: Vec<&str> = Study::ALL.iter().map(|s| s.name()).collect();
         assert_eq!(
             names,
-            ["glorot", "he", "lab", "meanfield", "isometry", "dbn"]
+            [
+                "glorot",
+                "he",
+                "lab",
+                "meanfield",
+                "isometry",
+                "dbn",
+                "initloss",
+                "optimizers"
+            ]
         );
         let err = "hinton".parse::<Study>().err().map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("unknown study \"hinton\" (expected glorot, he, lab, meanfield, isometry or dbn)")
+            Some(
+                "unknown study \"hinton\" (expected glorot, he, lab, meanfield, isometry, dbn, initloss or optimizers)"
+            )
         );
     }
 
@@ -465,6 +502,8 @@ mod tests {
             (meanfield::STUDY, BiasInit::TorchDefault, 0),
             (isometry::STUDY, BiasInit::TorchDefault, 0),
             (dbn::STUDY, BiasInit::Zeros, 10_000),
+            (initloss::STUDY, BiasInit::TorchDefault, 0),
+            (optimizers::STUDY, BiasInit::TorchDefault, 0),
         ] {
             let c = StudyConfig::new(s);
             assert_eq!((c.bias, c.validation), (bias, validation), "{s:?}");
@@ -487,6 +526,8 @@ mod tests {
                 15,
             ),
             (isometry::STUDY, vec!["depth4", "depth16", "depth32"], 2),
+            (initloss::STUDY, vec![], 0),
+            (optimizers::STUDY, vec!["sgd", "adam"], 3),
         ] {
             let config = StudyConfig::new(s);
             let parts = plan(&config);
