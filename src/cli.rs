@@ -76,8 +76,8 @@ pub enum Command {
     /// Evaluate a saved run on the test set: loss, accuracy, per-class accuracy and a
     /// confusion-matrix picture.
     Eval(EvalArgs),
-    /// Classify one digit with a saved run: a test image (--index N) or a 28×28 PNG
-    /// (white digit on black, like MNIST).
+    /// Classify one digit with a saved run: a test image (--index N) or a PNG or JPEG of your own
+    /// (any size; a drawing or photo is made MNIST-like first).
     Predict(PredictArgs),
     /// What to paste into a bug report: versions, where libtorch and the data were found, the
     /// CPU and oneMKL's kernels, whether bit parity with PyTorch is expected here; exits 1 when
