@@ -97,7 +97,16 @@ fn apply_to_linear_is_the_notebooks_calls() {
     let relu = initlab::base::nn::scheme::Activation::Relu;
     InitScheme::Zeros.apply_to_linear(&mut layer, relu).unwrap();
     assert_eq!(layer.ws.abs().sum(Kind::Float).double_value(&[]), 0.0);
-    assert_eq!(layer.bs.as_ref().unwrap().abs().sum(Kind::Float).double_value(&[]), 0.0);
+    assert_eq!(
+        layer
+            .bs
+            .as_ref()
+            .unwrap()
+            .abs()
+            .sum(Kind::Float)
+            .double_value(&[]),
+        0.0
+    );
     for data_step in [InitScheme::Lsuv, InitScheme::Dbn] {
         let e = data_step.apply_to_linear(&mut layer, relu).unwrap_err();
         assert!(e.to_string().contains("initlab train --init"), "{e}");

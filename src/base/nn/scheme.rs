@@ -418,7 +418,11 @@ impl InitScheme {
     /// `xavier-uniform` it draws exactly what the notebooks' calls draw. Schemes with a
     /// data-dependent step (LSUV, DBN) are refused: that step needs training data and a
     /// pretrained net, which [`crate::engine::hooks::resolve`] supplies to training runs.
-    pub fn apply_to_linear(self, layer: &mut tch::nn::Linear, activation: Activation) -> Result<()> {
+    pub fn apply_to_linear(
+        self,
+        layer: &mut tch::nn::Linear,
+        activation: Activation,
+    ) -> Result<()> {
         if let Some(step) = self.data_step() {
             anyhow::bail!(
                 "init {self} needs {step} after the weights, which a layer alone cannot give; \

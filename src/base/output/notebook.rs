@@ -81,7 +81,11 @@ mod tests {
         let lines: Vec<&str> = block.lines().collect();
         assert_eq!(
             lines,
-            ["EVCXR_BEGIN_CONTENT image/png", "iVBORw==", "EVCXR_END_CONTENT"]
+            [
+                "EVCXR_BEGIN_CONTENT image/png",
+                "iVBORw==",
+                "EVCXR_END_CONTENT"
+            ]
         );
     }
 }
