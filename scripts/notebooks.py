@@ -3,7 +3,7 @@
 the notebook venv, with the evcxr kernel registered there).
 
 Each notebook runs in a fresh evcxr kernel whose working folder is the notebook's folder (so its
-`:dep initlab = { path = ".." }` and notebooks/evcxr.toml resolve), cell by cell, with a time limit per
+`:dep initlab = { path = ".." }` resolves), cell by cell, with a time limit per
 cell. Then:
 
 - the standard output of its code cells, in order, must equal the golden file of the example the

@@ -15,7 +15,7 @@
 #   - a Python venv notebook-venv/ with Jupyter's runner (nbclient; notebooks/requirements.txt);
 #   - the kernel registered inside that venv (share/jupyter/kernels/rust), with LIBTORCH and
 #     LD_LIBRARY_PATH in its environment; nothing is written to your own Jupyter or evcxr config.
-# The notebooks build initlab and tch once into target/evcxr (notebooks/evcxr.toml); later runs reuse it.
+#   - evcxr's build folder evcxr-build/, where the notebooks build initlab and tch once.
 # NOTEBOOK_CELL_TIMEOUT (seconds per cell, default 1800: the first cell builds tch on a first run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,9 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/initlab"
 tools="$cache/tools"
 venv="$cache/notebook-venv"
 kernel_dir="$venv/share/jupyter/kernels/rust"
+# evcxr's build folder (its EVCXR_TMPDIR), shared by the three notebooks and every checkout: tch,
+# libtorch's C++ wrapper and initlab are compiled once, not at every kernel start.
+build_dir="$cache/evcxr-build"
 evcxr="$tools/bin/evcxr_jupyter"
 
 say() { printf 'notebooks: %s\n' "$*" >&2; }
@@ -76,8 +79,9 @@ setup_venv() {
 }
 
 # The kernel spec inside the venv: evcxr's own files, then its kernel.json given the environment
-# the kernel needs (rewritten every time: cheap, and follows a moved libtorch). JUPYTER_PATH in
-# that environment keeps evcxr's start-up self-update check on this copy, not the user's.
+# the kernel needs (rewritten every time: cheap, and follows a moved libtorch): libtorch for the
+# build and the loader, the shared build folder, and JUPYTER_PATH, which keeps evcxr's start-up
+# self-update check on this copy, not the user's.
 setup_kernel() {
     local stamp="$kernel_dir/.initlab-evcxr"
     if [ ! -f "$kernel_dir/kernel.json" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$EVCXR_VERSION" ]; then
@@ -86,28 +90,29 @@ setup_kernel() {
             || die "evcxr_jupyter --install failed"
         echo "$EVCXR_VERSION" > "$stamp"
     fi
-    "$venv/bin/python" - "$kernel_dir/kernel.json" "$libtorch" "$venv/share/jupyter" <<'EOF'
+    "$venv/bin/python" - "$kernel_dir/kernel.json" "$libtorch" "$venv/share/jupyter" "$build_dir" <<'EOF'
 import json, sys
-path, libtorch, jupyter_path = sys.argv[1:]
+path, libtorch, jupyter_path, build_dir = sys.argv[1:]
 with open(path) as f:
     spec = json.load(f)
 spec["display_name"] = "Rust (initlab)"
-spec["env"] = {"LIBTORCH": libtorch, "LD_LIBRARY_PATH": libtorch + "/lib", "JUPYTER_PATH": jupyter_path}
+spec["env"] = {
+    "LIBTORCH": libtorch,
+    "LD_LIBRARY_PATH": libtorch + "/lib",
+    "EVCXR_TMPDIR": build_dir,
+    "JUPYTER_PATH": jupyter_path,
+}
 with open(path + ".tmp", "w") as f:
     json.dump(spec, f, indent=2)
 EOF
     mv "$kernel_dir/kernel.json.tmp" "$kernel_dir/kernel.json"
 }
 
-# evcxr's build folder (notebooks/evcxr.toml's tmpdir): on first use it gets the project's
-# Cargo.lock, so the notebooks build initlab's dependencies at the versions the project tests.
+# The build folder gets the project's Cargo.lock on first use, so that the notebooks build
+# initlab's dependencies at the versions the project tests.
 seed_build_folder() {
-    local rel dir
-    rel=$(sed -n 's/^tmpdir *= *"\(.*\)"/\1/p' notebooks/evcxr.toml)
-    [ -n "$rel" ] || die "notebooks/evcxr.toml names no tmpdir"
-    dir="notebooks/$rel"
-    mkdir -p "$dir"
-    [ -f "$dir/Cargo.lock" ] || cp Cargo.lock "$dir/Cargo.lock"
+    mkdir -p "$build_dir"
+    [ -f "$build_dir/Cargo.lock" ] || cp Cargo.lock "$build_dir/Cargo.lock"
 }
 
 setup_libtorch
