@@ -79,10 +79,16 @@ setup_venv() {
 }
 
 # The kernel spec inside the venv: evcxr's own files, then its kernel.json given the environment
-# the kernel needs (rewritten every time: cheap, and follows a moved libtorch): libtorch for the
-# build and the loader, the shared build folder, and JUPYTER_PATH, which keeps evcxr's start-up
-# self-update check on this copy, not the user's.
+# the kernel needs (rewritten every time: cheap, and follows a moved libtorch or toolchain):
+# libtorch for the build and the loader; Rust's own libstd-*.so for the loader too (evcxr links
+# each cell against it, and the relative rpath rustc writes misses it when the build folder and
+# ~/.rustup share a parent, as here); the shared build folder; and JUPYTER_PATH, which keeps
+# evcxr's start-up self-update check on this copy, not the user's.
 setup_kernel() {
+    local host rust_lib
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    rust_lib="$(rustc --print sysroot)/lib/rustlib/$host/lib"
+    ls "$rust_lib"/libstd-*.so >/dev/null 2>&1 || die "no libstd-*.so in $rust_lib (rustc --print sysroot)"
     local stamp="$kernel_dir/.initlab-evcxr"
     if [ ! -f "$kernel_dir/kernel.json" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$EVCXR_VERSION" ]; then
         say "registering the evcxr kernel in $kernel_dir"
@@ -90,15 +96,15 @@ setup_kernel() {
             || die "evcxr_jupyter --install failed"
         echo "$EVCXR_VERSION" > "$stamp"
     fi
-    "$venv/bin/python" - "$kernel_dir/kernel.json" "$libtorch" "$venv/share/jupyter" "$build_dir" <<'EOF'
+    "$venv/bin/python" - "$kernel_dir/kernel.json" "$libtorch" "$rust_lib" "$venv/share/jupyter" "$build_dir" <<'EOF'
 import json, sys
-path, libtorch, jupyter_path, build_dir = sys.argv[1:]
+path, libtorch, rust_lib, jupyter_path, build_dir = sys.argv[1:]
 with open(path) as f:
     spec = json.load(f)
 spec["display_name"] = "Rust (initlab)"
 spec["env"] = {
     "LIBTORCH": libtorch,
-    "LD_LIBRARY_PATH": libtorch + "/lib",
+    "LD_LIBRARY_PATH": libtorch + "/lib:" + rust_lib,
     "EVCXR_TMPDIR": build_dir,
     "JUPYTER_PATH": jupyter_path,
 }
