@@ -52,6 +52,9 @@ fn xavier_uniform_reproduces_the_notebooks_tensor() {
         .equal(l1.bs.as_ref().unwrap()));
 }
 
+/// A `torch.nn.init` call on one weight.
+type Fill = fn(&mut Tensor);
+
 /// The notebooks' one-line init (`init.apply_to_linear`) draws exactly what notebook 9-2's
 /// `normal_` and 9-3's `xavier_uniform_` calls draw, layer by layer from the same seed, leaves
 /// those schemes' biases alone, zeroes them under `zeros`, and refuses schemes with a data step.
@@ -65,7 +68,7 @@ fn apply_to_linear_is_the_notebooks_calls() {
             .map(|(i, &(a, b))| torch_linear(&(vs.root() / format!("l{i}")), a, b).unwrap())
             .collect()
     };
-    let schemes: [(InitScheme, fn(&mut Tensor)); 2] = [
+    let schemes: [(InitScheme, Fill); 2] = [
         (InitScheme::Normal, |w| init::normal_(w, 0.0, 1.0).unwrap()),
         (InitScheme::XavierUniform, |w| {
             init::xavier_uniform_(w, 1.0).unwrap()
