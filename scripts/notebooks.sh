@@ -153,6 +153,9 @@ notebooks=("$@")
 # own init.evcxr or prelude does not change what the check runs.
 export EVCXR_CONFIG_DIR="$cache/evcxr-config"
 mkdir -p "$EVCXR_CONFIG_DIR"
+# libgomp's passive waiting, as the other check scripts: on a busy machine its default spinning
+# costs several times the training time (build-notes.md, "A busy machine"); same numbers either way.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 start=$(date +%s)
 status=0
 "$venv/bin/python" scripts/notebooks.py --golden-dir "$golden" --out target/notebooks \
