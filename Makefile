@@ -12,7 +12,7 @@ COMPLETIONS := bash:share/bash-completion/completions/initlab zsh:share/zsh/site
 	fish:share/fish/vendor_completions.d/initlab.fish
 
 .PHONY: all setup build run lab dbn test lint fmt clippy bench profile bench-rbm reference parity examples clean \
-	install uninstall install-check check-report-html compare-python bench-busy book
+	install uninstall install-check check-report-html compare-python bench-busy book notebooks notebooks-lab
 
 all: build
 
@@ -97,6 +97,16 @@ bench-rbm: setup
 ## dispatch this CPU can tell apart (≈1 min on an Intel CPU with AVX-512: two golden sets).
 parity: setup
 	scripts/parity.sh
+
+## The lab's Rust notebooks (notebooks/, evcxr Jupyter kernel) executed headless; their printed lines
+## must equal the examples' golden files. Installs evcxr_jupyter and Jupyter's runner under
+## ~/.cache/initlab on first use (scripts/notebooks.sh).
+notebooks: setup
+	scripts/notebooks.sh
+
+## The same set-up plus JupyterLab, opened on notebooks/.
+notebooks-lab: setup
+	scripts/notebooks.sh lab
 
 ## A notebook in your own Python (PYTHON=…, else tools/reference/.venv, else python3; PyTorch 2.13.0)
 ## and its Rust port side by side, the first differing line marked; exit 0 only when identical.

@@ -16,27 +16,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The kernel family: oneMKL and ATen pick their kernels by the CPU's instruction sets, and the
-# AVX-512 and AVX2 kernels round differently. Same rule as initlab::base::parity::mkl::kernel_family
-# (Rust) and tools/reference/run.sh: avx512f -> avx512, else avx2 -> avx2, else other.
-if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
-    family=avx512
-elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
-    family=avx2
-else
-    family=other
-fi
-intel=no
-if grep -qm1 'vendor_id.*GenuineIntel' /proc/cpuinfo 2>/dev/null; then intel=yes; fi
+# This CPU's kernel family ($family), vendor ($intel) and the set of its stock dispatch ($stock_set).
+source scripts/golden-set.sh
 
 # The sets to check, each with the environment that makes this CPU compute like it.
 declare -A env_of=()
 sets=()
 add() { sets+=("$1"); env_of[$1]="$2"; }
-if [ "$intel" = yes ]; then
-    add "intel-path/$family" "INITLAB_MKL_DISPATCH=stock"
-else
-    add "stock/$family" "INITLAB_MKL_DISPATCH=stock"
+add "$stock_set" "INITLAB_MKL_DISPATCH=stock"
+if [ "$intel" = no ]; then
     add "intel-path/$family" "INITLAB_MKL_DISPATCH=intel-path"
 fi
 if [ "$family" = avx512 ]; then

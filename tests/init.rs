@@ -52,6 +52,70 @@ fn xavier_uniform_reproduces_the_notebooks_tensor() {
         .equal(l1.bs.as_ref().unwrap()));
 }
 
+/// A `torch.nn.init` call on one weight.
+type Fill = fn(&mut Tensor);
+
+/// The notebooks' one-line init (`init.apply_to_linear`) draws exactly what notebook 9-2's
+/// `normal_` and 9-3's `xavier_uniform_` calls draw, layer by layer from the same seed, leaves
+/// those schemes' biases alone, zeroes them under `zeros`, and refuses schemes with a data step.
+#[test]
+fn apply_to_linear_is_the_notebooks_calls() {
+    let _g = seed_lock();
+    let three = |vs: &nn::VarStore| -> Vec<nn::Linear> {
+        [(784, 256), (256, 256), (256, 10)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(a, b))| torch_linear(&(vs.root() / format!("l{i}")), a, b).unwrap())
+            .collect()
+    };
+    let schemes: [(InitScheme, Fill); 2] = [
+        (InitScheme::Normal, |w| init::normal_(w, 0.0, 1.0).unwrap()),
+        (InitScheme::XavierUniform, |w| {
+            init::xavier_uniform_(w, 1.0).unwrap()
+        }),
+    ];
+    for (scheme, call) in schemes {
+        let vs_a = nn::VarStore::new(Device::Cpu);
+        tch::manual_seed(777);
+        let mut a = three(&vs_a);
+        let before: Vec<Tensor> = a.iter().map(|l| l.bs.as_ref().unwrap().copy()).collect();
+        for layer in a.iter_mut() {
+            scheme
+                .apply_to_linear(layer, initlab::base::nn::scheme::Activation::Relu)
+                .unwrap();
+        }
+        let vs_b = nn::VarStore::new(Device::Cpu);
+        tch::manual_seed(777);
+        let mut b = three(&vs_b);
+        for layer in b.iter_mut() {
+            call(&mut layer.ws);
+        }
+        for ((la, lb), bias) in a.iter().zip(&b).zip(&before) {
+            assert!(la.ws.equal(&lb.ws), "{scheme}: weights differ");
+            assert!(la.bs.as_ref().unwrap().equal(bias), "{scheme}: bias moved");
+        }
+    }
+    let vs = nn::VarStore::new(Device::Cpu);
+    let mut layer = torch_linear(&(vs.root() / "z"), 20, 30).unwrap();
+    let relu = initlab::base::nn::scheme::Activation::Relu;
+    InitScheme::Zeros.apply_to_linear(&mut layer, relu).unwrap();
+    assert_eq!(layer.ws.abs().sum(Kind::Float).double_value(&[]), 0.0);
+    assert_eq!(
+        layer
+            .bs
+            .as_ref()
+            .unwrap()
+            .abs()
+            .sum(Kind::Float)
+            .double_value(&[]),
+        0.0
+    );
+    for data_step in [InitScheme::Lsuv, InitScheme::Dbn] {
+        let e = data_step.apply_to_linear(&mut layer, relu).unwrap_err();
+        assert!(e.to_string().contains("initlab train --init"), "{e}");
+    }
+}
+
 /// Fills one fresh tensor with `ours`, another with tch's `Init`, from the same seed.
 fn same_draws(shape: &[i64], ours: impl Fn(&mut Tensor), theirs: Init) -> (Tensor, Tensor) {
     let _g = seed_lock();

@@ -411,6 +411,31 @@ impl InitScheme {
         }
     }
 
+    /// Re-initializes a `tch::nn::Linear` the way the scheme does: its weight
+    /// ([`InitScheme::apply`]), then its bias ([`InitScheme::apply_bias`]) — for code that holds
+    /// the layers itself, as the lab's notebooks do (`torch.nn.init.xavier_uniform_(linear1.weight)`
+    /// becomes `init.apply_to_linear(&mut linear1, Activation::Relu)`). For `normal` and
+    /// `xavier-uniform` it draws exactly what the notebooks' calls draw. Schemes with a
+    /// data-dependent step (LSUV, DBN) are refused: that step needs training data and a
+    /// pretrained net, which [`crate::engine::hooks::resolve`] supplies to training runs.
+    pub fn apply_to_linear(
+        self,
+        layer: &mut tch::nn::Linear,
+        activation: Activation,
+    ) -> Result<()> {
+        if let Some(step) = self.data_step() {
+            anyhow::bail!(
+                "init {self} needs {step} after the weights, which a layer alone cannot give; \
+                 use it through `initlab train --init {self}`"
+            );
+        }
+        self.apply(&mut layer.ws, activation)?;
+        match layer.bs.as_mut() {
+            Some(bias) => self.apply_bias(bias),
+            None => Ok(()),
+        }
+    }
+
     /// The variance of one weight for a layer of `fan_in` inputs and `fan_out` outputs followed
     /// by `activation`, where the scheme fixes it in advance: N(0,1) 1; Xavier 2/(fan_in+fan_out);
     /// Kaiming gain²/fan_in; torch's default and Glorot's standard U(±1/√fan_in) 1/(3·fan_in);

@@ -63,6 +63,31 @@ pub fn loss_chart(history: &History, title: &str, path: &Path) -> Result<()> {
     )
 }
 
+/// The training cost per epoch of one run as PNG bytes (log-scale y, one line labelled `label`),
+/// for the lab's notebooks to show inline: `costs[i]` is epoch `i + 1`'s average cost, the
+/// notebook's `avg_cost`. Non-finite or non-positive costs (a diverged run) are left out.
+pub fn cost_curve_png(costs: &[f64], label: &str, title: &str) -> Result<Vec<u8>> {
+    if costs.is_empty() {
+        bail!("no epochs to draw: the cost list is empty (run the training cell first)");
+    }
+    let points = costs
+        .iter()
+        .enumerate()
+        .map(|(i, &cost)| ((i + 1) as f64, cost))
+        .collect();
+    let panel = Panel {
+        title: title.to_string(),
+        x_desc: "epoch".into(),
+        y_desc: "cost (log scale)".into(),
+        series: vec![Series::line(label, points)],
+        log_y: true,
+        ..Panel::default()
+    };
+    canvas::render_png_bytes(SIZE, |root| {
+        draw_panel(root, &panel, LegendRole::OWN).map(|_| ())
+    })
+}
+
 /// `compare.png`/`.svg`: test error % and train cost per epoch, one line per run, log-scale y
 /// ([`seeds_chart`] with one seed per line).
 pub fn compare_chart(runs: &[RunCurves], title: &str, path: &Path) -> Result<()> {
@@ -183,5 +208,22 @@ mod tests {
         let e = seeds_chart(&groups, "all diverged", &path).unwrap_err();
         assert!(e.to_string().contains("no finished epoch"), "{e}");
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn cost_curve_is_a_png_of_the_chart_size() {
+        let costs = [0.25, 0.09, 0.06, f64::NAN, 0.03];
+        let bytes = cost_curve_png(&costs, "xavier-uniform", "notebook 9-3").unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let reader = decoder.read_info().unwrap();
+        let info = reader.info();
+        assert_eq!((info.width, info.height), SIZE);
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+    }
+
+    #[test]
+    fn cost_curve_of_no_epochs_is_an_error() {
+        let e = cost_curve_png(&[], "normal", "notebook 9-2").unwrap_err();
+        assert!(e.to_string().contains("no epochs"), "{e}");
     }
 }

@@ -126,7 +126,25 @@ pub fn encode_png(
     Ok(out)
 }
 
-/// Draws with `draw` on an RGB canvas of `size` (embedded font registered) and writes it to `path`
+/// Draws with `draw` on an RGB canvas of `size` (embedded font registered) and returns the
+/// picture as PNG bytes: for a file ([`render_png_atomic`]) or a notebook's inline display.
+pub fn render_png_bytes(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+) -> Result<Vec<u8>> {
+    ensure_font()?;
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let backend =
+            BitMapBackend::with_buffer_and_format(&mut rgb, size).map_err(|e| anyhow!("{e}"))?;
+        let root = backend.into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(|e| anyhow!("{e}"))?;
+    }
+    encode_png(size.0, size.1, png::ColorType::Rgb, &rgb)
+}
+
+/// Draws with `draw` on an RGB canvas of `size` ([`render_png_bytes`]) and writes it to `path`
 /// as PNG through [`io::write_atomic`]: a reader sees the old picture or the new one, never half
 /// of one. The folder is created if needed.
 pub fn render_png_atomic(
@@ -134,25 +152,13 @@ pub fn render_png_atomic(
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
 ) -> Result<()> {
-    ensure_font()?;
     ensure!(
         matches!(format_of(path), Ok(Format::Png)),
         "picture file {} must end in .png",
         path.display()
     );
-    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
-    {
-        let backend = BitMapBackend::with_buffer_and_format(&mut rgb, size)
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(|| format!("drawing {}", path.display()))?;
-        let root = backend.into_drawing_area();
-        draw(&root).with_context(|| format!("drawing {}", path.display()))?;
-        root.present()
-            .map_err(|e| anyhow!("{e}"))
-            .with_context(|| format!("drawing {}", path.display()))?;
-    }
-    let bytes = encode_png(size.0, size.1, png::ColorType::Rgb, &rgb)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let bytes =
+        render_png_bytes(size, draw).with_context(|| format!("drawing {}", path.display()))?;
     create_parent(path)?;
     io::write_atomic(path, &bytes)
 }
