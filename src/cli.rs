@@ -226,7 +226,7 @@ pub struct PlanOutArgs {
     pub emit_plan: bool,
 
     /// Write the plan as Slurm batch jobs into DIR and train nothing here: a job array with one
-    /// task per run not complete yet (--requeue, --signal=B:TERM@60: a preempted or requeued task
+    /// task per run not complete yet (requeued, and signalled with TERM 60 s before its limit: a preempted or requeued task
     /// resumes from its checkpoint), and a job that gathers and draws the results after it; then
     /// print the one command that submits them (or submit with --submit). `lab` adds a first job
     /// that pretrains its DBN when it is not pretrained yet. Run the same command again after a
