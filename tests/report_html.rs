@@ -73,13 +73,14 @@ fn compare_writes_an_offline_report_page_with_charts_tables_and_working_links() 
     let html = std::fs::read_to_string(&page).unwrap();
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
 
-    // A page for narrow screens, with charts as inline SVG: two (test error, train cost), each
-    // with one line and two markers per run.
+    // A page for narrow screens, with charts as inline SVG: three (test error, validation error
+    // — compare holds out 10,000 images by default — and train cost), each with one line and two
+    // markers per run.
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<meta name=\"viewport\" content=\"width=device-width"));
-    assert_eq!(html.matches("<svg class=\"chart\" viewBox=").count(), 2);
-    assert_eq!(html.matches("<polyline").count(), 8, "{html}");
-    assert_eq!(html.matches("<circle class=\"pt\"").count(), 16);
+    assert_eq!(html.matches("<svg class=\"chart\" viewBox=").count(), 3);
+    assert_eq!(html.matches("<polyline").count(), 12, "{html}");
+    assert_eq!(html.matches("<circle class=\"pt\"").count(), 24);
     assert!(html.contains("xavier-uniform seed 778: epoch 2, test error % "));
     assert!(html.contains("class=\"legend\""));
 

@@ -445,7 +445,10 @@ fn lab_over_seeds_reports_mean_and_interval() {
     assert!(md.contains(initlab::experiments::lab::SEEDS_NOTE), "{md}");
     let html = std::fs::read_to_string(&result.html).unwrap();
     assert!(html.contains("<h2>Over 2 seeds (1, 2)</h2>"));
-    assert!(html.contains("<td>deep-sigmoid-dbn</td><td class=\"num\">2</td>"));
+    assert!(
+        html.contains("<td data-label=\"run\">deep-sigmoid-dbn</td><td class=\"num\" data-label=\"runs\">2</td>"),
+        "{html}"
+    );
     assert!(html.contains("<a href=\"dbn\">"));
     assert!(!md.contains("| lab-09-2"), "{md}");
 }
