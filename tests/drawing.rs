@@ -7,32 +7,9 @@ mod common;
 
 use std::path::Path;
 
-use common::bundled_bytes;
+use common::{bundled_bytes, XorShift};
 use initlab::base::data::drawing::{self, centre_of_mass, DrawingConfig, DrawingError};
 use initlab::experiments::picture::{self, Prepare};
-
-/// xorshift64 (Marsaglia 2003), seeded: the same cases everywhere.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo + 1) as u64) as usize
-    }
-}
 
 /// A random "digit": 1 to 4 round-ended pen strokes with soft edges on a `w × h` canvas of
 /// background `bg`, ink `ink`, plus uniform noise of up to `noise` grey levels.

@@ -37,38 +37,6 @@ use initlab::engine::spec::RunSpec;
 use sha2::Digest;
 use tch::{Device, Kind, Tensor};
 
-/// xorshift64 (Marsaglia 2003): small, fast and the same everywhere.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        // Spread small seeds over the state; the state must not be zero.
-        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Uniform in `0..n` (0 when `n` is 0).
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
 /// Values written over 32-bit header fields (IDX dimensions and magic numbers).
 const EXTREME_U32: [u32; 16] = [
     0,
