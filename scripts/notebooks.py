@@ -106,10 +106,33 @@ def run_once(path, golden, timeout):
     return nb, None, seconds
 
 
+def one_line_init(nb):
+    """None when the init is a one-line edit: exactly one code line `let init = InitScheme::…;`, and
+    every weight init in the code cells goes through `init.` (no init scheme named anywhere else).
+    Otherwise what breaks it."""
+    code = [line.strip() for cell in nb.cells if cell.cell_type == "code"
+            for line in cell.source.splitlines() if not line.strip().startswith("//")]
+    choices = [line for line in code if line.startswith("let init = InitScheme::")]
+    if len(choices) != 1:
+        return "%d code lines `let init = InitScheme::…;` (one is the promise)" % len(choices)
+    applied = [line for line in code if ".apply_to_linear(" in line]
+    if not applied or any(not line.startswith("init.apply_to_linear(") for line in applied):
+        return "a weight init that does not go through `init.` (%s)" % (applied or "none found")
+    others = [line for line in code if "InitScheme::" in line and line not in choices
+              and not line.startswith("use ")]
+    if others:
+        return "another init scheme named in code: %s" % others[0]
+    return None
+
+
 def check(path, golden_dir, out_dir, timeout):
     """True when the notebook printed its example's golden lines (on the first or the second run)."""
     name = os.path.basename(path)
     nb0 = nbformat.read(path, as_version=4)
+    problem = one_line_init(nb0)
+    if problem:
+        say("%s: FAILED: changing the init is not a one-line edit: %s" % (name, problem))
+        return False
     example = nb0.metadata.get("initlab", {}).get("example")
     if not example:
         say("%s: no metadata initlab.example naming the example it mirrors" % name)
