@@ -286,7 +286,7 @@ pub(crate) enum Decision {
 /// made with another thread count or dispatch (its numbers differ), is an error unless
 /// `options.force`. Those two are the plan's choices; the kernel family and CPU are the
 /// machine's: a final run or checkpoint made on another one is reused or resumed (a requeued
-/// batch task lands on whatever node is free, and refusing would leave it never finished), and
+/// batch task lands on whatever node is free, and refusing would fail it with its checkpoint), and
 /// `run.json` lists every machine a run was trained on ([`RunRecord::trained_on`]) so that the
 /// plan's summary calls it what it is, statistically comparable and not bit-comparable.
 pub(crate) fn decide(
@@ -812,7 +812,10 @@ mod tests {
         };
         let resumed = running_record(&run, &stopped.hash, Some(&stopped));
         let here = Provenance::here().machine();
-        assert_eq!(resumed.trained_on, [stopped.provenance.machine(), here.clone()]);
+        assert_eq!(
+            resumed.trained_on,
+            [stopped.provenance.machine(), here.clone()]
+        );
         assert_eq!(resumed.provenance.machine(), here);
         // Resumed again on a machine already listed: no new entry.
         let again = running_record(&run, &stopped.hash, Some(&resumed));

@@ -256,9 +256,18 @@ mod tests {
             md.contains("| oneMKL kernels | CPU | threads | oneMKL dispatch | runs |"),
             "{md}"
         );
-        assert!(md.contains("| avx512 | Intel(R) Xeon(R) CPU @ 2.90GHz | 2 | intel-path | r1, r3 |"), "{md}");
-        assert!(md.contains("| avx2 | Intel(R) Xeon(R) CPU @ 2.90GHz | 2 | intel-path | r2 |"), "{md}");
-        assert!(md.contains("| avx512 | Intel(R) Xeon(R) CPU @ 2.90GHz | 1 | stock | r4 |"), "{md}");
+        assert!(
+            md.contains("| avx512 | Intel(R) Xeon(R) CPU @ 2.90GHz | 2 | intel-path | r1, r3 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| avx2 | Intel(R) Xeon(R) CPU @ 2.90GHz | 2 | intel-path | r2 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| avx512 | Intel(R) Xeon(R) CPU @ 2.90GHz | 1 | stock | r4 |"),
+            "{md}"
+        );
         assert!(!md.contains("more than one kind"), "{md}");
         assert_eq!(runs.lines().len(), 4);
         assert!(matches!(runs.blocks()[2], Block::Table(_)));
