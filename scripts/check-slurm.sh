@@ -3,7 +3,9 @@
 # (scripts/slurm-local.sh), submits a 4-run `compare` with --slurm --submit, requeues one array
 # task mid-run with `scontrol requeue`, waits for the gathering job, and checks that every run is
 # complete and bit-identical (model.safetensors bytes, history.json but for its wall-clock
-# seconds) to the same plan trained here with the same threads per run. Cleans up on every exit:
+# seconds) to the same plan trained here with the same threads per run. Then a small `lab`
+# the same way: its DBN pretraining job, the array that waits for it, the gathering job's report
+# and charts, and the runs and the DBN bit-identical to `lab` here. Cleans up on every exit:
 # cancels its jobs, stops the daemons it started, removes its files.
 #
 #   scripts/check-slurm.sh            # INITLAB=path/to/initlab to test another binary
@@ -71,35 +73,27 @@ done
 scontrol requeue "${array}_1"
 echo "requeued ${array}_1 at $(date -u +%FT%TZ), $((SECONDS - start)) s after the start"
 
-echo "== waiting for the gathering job $gather"
-requeued_at=$SECONDS
-for _ in $(seq 540); do
-    jobstate=$(scontrol show job "$gather" -o | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
-    case "$jobstate" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;; esac
-    sleep 1
-done
-log=$(ls "$work/jobs/logs/gather-$gather.out")
-cat "$log"
-[ "$jobstate" = COMPLETED ] || { echo "check-slurm: the gathering job ended $jobstate" >&2; exit 1; }
-restarts=$(scontrol show job "${array}_1" -o | sed -n 's/.* Restarts=\([0-9]*\).*/\1/p')
-[ "${restarts:-0}" -ge 1 ] || { echo "check-slurm: task 1 was not restarted (Restarts=$restarts)" >&2; exit 1; }
-grep -q "restart 1" "$work/jobs/logs/task-${array}_1.out" || { echo "check-slurm: no restart in task 1's log" >&2; exit 1; }
-cluster_s=$((SECONDS - start))
-echo "gathered $((SECONDS - requeued_at)) s after the requeue"
-grep -h "restart" "$work"/jobs/logs/task-*.out
+# Waits up to $2 seconds for job $1 to end, prints its log ($3), and fails unless it completed.
+wait_for() {
+    local jobstate=
+    for _ in $(seq "$2"); do
+        jobstate=$(scontrol show job "$1" -o | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+        case "$jobstate" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) break ;; esac
+        sleep 1
+    done
+    cat "$3" || true
+    [ "$jobstate" = COMPLETED ] || { echo "check-slurm: job $1 ended ${jobstate:-not at all}" >&2; exit 1; }
+}
 
-echo "== the same plan trained here"
-local_start=$SECONDS
-"$INITLAB" --quiet "${PLAN[@]}" --out "$work/local-runs" >/dev/null
-local_s=$((SECONDS - local_start))
-
-echo "== comparing"
-python3 - "$work/local-runs" "$work/cluster-runs" "$run1" <<'EOF'
+# Every run under $1 (a folder of run directories) is finished and bit-identical to the one of
+# the same name under $2 (weights, history but for wall-clock seconds) and trained on one
+# machine; $3 runs expected.
+same_runs() {
+    python3 - "$@" <<'EOF'
 import json, os, sys
-local, cluster = (os.path.join(a, "runs") for a in sys.argv[1:3])
-requeued = sys.argv[3]
+local, cluster, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
 names = sorted(d for d in os.listdir(local) if os.path.isfile(os.path.join(local, d, "run.json")))
-assert len(names) == 4, names
+assert len(names) == expected, names
 def history(d):
     h = json.load(open(os.path.join(d, "history.json")))
     # Wall-clock seconds differ between any two runs, and so does the checksum of the file.
@@ -113,12 +107,59 @@ for n in names:
     ra = json.load(open(os.path.join(a, "run.json")))
     assert rb["status"] == ra["status"] and rb["status"] in ("complete", "unstable"), (n, rb["status"])
     assert rb["provenance"]["threads"] == ra["provenance"]["threads"], n
+    assert len(rb["trained_on"]) == 1, f"{n}: trained on {rb['trained_on']}"
     assert open(os.path.join(a, "model.safetensors"), "rb").read() == open(os.path.join(b, "model.safetensors"), "rb").read(), f"{n}: weights differ"
     assert history(a) == history(b), f"{n}: history differs"
     print(f"{n}: {rb['status']}, weights and history identical")
-# The requeued run resumed from its checkpoint: a resumed run starts a second event file.
-events = [f for f in os.listdir(requeued) if f.startswith("events.out.tfevents")]
-assert len(events) >= 2, f"{requeued}: {events} (not resumed?)"
-print(f"{os.path.basename(requeued)}: resumed after the requeue ({len(events)} event files)")
 EOF
-echo "check-slurm: ok; through Slurm (submit to gathered, one task requeued) ${cluster_s} s, the same plan here ${local_s} s, all $((SECONDS - start)) s"
+}
+
+echo "== waiting for the gathering job $gather"
+requeued_at=$SECONDS
+wait_for "$gather" 540 "$work/jobs/logs/gather-$gather.out"
+restarts=$(scontrol show job "${array}_1" -o | sed -n 's/.* Restarts=\([0-9]*\).*/\1/p')
+[ "${restarts:-0}" -ge 1 ] || { echo "check-slurm: task 1 was not restarted (Restarts=$restarts)" >&2; exit 1; }
+grep -q "restart 1" "$work/jobs/logs/task-${array}_1.out" || { echo "check-slurm: no restart in task 1's log" >&2; exit 1; }
+cluster_s=$((SECONDS - start))
+echo "gathered $((SECONDS - requeued_at)) s after the requeue"
+grep -h "restart" "$work"/jobs/logs/task-*.out
+
+echo "== the same plan trained here"
+local_start=$SECONDS
+"$INITLAB" --quiet "${PLAN[@]}" --out "$work/local-runs" >/dev/null
+local_s=$((SECONDS - local_start))
+
+echo "== comparing"
+same_runs "$work/local-runs/runs" "$work/cluster-runs/runs" 4
+# The requeued run resumed from its checkpoint: a resumed run starts a second event file.
+events=$(find "$run1" -maxdepth 1 -name 'events.out.tfevents*' | wc -l)
+[ "$events" -ge 2 ] || { echo "check-slurm: $run1 has $events event file(s) (not resumed?)" >&2; exit 1; }
+echo "$(basename "$run1"): resumed after the requeue ($events event files)"
+grep -q "^All 4 runs were trained on one kind of machine" "$work/cluster-runs/summary.md" ||
+    { echo "check-slurm: summary.md does not name the one kind of machine" >&2; exit 1; }
+
+# The lab: its DBN pretrained in a first job, the array waiting for it (afterok), the gathering
+# job drawing report.md, report.html and compare.png; small enough to take seconds.
+LAB=(lab --epochs 1 --train-limit 2000 --dbn-epochs 1 --monitor-every 0 --jobs 2)
+echo "== the lab through Slurm (--slurm --submit)"
+lab_start=$SECONDS
+"$INITLAB" --quiet "${LAB[@]}" --out "$work/cluster-lab" --slurm "$work/lab-jobs" --submit | tee "$work/lab-submit.txt"
+dbn=$(sed -n 's/^Submitted pretrain.sbatch: job //p' "$work/lab-submit.txt")
+gather=$(sed -n 's/^Submitted gather.sbatch: job //p' "$work/lab-submit.txt")
+[ -n "$dbn" ] && [ -n "$gather" ] || { echo "check-slurm: no DBN or gathering job in the lab's output" >&2; exit 1; }
+wait_for "$gather" 300 "$work/lab-jobs/logs/gather-$gather.out"
+lab_s=$((SECONDS - lab_start))
+grep -q "^DBN: " "$work/lab-jobs/logs/dbn-$dbn.out" || { echo "check-slurm: the DBN job's log names no DBN" >&2; exit 1; }
+for f in report.md report.html compare.png compare.svg dbn/dbn.safetensors; do
+    [ -s "$work/cluster-lab/$f" ] || { echo "check-slurm: the lab's gathering job wrote no $f" >&2; exit 1; }
+done
+grep -q "^All 5 runs were trained on one kind of machine" "$work/cluster-lab/report.md" ||
+    { echo "check-slurm: the lab's report.md does not name the one kind of machine" >&2; exit 1; }
+echo "== the same lab here"
+lab_local_start=$SECONDS
+"$INITLAB" --quiet "${LAB[@]}" --out "$work/local-lab" >/dev/null
+lab_local_s=$((SECONDS - lab_local_start))
+same_runs "$work/local-lab" "$work/cluster-lab" 5
+cmp "$work/local-lab/dbn/dbn.safetensors" "$work/cluster-lab/dbn/dbn.safetensors"
+echo "dbn: pretrained stack identical"
+echo "check-slurm: ok; through Slurm (submit to gathered, one task requeued) ${cluster_s} s, the same plan here ${local_s} s; the lab through Slurm (DBN job, 5 tasks, gathered) ${lab_s} s, here ${lab_local_s} s; all $((SECONDS - start)) s"

@@ -272,7 +272,8 @@ pub struct PlanOutArgs {
     /// Train nothing: draw the summary, report page and charts from the plan's runs trained
     /// elsewhere (by --slurm's jobs or --emit-plan's commands). A run missing, still running,
     /// interrupted, failed, or made with other threads or another oneMKL dispatch than this
-    /// command's is named with its directory and log, and the command fails.
+    /// command's is named with its directory and log, and the command fails. The summary names
+    /// the machines the runs were trained on (more than one kind: not bit-comparable).
     #[arg(long, conflicts_with_all = ["emit_plan", "slurm"])]
     pub gather: bool,
 }

@@ -321,6 +321,7 @@ fn untrained_run(parent: &Path, name: &str, widths: &str) -> PathBuf {
         started: rundir::now_utc(),
         ended: None,
         seconds: 0.0,
+        trained_on: Vec::new(),
     };
     std::fs::create_dir_all(&dir).unwrap();
     io::write_json(&dir.join(rundir::RUN_FILE), &record).unwrap();

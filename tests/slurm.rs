@@ -75,10 +75,14 @@ fn gathering_trains_nothing_and_names_every_run_not_finished() {
     std::fs::remove_file(dir.join("runs/summary.md")).unwrap();
     let out = ok(compare(dir, 1, &["--gather"]));
     assert!(
-        out.contains("All runs made on one kind of machine"),
+        out.contains("All 2 runs were trained on one kind of machine"),
         "{out}"
     );
-    assert!(dir.join("runs/summary.md").is_file());
+    let summary = std::fs::read_to_string(dir.join("runs/summary.md")).unwrap();
+    assert!(
+        summary.contains("## Machines\n\nAll 2 runs were trained on one kind of machine"),
+        "{summary}"
+    );
     // A plan of two threads per run does not take them for its own.
     let (o, _, err) = run(compare(dir, 2, &["--gather"]));
     assert!(!o.status.success());
@@ -89,8 +93,30 @@ fn gathering_trains_nothing_and_names_every_run_not_finished() {
         "{err}"
     );
 
-    // An interrupted run (with a log next to it) is named, with its log, as resumable.
+    // A run resumed on a node of another kernel family (its run.json lists both machines):
+    // gathered, and the summary lists the two kinds in a table and names the run as mixed.
     let runs = run_dirs(&dir.join("runs/runs"));
+    let mut record = rundir::read_record(&runs[0]).unwrap();
+    let mut other = record.provenance.machine();
+    other.kernel_family = Some("avx2".into());
+    record.trained_on = vec![other, record.provenance.machine()];
+    initlab::base::output::io::write_json(&runs[0].join(rundir::RUN_FILE), &record).unwrap();
+    let out = ok(compare(dir, 1, &["--gather"]));
+    assert!(out.contains("2 kinds of machine"), "{out}");
+    let summary = std::fs::read_to_string(dir.join("runs/summary.md")).unwrap();
+    assert!(summary.contains("not bit-comparable"), "{summary}");
+    assert!(summary.contains("| avx2 |"), "{summary}");
+    assert!(
+        summary.contains(&format!(
+            "bit-identical to no uninterrupted run: {}.",
+            record.name
+        )),
+        "{summary}"
+    );
+    let html = std::fs::read_to_string(dir.join("runs/report.html")).unwrap();
+    assert!(html.contains("2 kinds of machine"));
+
+    // An interrupted run (with a log next to it) is named, with its log, as resumable.
     let stopped = &runs[1];
     let mut record = rundir::read_record(stopped).unwrap();
     record.status = RunStatus::Interrupted;

@@ -1,6 +1,6 @@
 //! `--slurm DIR` of the plan commands: the plan's runs that are not complete become a Slurm job
 //! array, the same command with `--gather` the job after it ([`initlab::engine::slurm`]); and
-//! `--gather`'s list of the machines the runs were made on.
+//! `--gather`'s list of the machines the runs were trained on.
 
 use std::path::{Path, PathBuf};
 
@@ -9,9 +9,9 @@ use anyhow::{Context, Result};
 use initlab::base::parity::mkl;
 use initlab::engine::executor::{Executor, PlannedRun, RunResult};
 use initlab::engine::gather;
-use initlab::engine::rundir;
 use initlab::engine::slurm::{self, JobFolder, SiteConfig, Task};
 use initlab::engine::workers;
+use initlab::experiments::machines::Machines;
 
 use crate::cli::{self, PlanOutArgs, SLURM_SWITCHES, SLURM_VALUE_FLAGS};
 use crate::commands::Done;
@@ -197,29 +197,11 @@ pub fn without_slurm_flags(args: &[String]) -> Vec<String> {
     kept
 }
 
-/// After `--gather`: the machines the runs were made on, from their `run.json`; more than one is
-/// said out loud (the runs are statistically comparable, not bit-comparable).
+/// After `--gather`: the machines the runs were trained on ([`Machines`], the same section as
+/// the summary's); more than one kind is said out loud.
 pub fn print_machines<'a>(results: impl Iterator<Item = &'a RunResult>) -> Result<()> {
-    let mut made = Vec::new();
-    for r in results {
-        let record = rundir::read_record(&r.run.dir)?;
-        made.push((r.run.name.clone(), record.provenance));
-    }
-    let groups = slurm::machines(&made);
-    match groups.len() {
-        0 | 1 => {
-            if let Some((machine, _)) = groups.first() {
-                console::emit!("All runs made on one kind of machine: {machine}.")?;
-            }
-        }
-        n => {
-            console::emit!(
-                "The runs were made on {n} kinds of machine: statistically comparable, not bit-comparable."
-            )?;
-            for (machine, names) in groups {
-                console::emit!("  {machine}: {}", names.join(", "))?;
-            }
-        }
+    for line in Machines::of(results).lines() {
+        console::emit!("{line}")?;
     }
     Ok(())
 }

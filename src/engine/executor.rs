@@ -211,6 +211,8 @@ pub struct RunResult {
     pub seconds: f64,
     /// Read from the cache.
     pub cached: bool,
+    /// Every machine it was trained on ([`RunRecord::machines`]).
+    pub machines: Vec<rundir::Machine>,
 }
 
 impl RunResult {
@@ -282,7 +284,11 @@ pub(crate) enum Decision {
 /// The executor's rule for a directory holding `record`, for a run of spec hash `hash` trained
 /// with `threads` libtorch threads under oneMKL's `dispatch`. Another spec's run, or this spec's
 /// made with another thread count or dispatch (its numbers differ), is an error unless
-/// `options.force`.
+/// `options.force`. Those two are the plan's choices; the kernel family and CPU are the
+/// machine's: a final run or checkpoint made on another one is reused or resumed (a requeued
+/// batch task lands on whatever node is free, and refusing would fail it with its checkpoint), and
+/// `run.json` lists every machine a run was trained on ([`RunRecord::trained_on`]) so that the
+/// plan's summary calls it what it is, statistically comparable and not bit-comparable.
 pub(crate) fn decide(
     dir: &std::path::Path,
     record: Option<&RunRecord>,
@@ -499,6 +505,7 @@ impl Executor<'_> {
             history: trainer.into_state().history,
             seconds: record.seconds,
             cached: false,
+            machines: record.machines(),
         };
         observer(RunEvent::End(&result));
         Ok(result)
@@ -616,9 +623,12 @@ enum Prepared {
 fn running_record(run: &PlannedRun, hash: &str, earlier: Option<&RunRecord>) -> RunRecord {
     let provenance = Provenance::here();
     match earlier {
+        // Resumed, perhaps on another machine (a requeued batch task lands where there is
+        // room): the list keeps every machine it was trained on.
         Some(r) => RunRecord {
             status: RunStatus::Running,
             detail: None,
+            trained_on: r.machines_with(provenance.machine()),
             provenance,
             ..r.clone()
         },
@@ -630,6 +640,7 @@ fn running_record(run: &PlannedRun, hash: &str, earlier: Option<&RunRecord>) -> 
             spec: run.spec.clone(),
             checkpoint: None,
             detail: None,
+            trained_on: vec![provenance.machine()],
             provenance,
             started: now_utc(),
             ended: None,
@@ -653,6 +664,7 @@ pub(crate) fn result_from_dir(
         history: rundir::read_history(&run.dir)?,
         seconds: record.seconds,
         cached,
+        machines: record.machines(),
     })
 }
 
@@ -703,6 +715,7 @@ mod tests {
             started: now_utc(),
             ended: None,
             seconds: 1.0,
+            trained_on: Vec::new(),
         }
     }
 
@@ -781,5 +794,39 @@ mod tests {
         let mut made = complete.clone();
         made.provenance.mkl_dispatch = intel;
         assert_eq!(rule_in(Some(&made), 2, intel, &plain), "Reuse");
+    }
+
+    #[test]
+    fn a_checkpoint_made_on_another_kernel_family_is_resumed_and_both_machines_recorded() {
+        // The kernel family is the node's, not the plan's: a requeued task resumes wherever it
+        // lands (with the plan's threads and dispatch), and run.json lists both machines.
+        let mut stopped = record(RunStatus::Interrupted, true, 2);
+        stopped.provenance.kernel_family = Some("avx2".into());
+        stopped.provenance.cpu = "Some Other CPU".into();
+        stopped.trained_on = vec![stopped.provenance.machine()];
+        assert_eq!(rule(Some(&stopped), 2, &ExecOptions::default()), "Resume");
+        let run = PlannedRun {
+            name: "r".into(),
+            dir: PathBuf::from("d"),
+            spec: stopped.spec.clone(),
+        };
+        let resumed = running_record(&run, &stopped.hash, Some(&stopped));
+        let here = Provenance::here().machine();
+        assert_eq!(
+            resumed.trained_on,
+            [stopped.provenance.machine(), here.clone()]
+        );
+        assert_eq!(resumed.provenance.machine(), here);
+        // Resumed again on a machine already listed: no new entry.
+        let again = running_record(&run, &stopped.hash, Some(&resumed));
+        assert_eq!(again.trained_on, resumed.trained_on);
+        // A fresh run lists the one machine it starts on; a record from before the list, its
+        // provenance's.
+        assert_eq!(running_record(&run, &stopped.hash, None).trained_on, [here]);
+        let mut old = serde_json::to_value(&stopped).unwrap();
+        old.as_object_mut().unwrap().remove("trained_on");
+        let old: RunRecord = serde_json::from_value(old).unwrap();
+        assert!(old.trained_on.is_empty());
+        assert_eq!(old.machines(), [stopped.provenance.machine()]);
     }
 }

@@ -187,6 +187,33 @@ pub struct Provenance {
     pub kernel_family: Option<String>,
 }
 
+/// The machine a run was trained on, as far as it decides the run's arithmetic: two sessions
+/// on equal machines compute the same numbers bit for bit; on different ones (another kernel
+/// family, thread count or oneMKL dispatch) the numbers are statistically comparable only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Machine {
+    /// The family of oneMKL kernels ([`mkl::kernel_family`]); `None` when not recorded.
+    pub kernel_family: Option<String>,
+    /// The CPU's model name.
+    pub cpu: String,
+    /// libtorch's intra-op threads.
+    pub threads: i32,
+    /// oneMKL's dispatch.
+    pub mkl_dispatch: MklDispatch,
+}
+
+impl Provenance {
+    /// The machine of this provenance.
+    pub fn machine(&self) -> Machine {
+        Machine {
+            kernel_family: self.kernel_family.clone(),
+            cpu: self.cpu.clone(),
+            threads: self.threads,
+            mkl_dispatch: self.mkl_dispatch,
+        }
+    }
+}
+
 /// The dispatch of runs whose `run.json` does not name one: initlab always answered oneMKL's
 /// vendor check "Intel" then.
 fn made_before_the_choice() -> MklDispatch {
@@ -243,6 +270,32 @@ pub struct RunRecord {
     pub ended: Option<String>,
     /// Wall-clock seconds spent on it, over all sessions.
     pub seconds: f64,
+    /// Every machine it was trained on, in order of first use, resumed sessions included
+    /// ([`RunRecord::machines`]). Empty in runs written before initlab recorded it.
+    #[serde(default)]
+    pub trained_on: Vec<Machine>,
+}
+
+impl RunRecord {
+    /// The machines the run was trained on: [`RunRecord::trained_on`], or the provenance's one
+    /// machine in a record written before the list. More than one: the run was resumed on
+    /// another kind of machine, and its numbers are no uninterrupted run's bit for bit.
+    pub fn machines(&self) -> Vec<Machine> {
+        match self.trained_on.is_empty() {
+            true => vec![self.provenance.machine()],
+            false => self.trained_on.clone(),
+        }
+    }
+
+    /// [`RunRecord::machines`] with `here` added at the end when it is not among them: the
+    /// list of a session that trains the run on `here`.
+    pub fn machines_with(&self, here: Machine) -> Vec<Machine> {
+        let mut all = self.machines();
+        if !all.contains(&here) {
+            all.push(here);
+        }
+        all
+    }
 }
 
 /// The current UTC time as `2026-11-29T19:04:05Z`.

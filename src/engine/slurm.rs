@@ -508,29 +508,6 @@ pub fn parse_job_id(stdout: &str) -> Option<String> {
     (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
 }
 
-/// The machines runs were made on, from their `run.json` provenance: (kernel family, CPU,
-/// threads, oneMKL dispatch) with the names of the runs made there, in order of first use.
-/// More than one entry: the runs are statistically comparable, not bit-comparable.
-pub fn machines(
-    runs: &[(String, crate::engine::rundir::Provenance)],
-) -> Vec<(String, Vec<String>)> {
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for (name, p) in runs {
-        let key = format!(
-            "kernels {}, {}, {} thread(s), oneMKL {}",
-            p.kernel_family.as_deref().unwrap_or("unrecorded"),
-            p.cpu,
-            p.threads,
-            p.mkl_dispatch
-        );
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, names)) => names.push(name.clone()),
-            None => groups.push((key, vec![name.clone()])),
-        }
-    }
-    groups
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

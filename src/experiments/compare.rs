@@ -21,6 +21,7 @@ use crate::base::train::{TrainConfig, HELD_OUT};
 use crate::engine::executor::{Executor, PlanOutcome, PlannedRun, RunEvent, RunResult};
 use crate::engine::rundir::RunStatus;
 use crate::engine::spec::{InitSource, RunSpec};
+use crate::experiments::machines::Machines;
 use crate::experiments::report_html::{self, Block, Report};
 
 /// Settings of a comparison. `Default`: the lab's shallow net under N(0,1), torch's default,
@@ -604,6 +605,7 @@ pub fn summary_markdown(config: &CompareConfig, runs: &[RunResult]) -> String {
     } else {
         let _ = writeln!(md, "\n{NO_CHART}");
     }
+    md.push_str(&Machines::of(runs).markdown());
     md
 }
 
@@ -716,6 +718,7 @@ pub fn html_report(config: &CompareConfig, runs: &[RunResult]) -> Report {
     blocks.push(Block::Heading("Runs".into()));
     blocks.push(Block::Table(runs_rows(&config.out_dir, runs)));
     blocks.push(Block::Runs(report_html::run_entries(&config.out_dir, runs)));
+    blocks.extend(Machines::of(runs).blocks());
     blocks.push(report_html::existing_files(
         &config.out_dir,
         &["summary.md", "summary.csv", "compare.png", "compare.svg"],
@@ -848,6 +851,7 @@ mod tests {
             },
             seconds: 2.0,
             cached: false,
+            machines: Vec::new(),
         }
     }
 

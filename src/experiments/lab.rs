@@ -21,6 +21,7 @@ use crate::engine::executor::{Executor, PlannedRun, RunEvent, RunResult};
 use crate::engine::rundir::RunStatus;
 use crate::engine::spec::{InitSource, RunSpec};
 use crate::experiments::compare;
+use crate::experiments::machines::Machines;
 use crate::experiments::pretrain::{self, DbnRecipe};
 use crate::experiments::report_html::{self, Block, Report};
 use crate::pretraining::rbm::RbmConfig;
@@ -296,6 +297,7 @@ pub fn report_markdown(config: &LabConfig, results: &[(LabRun, RunResult)]) -> S
     );
     let notes = notes(config);
     let _ = writeln!(md, "{}", notes.join("\n\n"));
+    md.push_str(&Machines::of(results.iter().map(|(_, r)| r)).markdown());
     let _ = writeln!(md, "\nPer-run files: `<run>/run.json`, `history.csv`, `history.json`, `model.safetensors`, `loss.png`, `dynamics.csv`, `dynamics-histograms.csv`, `dynamics.png` (`initlab dynamics <run>…` redraws and compares them).");
     md
 }
@@ -518,6 +520,7 @@ pub fn html_report(config: &LabConfig, results: &[(LabRun, RunResult)]) -> Repor
         &config.out_dir,
         &runs,
     )));
+    blocks.extend(Machines::of(&runs).blocks());
     let mut files = report_html::existing_files(
         &config.out_dir,
         &["report.md", "compare.png", "compare.svg"],

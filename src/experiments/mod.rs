@@ -8,6 +8,7 @@ pub mod compare;
 pub mod eval;
 pub mod inspect;
 pub mod lab;
+pub mod machines;
 pub mod picture;
 pub mod pretrain;
 pub mod report_html;

@@ -737,6 +737,7 @@ mod tests {
             history,
             seconds: 1.0,
             cached: false,
+            machines: Vec::new(),
         }
     }
 

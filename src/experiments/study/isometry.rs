@@ -771,6 +771,7 @@ fn summary_markdown(
     if config.seeds.len() > 1 {
         md.push_str(&summary::seeds_markdown(config, parts));
     }
+    md.push_str(&summary::machines_markdown(parts));
     md
 }
 

@@ -724,6 +724,7 @@ fn summary_markdown(
         tables.bound
     );
     let _ = writeln!(md, "\n{}", total_time(parts));
+    md.push_str(&summary::machines_markdown(parts));
     md
 }
 

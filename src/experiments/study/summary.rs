@@ -11,6 +11,7 @@ use crate::base::output::table::{Cell, Table};
 use crate::base::train::Best;
 use crate::engine::executor::RunResult;
 use crate::experiments::compare;
+use crate::experiments::machines::Machines;
 use crate::experiments::report_html::{self, Block, Report};
 use crate::experiments::study::{deviations, StudyConfig, StudyPart};
 
@@ -98,7 +99,13 @@ pub fn summary_markdown(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult
     if config.seeds.len() > 1 {
         md.push_str(&seeds_markdown(config, parts));
     }
+    md.push_str(&machines_markdown(parts));
     md
+}
+
+/// The machines the study's runs were trained on ([`Machines`]), as a `summary.md` section.
+pub fn machines_markdown(parts: &[(StudyPart, Vec<RunResult>)]) -> String {
+    Machines::of(parts.iter().flat_map(|(_, rs)| rs.iter())).markdown()
 }
 
 /// The statistics over seeds: one table per part, then how to read them.
@@ -260,10 +267,15 @@ fn runs_blocks(config: &StudyConfig, parts: &[(StudyPart, Vec<RunResult>)]) -> V
         .collect();
     let chart_png = format!("{}.png", config.study.name());
     let chart_svg = format!("{}.svg", config.study.name());
-    vec![
+    let mut blocks = vec![
         Block::Heading("Runs".into()),
         Block::Table(runs_table(config, parts)),
         Block::Runs(report_html::run_entries(&config.out_dir, &all)),
-        report_html::existing_files(&config.out_dir, &["summary.md", &chart_png, &chart_svg]),
-    ]
+    ];
+    blocks.extend(Machines::of(&all).blocks());
+    blocks.push(report_html::existing_files(
+        &config.out_dir,
+        &["summary.md", &chart_png, &chart_svg],
+    ));
+    blocks
 }
