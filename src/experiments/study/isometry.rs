@@ -419,8 +419,7 @@ fn spectrum_panel(rows: &[SpectrumRow], case: Case) -> Panel {
         series,
         log_y: true,
         dashed,
-        x_symlog: None,
-        y_share: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -488,8 +487,7 @@ fn error_panel(trained: &[TrainedRow]) -> Panel {
                 )
             })
             .collect(),
-        x_symlog: None,
-        y_share: Vec::new(),
+        ..Default::default()
     }
 }
 
