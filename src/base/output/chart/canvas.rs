@@ -219,7 +219,7 @@ impl Layout {
     }
 
     /// The caption's height with its padding above and below, as plotters lays it out
-    /// (`DrawingArea::titled`): the text's height and up to 5 pixels each side.
+    /// (`DrawingArea::titled`: the text's height and up to 5 pixels each side), and that padding.
     fn caption_height<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
