@@ -1,9 +1,9 @@
-# Sourced by scripts/parity.sh and scripts/notebooks.sh: which golden sets (tests/golden/<oneMKL
+# Sourced by scripts/parity.sh, scripts/notebooks.sh and tools/reference/run.sh: which golden sets (tests/golden/<oneMKL
 # path>/<kernel family>/) this CPU's numbers belong to.
 #
 # The kernel family: oneMKL and ATen pick their kernels by the CPU's instruction sets, and the
 # AVX-512 and AVX2 kernels round differently. Same rule as initlab::base::parity::mkl::kernel_family
-# (Rust) and tools/reference/run.sh: avx512f -> avx512, else avx2 -> avx2, else other.
+# (Rust): avx512f -> avx512, else avx2 -> avx2, else other.
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
     family=avx512
 elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then

@@ -94,6 +94,24 @@ fn data_dir() -> &'static Path {
     .path()
 }
 
+/// Pretrains a 784-8 DBN for one epoch on [`data_dir`] into `dir`, and checks that it did.
+fn pretrain_tiny_dbn(dir: &Path) {
+    let (dir_s, data) = (dir.to_str().unwrap(), data_dir().to_str().unwrap());
+    let ran = initlab(&[
+        "pretrain",
+        "--widths",
+        "784,8",
+        "--epochs",
+        "1",
+        "--data-dir",
+        data,
+        "--out",
+        dir_s,
+        "--quiet",
+    ]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+}
+
 /// The `train` arguments of the tiny run in `out/name`.
 fn train_args<'a>(out: &'a str, name: &'a str, data: &'a str) -> Vec<&'a str> {
     vec![
@@ -221,20 +239,8 @@ fn a_weight_times_four_in_the_model_is_refused_by_eval_and_predict() {
 fn a_flipped_bit_in_the_dbn_is_refused_by_init_dbn() {
     let tmp = tempfile::tempdir().unwrap();
     let dbn = tmp.path().join("dbn");
+    pretrain_tiny_dbn(&dbn);
     let (dbn_s, data) = (dbn.to_str().unwrap(), data_dir().to_str().unwrap());
-    let ran = initlab(&[
-        "pretrain",
-        "--widths",
-        "784,8",
-        "--epochs",
-        "1",
-        "--data-dir",
-        data,
-        "--out",
-        dbn_s,
-        "--quiet",
-    ]);
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     let weights = dbn.join("dbn.safetensors");
     let len = std::fs::metadata(&weights).unwrap().len() as usize;
     flip(&weights, len - 10, 0);
@@ -529,20 +535,8 @@ fn random_flips_of_a_checkpoint_and_a_dbn_are_refused_or_harmless_never_silent()
     assert_eq!(initlab(&resume).code, Some(0));
 
     let dbn = tmp.path().join("dbn");
+    pretrain_tiny_dbn(&dbn);
     let (dbn_s, data) = (dbn.to_str().unwrap(), data_dir().to_str().unwrap());
-    let pretrain = initlab(&[
-        "pretrain",
-        "--widths",
-        "784,8",
-        "--epochs",
-        "1",
-        "--data-dir",
-        data,
-        "--out",
-        dbn_s,
-        "--quiet",
-    ]);
-    assert_eq!(pretrain.code, Some(0), "{}", pretrain.stderr);
     let out = tmp.path().join("runs");
     let train = [
         "train",
@@ -577,20 +571,8 @@ fn random_flips_of_a_checkpoint_and_a_dbn_are_refused_or_harmless_never_silent()
 fn a_failed_start_leaves_no_run_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let dbn = tmp.path().join("dbn-small");
+    pretrain_tiny_dbn(&dbn);
     let (dbn_s, data) = (dbn.to_str().unwrap(), data_dir().to_str().unwrap());
-    let pretrain = initlab(&[
-        "pretrain",
-        "--widths",
-        "784,8",
-        "--epochs",
-        "1",
-        "--data-dir",
-        data,
-        "--out",
-        dbn_s,
-        "--quiet",
-    ]);
-    assert_eq!(pretrain.code, Some(0), "{}", pretrain.stderr);
     let out = tmp.path().join("runs");
     let train = |model: &str| {
         initlab(&[

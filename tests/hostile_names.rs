@@ -1,9 +1,9 @@
 //! Names and paths are data, never code; and a status says what happened (issue 19, items 5 and
 //! 6): `--emit-plan` quotes every word and refuses a path it cannot print; titles and folder
 //! names reach Markdown and HTML escaped; a planted `.lock` or temporary-file link is not
-//! followed; a run that learned nothing is `unstable`; `doctor` knows when the compiled-in data
-//! cannot be unpacked; start-up survives a deleted working directory; a palette PNG with indices
-//! past its palette is refused.
+//! followed; a run that learned nothing is `unstable` (the rule's unit tests are in
+//! `initlab::base::train`); `doctor` knows when the compiled-in data cannot be unpacked; start-up
+//! survives a deleted working directory; a palette PNG with indices past its palette is refused.
 
 mod common;
 
@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use initlab::base::data::locate::{self, DataEnv, DataError};
-use initlab::base::train::{learned_nothing, EpochRecord, History};
 use initlab::engine::doctor::{self, Verdict};
 use initlab::engine::rundir::{self, EndDetail, RunStatus};
 
@@ -274,37 +273,6 @@ fn a_planted_temporary_file_link_is_replaced_not_followed() {
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert_eq!(std::fs::read(&target).unwrap(), b"new");
     assert!(std::fs::symlink_metadata(&planted).is_err());
-}
-
-/// A history of `(train cost, test loss, test accuracy)` per epoch.
-fn history(epochs: &[(f64, f64, f64)]) -> History {
-    History {
-        epochs: (epochs.iter().enumerate())
-            .map(|(i, &(train_cost, test_loss, test_accuracy))| EpochRecord {
-                epoch: i + 1,
-                train_cost,
-                test_loss,
-                test_accuracy,
-                seconds: 0.1,
-                validation_loss: None,
-                validation_accuracy: None,
-                learning_rate: None,
-            })
-            .collect(),
-        first_batch_loss: Some(40.0),
-    }
-}
-
-#[test]
-fn learned_nothing_is_chance_accuracy_or_no_loss_below_a_guess() {
-    assert_eq!(learned_nothing(&history(&[])), None);
-    assert_eq!(learned_nothing(&history(&[(0.4, 0.3, 0.91)])), None);
-    // Chance accuracy, whatever the loss.
-    let chance = learned_nothing(&history(&[(30.0, 2.0, 0.5), (2.0, 1.9, 0.103)]));
-    assert_eq!(chance, Some((0.103, 1.9)));
-    // A fair accuracy, but no loss ever below ln 10.
-    let stuck = learned_nothing(&history(&[(2.5, 2.31, 0.35)]));
-    assert_eq!(stuck, Some((0.35, 2.31)));
 }
 
 #[test]

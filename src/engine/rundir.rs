@@ -84,7 +84,8 @@ pub enum RunStatus {
     Complete,
     /// A loss became NaN or infinite.
     Diverged,
-    /// All epochs ran, ending above the first batch's loss, or at chance accuracy.
+    /// All epochs ran, ending above the first batch's loss, or having learned nothing
+    /// (`crate::base::train::learned_nothing`).
     Unstable,
     /// Training stopped on an error before its first checkpoint (the error is in the record's
     /// detail); it starts again from the beginning. A run with a checkpoint that stops on an
@@ -145,8 +146,8 @@ pub enum EndDetail {
         /// The final epoch's train cost.
         final_cost: f64,
     },
-    /// The run learned nothing: it ended at chance accuracy, or no loss fell below a uniform
-    /// guess's (`crate::base::train::learned_nothing`); its status is `unstable`.
+    /// The run learned nothing: it ended at chance accuracy, or near it with no loss below a
+    /// uniform guess's (`crate::base::train::learned_nothing`); its status is `unstable`.
     AtChance {
         /// The final epoch's test accuracy.
         accuracy: f64,

@@ -70,17 +70,12 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export PYTHONDONTWRITEBYTECODE=1
 
 # ---- which golden set: oneMKL's path (intel-path on an Intel CPU or with the shim, else stock) and the kernel family
-# of this CPU. Same rules as initlab::base::parity::mkl (Rust), lab_notebooks.py (Python, which asks MKL itself) and
-# scripts/parity.sh: avx512f -> avx512, else avx2 -> avx2, else other.
-if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
-    FAMILY=avx512
-elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
-    FAMILY=avx2
-else
-    FAMILY=other
-fi
+# of this CPU, from scripts/golden-set.sh (its `family` and `intel`): the same rules as initlab::base::parity::mkl
+# (Rust) and lab_notebooks.py (Python, which asks MKL itself).
+. "$REPO/scripts/golden-set.sh"
+FAMILY=$family
 PATHNAME=stock
-if [ "$DISPATCH" = intel-path ] || grep -qm1 'vendor_id.*GenuineIntel' /proc/cpuinfo 2>/dev/null; then
+if [ "$DISPATCH" = intel-path ] || [ "$intel" = yes ]; then
     PATHNAME=intel-path
 fi
 export INITLAB_GOLDEN_DIR="${INITLAB_GOLDEN_DIR:-tests/golden/$PATHNAME/$FAMILY}"

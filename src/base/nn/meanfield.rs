@@ -359,13 +359,25 @@ pub fn critical_sigma_w2(gh: &GaussHermite, sigma_b2: f64) -> Result<f64> {
 /// `(fan_in, Var(w), Var(b))`, input side first. The first layer sees the input itself:
 /// `q_1 = Var(w_1) · E[‖x‖²] + Var(b_1)`. Returns `q_1 … q_L`.
 pub fn relu_second_moments(input_second_moment: f64, layers: &[(i64, f64, f64)]) -> Vec<f64> {
+    // Halving is exact: `fan_in · Var(w) · (q/2)` is the bits of `fan_in · Var(w) · q / 2`.
+    second_moments(input_second_moment, layers, |q| q / 2.0)
+}
+
+/// The recursion [`relu_second_moments`] and [`tanh_second_moments`] share: `q_1 = Var(w_1) ·
+/// E[‖x‖²] + Var(b_1)`, then `q_{l+1} = fan_in_{l+1} · Var(w_{l+1}) · mean_square(q_l) +
+/// Var(b_{l+1})`, where `mean_square(q)` is `E[φ(√q z)²]` of the nonlinearity φ.
+fn second_moments(
+    input_second_moment: f64,
+    layers: &[(i64, f64, f64)],
+    mean_square: impl Fn(f64) -> f64,
+) -> Vec<f64> {
     let mut out = Vec::with_capacity(layers.len());
     let mut q = 0.0;
     for (k, &(fan_in, var_w, var_b)) in layers.iter().enumerate() {
         q = if k == 0 {
             var_w * input_second_moment + var_b
         } else {
-            fan_in as f64 * var_w * q / 2.0 + var_b
+            fan_in as f64 * var_w * mean_square(q) + var_b
         };
         out.push(q);
     }
@@ -389,17 +401,9 @@ pub fn tanh_second_moments(
     input_second_moment: f64,
     layers: &[(i64, f64, f64)],
 ) -> Vec<f64> {
-    let mut out = Vec::with_capacity(layers.len());
-    let mut q = 0.0;
-    for (k, &(fan_in, var_w, var_b)) in layers.iter().enumerate() {
-        q = if k == 0 {
-            var_w * input_second_moment + var_b
-        } else {
-            fan_in as f64 * var_w * tanh_expect(gh, q, |u| u.tanh().powi(2)) + var_b
-        };
-        out.push(q);
-    }
-    out
+    second_moments(input_second_moment, layers, |q| {
+        tanh_expect(gh, q, |u| u.tanh().powi(2))
+    })
 }
 
 /// `E[f(√q z)]`, z ~ N(0, 1), for a function of tanh: by `gh` when q ≤ 1; above, by composite

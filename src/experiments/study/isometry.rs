@@ -419,8 +419,7 @@ fn spectrum_panel(rows: &[SpectrumRow], case: Case) -> Panel {
         series,
         log_y: true,
         dashed,
-        x_symlog: None,
-        y_share: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -465,31 +464,26 @@ fn error_panel(trained: &[TrainedRow]) -> Panel {
     };
     let steps = |pick: Pick| means.first().and_then(|m| pick(&m.2)).map_or(0, |e| e.0);
     let (first, last) = (steps(<[_]>::first), steps(<[_]>::last));
+    // One line per weight draw, its errors as `pick` reads them.
+    let lines = |label: &dyn Fn(WeightDraw) -> String, pick: Pick| -> Vec<Series> {
+        (DRAWS.iter())
+            .map(|&w| Series::line(label(w), at(w, pick)))
+            .collect()
+    };
     Panel {
         title: format!("Test error after {last} SGD steps (dashed: after {first})"),
         x_desc: "depth (hidden tanh layers)".into(),
         y_desc: "test error % (log scale)".into(),
-        series: DRAWS
-            .iter()
-            .map(|&w| {
-                Series::line(
-                    format!("{} (after {last} steps)", w.name()),
-                    at(w, <[_]>::last),
-                )
-            })
-            .collect(),
+        series: lines(
+            &|w| format!("{} (after {last} steps)", w.name()),
+            <[_]>::last,
+        ),
         log_y: true,
-        dashed: DRAWS
-            .iter()
-            .map(|&w| {
-                Series::line(
-                    format!("{} after {first} steps", w.name()),
-                    at(w, <[_]>::first),
-                )
-            })
-            .collect(),
-        x_symlog: None,
-        y_share: Vec::new(),
+        dashed: lines(
+            &|w| format!("{} after {first} steps", w.name()),
+            <[_]>::first,
+        ),
+        ..Default::default()
     }
 }
 

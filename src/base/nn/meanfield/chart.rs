@@ -132,6 +132,7 @@ where
         font: 14,
         occupied: &[],
         outside: false,
+        clearance: 0.0,
     };
     let mut legend = Legend::plan(&at, entries.collect())?;
     if legend.place.is_some() {
@@ -213,6 +214,7 @@ where
         font: 15,
         occupied: &occupied,
         outside: true,
+        clearance: 0.0,
     };
     let legend = Legend::plan(&at, looks.iter().cloned().chain(markers).collect())?;
     let style = AxesStyle::new(&c.x_desc, &c.y_desc, 14);

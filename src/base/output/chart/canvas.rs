@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::base::output::chart::axis::{tick_label, Axis};
 use crate::base::output::chart::style::{Look, Marker};
@@ -209,15 +210,7 @@ impl Layout {
         DB::ErrorType: 'static,
     {
         let (w, h) = area.dim_in_pixel();
-        let text_h = if title.is_empty() {
-            0
-        } else {
-            let style = TextStyle::from(("sans-serif", self.caption).into_font());
-            area.estimate_text_size(title, &style)
-                .map_err(|e| anyhow!("measuring a caption: {e:?}"))?
-                .1
-        };
-        let caption = text_h + 2 * (text_h / 2).min(5);
+        let (caption, _) = self.caption_height(area, title)?;
         Ok((
             w.saturating_sub(2 * self.margin + self.y_label).max(1),
             h.saturating_sub(2 * self.margin + caption + self.x_label)
@@ -225,22 +218,61 @@ impl Layout {
         ))
     }
 
-    /// A chart builder with this layout, `extra_right` more pixels of margin on the right.
+    /// The caption's height with its padding above and below, as plotters lays it out
+    /// (`DrawingArea::titled`: the text's height and up to 5 pixels each side), and that padding.
+    fn caption_height<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        title: &str,
+    ) -> Result<(u32, u32)>
+    where
+        DB::ErrorType: 'static,
+    {
+        if title.is_empty() {
+            return Ok((0, 0));
+        }
+        let style = TextStyle::from(("sans-serif", self.caption).into_font());
+        let text_h = area
+            .estimate_text_size(title, &style)
+            .map_err(|e| anyhow!("measuring a caption: {e:?}"))?
+            .1;
+        let pad = (text_h / 2).min(5);
+        Ok((text_h + 2 * pad, pad))
+    }
+
+    /// A chart builder with this layout, `extra_right` more pixels of margin on the right. With
+    /// such a margin (a legend beside the plot) the caption is drawn here, centred over the whole
+    /// of `area`, so that a long one is not cut where the narrowed plot's centre would put it.
     fn builder<'a, 'b, DB: DrawingBackend>(
         &self,
         area: &'a DrawingArea<DB, Shift>,
         title: &str,
         extra_right: u32,
-    ) -> ChartBuilder<'a, 'b, DB> {
+    ) -> Result<ChartBuilder<'a, 'b, DB>>
+    where
+        DB::ErrorType: 'static,
+    {
         let mut b = ChartBuilder::on(area);
-        if !title.is_empty() {
-            b.caption(title, ("sans-serif", self.caption));
-        }
         b.margin(self.margin)
             .margin_right(self.margin + extra_right)
             .x_label_area_size(self.x_label)
             .y_label_area_size(self.y_label);
-        b
+        if extra_right == 0 {
+            if !title.is_empty() {
+                b.caption(title, ("sans-serif", self.caption));
+            }
+            return Ok(b);
+        }
+        let (height, pad) = self.caption_height(area, title)?;
+        if height > 0 {
+            let centre = area.dim_in_pixel().0 as i32 / 2;
+            let style = TextStyle::from(("sans-serif", self.caption).into_font())
+                .pos(Pos::new(HPos::Center, VPos::Top));
+            let at = (centre, (self.margin + pad) as i32);
+            area.draw_text(title, &style, at).map_err(drawing_error)?;
+        }
+        b.margin_top(self.margin + height);
+        Ok(b)
     }
 }
 
@@ -359,7 +391,7 @@ where
 {
     area.fill(&WHITE).map_err(drawing_error)?;
     let mut chart = layout
-        .builder(area, title, extra_right)
+        .builder(area, title, extra_right)?
         .build_cartesian_2d(x, y)
         .map_err(drawing_error)?;
     let mut mesh = chart.configure_mesh();

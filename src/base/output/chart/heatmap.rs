@@ -557,6 +557,7 @@ where
         font: 15,
         occupied: &occupied,
         outside: style.legend_outside,
+        clearance: 0.0,
     };
     let mut legend = Legend::plan(&at, entries.collect())?;
     if !style.legend {

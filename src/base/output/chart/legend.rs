@@ -257,6 +257,9 @@ pub struct Placement<'p, DB: DrawingBackend> {
     pub occupied: &'p [(f64, f64)],
     /// Outside the plot (to the right) allowed.
     pub outside: bool,
+    /// How far the box keeps from the data, a fraction of the plot's width and height, beyond
+    /// the 4 pixels every legend keeps (0: those alone).
+    pub clearance: f64,
 }
 
 impl Legend {
@@ -299,10 +302,11 @@ impl Legend {
             (n * legend.line_height() + 2 * GLYPH.1) as u32,
         );
         let (pw, ph) = at.layout.plot_size(at.area, at.title)?;
-        // The box sits 5 pixels in from the corner; 4 more keep it off the lines.
+        // The box sits 5 pixels in from the corner; 4 more and the clearance keep it off the
+        // lines.
         let fraction = (
-            (legend.size.0 + 9) as f64 / pw as f64,
-            (legend.size.1 + 9) as f64 / ph as f64,
+            (legend.size.0 + 9) as f64 / pw as f64 + at.clearance,
+            (legend.size.1 + 9) as f64 / ph as f64 + at.clearance,
         );
         legend.place = Some(legend_place(at.occupied, fraction, at.outside));
         Ok(legend)

@@ -42,6 +42,10 @@ pub struct Panel {
     /// Values the y axis shows besides the series' own (empty: none): panels side by side pass
     /// the range of them all ([`share_y`]), so that equal heights mean equal values.
     pub y_share: Vec<f64>,
+    /// How far the legend keeps from the data when it goes inside the plot, a fraction of the
+    /// plot's width and height ([`Placement::clearance`]); where no corner leaves that much, it
+    /// goes beside the plot. 0: 4 pixels, the least any legend keeps.
+    pub legend_clearance: f64,
 }
 
 /// Gives every panel of `panels` (one row of a figure, side by side) the y range of them all:
@@ -151,6 +155,7 @@ where
         font: planned.font.1,
         occupied: &planned.occupied,
         outside: true,
+        clearance: p.legend_clearance,
     };
     let legend = Legend::plan(&at, entries)?;
     let legend = match role.mode {
@@ -438,4 +443,104 @@ pub fn panels_chart(panels: &[Panel], title: &str, path: &Path) -> Result<()> {
         |root| panels_figure(root, title, panels),
         |root| panels_figure(root, title, panels),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inspect's tanh activation panel (`initlab inspect`, seed 777, activation std per layer,
+    /// rounded): N(0,1) flat near the top, three lower lines, each with its prediction dashed
+    /// (`predicted_activation_std`): eight legend entries.
+    fn tanh_like(clearance: f64) -> Panel {
+        type Stds = (&'static str, [f64; 10], [f64; 10]);
+        let stds: [Stds; 4] = [
+            (
+                "normal",
+                [
+                    0.95, 0.973, 0.974, 0.974, 0.974, 0.974, 0.974, 0.974, 0.974, 15.9,
+                ],
+                [
+                    0.955, 0.974, 0.974, 0.974, 0.974, 0.974, 0.974, 0.974, 0.974, 15.6,
+                ],
+            ),
+            (
+                "glorot-standard",
+                [
+                    0.178, 0.106, 0.0696, 0.0527, 0.0459, 0.0431, 0.0438, 0.0422, 0.044, 0.0403,
+                ],
+                [
+                    0.181, 0.109, 0.0723, 0.055, 0.048, 0.0454, 0.0445, 0.0442, 0.0441, 0.0442,
+                ],
+            ),
+            (
+                "xavier-uniform",
+                [
+                    0.343, 0.306, 0.279, 0.256, 0.244, 0.234, 0.224, 0.213, 0.209, 0.309,
+                ],
+                [
+                    0.349, 0.317, 0.292, 0.273, 0.258, 0.245, 0.234, 0.225, 0.217, 0.304,
+                ],
+            ),
+            (
+                "kaiming-normal",
+                [
+                    0.432, 0.522, 0.581, 0.615, 0.622, 0.638, 0.652, 0.65, 0.656, 1.22,
+                ],
+                [
+                    0.439, 0.534, 0.594, 0.625, 0.64, 0.646, 0.649, 0.651, 0.651, 1.09,
+                ],
+            ),
+        ];
+        let by_layer = |v: &[f64; 10]| -> Vec<(f64, f64)> {
+            (v.iter().enumerate())
+                .map(|(k, &y)| ((k + 1) as f64, y))
+                .collect()
+        };
+        let series = (stds.iter())
+            .map(|(label, v, _)| Series::line(*label, by_layer(v)))
+            .collect();
+        let dashed = (stds.iter())
+            .map(|(label, _, p)| Series::line(format!("{label} predicted"), by_layer(p)))
+            .collect();
+        Panel {
+            title: "activation std (dashed: mean-field length map q^ℓ)".into(),
+            x_desc: "layer".into(),
+            y_desc: "std (log scale)".into(),
+            series,
+            log_y: true,
+            dashed,
+            legend_clearance: clearance,
+            ..Default::default()
+        }
+    }
+
+    /// Where `p`'s own legend goes on a 700 × 570 panel (inspect's, under the figure's title).
+    fn place(p: &Panel) -> Option<LegendPlace> {
+        let mut place = None;
+        let role = LegendRole {
+            mode: LegendMode::Plan,
+            entries: None,
+        };
+        canvas::render_png_bytes((700, 570), |area| {
+            place = draw_panel(area, p, role)?.place;
+            Ok(())
+        })
+        .unwrap();
+        place
+    }
+
+    #[test]
+    fn a_legend_with_clearance_leaves_a_corner_it_would_crowd_for_the_side() {
+        // With the 4 pixels alone, the top left corner is free: the box ends just above N(0,1).
+        assert_eq!(place(&tanh_like(0.0)), Some(LegendPlace::UpperLeft));
+        // A clearance of 1/16 of the plot: no corner is that far from the lines.
+        assert_eq!(place(&tanh_like(0.0625)), Some(LegendPlace::OutsideRight));
+        // Nothing near the top: the top right corner, clearance or not.
+        let mut low = tanh_like(0.0625);
+        low.series[0] = Series::line("normal", vec![(1.0, 0.2), (10.0, 0.25)]);
+        low.dashed[0] = low.series[0].clone();
+        low.y_share = vec![0.03, 100.0];
+        assert_eq!(place(&low), Some(LegendPlace::UpperRight));
+    }
 }

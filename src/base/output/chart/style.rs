@@ -323,15 +323,28 @@ impl Look {
 mod tests {
     use super::*;
 
+    /// The lab's compare chart's labels.
+    const LAB: [&str; 5] = [
+        "shallow normal",
+        "shallow xavier-uniform",
+        "shallow kaiming-normal",
+        "deep xavier-uniform",
+        "deep sigmoid dbn",
+    ];
+
+    /// What `of` gives the series among `labels` that is `which` ([`identity`]), if any.
+    fn of_label<T: Copy>(
+        labels: &[&str],
+        which: &str,
+        of: impl Fn(&[&str]) -> Vec<T>,
+    ) -> Option<T> {
+        let at = labels.iter().position(|l| identity(l) == identity(which));
+        at.map(|i| of(labels)[i])
+    }
+
     #[test]
     fn a_series_keeps_its_colour_whatever_else_is_drawn() {
-        let lab = [
-            "shallow normal",
-            "shallow xavier-uniform",
-            "shallow kaiming-normal",
-            "deep xavier-uniform",
-            "deep sigmoid dbn",
-        ];
+        let lab = LAB;
         let study = [
             "shallow normal (mean of 3 seeds; band: min–max)",
             "shallow torch-default",
@@ -344,10 +357,8 @@ mod tests {
             "deep kaiming-normal",
             "deep lsuv",
         ];
-        let colour_in = |labels: &[&str], which: &str| {
-            let at = labels.iter().position(|l| identity(l) == identity(which));
-            at.map(|i| series_colours(labels)[i])
-        };
+        let colour_in =
+            |labels: &[&str], which: &str| of_label(labels, which, |l| series_colours(l));
         for which in [
             "shallow normal",
             "shallow xavier-uniform",
@@ -469,13 +480,7 @@ mod tests {
     fn an_init_looks_the_same_in_every_kind_of_chart() {
         // The lab's compare chart, study lab's chart, a compare over seeds (report.html's
         // labels), inspect's depth chart.
-        let lab = [
-            "shallow normal",
-            "shallow xavier-uniform",
-            "shallow kaiming-normal",
-            "deep xavier-uniform",
-            "deep sigmoid dbn",
-        ];
+        let lab = LAB;
         let study = ["shallow xavier-uniform", "deep xavier-uniform", "deep lsuv"];
         let compare = ["xavier-uniform (mean of 3 seeds)", "normal (3 unstable)"];
         let inspect = [
@@ -484,10 +489,7 @@ mod tests {
             "xavier-uniform",
             "kaiming-normal",
         ];
-        let look = |labels: &[&str], which: &str| {
-            let at = labels.iter().position(|l| identity(l) == identity(which));
-            at.map(|i| series_strokes(labels)[i])
-        };
+        let look = |labels: &[&str], which: &str| of_label(labels, which, |l| series_strokes(l));
         let xavier = init_colour("xavier-uniform");
         for (labels, which) in [
             (&lab[..], "shallow xavier-uniform"),
