@@ -84,8 +84,8 @@ bench-busy: build
 ## Hinton et al.'s 784-500-500-2000-10 DBN against Xavier, LeCun-normal and He-normal starts of the same sigmoid
 ## net and cosine schedule (initlab study dbn): each of 3 seeds pretrains its own stack (20 epochs of CD-1 per RBM)
 ## and fine-tunes it; each init's Adam learning rate is chosen on a 10,000-image validation split by a sweep of
-## 3e-4, 1e-3, 3e-3 (first seed). ≈47 min of 2-core time (estimated from the earlier `make dbn`'s measured rates;
-## --jobs 1: one run at a time with both threads). `initlab study dbn --full`: 5 seeds, 30 epochs (≈1 h 35 min).
+## 3e-4, 1e-3, 3e-3 (first seed). ≈39 min of 2-core time (from its own runs measured on a quiet 2-core Xeon;
+## --jobs 1: one run at a time with both threads). `initlab study dbn --full`: 5 seeds, 30 epochs (≈1 h 15 min).
 dbn: build
 	./target/release/initlab study dbn --jobs 1
 

@@ -681,7 +681,7 @@ pub struct StudyArgs {
     /// (Hinton et al. 2006: 784-500-500-2000-10 sigmoid net from a DBN pretrained per seed vs
     /// Xavier, LeCun-normal and He-normal, Adam with a cosine schedule, each init's learning rate
     /// chosen on the validation split by a sweep of 3e-4, 1e-3, 3e-3; default 3 seeds, 20
-    /// epochs, ≈ 47 min of 2-core time; --full 5 seeds, 30 epochs, ≈ 1 h 35 min); and the steps
+    /// epochs, ≈ 39 min of 2-core time; --full 5 seeds, 30 epochs, ≈ 1 h 15 min); and the steps
     /// a course shows next: initloss (the last layer ×0.01 and its bias 0, so the first loss is
     /// ln 10: every step's loss with and without it, Adam, 1 epoch) or optimizers (N(0,1), Xavier,
     /// He under plain SGD lr 0.1 and Adam lr 0.001, 5 epochs of 20,000 images).

@@ -659,10 +659,11 @@ fn html_report(config: &StudyConfig, result: &DbnStudyResult, test_images: i64) 
 }
 
 /// Seconds of 2-core time per fine-tuning epoch of the full net over 60,000 images, and per
-/// pretraining epoch of its three RBMs: `make dbn`'s measurements on the 2-core AMD EPYC (AVX2)
-/// with `/usr/bin/time`, 1,260 CPU-seconds for 3 × 30 fine-tuning epochs and 374 for 20
-/// pretraining epochs, halved for two cores.
-const MEASURED_SECONDS: (f64, f64) = (1_260.0 / 90.0 / 2.0, 374.0 / 20.0 / 2.0);
+/// pretraining epoch of its three RBMs: this study's own default run on the 2-core Intel Xeon
+/// (AVX-512), 2026-12-06, from the runs made while nothing else ran — a fine-tuning run of 20
+/// epochs over 50,000 images took 83–92 s (He normal, seeds 777–779), the pretraining of seed
+/// 779 (20 epochs of each RBM over 50,000 images) 212 s — scaled to 60,000 images.
+const MEASURED_SECONDS: (f64, f64) = (85.0 / 20.0 * 1.2, 212.0 / 20.0 * 1.2);
 
 /// The study's 2-core time in minutes, estimated from [`MEASURED_SECONDS`] for the full-width
 /// net, scaled by its training images, one run at a time: each seed's pretraining, the sweep
@@ -688,8 +689,8 @@ fn budget_words(config: &StudyConfig) -> String {
         return "a narrow net for quick trials (no estimate)".into();
     }
     format!(
-        "≈ {:.0} min of 2-core time for {} seeds (one run at a time, from make dbn's measured rates on a \
-         2-core AMD EPYC)",
+        "≈ {:.0} min of 2-core time for {} seeds (one run at a time, from this study's measured rates on a \
+         2-core Intel Xeon)",
         estimated_minutes(config),
         config.seeds.len()
     )

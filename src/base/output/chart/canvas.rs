@@ -164,7 +164,12 @@ pub fn render_png_atomic(
     io::write_atomic(path, &bytes)
 }
 
-/// `root` filled white under `title` (24 pixels), the area below the title returned.
+/// The font sizes a figure's title tries, largest first, before it breaks into two lines.
+const TITLE_SIZES: [u32; 3] = [24, 21, 18];
+
+/// `root` filled white under `title`, the area below the title returned. The title keeps to the
+/// canvas: on one line at the largest of [`TITLE_SIZES`] that fits, else on two lines (broken by
+/// [`title_lines`]) at the smallest, each centred.
 pub fn titled<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -173,8 +178,44 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(drawing_error)?;
-    root.titled(title, ("sans-serif", 24))
-        .map_err(drawing_error)
+    let room = root.dim_in_pixel().0.saturating_sub(20);
+    let width = |text: &str, size: u32| -> Result<(u32, u32)> {
+        let style = TextStyle::from(("sans-serif", size).into_font());
+        root.estimate_text_size(text, &style)
+            .map_err(|e| anyhow!("measuring a title: {e:?}"))
+    };
+    for size in TITLE_SIZES {
+        if width(title, size)?.0 <= room {
+            return root.titled(title, ("sans-serif", size)).map_err(drawing_error);
+        }
+    }
+    let size = TITLE_SIZES[TITLE_SIZES.len() - 1];
+    let lines = title_lines(title);
+    let style = TextStyle::from(("sans-serif", size).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let centre = root.dim_in_pixel().0 as i32 / 2;
+    let mut y = 5;
+    for line in &lines {
+        root.draw_text(line, &style, (centre, y)).map_err(drawing_error)?;
+        y += width(line, size)?.1 as i32 + 3;
+    }
+    Ok(root.split_vertically(y + 5).1)
+}
+
+/// A title too long for one line, as two: broken after its " — " (a figure's subject, then how
+/// it is drawn), else at the space nearest its middle.
+fn title_lines(title: &str) -> Vec<String> {
+    if let Some((head, tail)) = title.split_once(" — ") {
+        return vec![head.to_string(), tail.to_string()];
+    }
+    let middle = title.len() / 2;
+    let at = title
+        .match_indices(' ')
+        .map(|(i, _)| i)
+        .min_by_key(|&i| i.abs_diff(middle));
+    match at {
+        Some(i) => vec![title[..i].to_string(), title[i + 1..].to_string()],
+        None => vec![title.to_string()],
+    }
 }
 
 /// Margins and label areas of a chart in pixels, and its caption's font size.
@@ -446,4 +487,38 @@ where
             .map_err(drawing_error)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_title_breaks_after_its_dash_else_near_its_middle() {
+        assert_eq!(
+            title_lines("DBN vs Xavier — mean of 3 seeds"),
+            vec!["DBN vs Xavier".to_string(), "mean of 3 seeds".to_string()]
+        );
+        assert_eq!(
+            title_lines("one two three four"),
+            vec!["one two".to_string(), "three four".to_string()]
+        );
+        assert_eq!(title_lines("unbroken"), vec!["unbroken".to_string()]);
+    }
+
+    #[test]
+    fn a_title_wider_than_the_canvas_keeps_to_it() -> Result<()> {
+        ensure_font()?;
+        let long = "Hinton et al. 2006: a pretrained DBN vs Xavier, LeCun and He inits, sigmoid net, \
+                    Adam with a cosine schedule — mean of 3 seeds, band: min to max";
+        let mut buffer = vec![0u8; 1000 * 600 * 3];
+        let root = BitMapBackend::with_buffer(&mut buffer, (1000, 600)).into_drawing_area();
+        let below = titled(&root, long)?;
+        // two lines of 18-pixel text: more than one line's height taken, less than a third
+        let taken = 600 - below.dim_in_pixel().1;
+        assert!((40..200).contains(&taken), "title took {taken} px");
+        let short = titled(&root, "short")?;
+        assert!(600 - short.dim_in_pixel().1 < 40);
+        Ok(())
+    }
 }
