@@ -453,14 +453,26 @@ fn cell_accuracy(runs: &[RunResult], w: f64, epoch: usize) -> f64 {
     }
 }
 
-/// 6 ξ_c over σ_w² ∈ [x0, x1] at σ_b² = [`SIGMA_B2`] (infinite at the critical point).
-fn six_xi_line(gh: &GaussHermite, x0: f64, x1: f64) -> Result<Vec<(f64, f64)>> {
-    (0..=400)
-        .map(|i| {
-            let w = x0 + (x1 - x0) * i as f64 / 400.0;
-            theory::propagation(gh, w, SIGMA_B2).map(|p| (w, 6.0 * p.xi_c))
-        })
+/// 6 ξ_c at each of `sigmas` (σ_w²), σ_b² = [`SIGMA_B2`] (infinite at the critical point).
+fn six_xi_at(gh: &GaussHermite, sigmas: &[f64]) -> Result<Vec<f64>> {
+    (sigmas.iter())
+        .map(|&w| theory::propagation(gh, w, SIGMA_B2).map(|p| 6.0 * p.xi_c))
         .collect()
+}
+
+/// The 6 ξ_c line as a staircase on the cells' edges: over column `i` (between `x_edges[i]` and
+/// `x_edges[i + 1]`) it runs along the upper edge of the deepest row whose depth is at most
+/// `six_xi[i]` (the grid's lower edge when none is, its upper edge when all are), with vertical
+/// steps between columns. `depths` ascending, `y_edges` one longer.
+fn six_xi_steps(six_xi: &[f64], depths: &[f64], x_edges: &[f64], y_edges: &[f64]) -> Vec<(f64, f64)> {
+    let mut points = Vec::with_capacity(2 * six_xi.len());
+    for (i, &bound) in six_xi.iter().enumerate() {
+        let below = depths.iter().filter(|&&d| d <= bound).count();
+        let y = y_edges[below.min(y_edges.len() - 1)];
+        points.push((x_edges[i], y));
+        points.push((x_edges[i + 1], y));
+    }
+    points
 }
 
 /// The figure's title.
@@ -493,10 +505,12 @@ fn accuracy_panels(gh: &GaussHermite, g: &TrainedGrid, critical: f64) -> Result<
     let depth_f: Vec<f64> = g.depths.iter().map(|&d| d as f64).collect();
     let x_edges = edges_around(&g.sigmas);
     let y_edges = log_edges_around(&depth_f);
-    let (x0, x1) = (x_edges[0], x_edges[x_edges.len() - 1]);
-    // The line alone: a vertical line at the critical point would hide that column's numbers.
-    let label = format!("depth = 6 ξ_c (∞ at σ_w² = {critical:.3})");
-    let lines = vec![Series::line(label, six_xi_line(gh, x0, x1)?)];
+    // On the cells' edges, so that no cell is cut: each lies wholly below the line (its depth
+    // ≤ 6 ξ_c at its column's σ_w²) or wholly above, as the summary counts them.
+    let six_xi = six_xi_at(gh, &g.sigmas)?;
+    let label = format!("6 ξ_c on cell edges (∞ at σ_w² {critical:.3})");
+    let steps = six_xi_steps(&six_xi, &depth_f, &x_edges, &y_edges);
+    let lines = vec![Series::line(label, steps)];
     let panel = |p: &StepPanel| Heatmap {
         title: format!("after {} SGD steps", p.steps),
         x_desc: "σ_w²".into(),
@@ -539,11 +553,7 @@ impl MeanfieldTables {
         named: &NamedAtTorchBias,
         g: &TrainedGrid,
     ) -> Result<Self> {
-        let six_xi: Vec<f64> = g
-            .sigmas
-            .iter()
-            .map(|&w| theory::propagation(gh, w, SIGMA_B2).map(|p| 6.0 * p.xi_c))
-            .collect::<Result<_>>()?;
+        let six_xi = six_xi_at(gh, &g.sigmas)?;
         let bound = (g.panels.iter())
             .map(|p| bound_sentence(&six_xi, g, p))
             .collect::<Vec<_>>()
@@ -758,6 +768,21 @@ fn html_blocks(out: &Path, tables: &MeanfieldTables) -> Vec<Block> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_six_xi_staircase_runs_on_cell_edges_and_keeps_each_cell_whole() {
+        let depths = [2.0, 4.0, 8.0];
+        let x_edges = [0.0, 1.0, 2.0, 3.0];
+        let y_edges = [1.4, 2.8, 5.7, 11.3];
+        // column 0: no depth ≤ 1.5; column 1: 2 and 4 ≤ 5; column 2: all ≤ ∞
+        let steps = six_xi_steps(&[1.5, 5.0, f64::INFINITY], &depths, &x_edges, &y_edges);
+        assert_eq!(
+            steps,
+            vec![(0.0, 1.4), (1.0, 1.4), (1.0, 5.7), (2.0, 5.7), (2.0, 11.3), (3.0, 11.3)]
+        );
+        // every y is an edge, so no cell is crossed
+        assert!(steps.iter().all(|(_, y)| y_edges.contains(y)));
+    }
     use crate::base::output::chart::heatmap::{ColourScale, NEUTRAL};
 
     #[test]
