@@ -803,8 +803,14 @@ mod tests {
         let config = StudyConfig::new(STUDY);
         let minutes = estimated_minutes(&config);
         // 3 pretrainings of 20 epochs, 12 sweep runs and 8 seed runs of 20 epochs, on 50,000 images.
-        let expected = 50.0 / 60.0 * (3.0 * 20.0 * 9.35 + 20.0 * 20.0 * 7.0) / 60.0;
+        let (fine_tune, pretrain) = (85.0 / 20.0 * 1.2, 212.0 / 20.0 * 1.2);
+        let expected = 50.0 / 60.0 * (3.0 * 20.0 * pretrain + 20.0 * 20.0 * fine_tune) / 60.0;
         assert!((minutes - expected).abs() < 1e-9, "{minutes} vs {expected}");
+        // the measured whole: 3 × 212 s of pretraining and 20 × 85 s of fine-tuning
+        assert!(
+            (minutes - (3.0 * 212.0 + 20.0 * 85.0) / 60.0).abs() < 1e-9,
+            "{minutes}"
+        );
         assert!(minutes < 50.0, "{minutes}");
         let full = StudyConfig {
             full: true,

@@ -53,8 +53,14 @@ impl Preset for Glorot {
             .into_iter()
             .map(|act| {
                 let labels = vec![
-                    (InitScheme::GlorotStandard, act.name().to_string()),
-                    (InitScheme::XavierUniform, format!("{} N", act.name())),
+                    (
+                        InitScheme::GlorotStandard,
+                        format!("{} standard", act.name()),
+                    ),
+                    (
+                        InitScheme::XavierUniform,
+                        format!("{} normalized", act.name()),
+                    ),
                 ];
                 let train = TrainConfig {
                     batch_size: batch(config),

@@ -464,7 +464,12 @@ fn six_xi_at(gh: &GaussHermite, sigmas: &[f64]) -> Result<Vec<f64>> {
 /// `x_edges[i + 1]`) it runs along the upper edge of the deepest row whose depth is at most
 /// `six_xi[i]` (the grid's lower edge when none is, its upper edge when all are), with vertical
 /// steps between columns. `depths` ascending, `y_edges` one longer.
-fn six_xi_steps(six_xi: &[f64], depths: &[f64], x_edges: &[f64], y_edges: &[f64]) -> Vec<(f64, f64)> {
+fn six_xi_steps(
+    six_xi: &[f64],
+    depths: &[f64],
+    x_edges: &[f64],
+    y_edges: &[f64],
+) -> Vec<(f64, f64)> {
     let mut points = Vec::with_capacity(2 * six_xi.len());
     for (i, &bound) in six_xi.iter().enumerate() {
         let below = depths.iter().filter(|&&d| d <= bound).count();
@@ -778,7 +783,14 @@ mod tests {
         let steps = six_xi_steps(&[1.5, 5.0, f64::INFINITY], &depths, &x_edges, &y_edges);
         assert_eq!(
             steps,
-            vec![(0.0, 1.4), (1.0, 1.4), (1.0, 5.7), (2.0, 5.7), (2.0, 11.3), (3.0, 11.3)]
+            vec![
+                (0.0, 1.4),
+                (1.0, 1.4),
+                (1.0, 5.7),
+                (2.0, 5.7),
+                (2.0, 11.3),
+                (3.0, 11.3)
+            ]
         );
         // every y is an edge, so no cell is crossed
         assert!(steps.iter().all(|(_, y)| y_edges.contains(y)));

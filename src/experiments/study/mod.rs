@@ -300,7 +300,7 @@ pub fn default_seeds(study: Study, full: bool, first: i64) -> Vec<i64> {
 pub struct StudyPart {
     /// Short name (sub-directory), e.g. `tanh`.
     pub name: String,
-    /// Legend label per init, e.g. `tanh N` for the normalized init.
+    /// Legend label per init, e.g. `tanh normalized` for Glorot & Bengio's normalized init.
     pub labels: Vec<(InitScheme, String)>,
     /// The comparison.
     pub compare: CompareConfig,

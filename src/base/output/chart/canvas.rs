@@ -186,16 +186,20 @@ where
     };
     for size in TITLE_SIZES {
         if width(title, size)?.0 <= room {
-            return root.titled(title, ("sans-serif", size)).map_err(drawing_error);
+            return root
+                .titled(title, ("sans-serif", size))
+                .map_err(drawing_error);
         }
     }
     let size = TITLE_SIZES[TITLE_SIZES.len() - 1];
     let lines = title_lines(title);
-    let style = TextStyle::from(("sans-serif", size).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let style =
+        TextStyle::from(("sans-serif", size).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     let centre = root.dim_in_pixel().0 as i32 / 2;
     let mut y = 5;
     for line in &lines {
-        root.draw_text(line, &style, (centre, y)).map_err(drawing_error)?;
+        root.draw_text(line, &style, (centre, y))
+            .map_err(drawing_error)?;
         y += width(line, size)?.1 as i32 + 3;
     }
     Ok(root.split_vertically(y + 5).1)
@@ -509,7 +513,8 @@ mod tests {
     #[test]
     fn a_title_wider_than_the_canvas_keeps_to_it() -> Result<()> {
         ensure_font()?;
-        let long = "Hinton et al. 2006: a pretrained DBN vs Xavier, LeCun and He inits, sigmoid net, \
+        let long =
+            "Hinton et al. 2006: a pretrained DBN vs Xavier, LeCun and He inits, sigmoid net, \
                     Adam with a cosine schedule — mean of 3 seeds, band: min to max";
         let mut buffer = vec![0u8; 1000 * 600 * 3];
         let root = BitMapBackend::with_buffer(&mut buffer, (1000, 600)).into_drawing_area();

@@ -413,9 +413,13 @@ where
     let titles: Vec<&str> = panels.iter().map(|p| p.title.as_str()).collect();
     let merged = merge_entries(&own, &titles);
     let plans = plan(Some(&merged))?;
-    let owner = (plans.iter())
-        .position(|l| l.place != Some(LegendPlace::OutsideRight))
-        .unwrap_or(plans.len() - 1);
+    let Some(owner) = (plans.iter()).position(|l| l.place != Some(LegendPlace::OutsideRight))
+    else {
+        // Fits in no panel: a strip of its own on the right, the panels sharing the rest
+        // evenly (beside the last panel alone it would squeeze that one).
+        let mut legend = plans[plans.len() - 1].clone();
+        return panels_with_legend_strip(&root, panels, &merged, &mut legend);
+    };
     for (k, (area, p)) in areas.iter().zip(panels).enumerate() {
         let mode = if k == owner {
             LegendMode::Draw
@@ -429,6 +433,32 @@ where
         draw_panel(area, p, role)?;
     }
     Ok(())
+}
+
+/// `panels` side by side on `root` left of a strip that holds `legend` (the panels' shared
+/// legend of `merged` entries), in its upper left.
+fn panels_with_legend_strip<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panels: &[Panel],
+    merged: &[Entry],
+    legend: &mut Legend,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (w, _) = root.dim_in_pixel();
+    let strip_w = (legend.size.0 + 24).min(w / 2);
+    let (left, strip) = root.split_horizontally(w - strip_w);
+    let role = LegendRole {
+        mode: LegendMode::Omit,
+        entries: Some(merged),
+    };
+    for (area, p) in left.split_evenly((1, panels.len())).iter().zip(panels) {
+        draw_panel(area, p, role)?;
+    }
+    legend.place = Some(LegendPlace::UpperLeft);
+    let (x, y) = strip.get_pixel_range();
+    legend.draw(&strip, (x.start..x.end, y.start + 40..y.end))
 }
 
 /// A figure of side-by-side panels (PNG or SVG by extension), 700 pixels wide per panel.

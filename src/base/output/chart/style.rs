@@ -52,7 +52,7 @@ pub const PALETTE: [RGBColor; 13] = [
 /// aliases, the studies'): N(0,1) blue, Xavier bluish green, He/Kaiming orange, torch's default
 /// vermillion, LSUV reddish purple, Glorot's standard sky blue, the DBN black (apart from every
 /// random init), orthogonal indigo, the rest Tol's muted colours.
-const INIT_COLOURS: [(&str, RGBColor); 20] = [
+const INIT_COLOURS: [(&str, RGBColor); 22] = [
     ("normal", OKABE_ITO[0]),
     ("n(0,1)", OKABE_ITO[0]),
     ("xavier-uniform", OKABE_ITO[1]),
@@ -64,6 +64,9 @@ const INIT_COLOURS: [(&str, RGBColor); 20] = [
     ("torch-default", OKABE_ITO[3]),
     ("lsuv", OKABE_ITO[4]),
     ("glorot-standard", OKABE_ITO[5]),
+    // Glorot & Bengio's own names for their two inits (`study glorot`'s legend).
+    ("standard", OKABE_ITO[5]),
+    ("normalized", OKABE_ITO[1]),
     ("dbn", OKABE_ITO[6]),
     ("orthogonal", TOL_MUTED[0]),
     ("kaiming-uniform", TOL_MUTED[1]),
@@ -380,14 +383,15 @@ mod tests {
         assert_eq!(strokes[0].colour, PALETTE[0]);
         assert_eq!(strokes[5].colour, PALETTE[0]);
         assert!(!strokes[0].dashed && strokes[5].dashed);
-        // Labels without a scheme: stable under reordering, distinct.
+        // Glorot & Bengio's names: the standard init in glorot-standard's colour, the normalized
+        // one in Xavier's, a shade per activation; stable under reordering, distinct.
         let glorot = [
-            "tanh",
-            "tanh N",
-            "softsign",
-            "softsign N",
-            "sigmoid",
-            "sigmoid N",
+            "tanh standard",
+            "tanh normalized",
+            "softsign standard",
+            "softsign normalized",
+            "sigmoid standard",
+            "sigmoid normalized",
         ];
         let mut shuffled = glorot;
         shuffled.rotate_left(2);
@@ -402,6 +406,16 @@ mod tests {
         for (i, a) in colours.iter().enumerate() {
             assert!(!colours[..i].contains(a), "{} shares a colour", glorot[i]);
         }
+        let standard = init_colour("glorot-standard");
+        let normalized = init_colour("xavier-uniform");
+        assert!(glorot
+            .iter()
+            .zip(&colours)
+            .any(|(l, c)| l.ends_with("standard") && Some(*c) == standard));
+        assert!(glorot
+            .iter()
+            .zip(&colours)
+            .any(|(l, c)| l.ends_with("normalized") && Some(*c) == normalized));
     }
 
     #[test]
