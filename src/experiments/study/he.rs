@@ -73,8 +73,10 @@ impl Preset for He {
             "Deviations from He et al. (2015), Figs. 2 (22 layers) and 3 (30 layers): the paper trained 22- and \
              30-layer convolutional nets on ImageNet; here fully connected ReLU nets of the same depths learn MNIST \
              with SGD (batch 100), {budget}; {bias}; {validation}. The learning rate of each depth ({rates}) is the \
-             largest of 0.01, 0.03 and 0.1 at which He's net stays stable: it was chosen for He alone, not tuned \
-             for Xavier, which may favour He. What carries over is the question the \
+             largest of 0.01, 0.03 and 0.1 at which He's net stayed stable in a first run on a 2-core AMD EPYC \
+             (AVX2): it was chosen for He alone, not tuned for Xavier, which may favour He; on other CPUs' kernels \
+             it can sit at the edge of stability (at 22 layers one He seed of five diverged on an Intel Xeon with \
+             AVX-512), and a diverged run counts at chance. What carries over is the question the \
              figures answer: does the signal survive 22 and 30 ReLU layers under each init."
         )
     }
