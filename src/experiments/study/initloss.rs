@@ -249,7 +249,7 @@ fn chart_panels(curves: &[LossCurve]) -> Vec<Panel> {
         .unwrap_or(1)
         .max(1);
     let ln10 = Series::line(
-        "ln 10 (uniform guess)",
+        "ln 10 guide (a uniform guess)",
         vec![(1.0, uniform_loss(10)), (steps as f64, uniform_loss(10))],
     );
     [false, true]
