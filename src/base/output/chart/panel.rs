@@ -417,8 +417,8 @@ where
     else {
         // Fits in no panel: a strip of its own on the right, the panels sharing the rest
         // evenly (beside the last panel alone it would squeeze that one).
-        let mut legend = plans[plans.len() - 1].clone();
-        return panels_with_legend_strip(&root, panels, &merged, &mut legend);
+        let legend = plans[plans.len() - 1].clone();
+        return panels_with_legend_strip(&root, panels, &merged, legend);
     };
     for (k, (area, p)) in areas.iter().zip(panels).enumerate() {
         let mode = if k == owner {
@@ -441,7 +441,7 @@ fn panels_with_legend_strip<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     panels: &[Panel],
     merged: &[Entry],
-    legend: &mut Legend,
+    mut legend: Legend,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
