@@ -5,11 +5,12 @@
 # conditions:
 #   quiet     nothing else running;
 #   yes       beside two `yes > /dev/null` (two busy processes, one per core of a 2-core machine);
-#   trainings beside two other two-thread trainings (`initlab train --model deep` in a loop, started
-#             with the same libgomp setting as the measured run: two more initlab processes).
+#   trainings beside two other two-thread trainings (`initlab train --model deep --no-cache` in a
+#             loop, started with the same setting as the measured run: two more initlab processes).
 # under two libgomp settings:
-#   initlab   what initlab sets for itself (src/startup.rs: the wait policy it chooses when the user
-#             set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT);
+#   initlab   what initlab sets for itself when the user set neither OMP_WAIT_POLICY nor
+#             GOMP_SPINCOUNT: a short spin, and its OpenMP threads pinned a CPU each
+#             (src/base/waits.rs; INITLAB_BIND_THREADS=0 as a setting measures the spin alone);
 #   spin      libgomp's own default (GOMP_SPINCOUNT=300000 spin iterations), i.e. before initlab
 #             chose (SETTINGS=… may name other `VAR=value` settings, comma-separated).
 # Prints the median seconds per epoch of each cell, then the ratio busy / quiet against the goals
@@ -62,7 +63,7 @@ start_load() {
     trainings)
         for i in 1 2; do
             setsid bash -c "while :; do env '$env' '$BIN' train -q --model deep --epochs 1 \
-                --train-limit 20000 --monitor-every 0 --out '$work/load$i' --force >/dev/null 2>&1; done" &
+                --train-limit 20000 --monitor-every 0 --out '$work/load$i' --force --no-cache >/dev/null 2>&1; done" &
             helpers+=($!)
         done ;;
     esac

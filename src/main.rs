@@ -194,6 +194,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     install_signal_handler();
+    // libtorch's threads, a CPU each (src/base/waits.rs); a worker pins its own share.
+    if !matches!(cli.command, Command::Worker) {
+        initlab::base::waits::bind_team(usize::try_from(tch::get_num_threads()).unwrap_or(1));
+    }
     match run(cli) {
         Ok(Done::Ok) => ExitCode::SUCCESS,
         Ok(Done::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),

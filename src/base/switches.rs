@@ -8,6 +8,7 @@
 //! | `INITLAB_ADAM_THREADS=1\|2` | [`Switches::adam_threads`] | threads a large fused Adam step is split over |
 //! | `INITLAB_RNG=libtorch` | [`Switches::rust_rng`] | Bernoulli draws by libtorch's operations (the same bits, slower) |
 //! | `HOSTNAME` | [`Switches::hostname`] | the host name in TensorBoard file names, when `/proc` has none |
+//! | `INITLAB_BIND_THREADS=0` | [`Switches::pin_threads`] | libtorch's OpenMP threads not pinned to a CPU each (the same bits; slower beside other programs) |
 //! | `INITLAB_MKL_DISPATCH=stock\|intel-path` | [`Switches::mkl_dispatch`] | oneMKL's code path on a non-Intel CPU (this one changes the numbers there: [`crate::base::parity::mkl`]) |
 //!
 //! A program (the binary, an example, a test helper) calls [`Switches::from_env`] once and
@@ -20,6 +21,7 @@
 use std::sync::OnceLock;
 
 use crate::base::parity::mkl::{self, MklDispatch, UnknownDispatch};
+use crate::base::waits::BindChoice;
 
 /// How initlab computes, chosen by the environment (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +42,11 @@ pub struct Switches {
     /// oneMKL's dispatch (`INITLAB_MKL_DISPATCH`; the binary's `--mkl-dispatch` overrides it).
     /// Installed before oneMKL's first product, it decides what its vendor check is answered.
     pub mkl_dispatch: MklDispatch,
+    /// Whether [`crate::base::waits::bind_team`] pins libtorch's OpenMP threads to a CPU each:
+    /// [`BindChoice::Pin`] of the environment (initlab's own wait policy in force, no placement
+    /// of the user's, `INITLAB_BIND_THREADS` not `0`). Off in [`Switches::DEFAULT`], so a program
+    /// that installs no switches (an example, a test) pins nothing.
+    pub pin_threads: bool,
 }
 
 /// The switches installed by the program, if any.
@@ -58,6 +65,7 @@ impl Switches {
         hostname: None,
         libtorch_version: None,
         mkl_dispatch: MklDispatch::DEFAULT,
+        pin_threads: false,
     };
 
     /// The switches this process's environment sets; a value that names no choice is an error
@@ -84,6 +92,7 @@ impl Switches {
             rust_rng: var("INITLAB_RNG").is_none_or(|v| v != "libtorch"),
             hostname: var("HOSTNAME"),
             libtorch_version: None,
+            pin_threads: BindChoice::of(&var) == BindChoice::Pin,
         })
     }
 

@@ -17,7 +17,7 @@ use crate::base::data::{embedded, mnist};
 use crate::base::optim::fused;
 use crate::base::parity::ffi::{self, Off};
 use crate::base::parity::{mkl, torch_rng};
-use crate::base::waits::WaitChoice;
+use crate::base::waits::{describe_binding, BindChoice, WaitChoice};
 use crate::engine::rundir::Provenance;
 
 /// A finding's verdict.
@@ -338,7 +338,8 @@ fn unloadable_advice(origin: Origin, dir: &Path) -> String {
 
 /// libtorch's threads and the variables that set them.
 fn threads(n: i32) -> Finding {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // The process's CPUs before initlab pinned its threads (this thread now runs on one).
+    let cpus = crate::base::waits::allowed().len();
     let mut f = Finding::ok(
         "threads",
         format!("libtorch intra-op threads {n}, CPUs available {cpus}"),
@@ -353,6 +354,11 @@ fn threads(n: i32) -> Finding {
     f.details.push(format!(
         "idle threads: {}",
         WaitChoice::describe(policy.as_deref(), spin.as_deref())
+    ));
+    let choice = BindChoice::of(|name| std::env::var(name).ok());
+    f.details.push(format!(
+        "placement: {}",
+        describe_binding(choice, &crate::base::waits::pinned())
     ));
     f
 }

@@ -213,6 +213,7 @@ pub fn serve(
         job.threads
     );
     tch::set_num_threads(job.threads);
+    crate::base::waits::bind_team(usize::try_from(job.threads).unwrap_or(1));
     let executor = Executor {
         data,
         options: job.options(),
@@ -436,7 +437,10 @@ impl Executor<'_> {
         };
         let mut line = serde_json::to_string(&job).context("writing the worker's job")?;
         line.push('\n');
-        let mut child = Command::new(&worker.program)
+        let mut command = Command::new(&worker.program);
+        // The worker runs on every CPU, not only on this pinned thread's one.
+        crate::base::waits::spawn_unpinned(&mut command);
+        let mut child = command
             .args(&worker.args)
             // libtorch and oneMKL start with this many threads; the worker sets it again.
             .env("OMP_NUM_THREADS", threads.to_string())

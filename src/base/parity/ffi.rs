@@ -115,10 +115,99 @@ extern "C" fn set_libgomp_wait(_argc: i32, argv: *const *const c_char, envp: *co
     }
     entries.push(SPIN_COUNT_ASSIGNMENT.as_ptr());
     entries.push(std::ptr::null());
-    // SAFETY: the path is a NUL-terminated literal; `argv` is the kernel's argument array, passed
-    // on unchanged; `entries` is NULL-terminated and its strings live until execve replaces the
-    // process (on failure it returns and nothing has changed).
-    unsafe { libc::execve(c"/proc/self/exe".as_ptr(), argv, entries.as_ptr()) };
+    // The executable's own path, so that the process keeps its name (`ps`, `top` name a process
+    // after the file it was started from: "exe" for /proc/self/exe).
+    let mut path = [0u8; libc::PATH_MAX as usize + 1];
+    let own = own_path(&mut path).unwrap_or(c"/proc/self/exe".as_ptr());
+    // SAFETY: `own` is NUL-terminated (a literal, or `path` filled by `own_path`); `argv` is the
+    // kernel's argument array, passed on unchanged; `entries` is NULL-terminated and its strings
+    // live until execve replaces the process (on failure it returns and nothing has changed).
+    if unsafe { libc::execve(own, argv, entries.as_ptr()) } != 0
+        && own != c"/proc/self/exe".as_ptr()
+    {
+        // SAFETY: as above, with the literal path.
+        unsafe { libc::execve(c"/proc/self/exe".as_ptr(), argv, entries.as_ptr()) };
+    }
+}
+
+/// The running executable's path (`/proc/self/exe`'s target) written NUL-terminated into `buf`;
+/// `None` when it cannot be read, does not fit, or names a deleted file.
+fn own_path(buf: &mut [u8]) -> Option<*const c_char> {
+    // SAFETY: the path is a NUL-terminated literal; `buf` is writable for the length passed,
+    // one byte short of its end so that a NUL always fits.
+    let n = unsafe {
+        libc::readlink(
+            c"/proc/self/exe".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len() - 1,
+        )
+    };
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|&n| n > 0 && n < buf.len() - 1)?;
+    if buf[..n].ends_with(b" (deleted)") {
+        return None;
+    }
+    buf[n] = 0;
+    Some(buf.as_ptr().cast())
+}
+
+/// The CPUs the calling thread may run on (`sched_getaffinity`), in increasing order; `None`
+/// when the kernel does not say.
+pub fn allowed_cpus() -> Option<Vec<usize>> {
+    // SAFETY: `cpu_set_t` is plain data; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; `set` is a writable `cpu_set_t` of the size passed.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return None;
+    }
+    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `cpu` is below CPU_SETSIZE, the set's capacity.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect();
+    (!cpus.is_empty()).then_some(cpus)
+}
+
+/// Lets the calling thread run on `cpus` only (`sched_setaffinity`); false when the kernel
+/// refuses (a CPU outside the process's cgroup, say) or `cpus` is empty.
+pub fn pin_current_thread(cpus: &[usize]) -> bool {
+    // SAFETY: `cpu_set_t` is plain data; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let mut any = false;
+    for &cpu in cpus.iter().filter(|&&c| c < libc::CPU_SETSIZE as usize) {
+        // SAFETY: `cpu` is below CPU_SETSIZE, the set's capacity.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+        any = true;
+    }
+    // SAFETY: pid 0 is the calling thread; `set` is a `cpu_set_t` of the size passed, only read.
+    any && unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } == 0
+}
+
+/// Makes the process `command` starts run on `cpus` (`sched_setaffinity` in the child, between
+/// `fork` and `exec`), whatever CPU the spawning thread is pinned to: a child inherits its
+/// parent thread's placement otherwise. Does nothing when `cpus` is empty.
+pub fn spawn_on(command: &mut std::process::Command, cpus: &[usize]) {
+    use std::os::unix::process::CommandExt;
+    if cpus.is_empty() {
+        return;
+    }
+    // SAFETY: `cpu_set_t` is plain data; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus.iter().filter(|&&c| c < libc::CPU_SETSIZE as usize) {
+        // SAFETY: `cpu` is below CPU_SETSIZE, the set's capacity.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    // SAFETY: the closure runs in the forked child before exec; it makes one system call
+    // (async-signal-safe), allocates nothing and reads only its own copy of `set`. A refusal
+    // leaves the child where it was placed, which is not an error.
+    unsafe {
+        command.pre_exec(move || {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            Ok(())
+        });
+    }
 }
 
 /// False when the working directory has been deleted: the binary's own preinit hook
@@ -457,6 +546,48 @@ impl TorchGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Cpus_allowed_list` of a `cat /proc/self/status` started from the calling thread.
+    fn child_cpus(spawn_on_cpus: Option<&[usize]>) -> String {
+        let mut c = std::process::Command::new("cat");
+        c.arg("/proc/self/status");
+        if let Some(cpus) = spawn_on_cpus {
+            spawn_on(&mut c, cpus);
+        }
+        let out = c.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Cpus_allowed_list:"))
+            .unwrap();
+        line.split_whitespace().nth(1).unwrap().to_string()
+    }
+
+    #[test]
+    fn a_child_of_a_pinned_thread_runs_where_it_is_told() {
+        let all = allowed_cpus().unwrap();
+        if all.len() < 2 {
+            return;
+        }
+        let (first, second) = (all[0], all[1]);
+        let found = std::thread::spawn(move || {
+            assert!(pin_current_thread(&[first]));
+            assert_eq!(allowed_cpus(), Some(vec![first]));
+            // Inherited: the child of a pinned thread runs on its one CPU ...
+            let inherited = child_cpus(None);
+            // ... unless told otherwise.
+            let both = child_cpus(Some(&[first, second]));
+            let other = child_cpus(Some(&[second]));
+            (inherited, both, other)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(found.0, first.to_string());
+        let sep = if second == first + 1 { "-" } else { "," };
+        assert_eq!(found.1, format!("{first}{sep}{second}"));
+        assert_eq!(found.2, second.to_string());
+        assert!(!pin_current_thread(&[]));
+    }
 
     #[test]
     fn the_engine_layout_is_libtorchs() {
